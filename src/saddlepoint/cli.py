@@ -1,0 +1,163 @@
+"""``saddlepoint`` command line: thin — parse, validate, call the library.
+
+    saddlepoint train [RECIPE | file.yaml] [key=value ...] [--out DIR] [--dry-run] [--device cuda]
+    saddlepoint train --resume RUN
+    saddlepoint recipes [--games] [--keys]
+    saddlepoint evaluate RUN
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["main"]
+
+
+def _fail(msg: str) -> int:
+    print(f"saddlepoint: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def _split_positionals(items: list[str]) -> tuple[str | None, list[str]]:
+    recipe = None
+    overrides = []
+    for item in items:
+        if "=" in item:
+            overrides.append(item)
+        elif recipe is None:
+            recipe = item
+        else:
+            raise ValueError(f"two recipes given ({recipe!r} and {item!r}); give one recipe and key=value overrides")
+    return recipe, overrides
+
+
+def _summary_line(summary: dict, run_dir: Path) -> str:
+    if "modes" in summary:
+        from .data import get_toy
+
+        k = len(get_toy(summary["data"]).means)
+        q = f"{summary['modes']}/{k} modes, high quality {100 * summary['high_quality']:.1f}%, reverse KL {summary['reverse_kl']:.3f}"
+    else:
+        q = ", ".join(f"{k} {v:.4g}" for k, v in summary.items() if k in ("mmd2",))
+    return f"{summary['recipe']} ({summary['game']}, {summary['steps']} steps, {summary['seconds']:.0f} s): {q} — saved to {run_dir}"
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .config import ConfigError, resolve_config
+    from .runs import RunError
+    from .train import resume, train
+
+    try:
+        if args.resume:
+            if args.items or args.dry_run or args.out:
+                return _fail("--resume takes only the run directory; it continues with the run's own config")
+            result = resume(args.resume, progress=not args.quiet)
+        else:
+            recipe, overrides = _split_positionals(args.items)
+            if args.device:
+                overrides.append(f"device={args.device}")
+            name, cfg = resolve_config(recipe, overrides)
+            if args.dry_run:
+                import yaml
+
+                print(f"# recipe: {name}")
+                print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
+                return 0
+            result = train(cfg, recipe=name, out=args.out, progress=not args.quiet)
+    except (ConfigError, RunError, ValueError) as e:
+        return _fail(str(e))
+    except KeyboardInterrupt:
+        return _fail("interrupted; the run directory keeps its last checkpoint (resume with `saddlepoint train --resume RUN`)")
+    print(_summary_line(result.summary, result.run_dir))
+    return 0
+
+
+def cmd_recipes(args: argparse.Namespace) -> int:
+    from .config import describe_keys, list_recipes
+
+    if args.games:
+        from .games import GAMES, get_game
+
+        for name in GAMES:
+            doc = (type(get_game(name)).__doc__ or "").strip().splitlines()[0]
+            print(f"{name:<16} {doc}")
+        return 0
+    if args.keys:
+        print(describe_keys())
+        return 0
+    recipes = list_recipes()
+    width = max(map(len, recipes)) + 2
+    for name, desc in recipes.items():
+        print(f"{name:<{width}}{desc}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .runs import RunError, load_checkpoint, write_json_atomic
+    from .train import Experiment, _config_items, evaluate
+    from .config import TrainConfig
+
+    run = Path(args.run)
+    try:
+        if not (run / "config.yaml").is_file():
+            raise RunError(f"{run} is not a run directory (no config.yaml)")
+        cfg = TrainConfig(**{f.name: v for f, v in _config_items(run / "config.yaml")}).validate()
+        exp = Experiment(cfg)
+        tensors, meta = load_checkpoint(run)
+        exp.load_players(tensors)
+        exp.step = int(meta["step"])
+        result = {"step": exp.step, "samples": args.samples or cfg.eval_samples,
+                  **evaluate(exp, args.samples or None)}
+        write_json_atomic(run / "eval.json", result)
+    except RunError as e:
+        return _fail(str(e))
+    print(json.dumps(result))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="saddlepoint", description="GANs as the saddle-point games they are.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a recipe (default: grid25) and write a run directory")
+    t.add_argument("items", nargs="*", metavar="RECIPE|key=value",
+                   help="a recipe name or YAML file, then key=value overrides")
+    t.add_argument("--out", help="run directory to create (default: runs/<recipe>-<time>); never overwritten")
+    t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    t.add_argument("--device", help="shorthand for device=... (cpu, cuda, cuda:N, auto)")
+    t.add_argument("--resume", metavar="RUN", help="continue RUN from its latest checkpoint to its configured steps")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    r = sub.add_parser("recipes", help="list the recipes, one line each")
+    r.add_argument("--games", action="store_true", help="list the registered games instead")
+    r.add_argument("--keys", action="store_true", help="list every config key with its type and default")
+    r.set_defaults(func=cmd_recipes)
+
+    e = sub.add_parser("evaluate", help="evaluate a run's latest checkpoint into RUN/eval.json")
+    e.add_argument("run", metavar="RUN")
+    e.add_argument("--samples", type=int, default=0, help="generated samples (default: the run's eval_samples)")
+    e.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0].startswith("-"):
+        parser.parse_args(argv)  # prints help or the usage error
+        return 2
+    # Each subcommand parses "intermixed", so options may come before or after key=value overrides.
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    if argv[0] not in sub.choices:
+        parser.parse_args(argv[:1])
+        return 2
+    args = sub.choices[argv[0]].parse_intermixed_args(argv[1:])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

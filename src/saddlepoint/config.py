@@ -1,0 +1,228 @@
+"""Typed training configuration, recipes and ``key=value`` overrides.
+
+A recipe is a YAML file of config keys (plus an optional one-line ``description``).  A run resolves its
+config once, validates every key, type and range before any training, and writes the result into
+the run directory as ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+__all__ = ["TrainConfig", "ConfigError", "resolve_config", "list_recipes", "DEFAULT_RECIPE"]
+
+DEFAULT_RECIPE = "grid25"
+
+
+class ConfigError(ValueError):
+    """A bad recipe, key or value.  Its message is one line that names the problem and the fix."""
+
+
+def _f(default: Any, help: str, min: float | None = None, max: float | None = None, positive: bool = False):
+    return field(default=default, metadata={"help": help, "min": min, "max": max, "positive": positive})
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on.  Field names are the recipe / override keys."""
+
+    # --- data and length
+    data: str = _f("grid25", "dataset: ring8, grid25, moons, spiral, checkerboard")
+    seed: int = _f(0, "seed for weights, noise and data order", min=0)
+    steps: int = _f(12000, "generator steps", min=1)
+    batch_size: int = _f(256, "samples per batch", min=1)
+    # --- the game and its regularizers
+    game: str = _f("nonsaturating", "objective (see `saddlepoint recipes --games`)")
+    gradient_penalty: float = _f(0.0, "WGAN-GP weight λ on E(‖∇D(x̂)‖−1)² (0 = off)", min=0)
+    r1: float = _f(0.0, "R1 weight (γ/2 in Mescheder et al. 2018) on E_P‖∇D(x)‖² (0 = off)", min=0)
+    penalty_every: int = _f(1, "apply penalties every k-th critic step (lazy regularization)", min=1)
+    weight_clip: float = _f(0.0, "WGAN weight clipping c: critic weights clamped to [−c, c] (0 = off)", min=0)
+    spectral_norm: bool = _f(False, "spectral normalization on every critic layer")
+    # --- the schedule
+    schedule: Literal["alternating", "simultaneous"] = _f("alternating", "gradient descent-ascent form")
+    critic_steps: int = _f(1, "critic steps per generator step (k)", min=1)
+    lr_g: float = _f(1e-3, "generator learning rate (Adam)", positive=True)
+    lr_d: float = _f(1e-3, "critic learning rate (Adam)", positive=True)
+    beta1: float = _f(0.5, "Adam β1", min=0, max=0.999999)
+    beta2: float = _f(0.999, "Adam β2", min=0, max=0.999999)
+    lr_decay: Literal["none", "linear"] = _f("linear", "learning-rate schedule over the run")
+    # --- players
+    z_dim: int = _f(2, "latent dimension", min=1)
+    g_hidden: int = _f(256, "generator hidden units", min=1)
+    g_layers: int = _f(3, "generator hidden layers", min=1)
+    g_batch_norm: bool = _f(False, "batch norm in the generator's hidden layers")
+    d_hidden: int = _f(256, "critic hidden units", min=1)
+    d_layers: int = _f(3, "critic hidden layers", min=1)
+    d_maxout: int = _f(1, "maxout pieces per critic unit (1 = LeakyReLU 0.2)", min=1)
+    pack: int = _f(1, "PacGAN packing: samples the critic judges jointly", min=1)
+    # --- runtime and output
+    device: str = _f("cpu", "cpu, cuda, cuda:N or auto")
+    threads: int = _f(0, "CPU threads for torch (0 = torch's default)", min=0)
+    log_every: int = _f(100, "steps between metric lines", min=1)
+    eval_every: int = _f(1000, "steps between mode-coverage evaluations (0 = only at the end)", min=0)
+    checkpoint_every: int = _f(2000, "steps between checkpoints", min=1)
+    eval_samples: int = _f(2500, "generated points for the final evaluation (protocol: 2500)", min=1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def validate(self) -> "TrainConfig":
+        from .data import TOY_DATASETS
+        from .games import GAMES
+
+        for f in fields(self):
+            _check_value(f, getattr(self, f.name))
+        _check_choice("data", self.data, TOY_DATASETS)
+        _check_choice("game", self.game, GAMES)
+        if not (self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")):
+            raise ConfigError(f"device={self.device!r} is not a device; use cpu, cuda, cuda:N or auto")
+        if self.batch_size < 2 and (self.g_batch_norm or self.r1 or self.gradient_penalty):
+            raise ConfigError("batch_size must be at least 2 with batch norm or a penalty")
+        return self
+
+
+def _check_choice(key: str, value: str, choices) -> None:
+    if value not in choices:
+        close = difflib.get_close_matches(value, list(choices), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(f"{key}={value!r} is not known; {hint}choose one of: {', '.join(choices)}")
+
+
+def _field_type(f) -> Any:
+    hints = typing.get_type_hints(TrainConfig)
+    return hints[f.name]
+
+
+def _check_value(f, value: Any) -> None:
+    meta = f.metadata
+    if meta.get("positive") and not value > 0:
+        raise ConfigError(f"{f.name}={value} must be positive ({meta['help']})")
+    if meta.get("min") is not None and value < meta["min"]:
+        raise ConfigError(f"{f.name}={value} is below its minimum {meta['min']} ({meta['help']})")
+    if meta.get("max") is not None and value > meta["max"]:
+        raise ConfigError(f"{f.name}={value} is above its maximum {meta['max']} ({meta['help']})")
+
+
+def _coerce(key: str, raw: Any, typ: Any) -> Any:
+    """Turn a YAML-parsed value into the field's type, or raise a one-line ConfigError."""
+    origin = typing.get_origin(typ)
+    if origin is Literal:
+        choices = typing.get_args(typ)
+        if raw not in choices:
+            close = difflib.get_close_matches(str(raw), [str(c) for c in choices], n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"{key}={raw!r} is not allowed; {hint}choose one of: {', '.join(map(str, choices))}")
+        return raw
+    if typ is bool:
+        if isinstance(raw, bool):
+            return raw
+        raise ConfigError(f"{key}={raw!r} must be true or false")
+    if typ is int:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            if isinstance(raw, float) and raw.is_integer():
+                return int(raw)
+            raise ConfigError(f"{key}={raw!r} must be a whole number")
+        return raw
+    if typ is float:
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+            raise ConfigError(f"{key}={raw!r} must be a number")
+        return float(raw)
+    if typ is str:
+        if isinstance(raw, (dict, list)) or raw is None:
+            raise ConfigError(f"{key}={raw!r} must be a plain string")
+        return str(raw)
+    raise TypeError(f"unsupported config type {typ} for {key}")
+
+
+def _apply(cfg_dict: dict[str, Any], updates: dict[str, Any], source: str) -> None:
+    valid = {f.name: f for f in fields(TrainConfig)}
+    for key, raw in updates.items():
+        if key not in valid:
+            close = difflib.get_close_matches(key, list(valid), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"unknown config key {key!r} in {source}{hint} (`saddlepoint train --dry-run` lists every key)")
+        cfg_dict[key] = _coerce(key, raw, _field_type(valid[key]))
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["steps=100", "game=hinge"]`` → ``{"steps": 100, "game": "hinge"}`` (values parsed as YAML scalars)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        try:
+            out[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip()] = value
+    return out
+
+
+# --- recipes ----------------------------------------------------------------------------------
+def _recipe_dir():
+    return resources.files("saddlepoint") / "recipes"
+
+
+def list_recipes() -> dict[str, str]:
+    """Recipe name → its one-line description."""
+    out = {}
+    for entry in sorted(_recipe_dir().iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".yaml"):
+            data = yaml.safe_load(entry.read_text()) or {}
+            out[entry.name[: -len(".yaml")]] = str(data.get("description", ""))
+    return out
+
+
+def load_recipe(name_or_path: str) -> tuple[str, dict[str, Any]]:
+    """A recipe name or a YAML file path → (name, its key/value mapping without ``description``)."""
+    path = Path(name_or_path).expanduser()
+    if name_or_path.endswith((".yaml", ".yml")) or path.is_file():
+        if not path.is_file():
+            raise ConfigError(f"config file {name_or_path!r} does not exist")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{name_or_path} is not valid YAML: {str(e).splitlines()[0]}") from None
+        name = path.stem
+    else:
+        recipes = list_recipes()
+        if name_or_path not in recipes:
+            close = difflib.get_close_matches(name_or_path, list(recipes), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"unknown recipe {name_or_path!r}; {hint}`saddlepoint recipes` lists them")
+        data = yaml.safe_load((_recipe_dir() / f"{name_or_path}.yaml").read_text()) or {}
+        name = name_or_path
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name_or_path} must hold a mapping of config keys")
+    data.pop("description", None)
+    return name, data
+
+
+def resolve_config(recipe: str | None = None, overrides: list[str] | dict[str, Any] | None = None) -> tuple[str, TrainConfig]:
+    """Recipe (default ``grid25``) + overrides → (recipe name, validated TrainConfig)."""
+    name, data = load_recipe(recipe or DEFAULT_RECIPE)
+    cfg_dict = TrainConfig().to_dict()
+    _apply(cfg_dict, data, f"recipe {name!r}")
+    if overrides:
+        ov = parse_overrides(overrides) if isinstance(overrides, list) else overrides
+        _apply(cfg_dict, ov, "the overrides")
+    return name, TrainConfig(**cfg_dict).validate()
+
+
+def describe_keys() -> str:
+    """One line per config key: name, type, default and help."""
+    hints = typing.get_type_hints(TrainConfig)
+    lines = []
+    for f in fields(TrainConfig):
+        default = f.default if f.default is not MISSING else None
+        typ = hints[f.name]
+        tname = "|".join(map(str, typing.get_args(typ))) if typing.get_origin(typ) is Literal else typ.__name__
+        lines.append(f"  {f.name:<18} {tname:<24} default {default!r:<14} {f.metadata.get('help', '')}")
+    return "\n".join(lines)

@@ -1,0 +1,93 @@
+"""Pictures of a 2-D game: samples over the data, the critic's landscape with the generator's
+gradient field, and the training curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch import Tensor  # noqa: E402
+
+__all__ = ["plot_samples", "plot_critic", "plot_curves"]
+
+
+def plot_samples(real: Tensor, fake: Tensor, limits: tuple[float, float], title: str, means: Tensor | None = None,
+                 threshold: float | None = None):
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    ax.scatter(real[:, 0], real[:, 1], s=2, c="0.6", alpha=0.5, label="data", rasterized=True)
+    ax.scatter(fake[:, 0], fake[:, 1], s=2, c="tab:red", alpha=0.6, label="generated", rasterized=True)
+    if means is not None and threshold is not None:
+        for m in means:
+            ax.add_patch(plt.Circle((float(m[0]), float(m[1])), threshold, fill=False, lw=0.5, color="tab:blue"))
+    ax.set_xlim(*limits)
+    ax.set_ylim(*limits)
+    ax.set_aspect("equal")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper right", markerscale=4, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_critic(score_fn: Callable[[Tensor], Tensor], g_loss_fn: Callable[[Tensor], Tensor], fake: Tensor,
+                limits: tuple[float, float], title: str, resolution: int = 200, arrows: int = 21):
+    """Heat map of the critic's raw score over the plane and, as arrows, the direction the generator's
+    loss pushes a sample at each point: −∇_x g_loss(D(x)) (the force on G's outputs)."""
+    lo, hi = limits
+    xs = torch.linspace(lo, hi, resolution)
+    gx, gy = torch.meshgrid(xs, xs, indexing="xy")
+    pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
+    with torch.no_grad():
+        score = score_fn(pts).reshape(resolution, resolution).float().cpu().numpy()
+    qs = torch.linspace(lo, hi, arrows)
+    qx, qy = torch.meshgrid(qs, qs, indexing="xy")
+    q = torch.stack([qx.reshape(-1), qy.reshape(-1)], dim=1).requires_grad_(True)
+    (grad,) = torch.autograd.grad(g_loss_fn(q).sum(), q)
+    force = -grad.detach().cpu().numpy()
+    norm = np.linalg.norm(force, axis=1, keepdims=True)
+    force = force / (norm.max() + 1e-12)
+
+    fig, ax = plt.subplots(figsize=(6.2, 5.5))
+    im = ax.imshow(score, origin="lower", extent=(lo, hi, lo, hi), cmap="RdBu_r", aspect="equal")
+    fig.colorbar(im, ax=ax, label="critic score (higher = more real)")
+    ax.quiver(qx.numpy().ravel(), qy.numpy().ravel(), force[:, 0], force[:, 1], color="k", alpha=0.7,
+              angles="xy", scale_units="xy", scale=1.0 / ((hi - lo) / arrows * 0.9), width=0.003)
+    ax.scatter(fake[:, 0], fake[:, 1], s=1, c="yellow", alpha=0.5, rasterized=True)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(rows: list[dict[str, Any]], title: str):
+    """Losses, critic scores and (where logged) mode coverage against the step."""
+    def series(key):
+        pts = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
+        return (np.array([p[0] for p in pts]), np.array([p[1] for p in pts])) if pts else (None, None)
+
+    panels = [("losses", ["loss/D", "loss/G"]), ("critic scores", ["score/D(x)", "score/D(G(z))"]),
+              ("mode coverage", ["eval/modes"]), ("high quality", ["eval/high_quality"])]
+    panels = [(t, [k for k in keys if series(k)[0] is not None]) for t, keys in panels]
+    panels = [p for p in panels if p[1]]
+    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(4.2 * max(len(panels), 1), 3.4), squeeze=False)
+    for ax, (t, keys) in zip(axes[0], panels):
+        for k in keys:
+            x, y = series(k)
+            ax.plot(x, y, label=k, lw=1)
+        ax.set_title(t, fontsize=10)
+        ax.set_xlabel("step")
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def save(fig, path: Path) -> None:
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

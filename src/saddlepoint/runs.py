@@ -1,0 +1,177 @@
+"""Run directories, atomic safetensors checkpoints and the metrics sink.
+
+A run directory holds::
+
+    config.yaml          the fully resolved config
+    metrics.jsonl        one JSON object per log step, each with "step"
+    summary.json         final metrics
+    checkpoints/step-NNNNNNNN/{weights.safetensors,state.json}
+    checkpoints/latest   the name of the newest complete checkpoint
+    tensorboard/         TensorBoard event files
+    *.png                plots
+
+Checkpoints are written into a temporary folder and renamed into place, and ``latest`` is replaced
+atomically, so a crash or kill mid-save leaves the previous checkpoint intact.  Weights are safetensors;
+nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+import yaml
+from safetensors.torch import load_file, save_file
+
+__all__ = ["RunError", "create_run_dir", "save_checkpoint", "load_checkpoint", "latest_checkpoint", "MetricsSink",
+           "write_json_atomic"]
+
+
+class RunError(RuntimeError):
+    """A problem with a run directory or checkpoint; its message is one line saying what to do."""
+
+
+def create_run_dir(out: str | Path | None, name: str, root: str | Path = "runs") -> Path:
+    """Make a new run directory.  ``out`` must not exist yet (or be an empty folder); by default a new
+    timestamped folder ``runs/<name>-YYYYmmdd-HHMMSS`` is made.  Never reuses a folder with content."""
+    if out is not None:
+        path = Path(out).expanduser()
+        if path.exists():
+            if not path.is_dir() or any(path.iterdir()):
+                raise RunError(f"{path} already exists and is not empty; choose another --out (runs are never overwritten)")
+            return path
+        path.mkdir(parents=True)
+        return path
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(root) / f"{name}-{stamp}"
+    for i in range(1000):
+        path = base if i == 0 else base.with_name(f"{base.name}-{i}")
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            continue
+    raise RunError(f"could not create a fresh run directory under {root}")
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=_jsonable) + "\n")
+    os.replace(tmp, path)
+
+
+def write_yaml(path: Path, obj: Mapping[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(yaml.safe_dump(dict(obj), sort_keys=False))
+    os.replace(tmp, path)
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, torch.Tensor):
+        return x.item() if x.numel() == 1 else x.tolist()
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"not JSON-serializable: {type(x)}")
+
+
+# --- checkpoints --------------------------------------------------------------------------------
+def save_checkpoint(run_dir: Path, step: int, tensors: dict[str, torch.Tensor], state: dict[str, Any], keep: int = 2) -> Path:
+    """Write ``tensors`` (safetensors) and ``state`` (JSON) as checkpoint ``step``, atomically; keep the
+    newest ``keep`` checkpoints."""
+    ckdir = run_dir / "checkpoints"
+    ckdir.mkdir(exist_ok=True)
+    final = ckdir / f"step-{step:08d}"
+    tmp = ckdir / f".tmp-step-{step:08d}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp / "weights.safetensors"))
+    (tmp / "state.json").write_text(json.dumps({"step": step, **state}, indent=1, default=_jsonable))
+    for f in tmp.iterdir():
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    latest_tmp = ckdir / ".latest.tmp"
+    latest_tmp.write_text(final.name + "\n")
+    os.replace(latest_tmp, ckdir / "latest")
+    old = sorted(p for p in ckdir.glob("step-*") if p.is_dir())
+    for p in old[:-keep] if keep > 0 else []:
+        shutil.rmtree(p, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    ckdir = Path(run_dir) / "checkpoints"
+    latest = ckdir / "latest"
+    if not latest.is_file():
+        return None
+    path = ckdir / latest.read_text().strip()
+    return path if path.is_dir() else None
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(tensors, state) of a checkpoint folder, or of a run directory's latest checkpoint."""
+    path = Path(path)
+    if (path / "checkpoints").is_dir():
+        found = latest_checkpoint(path)
+        if found is None:
+            raise RunError(f"{path} has no complete checkpoint")
+        path = found
+    weights, state = path / "weights.safetensors", path / "state.json"
+    if not weights.is_file() or not state.is_file():
+        raise RunError(f"{path} is not a saddlepoint checkpoint (expected weights.safetensors and state.json)")
+    try:
+        return load_file(str(weights)), json.loads(state.read_text())
+    except Exception as e:  # safetensors raises its own error types for corrupt files
+        raise RunError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); use an earlier checkpoint") from None
+
+
+# --- metrics --------------------------------------------------------------------------------------
+class MetricsSink:
+    """Hierarchically named scalars (``loss/D``, ``score/D(x)``) to ``metrics.jsonl`` and TensorBoard."""
+
+    def __init__(self, run_dir: Path, tensorboard: bool = True):
+        self.path = run_dir / "metrics.jsonl"
+        self._fh = open(self.path, "a", buffering=1)
+        self._tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tb = SummaryWriter(log_dir=str(run_dir / "tensorboard"))
+            except ImportError:  # tensorboard is a dependency, but a stripped install still trains
+                self._tb = None
+        self._t0 = time.time()
+
+    def log(self, step: int, scalars: Mapping[str, float]) -> None:
+        row = {"step": step, "time": round(time.time() - self._t0, 3)}
+        row.update({k: (float(v) if math.isfinite(float(v)) else str(float(v))) for k, v in scalars.items()})
+        self._fh.write(json.dumps(row) + "\n")
+        if self._tb is not None:
+            for k, v in scalars.items():
+                self._tb.add_scalar(k, float(v), step)
+
+    def add_figure(self, tag: str, fig, step: int) -> None:
+        if self._tb is not None:
+            self._tb.add_figure(tag, fig, step, close=False)
+
+    def close(self) -> None:
+        self._fh.close()
+        if self._tb is not None:
+            self._tb.close()
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

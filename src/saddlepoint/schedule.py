@@ -1,0 +1,134 @@
+"""Gradient descent-ascent schedules: the one place that zeroes, differentiates and steps.
+
+The game is min_G max_D V(G, D).  In loss form (see :mod:`saddlepoint.games`) the critic descends
+``d_loss`` (= −V) and the generator descends ``g_loss``.
+
+* **alternating** GDA: k critic steps, each on a fresh batch against the current generator, then one
+  generator step that sees the *updated* critic (Goodfellow et al. 2014, Algorithm 1).
+* **simultaneous** GDA: both players' gradients are taken at the *same* parameters (θ_G, θ_D), then
+  both step.  With k > 1 the first k−1 critic steps run alone and the last critic step is taken
+  together with the generator step.
+
+A schedule is a value (:class:`GDA`); :func:`gda_step` runs one generator step of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+import torch
+from torch import Tensor, nn
+
+from .games import Game
+from .penalties import Penalty, clip_weights
+
+__all__ = ["GDA", "Contest", "gda_step"]
+
+
+@dataclass(frozen=True)
+class GDA:
+    """How the two players take turns: ``mode`` and ``critic_steps`` (k) per generator step."""
+
+    mode: Literal["alternating", "simultaneous"] = "alternating"
+    critic_steps: int = 1
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("alternating", "simultaneous"):
+            raise ValueError(f"schedule mode must be 'alternating' or 'simultaneous', not {self.mode!r}")
+        if self.critic_steps < 1:
+            raise ValueError(f"critic_steps must be at least 1, not {self.critic_steps}")
+
+
+@dataclass
+class Contest:
+    """The two players, their optimizers, the game and the critic's regularizers."""
+
+    generator: nn.Module
+    critic: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    game: Game
+    penalties: tuple[Penalty, ...] = ()
+    weight_clip: float | None = None
+    critic_steps_taken: int = field(default=0)
+
+
+def _critic_loss(c: Contest, real: Tensor, fake: Tensor, real_s: Tensor, fake_s: Tensor) -> Tensor:
+    """d_loss plus every penalty due on this critic step.  ``fake`` must already be detached."""
+    loss = c.game.d_loss(real_s, fake_s)
+    for pen in c.penalties:
+        if pen.due(c.critic_steps_taken):
+            loss = loss + pen(c.critic, real, fake)
+    return loss
+
+
+def _after_critic_step(c: Contest) -> None:
+    if c.weight_clip is not None:
+        clip_weights(c.critic, c.weight_clip)
+    c.critic_steps_taken += 1
+
+
+def _critic_only_step(c: Contest, real: Tensor, z: Tensor) -> dict[str, Tensor]:
+    # Update D: descend d_loss(D(x), D(G(z))) with G held fixed (no graph into G).
+    with torch.no_grad():
+        fake = c.generator(z)
+    real_s, fake_s = c.critic(real), c.critic(fake)
+    loss_d = _critic_loss(c, real, fake, real_s, fake_s)
+    c.opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    c.opt_d.step()
+    _after_critic_step(c)
+    return {"loss/D": loss_d.detach(), "score/D(x)": real_s.detach().mean(), "score/D(G(z))": fake_s.detach().mean()}
+
+
+def gda_step(
+    schedule: GDA,
+    c: Contest,
+    sample_real: Callable[[], Tensor],
+    sample_noise: Callable[[], Tensor],
+) -> dict[str, Tensor]:
+    """One generator step of ``schedule`` (with its k critic steps).  Returns detached scalars
+    (``loss/D``, ``loss/G``, ``score/D(x)``, ``score/D(G(z))``), left on the device so the caller
+    decides when to synchronize."""
+    G, D = c.generator, c.critic
+    logs: dict[str, Tensor] = {}
+    together = schedule.mode == "simultaneous"
+    for _ in range(schedule.critic_steps - (1 if together else 0)):
+        logs = _critic_only_step(c, sample_real(), sample_noise())
+
+    if not together:
+        # Update G: descend g_loss(D(G(z))) against the critic just updated; D's weights stay fixed.
+        D.requires_grad_(False)
+        fake_s = D(G(sample_noise()))
+        loss_g = c.game.g_loss(fake_s)
+        c.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        c.opt_g.step()
+        D.requires_grad_(True)
+        logs["loss/G"] = loss_g.detach()
+        return logs
+
+    # Simultaneous: both gradients at the same (θ_G, θ_D), from one forward pass of each player.
+    real, z = sample_real(), sample_noise()
+    fake = G(z)
+    real_s, fake_s = D(real), D(fake)
+    loss_d = _critic_loss(c, real, fake.detach(), real_s, fake_s)
+    loss_g = c.game.g_loss(fake_s)
+    d_params = [p for p in D.parameters() if p.requires_grad]
+    g_params = [p for p in G.parameters() if p.requires_grad]
+    grads_d = torch.autograd.grad(loss_d, d_params, retain_graph=True)
+    grads_g = torch.autograd.grad(loss_g, g_params)
+    for p, g in zip(d_params, grads_d):
+        p.grad = g
+    for p, g in zip(g_params, grads_g):
+        p.grad = g
+    c.opt_d.step()
+    c.opt_g.step()
+    _after_critic_step(c)
+    return {
+        "loss/D": loss_d.detach(),
+        "loss/G": loss_g.detach(),
+        "score/D(x)": real_s.detach().mean(),
+        "score/D(G(z))": fake_s.detach().mean(),
+    }

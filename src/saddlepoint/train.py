@@ -1,0 +1,303 @@
+"""The training loop: builds the game from a config, runs its GDA schedule, logs, checkpoints, plots.
+
+Python use::
+
+    from saddlepoint import resolve_config, train
+    name, cfg = resolve_config("ring8", ["steps=2000"])
+    result = train(cfg, recipe=name)
+    print(result.summary["modes"], result.run_dir)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from torch import Tensor, nn
+
+from .config import TrainConfig
+from .data import GaussianMixture2D, ToyDistribution, get_toy
+from .divergences import mmd2
+from .games import get_game
+from .metrics import mode_coverage
+from .nets import MLPCritic, MLPGenerator, with_spectral_norm
+from .penalties import Penalty, gradient_penalty, r1_penalty
+from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, load_checkpoint, read_metrics,
+                   save_checkpoint, write_json_atomic, write_yaml)
+from .schedule import GDA, Contest, gda_step
+
+__all__ = ["Experiment", "RunResult", "TrainingDiverged", "train", "resume", "evaluate"]
+
+EVAL_SEED = 2018  # fixed noise for every evaluation, so numbers across steps and runs compare
+
+
+class TrainingDiverged(RunError):
+    """A loss became NaN or infinite; the last good checkpoint is left intact."""
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    summary: dict[str, Any]
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RunError(f"device={name} was asked for but PyTorch sees no CUDA GPU; use device=cpu")
+    return torch.device(name)
+
+
+class Experiment:
+    """The objects a config describes: data, players, optimizers, game, penalties and schedule."""
+
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.device = _device(cfg.device)
+        torch.manual_seed(cfg.seed)
+        self.data: ToyDistribution = get_toy(cfg.data)
+        self.rng = torch.Generator().manual_seed(cfg.seed)  # data and noise stream
+        G = MLPGenerator(cfg.z_dim, 2, cfg.g_hidden, cfg.g_layers, cfg.g_batch_norm)
+        D = MLPCritic(2, cfg.d_hidden, cfg.d_layers, cfg.d_maxout, cfg.pack)
+        if cfg.spectral_norm:
+            with_spectral_norm(D)
+        self.G, self.D = G.to(self.device), D.to(self.device)
+        opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+        opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+        penalties = []
+        if cfg.gradient_penalty > 0:
+            penalties.append(Penalty("gradient_penalty", gradient_penalty, cfg.gradient_penalty, cfg.penalty_every))
+        if cfg.r1 > 0:
+            penalties.append(Penalty("r1", r1_penalty, cfg.r1, cfg.penalty_every))
+        self.contest = Contest(self.G, self.D, opt_g, opt_d, get_game(cfg.game), tuple(penalties),
+                               weight_clip=cfg.weight_clip or None)
+        self.schedule = GDA(cfg.schedule, cfg.critic_steps)
+        self.step = 0
+
+    # --- streams; networks see data divided by its scale ----------------------------------------
+    def sample_real(self) -> Tensor:
+        n = self.cfg.batch_size * self.cfg.pack
+        return (self.data.sample(n, self.rng) / self.data.scale).to(self.device)
+
+    def sample_noise(self) -> Tensor:
+        n = self.cfg.batch_size * self.cfg.pack
+        return torch.randn(n, self.cfg.z_dim, generator=self.rng).to(self.device)
+
+    @torch.no_grad()
+    def generate(self, n: int, seed: int = EVAL_SEED) -> Tensor:
+        """``n`` points in data units from the generator in eval mode, with noise from ``seed``."""
+        z = torch.randn(n, self.cfg.z_dim, generator=torch.Generator().manual_seed(seed)).to(self.device)
+        was_training = self.G.training
+        self.G.eval()
+        x = self.G(z).float().cpu() * self.data.scale
+        self.G.train(was_training)
+        return x
+
+    def set_lr(self) -> None:
+        factor = 1.0 - self.step / self.cfg.steps if self.cfg.lr_decay == "linear" else 1.0
+        for opt, base in ((self.contest.opt_g, self.cfg.lr_g), (self.contest.opt_d, self.cfg.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = base * factor
+
+    # --- state ------------------------------------------------------------------------------------
+    def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
+        tensors: dict[str, Tensor] = {}
+        meta: dict[str, Any] = {"critic_steps_taken": self.contest.critic_steps_taken}
+        for prefix, module in (("G", self.G), ("D", self.D)):
+            for k, v in module.state_dict().items():
+                tensors[f"{prefix}.{k}"] = v
+        for prefix, opt in (("opt_g", self.contest.opt_g), ("opt_d", self.contest.opt_d)):
+            sd = opt.state_dict()
+            for idx, st in sd["state"].items():
+                for k, v in st.items():
+                    tensors[f"{prefix}.state.{idx}.{k}"] = v if isinstance(v, Tensor) else torch.tensor(v)
+            meta[f"{prefix}.param_groups"] = sd["param_groups"]
+        tensors["rng.data"] = self.rng.get_state()
+        tensors["rng.torch"] = torch.get_rng_state()
+        if torch.cuda.is_available() and self.device.type == "cuda":
+            tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
+        return tensors, meta
+
+    def load_players(self, tensors: dict[str, Tensor]) -> None:
+        for prefix, module in (("G", self.G), ("D", self.D)):
+            sd = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+            try:
+                module.load_state_dict(sd)
+            except RuntimeError as e:
+                first = str(e).splitlines()[1].strip() if len(str(e).splitlines()) > 1 else str(e)
+                raise RunError(f"checkpoint does not fit this config's {prefix} architecture ({first}); "
+                               "use the config the checkpoint was trained with") from None
+
+    def load_state(self, tensors: dict[str, Tensor], meta: dict[str, Any]) -> None:
+        self.load_players(tensors)
+        for prefix, opt in (("opt_g", self.contest.opt_g), ("opt_d", self.contest.opt_d)):
+            state: dict[int, dict[str, Tensor]] = {}
+            for k, v in tensors.items():
+                if k.startswith(prefix + ".state."):
+                    idx, name = k[len(prefix) + 7:].split(".", 1)
+                    state.setdefault(int(idx), {})[name] = v
+            opt.load_state_dict({"state": state, "param_groups": meta[f"{prefix}.param_groups"]})
+        self.rng.set_state(tensors["rng.data"])
+        torch.set_rng_state(tensors["rng.torch"])
+        if "rng.cuda" in tensors and self.device.type == "cuda":
+            torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
+        self.contest.critic_steps_taken = int(meta["critic_steps_taken"])
+        self.step = int(meta["step"])
+
+
+def evaluate(exp: Experiment, n: int | None = None) -> dict[str, float]:
+    """Quality of the generator now: PacGAN's mode-coverage numbers on mixtures, MMD² otherwise."""
+    n = n or exp.cfg.eval_samples
+    fake = exp.generate(n)
+    if isinstance(exp.data, GaussianMixture2D):
+        return mode_coverage(fake, exp.data.means_tensor, exp.data.std)
+    real = exp.data.sample(n, torch.Generator().manual_seed(EVAL_SEED + 1))
+    s = exp.data.scale
+    return {"mmd2": float(mmd2(real / s, fake / s, bandwidths=(0.05, 0.1, 0.2, 0.5)))}
+
+
+def _finite(logs: dict[str, Tensor]) -> str | None:
+    for k, v in logs.items():
+        if not math.isfinite(float(v)):
+            return k
+    return None
+
+
+def train(cfg: TrainConfig, recipe: str = "custom", out: str | Path | None = None, progress: bool = True,
+          runs_root: str | Path = "runs") -> RunResult:
+    """Train ``cfg`` into a new run directory (``out``, or a fresh ``runs/<recipe>-<time>``)."""
+    cfg.validate()
+    exp = Experiment(cfg)  # fails on a bad device before any folder is made
+    run_dir = create_run_dir(out, recipe, runs_root)
+    write_yaml(run_dir / "config.yaml", cfg.to_dict())
+    write_json_atomic(run_dir / "run.json", {"recipe": recipe, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    return _run(exp, run_dir, recipe, progress)
+
+
+def resume(run_dir: str | Path, progress: bool = True) -> RunResult:
+    """Continue ``run_dir`` from its latest checkpoint to its configured ``steps``."""
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.yaml"
+    if not cfg_path.is_file():
+        raise RunError(f"{run_dir} is not a run directory (no config.yaml)")
+    cfg = TrainConfig(**{f.name: v for f, v in _config_items(cfg_path)}).validate()
+    ck = latest_checkpoint(run_dir)
+    if ck is None:
+        raise RunError(f"{run_dir} has no checkpoint to resume from; start it again with `saddlepoint train`")
+    tensors, meta = load_checkpoint(ck)
+    if int(meta["step"]) >= cfg.steps:
+        raise RunError(f"{run_dir} already finished ({meta['step']} of {cfg.steps} steps); "
+                       f"to train longer, start a new run with steps=N")
+    exp = Experiment(cfg)
+    exp.load_state(tensors, meta)
+    recipe = _run_recipe(run_dir)
+    return _run(exp, run_dir, recipe, progress)
+
+
+def _config_items(path: Path):
+    data = yaml.safe_load(path.read_text()) or {}
+    valid = {f.name: f for f in fields(TrainConfig)}
+    for k, v in data.items():
+        if k not in valid:
+            raise RunError(f"{path} has unknown key {k!r}; was it written by another saddlepoint version?")
+        yield valid[k], v
+
+
+def _run_recipe(run_dir: Path) -> str:
+    import json
+
+    p = run_dir / "run.json"
+    return json.loads(p.read_text()).get("recipe", "custom") if p.is_file() else "custom"
+
+
+def _save(exp: Experiment, run_dir: Path) -> Path:
+    tensors, meta = exp.state()
+    return save_checkpoint(run_dir, exp.step, tensors, meta)
+
+
+def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResult:
+    from tqdm.auto import tqdm
+
+    cfg = exp.cfg
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    sink = MetricsSink(run_dir)
+    last_ckpt = latest_checkpoint(run_dir)
+    t0 = time.time()
+    bar = tqdm(total=cfg.steps, initial=exp.step, desc=recipe, disable=not progress, dynamic_ncols=True,
+               unit="step", leave=False)
+    try:
+        while exp.step < cfg.steps:
+            exp.set_lr()
+            logs = gda_step(exp.schedule, exp.contest, exp.sample_real, exp.sample_noise)
+            exp.step += 1
+            bad = _finite(logs)
+            if bad is not None:
+                where = (f"the last good checkpoint {last_ckpt} is intact" if last_ckpt is not None
+                         else "no checkpoint had been written yet")
+                raise TrainingDiverged(f"{bad} became {float(logs[bad])} at step {exp.step}; training stopped and "
+                                       f"{where}. Lower lr_d/lr_g or add a penalty (r1=, gradient_penalty=)")
+            bar.update(1)
+            if exp.step % cfg.log_every == 0 or exp.step == cfg.steps:
+                scalars = {k: float(v) for k, v in logs.items()}
+                scalars["lr/G"] = exp.contest.opt_g.param_groups[0]["lr"]
+                if cfg.eval_every and (exp.step % cfg.eval_every == 0 or exp.step == cfg.steps):
+                    scalars.update({f"eval/{k}": v for k, v in evaluate(exp).items()})
+                sink.log(exp.step, scalars)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in scalars.items() if k.startswith(("loss", "eval/modes"))})
+            if exp.step % cfg.checkpoint_every == 0 or exp.step == cfg.steps:
+                last_ckpt = _save(exp, run_dir)
+    finally:
+        bar.close()
+        sink.close()
+    seconds = time.time() - t0
+    summary: dict[str, Any] = {"recipe": recipe, "data": cfg.data, "game": cfg.game, "steps": exp.step,
+                               "seconds": round(seconds, 2), **evaluate(exp)}
+    summary["eval_samples"] = cfg.eval_samples
+    write_json_atomic(run_dir / "summary.json", summary)
+    make_plots(exp, run_dir, recipe)
+    return RunResult(run_dir, summary)
+
+
+def make_plots(exp: Experiment, run_dir: Path, recipe: str) -> None:
+    """samples.png, critic.png and curves.png in ``run_dir``."""
+    from . import plots
+
+    data, s = exp.data, exp.data.scale
+    fake = exp.generate(2500)
+    real = data.sample(2500, torch.Generator().manual_seed(EVAL_SEED + 1))
+    limits = data.limits
+    mixture = isinstance(data, GaussianMixture2D)
+    title = f"{recipe}: {exp.cfg.game}, step {exp.step}"
+    plots.save(plots.plot_samples(real, fake, limits, title, data.means_tensor if mixture else None,
+                                  3 * data.std if mixture else None), run_dir / "samples.png")
+
+    D, game = exp.D, exp.contest.game
+    was_training = D.training
+    D.eval()
+
+    def score(x: Tensor) -> Tensor:
+        return _critic_on_points(D, (x / s).to(exp.device))
+
+    def g_loss_per_point(x: Tensor) -> Tensor:
+        sc = _critic_on_points(D, (x / s).to(exp.device))
+        return torch.stack([game.g_loss(v.reshape(1)) for v in sc])
+
+    plots.save(plots.plot_critic(score, g_loss_per_point, fake, limits, f"critic and generator force — {title}"),
+               run_dir / "critic.png")
+    D.train(was_training)
+    plots.save(plots.plot_curves(read_metrics(run_dir), title), run_dir / "curves.png")
+
+
+def _critic_on_points(D: nn.Module, x: Tensor) -> Tensor:
+    # A packed critic scores groups of `pack` points; to map single points, repeat each one pack times.
+    pack = getattr(D, "pack", 1)
+    if pack > 1:
+        x = x.repeat_interleave(pack, dim=0)
+    return D(x)
