@@ -18,8 +18,10 @@ critic).  The f-GAN objective in :mod:`saddlepoint.games` is built from these fo
 
 Conventions: ``js`` is the Jensen-Shannon divergence itself, JSD = ½ KL(P‖M) + ½ KL(Q‖M) with
 M = (P+Q)/2 (so its f is half the one in the f-GAN paper's table, and f*, the activation and f' are
-scaled to match); ``gan`` is the divergence the original GAN minimizes, 2·JSD − log 4; ``tv`` is
-½ ∫ |p − q|.
+scaled to match).  ``gan`` is the paper's "GAN" row, f(u) = u log u − (u+1) log(u+1), shifted by the
+constant log 4 so that f(1) = 0: D_gan = 2·JSD, and the original GAN's value at the optimal
+discriminator, 2·JSD − log 4, is D_gan − log 4.  (A constant shift of f shifts f* the other way and
+changes no gradient.)  ``tv`` is ½ ∫ |p − q|.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ __all__ = [
 
 TensorFn = Callable[[Tensor], Tensor]
 LOG2 = math.log(2.0)
+LOG4 = math.log(4.0)
 
 
 @dataclass(frozen=True)
@@ -194,9 +197,9 @@ JENSEN_SHANNON = _register(FDivergence(
 ))
 
 GAN = _register(FDivergence(
-    name="gan", title="GAN divergence 2·JSD − log 4",
-    f=lambda u: _xlogx(u) - (u + 1) * torch.log(u + 1),
-    f_conjugate=lambda t: -torch.log(1 - torch.exp(t)),
+    name="gan", title="GAN divergence (2·JSD; the GAN value is this − log 4)",
+    f=lambda u: _xlogx(u) - (u + 1) * torch.log(u + 1) + LOG4,
+    f_conjugate=lambda t: -torch.log(1 - torch.exp(t)) - LOG4,
     activation=lambda v: -softplus(-v),
     f_prime=lambda u: torch.log(u / (u + 1)),
     conjugate_domain=(-math.inf, 0.0),

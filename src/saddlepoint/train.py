@@ -10,7 +10,9 @@ Python use::
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import time
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -196,6 +198,11 @@ def resume(run_dir: str | Path, progress: bool = True) -> RunResult:
                        f"to train longer, start a new run with steps=N")
     exp = Experiment(cfg)
     exp.load_state(tensors, meta)
+    # Rows logged after the checkpoint belong to the lost stretch; they are logged again.
+    rows = [r for r in read_metrics(run_dir) if r["step"] <= exp.step]
+    tmp = run_dir / ".metrics.jsonl.tmp"
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    os.replace(tmp, run_dir / "metrics.jsonl")
     recipe = _run_recipe(run_dir)
     return _run(exp, run_dir, recipe, progress)
 
@@ -210,8 +217,6 @@ def _config_items(path: Path):
 
 
 def _run_recipe(run_dir: Path) -> str:
-    import json
-
     p = run_dir / "run.json"
     return json.loads(p.read_text()).get("recipe", "custom") if p.is_file() else "custom"
 

@@ -116,7 +116,7 @@ def _checkerboard(n: int, g: torch.Generator | None) -> Tensor:
 TOY_DATASETS: dict[str, Callable[[], ToyDistribution]] = {
     "ring8": ring,
     "grid25": grid,
-    "moons": lambda: _Shape("moons", _moons, 1.0, "two interleaving half circles"),
+    "moons": lambda: _Shape("moons", _moons, 1.25, "two interleaving half circles"),
     "spiral": lambda: _Shape("spiral", _spiral, 1.0, "a two-turn spiral"),
     "checkerboard": lambda: _Shape("checkerboard", _checkerboard, 2.0, "uniform on the black squares of a 4×4 board"),
 }

@@ -1,0 +1,179 @@
+"""End to end: recipes, the CLI, run directories, checkpoints, divergence handling, exact resume."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from saddlepoint import resolve_config, train
+from saddlepoint.cli import main
+from saddlepoint.config import ConfigError, list_recipes, load_recipe
+from saddlepoint.games import Minimax, register_game
+from saddlepoint.runs import load_checkpoint
+from saddlepoint.train import TrainingDiverged, resume
+
+TINY = ["g_hidden=32", "d_hidden=32", "g_layers=2", "d_layers=2", "batch_size=64", "eval_samples=500"]
+
+
+def test_every_recipe_resolves_and_names_seed_and_steps(capsys):
+    recipes = list_recipes()
+    assert {"grid25", "ring8"} <= set(recipes)
+    for name, desc in recipes.items():
+        assert desc, f"recipe {name} has no description"
+        _, raw = load_recipe(name)
+        assert "seed" in raw or name not in ("grid25", "ring8")
+        assert main(["train", name, "--dry-run"]) == 0
+        printed = capsys.readouterr().out
+        cfg = yaml.safe_load(printed)
+        assert "seed" in cfg and "steps" in cfg
+
+
+def test_recipes_command_lists_one_line_each(capsys):
+    assert main(["recipes"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == len(list_recipes())
+    assert any(line.startswith("grid25") for line in lines)
+
+
+def test_dry_run_applies_overrides(capsys):
+    assert main(["train", "ring8", "steps=7", "game=hinge", "--dry-run"]) == 0
+    cfg = yaml.safe_load(capsys.readouterr().out)
+    assert cfg["steps"] == 7 and cfg["game"] == "hinge" and cfg["data"] == "ring8"
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["train", "grdi25"], "did you mean 'grid25'"),
+    (["train", "lr=0.1"], "did you mean 'lr_g'"),
+    (["train", "steps=abc"], "steps='abc' must be a whole number"),
+    (["train", "lr_d=-0.001"], "lr_d=-0.001 must be positive"),
+    (["train", "critic_steps=0"], "critic_steps=0 is below its minimum 1"),
+    (["train", "game=hinj"], "did you mean 'hinge'"),
+    (["train", "schedule=sometimes"], "choose one of: alternating, simultaneous"),
+    (["train", "spectral_norm=maybe"], "must be true or false"),
+    (["train", "grid25", "ring8"], "two recipes given"),
+])
+def test_bad_input_fails_before_training_with_one_line(tmp_path, capsys, monkeypatch, args, fragment):
+    monkeypatch.chdir(tmp_path)
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_train_writes_a_complete_run_directory(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "grid25", "steps=60", "log_every=20", "eval_every=30", "checkpoint_every=30",
+                 "--out", str(out), "--quiet", *TINY]) == 0
+    line = capsys.readouterr().out.strip()
+    assert "modes" in line and "high quality" in line and "reverse KL" in line and str(out) in line
+    for name in ["config.yaml", "metrics.jsonl", "summary.json", "samples.png", "critic.png", "curves.png"]:
+        assert (out / name).is_file(), name
+    assert any((out / "tensorboard").iterdir())
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    assert cfg["steps"] == 60 and cfg["g_hidden"] == 32
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [20, 40, 60]
+    assert "eval/modes" in rows[-1] and "loss/D" in rows[0] and "score/D(G(z))" in rows[0]
+    summary = json.loads((out / "summary.json").read_text())
+    assert {"modes", "high_quality", "reverse_kl"} <= set(summary)
+    assert 0 <= summary["high_quality"] <= 1
+    tensors, state = load_checkpoint(out)
+    assert state["step"] == 60 and any(k.startswith("G.") for k in tensors)
+
+
+def test_existing_run_directory_is_never_overwritten(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep me")
+    assert main(["train", "steps=5", "--out", str(out), "--quiet", *TINY]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (out / "precious.txt").read_text() == "keep me" and len(list(out.iterdir())) == 1
+
+
+def test_default_run_directory_is_timestamped_under_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "steps=3", "--quiet", *TINY]) == 0
+    assert main(["train", "steps=3", "--quiet", *TINY]) == 0
+    runs = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert len(runs) == 2 and all(r.startswith("grid25-") for r in runs)
+
+
+@register_game("test-nan-after-25")
+class _NanAfter(Minimax):
+    """Minimax until its 25th critic call, then NaN (a stand-in for a diverging game)."""
+
+    calls = 0
+
+    def d_loss(self, real, fake):
+        type(self).calls += 1
+        loss = super().d_loss(real, fake)
+        return loss * float("nan") if type(self).calls > 25 else loss
+
+
+def test_non_finite_loss_stops_with_the_step_and_an_intact_checkpoint(tmp_path):
+    _NanAfter.calls = 0
+    _, cfg = resolve_config("grid25", ["game=test-nan-after-25", "steps=100", "checkpoint_every=10", *TINY])
+    with pytest.raises(TrainingDiverged) as err:
+        train(cfg, out=tmp_path / "run", progress=False)
+    msg = str(err.value)
+    assert "step 26" in msg and "step-00000020" in msg
+    tensors, state = load_checkpoint(tmp_path / "run")
+    assert state["step"] == 20
+    assert all(torch.isfinite(v).all() for k, v in tensors.items() if v.is_floating_point())
+
+
+def test_resume_after_a_crash_is_bit_exact(tmp_path):
+    overrides = ["steps=40", "checkpoint_every=20", "r1=0.1", *TINY]
+    _, cfg = resolve_config("grid25", overrides)
+    full = train(cfg, out=tmp_path / "full", progress=False)
+    # A second run that "crashed" after its step-20 checkpoint: drop everything later.
+    _, cfg = resolve_config("grid25", overrides)
+    crashed = train(cfg, out=tmp_path / "crashed", progress=False)
+    ck = crashed.run_dir / "checkpoints"
+    import shutil
+
+    shutil.rmtree(ck / "step-00000040")
+    (ck / "latest").write_text("step-00000020\n")
+    (crashed.run_dir / "summary.json").unlink()
+    resumed = resume(crashed.run_dir, progress=False)
+    a, _ = load_checkpoint(full.run_dir)
+    b, _ = load_checkpoint(resumed.run_dir)
+    for k in a:
+        if k.startswith(("G.", "D.")):
+            assert torch.equal(a[k], b[k]), k
+    assert resumed.summary["modes"] == full.summary["modes"]
+    steps = [json.loads(x)["step"] for x in (resumed.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps))  # the lost stretch is logged once, not twice
+
+
+def test_resuming_a_finished_run_says_so(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "steps=5", "--out", str(out), "--quiet", *TINY]) == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out)]) == 2
+    assert "already finished" in capsys.readouterr().err
+
+
+def test_evaluate_command_writes_eval_json(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "ring8", "steps=5", "--out", str(out), "--quiet", *TINY]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(out)]) == 0
+    result = json.loads((out / "eval.json").read_text())
+    assert result["step"] == 5 and "modes" in result
+    assert main(["evaluate", str(tmp_path / "nothing")]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+
+
+def test_shape_datasets_report_mmd(tmp_path):
+    _, cfg = resolve_config("moons", ["steps=5", *TINY])
+    result = train(cfg, out=tmp_path / "m", progress=False)
+    assert "mmd2" in result.summary and "modes" not in result.summary
+
+
+def test_config_error_is_a_value_error():
+    with pytest.raises(ConfigError):
+        resolve_config("grid25", ["beta1=2"])

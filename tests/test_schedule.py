@@ -1,0 +1,152 @@
+"""Gradient descent-ascent schedules and the regularizers they apply."""
+
+import pytest
+import torch
+from torch import nn
+
+from saddlepoint.games import get_game
+from saddlepoint.nets import MLPCritic, with_spectral_norm
+from saddlepoint.penalties import Penalty, gradient_penalty, r1_penalty
+from saddlepoint.schedule import GDA, Contest, gda_step
+
+
+class Point(nn.Module):
+    """A 'generator' that outputs its one parameter x for every noise sample."""
+
+    def __init__(self, x: float):
+        super().__init__()
+        self.x = nn.Parameter(torch.tensor([x]))
+
+    def forward(self, z):
+        return self.x.expand(z.shape[0], 1)
+
+
+class Slope(nn.Module):
+    """A linear 'critic' D(v) = y·v."""
+
+    def __init__(self, y: float):
+        super().__init__()
+        self.y = nn.Parameter(torch.tensor([y]))
+        self.calls = 0
+
+    def forward(self, v):
+        self.calls += 1
+        return (self.y * v).squeeze(-1)
+
+
+def _bilinear(x0, y0, mode, k=1, lr=0.1):
+    """WGAN game with real data at 0: d_loss = y·x, g_loss = −y·x — the bilinear game min_x max_y −xy."""
+    G, D = Point(x0), Slope(y0)
+    c = Contest(G, D, torch.optim.SGD(G.parameters(), lr=lr), torch.optim.SGD(D.parameters(), lr=lr),
+                get_game("wasserstein"))
+    return c, GDA(mode, k), (lambda: torch.zeros(4, 1)), (lambda: torch.zeros(4, 1))
+
+
+def test_simultaneous_takes_both_gradients_at_the_same_point():
+    c, sched, real, noise = _bilinear(1.0, 1.0, "simultaneous")
+    gda_step(sched, c, real, noise)
+    # d_loss = y x → y' = y − η x; g_loss = −y x → x' = x + η y, with the *old* y.
+    assert c.critic.y.item() == pytest.approx(1.0 - 0.1 * 1.0)
+    assert c.generator.x.item() == pytest.approx(1.0 + 0.1 * 1.0)
+
+
+def test_alternating_generator_sees_the_updated_critic():
+    c, sched, real, noise = _bilinear(1.0, 1.0, "alternating")
+    gda_step(sched, c, real, noise)
+    y_new = 1.0 - 0.1 * 1.0
+    assert c.critic.y.item() == pytest.approx(y_new)
+    assert c.generator.x.item() == pytest.approx(1.0 + 0.1 * y_new)
+
+
+def test_simultaneous_gda_spirals_out_and_alternating_stays_bounded():
+    """On the bilinear game simultaneous GDA multiplies the radius by √(1+η²) each step;
+    alternating GDA is symplectic-like and stays on a bounded orbit."""
+    radii = {}
+    for mode in ("simultaneous", "alternating"):
+        c, sched, real, noise = _bilinear(1.0, 0.0, mode)
+        for _ in range(300):
+            gda_step(sched, c, real, noise)
+        radii[mode] = (c.generator.x.item() ** 2 + c.critic.y.item() ** 2) ** 0.5
+    assert radii["simultaneous"] > 3.0  # (1.01)^150 ≈ 4.4
+    assert radii["alternating"] < 1.5
+
+
+@pytest.mark.parametrize("mode", ["alternating", "simultaneous"])
+@pytest.mark.parametrize("k", [1, 3])
+def test_k_critic_steps_per_generator_step(mode, k):
+    c, sched, real, noise = _bilinear(1.0, 1.0, mode, k=k)
+    x_before = c.generator.x.item()
+    for _ in range(4):
+        gda_step(sched, c, real, noise)
+    assert c.critic_steps_taken == 4 * k
+    assert c.generator.x.item() != x_before
+
+
+def test_schedule_rejects_bad_values():
+    with pytest.raises(ValueError):
+        GDA("sometimes")
+    with pytest.raises(ValueError):
+        GDA("alternating", 0)
+
+
+def test_weight_clipping_holds_after_each_critic_step():
+    torch.manual_seed(0)
+    G = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2))
+    D = MLPCritic(2, 32, 2)
+    c = Contest(G, D, torch.optim.Adam(G.parameters(), 1e-2), torch.optim.Adam(D.parameters(), 1e-1),
+                get_game("wasserstein"), weight_clip=0.01)
+    gda_step(GDA("alternating", 2), c, lambda: torch.randn(32, 2) + 3, lambda: torch.randn(32, 2))
+    assert max(p.abs().max().item() for p in D.parameters()) <= 0.01 + 1e-9
+
+
+class Linear1(nn.Module):
+    def __init__(self, w):
+        super().__init__()
+        self.w = nn.Parameter(torch.tensor(w))
+
+    def forward(self, x):
+        return x @ self.w
+
+
+def test_gradient_penalty_and_r1_closed_forms():
+    # For D(x) = w·x, ‖∇D‖ = ‖w‖ everywhere: GP = (‖w‖ − 1)², R1 = ‖w‖².
+    D = Linear1([3.0, 4.0])
+    real, fake = torch.randn(16, 2), torch.randn(16, 2)
+    assert gradient_penalty(D, real, fake).item() == pytest.approx(16.0)
+    assert r1_penalty(D, real, fake).item() == pytest.approx(25.0)
+    # It is differentiable in the critic's weights: d/dw (‖w‖−1)² = 2(‖w‖−1) w/‖w‖.
+    (gw,) = torch.autograd.grad(gradient_penalty(D, real, fake), D.w)
+    assert gw.tolist() == pytest.approx([2 * 4 * 3 / 5, 2 * 4 * 4 / 5])
+
+
+def test_lazy_penalty_applies_every_kth_step_with_k_times_the_weight():
+    pen = Penalty("r1", r1_penalty, weight=0.5, every=4)
+    assert [pen.due(i) for i in range(8)] == [True, False, False, False, True, False, False, False]
+    D = Linear1([3.0, 4.0])
+    assert pen(D, torch.randn(4, 2), torch.randn(4, 2)).item() == pytest.approx(0.5 * 4 * 25.0)
+
+
+def test_penalty_changes_the_critic_update():
+    def run(weight):
+        torch.manual_seed(0)
+        G, D = nn.Linear(2, 2), MLPCritic(2, 16, 2)
+        pens = (Penalty("gp", gradient_penalty, weight),) if weight else ()
+        c = Contest(G, D, torch.optim.SGD(G.parameters(), 0.1), torch.optim.SGD(D.parameters(), 0.1),
+                    get_game("wasserstein"), pens)
+        torch.manual_seed(1)
+        gda_step(GDA(), c, lambda: torch.ones(8, 2), lambda: torch.zeros(8, 2))
+        return torch.cat([p.detach().flatten() for p in D.parameters()])
+
+    assert not torch.allclose(run(0.0), run(10.0))
+
+
+def test_spectral_norm_bounds_each_layer():
+    torch.manual_seed(0)
+    D = with_spectral_norm(MLPCritic(2, 64, 3))
+    D.train()
+    for _ in range(30):  # power iterations run on each training-mode forward
+        D(torch.randn(8, 2))
+    D.eval()
+    for m in D.modules():
+        if isinstance(m, nn.Linear):
+            assert torch.linalg.matrix_norm(m.weight, ord=2).item() == pytest.approx(1.0, abs=0.02)
