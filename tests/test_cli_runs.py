@@ -53,6 +53,7 @@ def test_dry_run_applies_overrides(capsys):
     (["train", "schedule=sometimes"], "choose one of: alternating, simultaneous"),
     (["train", "spectral_norm=maybe"], "must be true or false"),
     (["train", "grid25", "ring8"], "two recipes given"),
+    (["train", "game=wasserstein"], "needs a Lipschitz constraint"),
 ])
 def test_bad_input_fails_before_training_with_one_line(tmp_path, capsys, monkeypatch, args, fragment):
     monkeypatch.chdir(tmp_path)

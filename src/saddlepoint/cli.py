@@ -82,8 +82,7 @@ def cmd_recipes(args: argparse.Namespace) -> int:
         from .games import GAMES, get_game
 
         for name in GAMES:
-            doc = (type(get_game(name)).__doc__ or "").strip().splitlines()[0]
-            print(f"{name:<16} {doc}")
+            print(f"{name:<17} {get_game(name).summary}")
         return 0
     if args.keys:
         print(describe_keys())

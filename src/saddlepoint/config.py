@@ -83,6 +83,9 @@ class TrainConfig:
         _check_choice("game", self.game, GAMES)
         if not (self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")):
             raise ConfigError(f"device={self.device!r} is not a device; use cpu, cuda, cuda:N or auto")
+        if self.game == "wasserstein" and not (self.weight_clip or self.gradient_penalty or self.spectral_norm):
+            raise ConfigError("game=wasserstein needs a Lipschitz constraint on the critic; add weight_clip=0.01, "
+                              "gradient_penalty=10 or spectral_norm=true")
         if self.batch_size < 2 and (self.g_batch_norm or self.r1 or self.gradient_penalty):
             raise ConfigError("batch_size must be at least 2 with batch norm or a penalty")
         return self

@@ -197,7 +197,7 @@ JENSEN_SHANNON = _register(FDivergence(
 ))
 
 GAN = _register(FDivergence(
-    name="gan", title="GAN divergence (2·JSD; the GAN value is this − log 4)",
+    name="gan", title="GAN (2·JSD; the GAN value is this − log 4)",
     f=lambda u: _xlogx(u) - (u + 1) * torch.log(u + 1) + LOG4,
     f_conjugate=lambda t: -torch.log(1 - torch.exp(t)) - LOG4,
     activation=lambda v: -softplus(-v),
@@ -206,7 +206,7 @@ GAN = _register(FDivergence(
 ))
 
 TOTAL_VARIATION = _register(FDivergence(
-    name="tv", title="total variation ½∫|p − q|",
+    name="tv", title="total variation",
     f=lambda u: 0.5 * torch.abs(u - 1),
     f_conjugate=lambda t: t,
     activation=lambda v: 0.5 * torch.tanh(v),

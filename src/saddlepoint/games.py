@@ -18,7 +18,7 @@ A new game is one class here with ``@register_game("name")``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, ClassVar, Protocol
 
 from torch import Tensor
 from torch.nn.functional import relu, softplus
@@ -30,6 +30,7 @@ __all__ = ["Game", "GAMES", "register_game", "get_game", "FGAN"]
 
 class Game(Protocol):
     name: str
+    summary: str  # one line for `saddlepoint recipes --games`
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor: ...
 
@@ -69,6 +70,7 @@ class Minimax:
     """
 
     name: str = "minimax"
+    summary: ClassVar[str] = "original GAN, min_G max_D E log D(x) + E log(1 − D(G(z))) (saturating)"
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         # −[E log D(x) + E log(1 − D(G(z)))]
@@ -86,6 +88,7 @@ class NonSaturating(Minimax):
     maximizes E log D(G(z)) instead, which has strong gradients where D rejects the samples."""
 
     name: str = "nonsaturating"
+    summary: ClassVar[str] = "critic as minimax; generator maximizes E log D(G(z)) (the −log D trick)"
 
     def g_loss(self, fake: Tensor) -> Tensor:
         # minimize −E log D(G(z))
@@ -105,6 +108,10 @@ class FGAN:
     @property
     def name(self) -> str:
         return f"fgan-{self.divergence.name}"
+
+    @property
+    def summary(self) -> str:
+        return f"f-GAN: variational bound on the {self.divergence.title} divergence"
 
     def bound(self, real: Tensor, fake: Tensor) -> Tensor:
         """The variational lower bound E_P[T] − E_Q[f*(T)] that the critic pushes up."""
@@ -133,6 +140,7 @@ class LeastSquares:
     0-1 targets are the variant the paper uses in practice)."""
 
     name: str = "lsgan"
+    summary: ClassVar[str] = "least squares: real scores → 1, fake → 0; generator pulls its scores to 1"
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return 0.5 * ((real - 1) ** 2).mean() + 0.5 * (fake**2).mean()
@@ -150,6 +158,7 @@ class Wasserstein:
     2017, ``gradient_penalty``) or spectral normalization (``spectral_norm``)."""
 
     name: str = "wasserstein"
+    summary: ClassVar[str] = "WGAN: critic maximizes E_P[D] − E_Q[D] (needs weight_clip, gradient_penalty or spectral_norm)"
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return fake.mean() - real.mean()
@@ -165,6 +174,7 @@ class Hinge:
     margin 1; the generator raises its scores as in WGAN."""
 
     name: str = "hinge"
+    summary: ClassVar[str] = "hinge: critic max-margin with margin 1, generator raises its scores"
 
     def d_loss(self, real: Tensor, fake: Tensor) -> Tensor:
         return relu(1 - real).mean() + relu(1 + fake).mean()

@@ -1,0 +1,167 @@
+"""Mode coverage on PacGAN's 2-D mixtures: every objective, ring and grid, over seeds.
+
+Prints a markdown table of mean ± standard error (modes captured, high-quality fraction, reverse KL,
+seconds per seed) beside PacGAN's Table 1 (Lin et al. 2018), measured with the same protocol
+(2500 samples, high quality within 3 std; see ../shared/REFERENCES.md §1).
+
+    python benchmarks/modes2d.py                          # recipes at full length + every objective
+    python benchmarks/modes2d.py --only recipe --seeds 10 # the best recipe only
+    python benchmarks/modes2d.py --objective-steps 3000 --seeds 3 --workers 2
+
+Each objective row uses the dataset's recipe (architecture, learning rates, decay) with only the
+objective's own keys changed, so rows differ in the game and its regularizer alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+# The game and its regularizer: keys layered over the dataset's recipe.  "recipe" is the recipe as is.
+OBJECTIVES: dict[str, list[str]] = {
+    "recipe (NS GAN + R1)": [],
+    "minimax GAN": ["game=minimax", "r1=0"],
+    "non-saturating GAN": ["game=nonsaturating", "r1=0"],
+    "f-GAN KL": ["game=fgan-kl", "r1=0"],
+    "f-GAN reverse KL": ["game=fgan-reverse_kl", "r1=0"],
+    "f-GAN Pearson χ²": ["game=fgan-pearson", "r1=0"],
+    "f-GAN Neyman χ²": ["game=fgan-neyman", "r1=0"],
+    "f-GAN squared Hellinger": ["game=fgan-hellinger", "r1=0"],
+    "f-GAN Jensen-Shannon": ["game=fgan-js", "r1=0"],
+    "f-GAN GAN": ["game=fgan-gan", "r1=0"],
+    "f-GAN total variation": ["game=fgan-tv", "r1=0"],
+    "least squares": ["game=lsgan", "r1=0"],
+    "WGAN (clip 0.01, k=5)": ["game=wasserstein", "r1=0", "weight_clip=0.01", "critic_steps=5", "lr_g=1e-4",
+                               "lr_d=1e-4"],
+    "WGAN-GP (λ=10, k=5)": ["game=wasserstein", "r1=0", "gradient_penalty=10", "critic_steps=5", "lr_g=1e-4",
+                             "lr_d=1e-4", "beta2=0.9"],
+    "hinge + spectral norm": ["game=hinge", "r1=0", "spectral_norm=true"],
+}
+
+PACGAN = {  # PacGAN Table 1: modes (± s.e.), high quality %, reverse KL — ring then grid
+    "GAN": (("6.3±0.5", "98.2%", "0.45"), ("17.3±0.8", "94.8%", "0.70")),
+    "ALI": (("6.6±0.3", "97.6%", "0.36"), ("24.1±0.4", "95.7%", "0.14")),
+    "PacGAN2": (("7.9±0.1", "95.6%", "0.07"), ("23.8±0.7", "91.3%", "0.13")),
+    "PacGAN3": (("7.8±0.1", "97.7%", "0.10"), ("24.6±0.4", "94.2%", "0.06")),
+    "PacGAN4": (("7.8±0.1", "95.9%", "0.07"), ("24.8±0.2", "93.6%", "0.04")),
+}
+
+
+def _run(job: tuple[str, str, list[str], int, int | None, str]) -> dict:
+    dataset, objective, overrides, seed, steps, root = job
+    import torch
+
+    torch.set_num_threads(1)
+    from saddlepoint import resolve_config, train
+
+    extra = [f"seed={seed}", "threads=1", "eval_every=0", "log_every=1000", "checkpoint_every=1000000"]
+    if steps is not None:
+        extra.append(f"steps={steps}")
+    name, cfg = resolve_config(dataset, overrides + extra)
+    out = os.path.join(root, f"{dataset}-{abs(hash(objective)) % 10**8}-{seed}")
+    t0 = time.time()
+    try:
+        result = train(cfg, recipe=name, out=out, progress=False)
+        summary = dict(result.summary)
+    except Exception as e:  # a diverged objective is a result too
+        summary = {"error": f"{type(e).__name__}: {str(e)[:120]}", "modes": 0, "high_quality": 0.0,
+                   "reverse_kl": math.inf}
+    summary["seconds"] = time.time() - t0
+    return {"dataset": dataset, "objective": objective, "seed": seed, "steps": cfg.steps, **summary}
+
+
+def _mean_se(xs: list[float]) -> tuple[float, float]:
+    finite = [x for x in xs if math.isfinite(x)]
+    if not finite:
+        return math.inf, 0.0
+    m = statistics.fmean(finite)
+    se = statistics.stdev(finite) / math.sqrt(len(finite)) if len(finite) > 1 else 0.0
+    return m, se
+
+
+def table(results: list[dict], seeds: int) -> str:
+    by = {}
+    for r in results:
+        by.setdefault((r["objective"], r["dataset"]), []).append(r)
+    lines = [
+        "| model | ring modes | ring HQ | ring rev-KL | grid modes | grid HQ | grid rev-KL | steps (ring/grid) | s/seed |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for obj in OBJECTIVES:
+        cells, steps, secs = [], [], []
+        for ds in ("ring8", "grid25"):
+            rs = by.get((obj, ds))
+            if not rs:
+                cells += ["—"] * 3
+                continue
+            m, se = _mean_se([r["modes"] for r in rs])
+            hq, _ = _mean_se([100 * r["high_quality"] for r in rs])
+            kl, kse = _mean_se([r["reverse_kl"] for r in rs])
+            n_inf = sum(1 for r in rs if not math.isfinite(r["reverse_kl"]))
+            kl_s = f"{kl:.3f}±{kse:.3f}" + (f" ({n_inf} inf)" if n_inf else "")
+            errs = sum(1 for r in rs if "error" in r)
+            cells += [f"{m:.1f}±{se:.1f}" + (f" ({errs} diverged)" if errs else ""), f"{hq:.1f}%", kl_s]
+            steps.append(str(rs[0]["steps"]))
+            secs.append(statistics.fmean(r["seconds"] for r in rs))
+        if steps:
+            lines.append(f"| saddlepoint: {obj} | " + " | ".join(cells) + f" | {'/'.join(steps)} | "
+                         f"{statistics.fmean(secs):.0f} |")
+    for name, (ring, grid) in PACGAN.items():
+        lines.append(f"| PacGAN Table 1: {name} | {' | '.join(ring)} | {' | '.join(grid)} | ~400k | — |")
+    lines.append(f"\nsaddlepoint rows: mean ± s.e. over {seeds} seeds; reverse KL of runs with no high-quality "
+                 "sample is infinite and left out of the mean (counted in brackets).")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--objective-steps", type=int, default=None,
+                   help="generator steps for the objective rows (default: the recipe's steps)")
+    p.add_argument("--only", choices=["recipe", "objectives", "all"], default="all")
+    p.add_argument("--datasets", default="ring8,grid25")
+    p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1)))
+    p.add_argument("--json", help="also write every run's summary to this file")
+    a = p.parse_args(argv)
+
+    objectives = list(OBJECTIVES)
+    if a.only == "recipe":
+        objectives = objectives[:1]
+    elif a.only == "objectives":
+        objectives = objectives[1:]
+    root = tempfile.mkdtemp(prefix="saddlepoint-bench-")
+    jobs = []
+    for obj in objectives:
+        for ds in a.datasets.split(","):
+            for seed in range(a.seeds):
+                steps = None if obj == objectives[0] and a.only != "objectives" else a.objective_steps
+                jobs.append((ds, obj, OBJECTIVES[obj], seed, steps, root))
+    results = []
+    t0 = time.time()
+    from tqdm import tqdm
+
+    with ProcessPoolExecutor(max_workers=a.workers) as pool:
+        for r in tqdm(pool.map(_run, jobs), total=len(jobs), desc="runs", file=sys.stderr):
+            results.append(r)
+    if a.json:
+        with open(a.json, "w") as fh:
+            json.dump(results, fh, indent=1, default=str)
+    import torch
+
+    print(f"# mode coverage, {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs, torch {torch.__version__}, {a.workers} workers × 1 thread, "
+          f"wall {time.time() - t0:.0f} s\n")
+    print(table(results, a.seeds))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
