@@ -10,7 +10,7 @@ import yaml
 from saddlepoint import resolve_config, train
 from saddlepoint.cli import main
 from saddlepoint.config import ConfigError, list_recipes, load_recipe
-from saddlepoint.games import Minimax, register_game
+from saddlepoint.games import GAMES, Minimax
 from saddlepoint.runs import load_checkpoint
 from saddlepoint.train import TrainingDiverged, resume
 
@@ -102,7 +102,6 @@ def test_default_run_directory_is_timestamped_under_runs(tmp_path, monkeypatch, 
     assert len(runs) == 2 and all(r.startswith("grid25-") for r in runs)
 
 
-@register_game("test-nan-after-25")
 class _NanAfter(Minimax):
     """Minimax until its 25th critic call, then NaN (a stand-in for a diverging game)."""
 
@@ -114,7 +113,8 @@ class _NanAfter(Minimax):
         return loss * float("nan") if type(self).calls > 25 else loss
 
 
-def test_non_finite_loss_stops_with_the_step_and_an_intact_checkpoint(tmp_path):
+def test_non_finite_loss_stops_with_the_step_and_an_intact_checkpoint(tmp_path, monkeypatch):
+    monkeypatch.setitem(GAMES, "test-nan-after-25", _NanAfter)  # registered for this test only
     _NanAfter.calls = 0
     _, cfg = resolve_config("grid25", ["game=test-nan-after-25", "steps=100", "checkpoint_every=10", *TINY])
     with pytest.raises(TrainingDiverged) as err:
@@ -127,7 +127,7 @@ def test_non_finite_loss_stops_with_the_step_and_an_intact_checkpoint(tmp_path):
 
 
 def test_resume_after_a_crash_is_bit_exact(tmp_path):
-    overrides = ["steps=40", "checkpoint_every=20", "r1=0.1", *TINY]
+    overrides = ["steps=40", "checkpoint_every=20", "r1=0.1", "ema=0.9", *TINY]
     _, cfg = resolve_config("grid25", overrides)
     full = train(cfg, out=tmp_path / "full", progress=False)
     # A second run that "crashed" after its step-20 checkpoint: drop everything later.
@@ -143,8 +143,9 @@ def test_resume_after_a_crash_is_bit_exact(tmp_path):
     a, _ = load_checkpoint(full.run_dir)
     b, _ = load_checkpoint(resumed.run_dir)
     for k in a:
-        if k.startswith(("G.", "D.")):
+        if k.startswith(("G.", "D.", "G_ema.", "opt_")):
             assert torch.equal(a[k], b[k]), k
+    assert any(k.startswith("G_ema.") for k in a)
     assert resumed.summary["modes"] == full.summary["modes"]
     steps = [json.loads(x)["step"] for x in (resumed.run_dir / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps))  # the lost stretch is logged once, not twice
@@ -178,3 +179,21 @@ def test_shape_datasets_report_mmd(tmp_path):
 def test_config_error_is_a_value_error():
     with pytest.raises(ConfigError):
         resolve_config("grid25", ["beta1=2"])
+
+
+def test_ema_generator_is_what_samples(tmp_path):
+    from saddlepoint.train import Experiment
+
+    _, cfg = resolve_config("grid25", ["ema=0.5", *TINY])
+    exp = Experiment(cfg)
+    assert exp.sampler is exp.G_ema
+    before = exp.generate(16)
+    with torch.no_grad():
+        for p in exp.G.parameters():
+            p.add_(1.0)
+    assert torch.equal(exp.generate(16), before)  # the average has not moved yet
+    exp.update_ema()
+    moved = exp.generate(16)
+    assert not torch.equal(moved, before)
+    for pe, p in zip(exp.G_ema.parameters(), exp.G.parameters()):
+        assert torch.allclose(pe, p - 0.5)  # halfway: decay 0.5

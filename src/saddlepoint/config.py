@@ -62,6 +62,8 @@ class TrainConfig:
     d_layers: int = _f(3, "critic hidden layers", min=1)
     d_maxout: int = _f(1, "maxout pieces per critic unit (1 = LeakyReLU 0.2)", min=1)
     pack: int = _f(1, "PacGAN packing: samples the critic judges jointly", min=1)
+    ema: float = _f(0.0, "decay of an exponential moving average of G's weights used for sampling and evaluation (0 = off)",
+                    min=0, max=0.999999)
     # --- runtime and output
     device: str = _f("cpu", "cpu, cuda, cuda:N or auto")
     threads: int = _f(0, "CPU threads for torch (0 = torch's default)", min=0)

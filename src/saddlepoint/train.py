@@ -10,6 +10,7 @@ Python use::
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -70,6 +71,8 @@ class Experiment:
         if cfg.spectral_norm:
             with_spectral_norm(D)
         self.G, self.D = G.to(self.device), D.to(self.device)
+        # Polyak averaging of the generator (Yazıcı et al. 2019): the averaged weights sample and evaluate.
+        self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if cfg.ema > 0 else None
         opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
         opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
         penalties = []
@@ -95,11 +98,26 @@ class Experiment:
     def generate(self, n: int, seed: int = EVAL_SEED) -> Tensor:
         """``n`` points in data units from the generator in eval mode, with noise from ``seed``."""
         z = torch.randn(n, self.cfg.z_dim, generator=torch.Generator().manual_seed(seed)).to(self.device)
-        was_training = self.G.training
-        self.G.eval()
-        x = self.G(z).float().cpu() * self.data.scale
-        self.G.train(was_training)
+        G = self.sampler
+        was_training = G.training
+        G.eval()
+        x = G(z).float().cpu() * self.data.scale
+        G.train(was_training)
         return x
+
+    @property
+    def sampler(self) -> nn.Module:
+        """The generator that samples and is evaluated: the EMA copy when ``ema`` > 0."""
+        return self.G_ema if self.G_ema is not None else self.G
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        if self.G_ema is None:
+            return
+        ema_p, p = list(self.G_ema.parameters()), list(self.G.parameters())
+        torch._foreach_lerp_(ema_p, p, 1.0 - self.cfg.ema)
+        for eb, b in zip(self.G_ema.buffers(), self.G.buffers()):  # batch-norm statistics follow G
+            eb.copy_(b)
 
     def set_lr(self) -> None:
         factor = 1.0 - self.step / self.cfg.steps if self.cfg.lr_decay == "linear" else 1.0
@@ -111,7 +129,7 @@ class Experiment:
     def state(self) -> tuple[dict[str, Tensor], dict[str, Any]]:
         tensors: dict[str, Tensor] = {}
         meta: dict[str, Any] = {"critic_steps_taken": self.contest.critic_steps_taken}
-        for prefix, module in (("G", self.G), ("D", self.D)):
+        for prefix, module in self._modules():
             for k, v in module.state_dict().items():
                 tensors[f"{prefix}.{k}"] = v
         for prefix, opt in (("opt_g", self.contest.opt_g), ("opt_d", self.contest.opt_d)):
@@ -126,8 +144,12 @@ class Experiment:
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         return tensors, meta
 
+    def _modules(self) -> list[tuple[str, nn.Module]]:
+        mods = [("G", self.G), ("D", self.D)]
+        return mods + ([("G_ema", self.G_ema)] if self.G_ema is not None else [])
+
     def load_players(self, tensors: dict[str, Tensor]) -> None:
-        for prefix, module in (("G", self.G), ("D", self.D)):
+        for prefix, module in self._modules():
             sd = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
             try:
                 module.load_state_dict(sd)
@@ -241,6 +263,7 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
         while exp.step < cfg.steps:
             exp.set_lr()
             logs = gda_step(exp.schedule, exp.contest, exp.sample_real, exp.sample_noise)
+            exp.update_ema()
             exp.step += 1
             bad = _finite(logs)
             if bad is not None:
