@@ -150,3 +150,22 @@ def test_spectral_norm_bounds_each_layer():
     for m in D.modules():
         if isinstance(m, nn.Linear):
             assert torch.linalg.matrix_norm(m.weight, ord=2).item() == pytest.approx(1.0, abs=0.02)
+
+
+def test_joint_critic_pass_matches_separate_passes():
+    from saddlepoint.schedule import critic_scores
+
+    torch.manual_seed(0)
+    D = MLPCritic(2, 16, 2)
+    real, fake = torch.randn(8, 2), torch.randn(8, 2)
+    r, f = critic_scores(D, real, fake)
+    assert torch.allclose(r, D(real), atol=1e-6) and torch.allclose(f, D(fake), atol=1e-6)
+    # A packed critic: 8 samples → 4 scores on each side.
+    P = MLPCritic(2, 16, 2, pack=2)
+    r, f = critic_scores(P, real, fake)
+    assert r.shape == (4,) and torch.allclose(f, P(fake), atol=1e-6)
+    # With batch norm in training mode the halves must not share statistics.
+    B = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4), nn.Linear(4, 1), nn.Flatten(0))
+    r, f = critic_scores(B, real, fake + 5)
+    B2 = nn.Sequential(*B)  # same modules
+    assert torch.allclose(f, B2(fake + 5), atol=1e-6)

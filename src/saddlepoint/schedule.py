@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from .games import Game
 from .penalties import Penalty, clip_weights
 
-__all__ = ["GDA", "Contest", "gda_step"]
+__all__ = ["GDA", "Contest", "gda_step", "critic_scores"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,20 @@ class Contest:
     critic_steps_taken: int = field(default=0)
 
 
+def _has_batch_statistics(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in module.modules())
+
+
+def critic_scores(D: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
+    """(D(real), D(fake)).  One forward pass over the concatenated batch when the critic has no batch
+    statistics (which would mix the two halves); two passes otherwise."""
+    if _has_batch_statistics(D) or real.shape[1:] != fake.shape[1:]:
+        return D(real), D(fake)
+    scores = D(torch.cat([real, fake], dim=0))
+    n_real = scores.shape[0] * real.shape[0] // (real.shape[0] + fake.shape[0])
+    return scores[:n_real], scores[n_real:]
+
+
 def _critic_loss(c: Contest, real: Tensor, fake: Tensor, real_s: Tensor, fake_s: Tensor) -> Tensor:
     """d_loss plus every penalty due on this critic step.  ``fake`` must already be detached."""
     loss = c.game.d_loss(real_s, fake_s)
@@ -73,7 +87,7 @@ def _critic_only_step(c: Contest, real: Tensor, z: Tensor) -> dict[str, Tensor]:
     # Update D: descend d_loss(D(x), D(G(z))) with G held fixed (no graph into G).
     with torch.no_grad():
         fake = c.generator(z)
-    real_s, fake_s = c.critic(real), c.critic(fake)
+    real_s, fake_s = critic_scores(c.critic, real, fake)
     loss_d = _critic_loss(c, real, fake, real_s, fake_s)
     c.opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
@@ -112,7 +126,7 @@ def gda_step(
     # Simultaneous: both gradients at the same (θ_G, θ_D), from one forward pass of each player.
     real, z = sample_real(), sample_noise()
     fake = G(z)
-    real_s, fake_s = D(real), D(fake)
+    real_s, fake_s = critic_scores(D, real, fake)
     loss_d = _critic_loss(c, real, fake.detach(), real_s, fake_s)
     loss_g = c.game.g_loss(fake_s)
     d_params = [p for p in D.parameters() if p.requires_grad]
