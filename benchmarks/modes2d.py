@@ -6,7 +6,8 @@ seconds per seed) beside PacGAN's Table 1 (Lin et al. 2018), measured with the s
 
     python benchmarks/modes2d.py                          # recipes at full length + every objective
     python benchmarks/modes2d.py --only recipe --seeds 10 # the best recipe only
-    python benchmarks/modes2d.py --objective-steps 3000 --seeds 3 --workers 2
+    python benchmarks/modes2d.py --objective-steps 3000 --seeds 3 --workers 2 --jsonl runs.jsonl
+    python benchmarks/modes2d.py --table-from runs.jsonl
 
 Each objective row uses the dataset's recipe (architecture, learning rates, decay) with only the
 objective's own keys changed, so rows differ in the game and its regularizer alone.
@@ -25,6 +26,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+RECIPE = "recipe (NS GAN + R1 + EMA)"
 # The game and its regularizer: keys layered over the dataset's recipe.  "recipe" is the recipe as is.
 OBJECTIVES: dict[str, list[str]] = {
     "recipe (NS GAN + R1 + EMA)": [],
@@ -130,8 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", choices=["recipe", "objectives", "all"], default="all")
     p.add_argument("--datasets", default="ring8,grid25")
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1)))
-    p.add_argument("--json", help="also write every run's summary to this file")
+    p.add_argument("--jsonl", help="append every run's summary to this file as it finishes")
+    p.add_argument("--table-from", metavar="JSONL", help="print the table from a finished or partial --jsonl file")
     a = p.parse_args(argv)
+    if a.table_from:
+        with open(a.table_from) as fh:
+            print(table([json.loads(line) for line in fh if line.strip()], a.seeds, a.objective_seeds or a.seeds))
+        return 0
 
     objectives = list(OBJECTIVES)
     if a.only == "recipe":
@@ -139,14 +146,15 @@ def main(argv: list[str] | None = None) -> int:
     elif a.only == "objectives":
         objectives = objectives[1:]
     root = tempfile.mkdtemp(prefix="saddlepoint-bench-")
+    # Seed-major order within each group, so a run stopped early (see --jsonl) still has every row.
     jobs = []
-    for obj in objectives:
-        for ds in a.datasets.split(","):
-            is_recipe = obj == "recipe (NS GAN + R1 + EMA)"
-            n_seeds = a.seeds if is_recipe else (a.objective_seeds or a.seeds)
-            for seed in range(n_seeds):
-                steps = None if is_recipe else a.objective_steps
-                jobs.append((ds, obj, OBJECTIVES[obj], seed, steps, root))
+    for group in ([o for o in objectives if o == RECIPE], [o for o in objectives if o != RECIPE]):
+        n_seeds = a.seeds if group and group[0] == RECIPE else (a.objective_seeds or a.seeds)
+        for seed in range(n_seeds):
+            for obj in group:
+                for ds in a.datasets.split(","):
+                    steps = None if obj == RECIPE else a.objective_steps
+                    jobs.append((ds, obj, OBJECTIVES[obj], seed, steps, root))
     results = []
     t0 = time.time()
     from tqdm import tqdm
@@ -154,9 +162,9 @@ def main(argv: list[str] | None = None) -> int:
     with ProcessPoolExecutor(max_workers=a.workers) as pool:
         for r in tqdm(pool.map(_run, jobs), total=len(jobs), desc="runs", file=sys.stderr):
             results.append(r)
-    if a.json:
-        with open(a.json, "w") as fh:
-            json.dump(results, fh, indent=1, default=str)
+            if a.jsonl:
+                with open(a.jsonl, "a") as fh:
+                    fh.write(json.dumps(r, default=str) + "\n")
     import torch
 
     print(f"# mode coverage, {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
