@@ -2,6 +2,9 @@
 sample (no sigmoid: higher = more real), so any game can use any critic."""
 
 from .common import with_spectral_norm
+from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPCritic, MLPGenerator
+from .resnet import ResNetCritic, ResNetGenerator
 
-__all__ = ["MLPGenerator", "MLPCritic", "with_spectral_norm"]
+__all__ = ["MLPGenerator", "MLPCritic", "DCGANGenerator", "DCGANDiscriminator", "ResNetGenerator", "ResNetCritic",
+           "with_spectral_norm"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-__all__ = ["with_spectral_norm"]
+__all__ = ["with_spectral_norm", "resolution_plan"]
 
 _WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)
 
@@ -18,3 +18,14 @@ def with_spectral_norm(module: nn.Module) -> nn.Module:
         if isinstance(m, _WEIGHTED):
             spectral_norm(m)
     return module
+
+
+def resolution_plan(image_size: int) -> tuple[int, int]:
+    """(base resolution b, number of ×2 steps n) with image_size = b·2^n, 4 ≤ b ≤ 7."""
+    n, b = 0, image_size
+    while b > 7 and b % 2 == 0:
+        b //= 2
+        n += 1
+    if not 4 <= b <= 7 or n < 1:
+        raise ValueError(f"image_size={image_size} is not b·2^n with b in 4..7 and n ≥ 1 (use 28, 32, 64, 128, ...)")
+    return b, n

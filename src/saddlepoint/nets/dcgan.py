@@ -1,0 +1,75 @@
+"""DCGAN players (Radford, Metz & Chintala 2016), following the paper's architecture rules:
+
+* no pooling: the generator upsamples with transposed convolutions, the discriminator downsamples
+  with strided convolutions;
+* batch norm in both players, except at the generator's output and the discriminator's input;
+* ReLU in the generator with tanh at its output; LeakyReLU(0.2) in the discriminator;
+* weights initialized from N(0, 0.02) (batch-norm scales from N(1, 0.02)).
+
+Any ``image_size`` of the form b·2^n with b in {4, 5, 6, 7} works: 28 = 7·2², 32 = 4·2³, 64 = 4·2⁴.
+Channel widths double at each downsampling step from ``base_channels`` (64 in the paper).
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from .common import resolution_plan
+
+__all__ = ["DCGANGenerator", "DCGANDiscriminator", "dcgan_init"]
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """The DCGAN paper's initialization: conv weights N(0, 0.02); batch-norm scale N(1, 0.02), shift 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+class DCGANGenerator(nn.Module):
+    """z (B, z_dim) → image (B, channels, image_size, image_size) in [−1, 1]."""
+
+    def __init__(self, z_dim: int = 100, channels: int = 1, image_size: int = 64, base_channels: int = 64):
+        super().__init__()
+        base, steps = resolution_plan(image_size)
+        self.z_dim = z_dim
+        width = base_channels * 2 ** (steps - 1)
+        # Project z to a (width, base, base) map: a transposed convolution over a 1×1 input.
+        layers: list[nn.Module] = [nn.ConvTranspose2d(z_dim, width, base, 1, 0, bias=False), nn.BatchNorm2d(width),
+                                   nn.ReLU(True)]
+        for _ in range(steps - 1):
+            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2),
+                       nn.ReLU(True)]
+            width //= 2
+        layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1, bias=False), nn.Tanh()]  # no batch norm at the output
+        self.net = nn.Sequential(*layers)
+        dcgan_init(self)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z.reshape(z.shape[0], -1, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    """image (B, channels, image_size, image_size) → raw score (B,); higher = more real (no sigmoid)."""
+
+    def __init__(self, channels: int = 1, image_size: int = 64, base_channels: int = 64):
+        super().__init__()
+        base, steps = resolution_plan(image_size)
+        width = base_channels
+        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False),  # no batch norm at the input
+                                   nn.LeakyReLU(0.2, True)]
+        for _ in range(steps - 1):
+            layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2),
+                       nn.LeakyReLU(0.2, True)]
+            width *= 2
+        layers += [nn.Conv2d(width, 1, base, 1, 0, bias=False)]  # (B, 1, 1, 1)
+        self.net = nn.Sequential(*layers)
+        dcgan_init(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x).flatten()

@@ -1,0 +1,87 @@
+"""ResNet players of the WGAN-GP / SNGAN CIFAR-10 kind (Gulrajani et al. 2017, appendix F;
+Miyato et al. 2018, appendix B.4).
+
+Generator: z → linear to (C, b, b) → n up-sampling residual blocks (BN, ReLU, nearest ×2, 3×3 conv,
+BN, ReLU, 3×3 conv; 1×1 conv shortcut) → BN, ReLU, 3×3 conv, tanh.
+Critic: an "optimized" first block that downsamples, further down-sampling blocks, then blocks at
+constant resolution, ReLU, global sum pooling and a linear score.  No batch norm in the critic, so
+it pairs with any penalty and with spectral normalization (``nets.with_spectral_norm``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from .common import resolution_plan
+
+__all__ = ["ResNetGenerator", "ResNetCritic"]
+
+
+class _UpBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int):
+        super().__init__()
+        self.bn1, self.bn2 = nn.BatchNorm2d(c_in), nn.BatchNorm2d(c_out)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, 1, 1)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1)
+        self.shortcut = nn.Conv2d(c_in, c_out, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = F.interpolate(F.relu(self.bn1(x)), scale_factor=2, mode="nearest")
+        h = self.conv2(F.relu(self.bn2(self.conv1(h))))
+        return h + self.shortcut(F.interpolate(x, scale_factor=2, mode="nearest"))
+
+
+class _DownBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, down: bool, first: bool = False):
+        super().__init__()
+        self.first, self.down = first, down
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, 1, 1)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1)
+        self.shortcut = nn.Conv2d(c_in, c_out, 1) if (c_in != c_out or down) else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = x if self.first else F.relu(x)  # the first block sees the image itself
+        h = self.conv2(F.relu(self.conv1(h)))
+        if self.down:
+            h = F.avg_pool2d(h, 2)
+        s = x
+        if self.shortcut is not None:
+            # The first block pools before its shortcut conv, the others after (Miyato et al. B.4).
+            s = self.shortcut(F.avg_pool2d(s, 2)) if (self.first and self.down) else self.shortcut(s)
+            if self.down and not self.first:
+                s = F.avg_pool2d(s, 2)
+        return h + s
+
+
+class ResNetGenerator(nn.Module):
+    """z (B, z_dim) → image (B, channels, image_size, image_size) in [−1, 1]."""
+
+    def __init__(self, z_dim: int = 128, channels: int = 3, image_size: int = 32, width: int = 256):
+        super().__init__()
+        self.base, steps = resolution_plan(image_size)
+        self.z_dim, self.width = z_dim, width
+        self.linear = nn.Linear(z_dim, width * self.base * self.base)
+        self.blocks = nn.Sequential(*[_UpBlock(width, width) for _ in range(steps)])
+        self.out = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, channels, 3, 1, 1), nn.Tanh())
+
+    def forward(self, z: Tensor) -> Tensor:
+        h = self.linear(z).view(z.shape[0], self.width, self.base, self.base)
+        return self.out(self.blocks(h))
+
+
+class ResNetCritic(nn.Module):
+    """image → raw score (B,).  ``down`` down-sampling blocks, then two at constant resolution."""
+
+    def __init__(self, channels: int = 3, width: int = 128, down: int = 2):
+        super().__init__()
+        blocks = [_DownBlock(channels, width, down=True, first=True)]
+        blocks += [_DownBlock(width, width, down=True) for _ in range(down - 1)]
+        blocks += [_DownBlock(width, width, down=False) for _ in range(2)]
+        self.blocks = nn.Sequential(*blocks)
+        self.linear = nn.Linear(width, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = F.relu(self.blocks(x))
+        return self.linear(torch.sum(h, dim=(2, 3))).squeeze(-1)  # global sum pooling

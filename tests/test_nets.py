@@ -1,0 +1,64 @@
+"""Players: shapes and the architecture rules they promise."""
+
+import pytest
+import torch
+from torch import nn
+
+from saddlepoint.nets import MLPCritic, MLPGenerator
+from saddlepoint.nets.dcgan import DCGANDiscriminator, DCGANGenerator
+
+
+@pytest.mark.parametrize("size", [28, 32, 64])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_dcgan_shapes(size, channels):
+    G = DCGANGenerator(z_dim=16, channels=channels, image_size=size, base_channels=8)
+    D = DCGANDiscriminator(channels=channels, image_size=size, base_channels=8)
+    x = G(torch.randn(5, 16))
+    assert x.shape == (5, channels, size, size)
+    assert x.abs().max() <= 1.0  # tanh output
+    assert D(x).shape == (5,)
+
+
+def test_dcgan_follows_the_papers_rules():
+    G = DCGANGenerator(z_dim=16, channels=3, image_size=64, base_channels=8)
+    D = DCGANDiscriminator(channels=3, image_size=64, base_channels=8)
+    for net in (G, D):
+        assert not any(isinstance(m, (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d)) for m in net.modules())
+    g_layers = list(G.net)
+    assert all(isinstance(m, nn.ConvTranspose2d) for m in g_layers if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)))
+    assert isinstance(g_layers[-1], nn.Tanh) and isinstance(g_layers[-2], nn.ConvTranspose2d)  # no BN at G's output
+    assert all(isinstance(m, nn.ReLU) for m in g_layers if isinstance(m, (nn.ReLU, nn.LeakyReLU)))
+    d_layers = list(D.net)
+    assert isinstance(d_layers[0], nn.Conv2d) and isinstance(d_layers[1], nn.LeakyReLU)  # no BN at D's input
+    assert all(m.negative_slope == 0.2 for m in d_layers if isinstance(m, nn.LeakyReLU))
+    assert all(m.stride == (2, 2) for m in d_layers[:-1] if isinstance(m, nn.Conv2d))
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in G.modules()) == 4
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in D.modules()) == 3
+
+
+def test_dcgan_rejects_sizes_it_cannot_build():
+    with pytest.raises(ValueError, match="image_size=30"):
+        DCGANGenerator(image_size=30)
+
+
+def test_mlp_players():
+    G, D = MLPGenerator(3, 2, 16, 2, batch_norm=True), MLPCritic(2, 16, 2, maxout=3, pack=2)
+    x = G(torch.randn(8, 3))
+    assert x.shape == (8, 2) and D(x).shape == (4,)
+    assert any(isinstance(m, nn.BatchNorm1d) for m in G.modules())
+
+
+@pytest.mark.parametrize("size", [28, 32])
+def test_resnet_players_shapes_and_gradients(size):
+    from saddlepoint.nets import with_spectral_norm
+    from saddlepoint.nets.resnet import ResNetCritic, ResNetGenerator
+
+    G = ResNetGenerator(z_dim=8, channels=3, image_size=size, width=16)
+    D = with_spectral_norm(ResNetCritic(channels=3, width=16))
+    x = G(torch.randn(4, 8))
+    assert x.shape == (4, 3, size, size) and x.abs().max() <= 1
+    s = D(x)
+    assert s.shape == (4,)
+    s.sum().backward()
+    assert all(p.grad is not None for p in G.parameters())
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())  # any penalty works with this critic
