@@ -41,7 +41,7 @@ def _summary_line(summary: dict, run_dir: Path) -> str:
         k = len(get_toy(summary["data"]).means)
         q = f"{summary['modes']}/{k} modes, high quality {100 * summary['high_quality']:.1f}%, reverse KL {summary['reverse_kl']:.3f}"
     else:
-        q = ", ".join(f"{k} {v:.4g}" for k, v in summary.items() if k in ("mmd2",))
+        q = ", ".join(f"{k} {v:.4g}" for k, v in summary.items() if k in ("mmd2", "mmd2_pixels"))
     return f"{summary['recipe']} ({summary['game']}, {summary['steps']} steps, {summary['seconds']:.0f} s): {q} — saved to {run_dir}"
 
 

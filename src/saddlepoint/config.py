@@ -34,7 +34,7 @@ class TrainConfig:
     """Everything a training run depends on.  Field names are the recipe / override keys."""
 
     # --- data and length
-    data: str = _f("grid25", "dataset: ring8, grid25, moons, spiral, checkerboard")
+    data: str = _f("grid25", "dataset: ring8, grid25, moons, spiral, checkerboard, mnist, stacked-mnist, or a .npz path")
     seed: int = _f(0, "seed for weights, noise and data order", min=0)
     steps: int = _f(12000, "generator steps", min=1)
     batch_size: int = _f(256, "samples per batch", min=1)
@@ -54,6 +54,9 @@ class TrainConfig:
     beta2: float = _f(0.999, "Adam β2", min=0, max=0.999999)
     lr_decay: Literal["none", "linear"] = _f("linear", "learning-rate schedule over the run")
     # --- players
+    model: Literal["mlp", "dcgan", "resnet"] = _f("mlp", "player family: mlp (2-D data), dcgan or resnet (images)")
+    image_size: int = _f(28, "image side in pixels (images are resized once on load)", min=4)
+    base_channels: int = _f(64, "DCGAN width (ResNet: G 4×, critic 2× this)", min=1)
     z_dim: int = _f(2, "latent dimension", min=1)
     g_hidden: int = _f(256, "generator hidden units", min=1)
     g_layers: int = _f(3, "generator hidden layers", min=1)
@@ -70,6 +73,8 @@ class TrainConfig:
     log_every: int = _f(100, "steps between metric lines", min=1)
     eval_every: int = _f(1000, "steps between mode-coverage evaluations (0 = only at the end)", min=0)
     checkpoint_every: int = _f(2000, "steps between checkpoints", min=1)
+    sample_every: int = _f(0, "steps between pictures samples-STEP.png (and TensorBoard); 0 = only samples.png at the end",
+                           min=0)
     eval_samples: int = _f(2500, "generated points for the final evaluation (protocol: 2500)", min=1)
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,7 +86,24 @@ class TrainConfig:
 
         for f in fields(self):
             _check_value(f, getattr(self, f.name))
-        _check_choice("data", self.data, TOY_DATASETS)
+        from .data.images import IMAGE_DATASETS
+
+        is_toy = self.data in TOY_DATASETS
+        if not (is_toy or self.data in IMAGE_DATASETS or self.data.endswith(".npz")):
+            _check_choice("data", self.data, [*TOY_DATASETS, *IMAGE_DATASETS])
+        if is_toy != (self.model == "mlp"):
+            raise ConfigError(f"model={self.model} does not fit data={self.data}: use model=mlp for 2-D data and "
+                              "model=dcgan or model=resnet for images")
+        if self.model != "mlp":
+            from .nets.common import resolution_plan
+
+            if self.pack > 1:
+                raise ConfigError("pack > 1 is implemented for the MLP critic only; set pack=1 for images")
+
+            try:
+                resolution_plan(self.image_size)
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
         _check_choice("game", self.game, GAMES)
         if not (self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")):
             raise ConfigError(f"device={self.device!r} is not a device; use cpu, cuda, cuda:N or auto")

@@ -164,6 +164,10 @@ class MetricsSink:
         if self._tb is not None:
             self._tb.add_figure(tag, fig, step, close=False)
 
+    def add_image(self, tag: str, image: torch.Tensor, step: int) -> None:
+        if self._tb is not None:
+            self._tb.add_image(tag, image, step)
+
     def close(self) -> None:
         self._fh.close()
         if self._tb is not None:

@@ -24,14 +24,16 @@ import yaml
 from torch import Tensor, nn
 
 from .config import TrainConfig
-from .data import GaussianMixture2D, ToyDistribution, get_toy
+from .data import GaussianMixture2D, get_toy
 from .divergences import mmd2
 from .games import get_game
 from .metrics import mode_coverage
-from .nets import MLPCritic, MLPGenerator, with_spectral_norm
+from .nets import (DCGANDiscriminator, DCGANGenerator, MLPCritic, MLPGenerator, ResNetCritic, ResNetGenerator,
+                   with_spectral_norm)
 from .penalties import Penalty, gradient_penalty, r1_penalty
 from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, load_checkpoint, read_metrics,
                    save_checkpoint, write_json_atomic, write_yaml)
+from .nets.common import resolution_plan
 from .schedule import GDA, Contest, gda_step
 
 __all__ = ["Experiment", "RunResult", "TrainingDiverged", "train", "resume", "evaluate"]
@@ -64,10 +66,17 @@ class Experiment:
         self.cfg = cfg
         self.device = _device(cfg.device)
         torch.manual_seed(cfg.seed)
-        self.data: ToyDistribution = get_toy(cfg.data)
-        self.rng = torch.Generator().manual_seed(cfg.seed)  # data and noise stream
-        G = MLPGenerator(cfg.z_dim, 2, cfg.g_hidden, cfg.g_layers, cfg.g_batch_norm)
-        D = MLPCritic(2, cfg.d_hidden, cfg.d_layers, cfg.d_maxout, cfg.pack)
+        self.images = cfg.model != "mlp"
+        if self.images:
+            from .data.images import load_images
+
+            self.data = load_images(cfg.data, cfg.image_size)
+            self.scale = 1.0  # images are already in [−1, 1]
+        else:
+            self.data = get_toy(cfg.data)
+            self.scale = self.data.scale
+        self.rng = torch.Generator().manual_seed(cfg.seed)  # data order and noise stream
+        G, D = _build_players(cfg, getattr(self.data, "channels", 2))
         if cfg.spectral_norm:
             with_spectral_norm(D)
         self.G, self.D = G.to(self.device), D.to(self.device)
@@ -88,7 +97,7 @@ class Experiment:
     # --- streams; networks see data divided by its scale ----------------------------------------
     def sample_real(self) -> Tensor:
         n = self.cfg.batch_size * self.cfg.pack
-        return (self.data.sample(n, self.rng) / self.data.scale).to(self.device)
+        return (self.data.sample(n, self.rng) / self.scale).to(self.device)
 
     def sample_noise(self) -> Tensor:
         n = self.cfg.batch_size * self.cfg.pack
@@ -96,12 +105,12 @@ class Experiment:
 
     @torch.no_grad()
     def generate(self, n: int, seed: int = EVAL_SEED) -> Tensor:
-        """``n`` points in data units from the generator in eval mode, with noise from ``seed``."""
-        z = torch.randn(n, self.cfg.z_dim, generator=torch.Generator().manual_seed(seed)).to(self.device)
+        """``n`` samples in data units (images in [−1, 1]) from the generator in eval mode, noise from ``seed``."""
+        z = torch.randn(n, self.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
         G = self.sampler
         was_training = G.training
         G.eval()
-        x = G(z).float().cpu() * self.data.scale
+        x = torch.cat([G(zb.to(self.device)).float().cpu() for zb in z.split(256)]) * self.scale
         G.train(was_training)
         return x
 
@@ -175,15 +184,33 @@ class Experiment:
         self.step = int(meta["step"])
 
 
+def _build_players(cfg: TrainConfig, channels: int) -> tuple[nn.Module, nn.Module]:
+    if cfg.model == "dcgan":
+        return (DCGANGenerator(cfg.z_dim, channels, cfg.image_size, cfg.base_channels),
+                DCGANDiscriminator(channels, cfg.image_size, cfg.base_channels))
+    if cfg.model == "resnet":
+        steps = resolution_plan(cfg.image_size)[1]
+        return (ResNetGenerator(cfg.z_dim, channels, cfg.image_size, 4 * cfg.base_channels),
+                ResNetCritic(channels, 2 * cfg.base_channels, down=min(steps, 2)))
+    return (MLPGenerator(cfg.z_dim, channels, cfg.g_hidden, cfg.g_layers, cfg.g_batch_norm),
+            MLPCritic(channels, cfg.d_hidden, cfg.d_layers, cfg.d_maxout, cfg.pack))
+
+
 def evaluate(exp: Experiment, n: int | None = None) -> dict[str, float]:
-    """Quality of the generator now: PacGAN's mode-coverage numbers on mixtures, MMD² otherwise."""
+    """Quality of the generator now: PacGAN's mode-coverage numbers on mixtures; otherwise the
+    unbiased MMD² (Gaussian kernels) between generated and real samples — on the points for 2-D
+    shapes, on raw pixels for images (a cheap proxy until feature-space metrics are computed)."""
     n = n or exp.cfg.eval_samples
-    fake = exp.generate(n)
     if isinstance(exp.data, GaussianMixture2D):
-        return mode_coverage(fake, exp.data.means_tensor, exp.data.std)
-    real = exp.data.sample(n, torch.Generator().manual_seed(EVAL_SEED + 1))
-    s = exp.data.scale
-    return {"mmd2": float(mmd2(real / s, fake / s, bandwidths=(0.05, 0.1, 0.2, 0.5)))}
+        return mode_coverage(exp.generate(n), exp.data.means_tensor, exp.data.std)
+    if exp.images:
+        n = min(n, 1000)
+    fake = exp.generate(n) / exp.scale
+    real = exp.data.sample(n, torch.Generator().manual_seed(EVAL_SEED + 1)) / exp.scale
+    if exp.images:
+        d = real[0].numel() ** 0.5  # pixel distances grow like √(pixels)
+        return {"mmd2_pixels": float(mmd2(real, fake, bandwidths=(0.25 * d, 0.5 * d, d)))}
+    return {"mmd2": float(mmd2(real, fake, bandwidths=(0.05, 0.1, 0.2, 0.5)))}
 
 
 def _finite(logs: dict[str, Tensor]) -> str | None:
@@ -279,6 +306,8 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
                     scalars.update({f"eval/{k}": v for k, v in evaluate(exp).items()})
                 sink.log(exp.step, scalars)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in scalars.items() if k.startswith(("loss", "eval/modes"))})
+            if cfg.sample_every and exp.step % cfg.sample_every == 0 and exp.step < cfg.steps:
+                save_samples(exp, run_dir / f"samples-{exp.step:08d}.png", sink)
             if exp.step % cfg.checkpoint_every == 0 or exp.step == cfg.steps:
                 last_ckpt = _save(exp, run_dir)
     finally:
@@ -293,16 +322,39 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
     return RunResult(run_dir, summary)
 
 
-def make_plots(exp: Experiment, run_dir: Path, recipe: str) -> None:
-    """samples.png, critic.png and curves.png in ``run_dir``."""
+def save_samples(exp: Experiment, path: Path, sink: MetricsSink | None = None) -> None:
+    """A picture of the generator now: an 8×8 image grid, or 2500 points over the data."""
     from . import plots
 
-    data, s = exp.data, exp.data.scale
+    if exp.images:
+        from torchvision.utils import make_grid, save_image
+
+        grid = make_grid(exp.generate(64), nrow=8, normalize=True, value_range=(-1, 1))
+        save_image(grid, str(path))
+        if sink is not None:
+            sink.add_image("samples", grid, exp.step)
+        return
+    fig = plots.plot_samples(exp.data.sample(2500, torch.Generator().manual_seed(EVAL_SEED + 1)), exp.generate(2500),
+                             exp.data.limits, f"{exp.cfg.data}: step {exp.step}")
+    if sink is not None:
+        sink.add_figure("samples", fig, exp.step)
+    plots.save(fig, path)
+
+
+def make_plots(exp: Experiment, run_dir: Path, recipe: str) -> None:
+    """samples.png and curves.png in ``run_dir``; for 2-D data also critic.png."""
+    from . import plots
+
+    title = f"{recipe}: {exp.cfg.game}, step {exp.step}"
+    plots.save(plots.plot_curves(read_metrics(run_dir), title), run_dir / "curves.png")
+    if exp.images:
+        save_samples(exp, run_dir / "samples.png")
+        return
+    data, s = exp.data, exp.scale
     fake = exp.generate(2500)
     real = data.sample(2500, torch.Generator().manual_seed(EVAL_SEED + 1))
     limits = data.limits
     mixture = isinstance(data, GaussianMixture2D)
-    title = f"{recipe}: {exp.cfg.game}, step {exp.step}"
     plots.save(plots.plot_samples(real, fake, limits, title, data.means_tensor if mixture else None,
                                   3 * data.std if mixture else None), run_dir / "samples.png")
 
@@ -320,7 +372,6 @@ def make_plots(exp: Experiment, run_dir: Path, recipe: str) -> None:
     plots.save(plots.plot_critic(score, g_loss_per_point, fake, limits, f"critic and generator force — {title}"),
                run_dir / "critic.png")
     D.train(was_training)
-    plots.save(plots.plot_curves(read_metrics(run_dir), title), run_dir / "curves.png")
 
 
 def _critic_on_points(D: nn.Module, x: Tensor) -> Tensor:

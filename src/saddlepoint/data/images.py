@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["data_home", "DataError", "ImageTensorDataset", "load_mnist", "StackedMNIST"]
+__all__ = ["data_home", "DataError", "ImageTensorDataset", "load_mnist", "load_npz", "StackedMNIST", "ImageSampler",
+           "IMAGE_DATASETS", "load_images"]
 
 
 class DataError(RuntimeError):
@@ -76,3 +77,70 @@ class StackedMNIST:
         images = self.mnist.to_float(idx.flatten()).view(n, 3, *self.mnist.images.shape[2:])
         digits = self.mnist.labels[idx]  # (n, 3)
         return images, digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2]
+
+
+def load_npz(path: str | Path) -> ImageTensorDataset:
+    """Images from an ``.npz`` file: array ``images`` (or ``x``), uint8, shaped (N, H, W), (N, H, W, C) or
+    (N, C, H, W) with C in {1, 3}; optional integer ``labels`` (or ``y``).  Loaded without pickle."""
+    import numpy as np
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"{path} does not exist")
+    try:
+        arrays = np.load(path, allow_pickle=False)
+    except Exception as e:
+        raise DataError(f"{path} is not a readable .npz file ({type(e).__name__}: {e})") from None
+    key = next((k for k in ("images", "x") if k in arrays.files), None)
+    if key is None:
+        raise DataError(f"{path} has no array named 'images' or 'x' (found: {', '.join(arrays.files)})")
+    x = np.asarray(arrays[key])
+    if x.dtype != np.uint8:
+        raise DataError(f"{path}: '{key}' must be uint8 pixels in 0..255, not {x.dtype}")
+    if x.ndim == 3:
+        x = x[:, None]
+    elif x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
+        x = x.transpose(0, 3, 1, 2)
+    if x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise DataError(f"{path}: '{key}' has shape {x.shape}; expected (N, H, W), (N, H, W, C) or (N, C, H, W)")
+    lab = next((k for k in ("labels", "y") if k in arrays.files), None)
+    labels = torch.from_numpy(np.asarray(arrays[lab]).astype("int64")) if lab else None
+    return ImageTensorDataset(torch.from_numpy(np.ascontiguousarray(x)), labels, path.stem)
+
+
+class ImageSampler:
+    """Random minibatches of one in-memory image set, resized once to ``image_size``, in [−1, 1].
+
+    Batches are drawn with replacement from a ``torch.Generator``, so the data order is part of the
+    run's RNG state and resumes exactly."""
+
+    kind = "images"
+
+    def __init__(self, name: str, image_size: int):
+        self.name = name
+        self.stacked = name == "stacked-mnist"
+        base = load_mnist(train=True) if name in ("mnist", "stacked-mnist") else load_npz(name)
+        images = base.images
+        if images.shape[-1] != image_size or images.shape[-2] != image_size:
+            from torchvision.transforms.functional import InterpolationMode, resize
+
+            images = resize(images, [image_size, image_size], interpolation=InterpolationMode.BILINEAR, antialias=True)
+        self.dataset = ImageTensorDataset(images.contiguous(), base.labels, base.name)
+        self._stack = StackedMNIST(self.dataset) if self.stacked else None
+        self.channels = 3 if self.stacked else images.shape[1]
+        self.image_size = image_size
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        if self._stack is not None:
+            return self._stack.sample(n, generator)[0]
+        idx = torch.randint(len(self.dataset), (n,), generator=generator)
+        return self.dataset.to_float(idx)
+
+
+IMAGE_DATASETS = {"mnist": "MNIST digits, 28×28 grey (torchvision layout under $SADDLEPOINT_DATA/mnist)",
+                  "stacked-mnist": "three independent MNIST digits as RGB channels, 1000 modes"}
+
+
+def load_images(name: str, image_size: int) -> ImageSampler:
+    """A named image set (``mnist``, ``stacked-mnist``) or a path to an ``.npz`` file."""
+    return ImageSampler(name, image_size)
