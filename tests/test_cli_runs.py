@@ -261,3 +261,38 @@ def test_model_must_fit_the_data(capsys):
     assert "does not fit data=grid25" in capsys.readouterr().err
     assert main(["train", "mnist-dcgan", "image_size=30", "--dry-run"]) == 2
     assert "image_size=30" in capsys.readouterr().err
+
+
+def test_sample_and_interpolate_are_deterministic(tmp_path, tiny_npz, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "mnist-dcgan", f"data={tiny_npz}", *IMG, "steps=3", "--out", str(run), "--quiet"]) == 0
+    tiny_npz.unlink()  # sampling needs only the run, not the data
+    a, b, c = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png"
+    assert main(["sample", str(run), "-n", "16", "--seed", "3", "-o", str(a)]) == 0
+    assert main(["sample", str(run), "-n", "16", "--seed", "3", "-o", str(b)]) == 0
+    assert main(["sample", str(run), "-n", "16", "--seed", "4", "-o", str(c)]) == 0
+    assert a.read_bytes() == b.read_bytes() != c.read_bytes()
+    assert main(["interpolate", str(run), "-o", str(tmp_path / "walk.png")]) == 0
+    from PIL import Image
+
+    assert Image.open(tmp_path / "walk.png").size == (10 * 28 + 11 * 2, 8 * 28 + 9 * 2)
+    capsys.readouterr()
+    assert main(["sample", str(tmp_path / "nope")]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+    assert main(["sample", str(run), "-o", str(tmp_path / "x.txt")]) == 2
+
+
+def test_sample_from_python_and_for_2d_runs(tmp_path):
+    from saddlepoint.sampling import sample, save_interpolation, save_sample_picture, slerp
+    from saddlepoint.train import load_run
+
+    _, cfg = resolve_config("ring8", ["steps=3", *TINY])
+    run = train(cfg, out=tmp_path / "r", progress=False).run_dir
+    exp = load_run(run)
+    assert torch.equal(sample(exp, 10, seed=1), sample(exp, 10, seed=1))
+    save_sample_picture(exp, tmp_path / "s.png", 100)
+    save_interpolation(exp, tmp_path / "w.png")
+    assert (tmp_path / "s.png").stat().st_size > 0 and (tmp_path / "w.png").stat().st_size > 0
+    z0, z1 = torch.randn(3, 5), torch.randn(3, 5)
+    path = slerp(z0, z1, torch.tensor([0.0, 0.5, 1.0]))
+    assert torch.allclose(path[:, 0], z0, atol=1e-5) and torch.allclose(path[:, 2], z1, atol=1e-5)

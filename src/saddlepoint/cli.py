@@ -4,6 +4,8 @@
     saddlepoint train --resume RUN
     saddlepoint recipes [--games] [--keys]
     saddlepoint evaluate RUN
+    saddlepoint sample RUN -n 64 --seed S -o grid.png
+    saddlepoint interpolate RUN -o walk.png
 """
 
 from __future__ import annotations
@@ -95,26 +97,49 @@ def cmd_recipes(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .runs import RunError, load_checkpoint, write_json_atomic
-    from .train import Experiment, _config_items, evaluate
-    from .config import TrainConfig
+    from .runs import RunError, write_json_atomic
+    from .train import evaluate, load_run
 
     run = Path(args.run)
     try:
-        if not (run / "config.yaml").is_file():
-            raise RunError(f"{run} is not a run directory (no config.yaml)")
-        cfg = TrainConfig(**{f.name: v for f, v in _config_items(run / "config.yaml")}).validate()
-        exp = Experiment(cfg)
-        tensors, meta = load_checkpoint(run)
-        exp.load_players(tensors)
-        exp.step = int(meta["step"])
-        result = {"step": exp.step, "samples": args.samples or cfg.eval_samples,
-                  **evaluate(exp, args.samples or None)}
+        exp = load_run(run, load_data=True)
+        result = {"step": exp.step, "samples": args.samples or exp.cfg.eval_samples, **evaluate(exp, args.samples or None)}
         write_json_atomic(run / "eval.json", result)
-    except RunError as e:
+    except (RunError, RuntimeError) as e:
         return _fail(str(e))
     print(json.dumps(result))
     return 0
+
+
+def _picture(args: argparse.Namespace, default_name: str, draw) -> int:
+    from .runs import RunError
+    from .train import load_run
+
+    if args.n is not None and args.n < 1:
+        return _fail(f"-n {args.n}: ask for at least one sample")
+    out = Path(args.out or Path(args.run) / default_name)
+    if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".pdf"):
+        return _fail(f"-o {out}: give a .png, .jpg or .pdf file name")
+    try:
+        exp = load_run(args.run)
+        draw(exp, out)
+    except RunError as e:
+        return _fail(str(e))
+    print(out)
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from .sampling import save_sample_picture
+
+    return _picture(args, f"sample-seed{args.seed}.png", lambda exp, out: save_sample_picture(exp, out, args.n, args.seed))
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from .sampling import save_interpolation
+
+    return _picture(args, f"interpolate-seed{args.seed}.png",
+                    lambda exp, out: save_interpolation(exp, out, args.n, args.steps, args.seed))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,6 +165,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run", metavar="RUN")
     e.add_argument("--samples", type=int, default=0, help="generated samples (default: the run's eval_samples)")
     e.set_defaults(func=cmd_evaluate)
+    sm = sub.add_parser("sample", help="draw samples from RUN's latest checkpoint into a picture")
+    sm.add_argument("run", metavar="RUN")
+    sm.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    sm.add_argument("--seed", type=int, default=0, help="noise seed: the same seed gives the same picture")
+    sm.add_argument("-o", "--out", help="output picture (default RUN/sample-seedS.png)")
+    sm.set_defaults(func=cmd_sample)
+
+    ip = sub.add_parser("interpolate", help="spherical interpolation between random latent points of RUN")
+    ip.add_argument("run", metavar="RUN")
+    ip.add_argument("-n", type=int, default=8, help="number of walks (rows)")
+    ip.add_argument("--steps", type=int, default=10, help="points per walk")
+    ip.add_argument("--seed", type=int, default=0)
+    ip.add_argument("-o", "--out", help="output picture (default RUN/interpolate-seedS.png)")
+    ip.set_defaults(func=cmd_interpolate)
     return p
 
 

@@ -36,7 +36,7 @@ from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, loa
 from .nets.common import resolution_plan
 from .schedule import GDA, Contest, gda_step
 
-__all__ = ["Experiment", "RunResult", "TrainingDiverged", "train", "resume", "evaluate"]
+__all__ = ["Experiment", "RunResult", "TrainingDiverged", "train", "resume", "evaluate", "load_run"]
 
 EVAL_SEED = 2018  # fixed noise for every evaluation, so numbers across steps and runs compare
 
@@ -62,21 +62,24 @@ def _device(name: str) -> torch.device:
 class Experiment:
     """The objects a config describes: data, players, optimizers, game, penalties and schedule."""
 
-    def __init__(self, cfg: TrainConfig):
+    def __init__(self, cfg: TrainConfig, channels: int | None = None):
+        """``channels`` given: build the players without loading an image set (sampling from a run)."""
         self.cfg = cfg
         self.device = _device(cfg.device)
         torch.manual_seed(cfg.seed)
         self.images = cfg.model != "mlp"
-        if self.images:
-            from .data.images import load_images
-
-            self.data = load_images(cfg.data, cfg.image_size)
-            self.scale = 1.0  # images are already in [−1, 1]
-        else:
+        if not self.images:
             self.data = get_toy(cfg.data)
             self.scale = self.data.scale
+        else:
+            self.scale = 1.0  # images are already in [−1, 1]
+            if channels is None:
+                from .data.images import load_images
+
+                self.data = load_images(cfg.data, cfg.image_size)
+        self.channels = channels or getattr(self.data, "channels", 2)
         self.rng = torch.Generator().manual_seed(cfg.seed)  # data order and noise stream
-        G, D = _build_players(cfg, getattr(self.data, "channels", 2))
+        G, D = _build_players(cfg, self.channels)
         if cfg.spectral_norm:
             with_spectral_norm(D)
         self.G, self.D = G.to(self.device), D.to(self.device)
@@ -227,7 +230,8 @@ def train(cfg: TrainConfig, recipe: str = "custom", out: str | Path | None = Non
     exp = Experiment(cfg)  # fails on a bad device before any folder is made
     run_dir = create_run_dir(out, recipe, runs_root)
     write_yaml(run_dir / "config.yaml", cfg.to_dict())
-    write_json_atomic(run_dir / "run.json", {"recipe": recipe, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    write_json_atomic(run_dir / "run.json", {"recipe": recipe, "channels": exp.channels,
+                                             "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return _run(exp, run_dir, recipe, progress)
 
 
@@ -265,9 +269,29 @@ def _config_items(path: Path):
         yield valid[k], v
 
 
-def _run_recipe(run_dir: Path) -> str:
+def _run_info(run_dir: Path) -> dict[str, Any]:
     p = run_dir / "run.json"
-    return json.loads(p.read_text()).get("recipe", "custom") if p.is_file() else "custom"
+    return json.loads(p.read_text()) if p.is_file() else {}
+
+
+def _run_recipe(run_dir: Path) -> str:
+    return _run_info(run_dir).get("recipe", "custom")
+
+
+def load_run(run_dir: str | Path, load_data: bool = False) -> Experiment:
+    """A run's players (and EMA generator) from its latest checkpoint, ready to ``generate``.
+    Image data is loaded only with ``load_data`` (evaluation needs it, sampling does not)."""
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.yaml"
+    if not cfg_path.is_file():
+        raise RunError(f"{run_dir} is not a run directory (no config.yaml)")
+    cfg = TrainConfig(**{f.name: v for f, v in _config_items(cfg_path)}).validate()
+    tensors, meta = load_checkpoint(run_dir)
+    channels = None if (load_data or cfg.model == "mlp") else _run_info(run_dir).get("channels")
+    exp = Experiment(cfg, channels=channels)
+    exp.load_players(tensors)
+    exp.step = int(meta["step"])
+    return exp
 
 
 def _save(exp: Experiment, run_dir: Path) -> Path:
