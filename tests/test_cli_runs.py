@@ -296,3 +296,18 @@ def test_sample_from_python_and_for_2d_runs(tmp_path):
     z0, z1 = torch.randn(3, 5), torch.randn(3, 5)
     path = slerp(z0, z1, torch.tensor([0.0, 0.5, 1.0]))
     assert torch.allclose(path[:, 0], z0, atol=1e-5) and torch.allclose(path[:, 2], z1, atol=1e-5)
+
+
+def test_any_image_recipe_trains_on_a_folder(tmp_path, capsys):
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(6):
+        Image.new("RGB", (48 + i, 40), (40 * i, 100, 200)).save(photos / f"{i}.jpg")
+    out = tmp_path / "run"
+    assert main(["train", "mnist-dcgan", f"data={photos}", "image_size=32", *IMG, "steps=2", "--out", str(out),
+                 "--quiet"]) == 0
+    assert json.loads((out / "run.json").read_text())["channels"] == 3
+    assert main(["train", "mnist-dcgan", f"data={tmp_path / 'nothing'}", *IMG, "--out", str(tmp_path / "r2")]) == 2
+    assert "does not exist" in capsys.readouterr().err

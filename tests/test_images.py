@@ -44,3 +44,54 @@ def test_stacked_mnist_stacks_independent_digits():
     digits = torch.round((x[:, :, 0, 0] + 1) * 127.5 / 20).long()
     assert torch.equal(digits[:, 0] * 100 + digits[:, 1] * 10 + digits[:, 2], modes)
     assert len(modes.unique()) > 900  # ~1000 modes, drawn independently
+
+
+def _make_folder(root):
+    from PIL import Image
+
+    (root / "cats").mkdir(parents=True)
+    (root / "dogs").mkdir()
+    Image.new("RGB", (40, 30), (255, 0, 0)).save(root / "cats" / "a.png")
+    Image.new("RGBA", (20, 20), (0, 255, 0, 128)).save(root / "cats" / "b.png")
+    Image.new("P", (50, 50)).save(root / "dogs" / "c.gif")
+    Image.new("L", (33, 33), 200).save(root / "dogs" / "d.jpg")
+    (root / "dogs" / "empty.png").write_bytes(b"")
+    (root / "dogs" / "notes.txt").write_text("not an image")
+    good = root / "cats" / "a.png"
+    (root / "cats" / "truncated.png").write_bytes(good.read_bytes()[:40])
+
+
+def test_image_folder_converts_modes_and_skips_bad_files(tmp_path):
+    from saddlepoint.data.images import load_folder
+
+    _make_folder(tmp_path / "pets")
+    with pytest.warns(UserWarning, match=r"skipped 3 of 7 files .*empty.png"):
+        ds = load_folder(tmp_path / "pets", 16)
+    assert ds.images.shape == (4, 3, 16, 16) and ds.images.dtype == torch.uint8
+    assert ds.labels.tolist() == [0, 0, 1, 1]  # cats, cats, dogs, dogs
+    assert ds.images[0, 0].float().mean() > 250 and ds.images[0, 1].float().mean() < 5  # red stays red
+
+
+def test_image_folder_errors_say_what_to_do(tmp_path):
+    from saddlepoint.data.images import load_folder
+
+    with pytest.raises(DataError, match="does not exist"):
+        load_folder(tmp_path / "missing", 16)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="is empty"):
+        load_folder(tmp_path / "empty", 16)
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "x.png").write_bytes(b"garbage")
+    with pytest.warns(UserWarning), pytest.raises(DataError, match="none of the 1 files"):
+        load_folder(tmp_path / "junk", 16)
+
+
+def test_grey_folder_stays_one_channel(tmp_path):
+    from PIL import Image
+
+    from saddlepoint.data.images import load_folder
+
+    for i in range(3):
+        Image.new("L", (28, 28), 10 * i).save(tmp_path / f"{i}.png")
+    ds = load_folder(tmp_path, 28)
+    assert ds.images.shape == (3, 1, 28, 28) and ds.labels is None

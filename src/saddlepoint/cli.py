@@ -49,6 +49,7 @@ def _summary_line(summary: dict, run_dir: Path) -> str:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .config import ConfigError, resolve_config
+    from .data.images import DataError
     from .runs import RunError
     from .train import resume, train
 
@@ -69,7 +70,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
                 return 0
             result = train(cfg, recipe=name, out=args.out, progress=not args.quiet)
-    except (ConfigError, RunError, ValueError) as e:
+    except (ConfigError, RunError, DataError, ValueError) as e:
         return _fail(str(e))
     except KeyboardInterrupt:
         return _fail("interrupted; the run directory keeps its last checkpoint (resume with `saddlepoint train --resume RUN`)")

@@ -89,7 +89,8 @@ class TrainConfig:
         from .data.images import IMAGE_DATASETS
 
         is_toy = self.data in TOY_DATASETS
-        if not (is_toy or self.data in IMAGE_DATASETS or self.data.endswith(".npz")):
+        is_path = self.data.endswith(".npz") or "/" in self.data or self.data.startswith(("~", "."))
+        if not (is_toy or self.data in IMAGE_DATASETS or is_path):
             _check_choice("data", self.data, [*TOY_DATASETS, *IMAGE_DATASETS])
         if is_toy != (self.model == "mlp"):
             raise ConfigError(f"model={self.model} does not fit data={self.data}: use model=mlp for 2-D data and "

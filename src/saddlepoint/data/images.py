@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 __all__ = ["data_home", "DataError", "ImageTensorDataset", "load_mnist", "load_npz", "StackedMNIST", "ImageSampler",
-           "IMAGE_DATASETS", "load_images"]
+           "IMAGE_DATASETS", "load_images", "load_folder"]
 
 
 class DataError(RuntimeError):
@@ -108,6 +108,59 @@ def load_npz(path: str | Path) -> ImageTensorDataset:
     return ImageTensorDataset(torch.from_numpy(np.ascontiguousarray(x)), labels, path.stem)
 
 
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
+
+
+def load_folder(path: str | Path, image_size: int) -> ImageTensorDataset:
+    """Every image under ``path`` (nested class folders as in torchvision's ImageFolder, or flat),
+    center-cropped to a square and resized to ``image_size``, decoded once into memory.
+
+    Grayscale sets stay one channel; anything else (RGBA, palette, CMYK, mixed) becomes RGB.  Files that
+    cannot be decoded (corrupt, truncated, empty, not an image) are skipped with one warning that
+    counts and names them.  Labels are the index of each file's top-level class folder, if any."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+    from torchvision.transforms.functional import center_crop, pil_to_tensor, resize
+
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise DataError(f"image folder {root} does not exist; give data= a folder of images, a .npz file or a dataset name")
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise DataError(f"image folder {root} is empty; put images (png, jpg, ...) in it, in class sub-folders or flat")
+    classes = sorted({p.relative_to(root).parts[0] for p in files if len(p.relative_to(root).parts) > 1})
+    class_index = {c: i for i, c in enumerate(classes)}
+    decoded, labels, skipped = [], [], []
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                im.load()  # decode now: truncated files fail here, not later in training
+                img = im.copy()
+        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+            skipped.append(f)
+            continue
+        decoded.append(img)
+        rel = f.relative_to(root).parts
+        labels.append(class_index[rel[0]] if len(rel) > 1 else -1)
+    if skipped:
+        names = ", ".join(str(p.relative_to(root)) for p in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+        warnings.warn(f"skipped {len(skipped)} of {len(files)} files in {root} that are not readable images: {names}",
+                      stacklevel=2)
+    if not decoded:
+        raise DataError(f"none of the {len(files)} files in {root} is a readable image")
+    grey = all(im.mode in ("L", "1", "I;16", "I") for im in decoded)
+    out = torch.empty(len(decoded), 1 if grey else 3, image_size, image_size, dtype=torch.uint8)
+    for i, im in enumerate(decoded):
+        im = im.convert("L" if grey else "RGB")
+        t = pil_to_tensor(im)
+        side = min(t.shape[-2:])
+        t = resize(center_crop(t, [side, side]), [image_size, image_size], antialias=True)
+        out[i] = t
+    lab = torch.tensor(labels) if classes and min(labels) >= 0 else None
+    return ImageTensorDataset(out, lab, root.name)
+
+
 class ImageSampler:
     """Random minibatches of one in-memory image set, resized once to ``image_size``, in [−1, 1].
 
@@ -119,7 +172,12 @@ class ImageSampler:
     def __init__(self, name: str, image_size: int):
         self.name = name
         self.stacked = name == "stacked-mnist"
-        base = load_mnist(train=True) if name in ("mnist", "stacked-mnist") else load_npz(name)
+        if name in ("mnist", "stacked-mnist"):
+            base = load_mnist(train=True)
+        elif name.endswith(".npz"):
+            base = load_npz(name)
+        else:
+            base = load_folder(name, image_size)
         images = base.images
         if images.shape[-1] != image_size or images.shape[-2] != image_size:
             from torchvision.transforms.functional import InterpolationMode, resize
@@ -142,5 +200,5 @@ IMAGE_DATASETS = {"mnist": "MNIST digits, 28×28 grey (torchvision layout under 
 
 
 def load_images(name: str, image_size: int) -> ImageSampler:
-    """A named image set (``mnist``, ``stacked-mnist``) or a path to an ``.npz`` file."""
+    """A named image set (``mnist``, ``stacked-mnist``), a path to an ``.npz`` file, or an image folder."""
     return ImageSampler(name, image_size)
