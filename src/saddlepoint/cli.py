@@ -104,7 +104,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     run = Path(args.run)
     try:
         exp = load_run(run, load_data=True)
-        result = {"step": exp.step, "samples": args.samples or exp.cfg.eval_samples, **evaluate(exp, args.samples or None)}
+        if exp.images and args.metrics:
+            from .metrics.images import evaluate_images
+
+            metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+            result = evaluate_images(exp, metrics, n=args.samples or 10_000)
+        elif args.metrics:
+            raise RunError("--metrics is for image runs; 2-D runs report mode coverage (or MMD²) without it")
+        else:
+            result = {"step": exp.step, "samples": args.samples or exp.cfg.eval_samples,
+                      **evaluate(exp, args.samples or None)}
         write_json_atomic(run / "eval.json", result)
     except (RunError, RuntimeError) as e:
         return _fail(str(e))
@@ -164,7 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="evaluate a run's latest checkpoint into RUN/eval.json")
     e.add_argument("run", metavar="RUN")
-    e.add_argument("--samples", type=int, default=0, help="generated samples (default: the run's eval_samples)")
+    e.add_argument("--samples", type=int, default=0,
+                   help="generated samples (default: the run's eval_samples; 10,000 with --metrics)")
+    e.add_argument("--metrics", default="", help="image runs: any of fid,kid,is,pr,modes (modes: stacked MNIST)")
     e.set_defaults(func=cmd_evaluate)
     sm = sub.add_parser("sample", help="draw samples from RUN's latest checkpoint into a picture")
     sm.add_argument("run", metavar="RUN")

@@ -169,10 +169,13 @@ class ImageSampler:
 
     kind = "images"
 
-    def __init__(self, name: str, image_size: int):
+    def __init__(self, name: str, image_size: int, base: ImageTensorDataset | None = None):
+        """``base`` given: use those decoded images (e.g. a test split) instead of loading ``name``."""
         self.name = name
         self.stacked = name == "stacked-mnist"
-        if name in ("mnist", "stacked-mnist"):
+        if base is not None:
+            pass
+        elif name in ("mnist", "stacked-mnist"):
             base = load_mnist(train=True)
         elif name.endswith(".npz"):
             base = load_npz(name)

@@ -1,0 +1,128 @@
+"""Image metrics for a trained run: FID, KID, Inception-style score, precision/recall and (for stacked
+MNIST) mode coverage, each recorded with how it was computed.
+
+Backbones are pluggable; the one that works offline is ``mnist``: saddlepoint's own MNIST classifier
+(``metrics/mnist_classifier.py``), whose 128-d pooled features play the role of Inception's pool
+features and whose 10-way softmax plays the role of Inception's class posterior.  Images with three
+channels (stacked MNIST) are read channel by channel and their features concatenated.  Real-data
+statistics are computed on the reference split once and cached under the data home with their
+provenance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from .features import feature_statistics, frechet_distance, kernel_distance, precision_recall
+from .stacked import read_triples, stacked_mode_coverage
+
+__all__ = ["IMAGE_METRICS", "MetricUnavailable", "evaluate_images", "inception_score", "fingerprint"]
+
+IMAGE_METRICS = ("fid", "kid", "is", "pr", "modes")
+
+
+class MetricUnavailable(RuntimeError):
+    """A metric that cannot be computed here (missing weights, wrong data); the message says what to do."""
+
+
+def fingerprint(images: Tensor) -> str:
+    """A short content hash of a uint8 image tensor: which data the reference statistics came from."""
+    return hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+def inception_score(probs: Tensor, splits: int = 10) -> tuple[float, float]:
+    """Salimans et al. 2016: exp E_x KL(p(y|x) ‖ p(y)), mean and std over ``splits`` chunks."""
+    scores = []
+    for p in probs.double().chunk(splits):
+        py = p.mean(0, keepdim=True)
+        scores.append(math.exp(float((torch.xlogy(p, p) - p * torch.log(py)).sum(1).mean())))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+def _mnist_backbone() -> tuple[Callable[[Tensor], tuple[Tensor, Tensor]], torch.nn.Module]:
+    from .mnist_classifier import load_mnist_classifier
+
+    try:
+        clf = load_mnist_classifier()
+    except FileNotFoundError as e:
+        raise MetricUnavailable(str(e)) from None
+
+    @torch.no_grad()
+    def run(x: Tensor) -> tuple[Tensor, Tensor]:
+        """(N, C, H, W) in [−1, 1] → (features (N, 128·C), class probabilities (N·C, 10))."""
+        n, c = x.shape[:2]
+        x = x.reshape(n * c, 1, *x.shape[2:])
+        if x.shape[-1] != 28:
+            x = F.interpolate(x, size=(28, 28), mode="bilinear", antialias=True, align_corners=False)
+        feats, probs = [], []
+        for xb in x.split(1000):
+            f = clf.features(xb)
+            feats.append(f)
+            probs.append(clf.head(f).softmax(1))
+        return torch.cat(feats).reshape(n, -1), torch.cat(probs)
+
+    return run, clf
+
+
+def _reference(exp, backbone_fn, n_ref: int) -> tuple[Tensor, dict]:
+    """Real features on the reference split (MNIST test digits), cached in the data home."""
+    from ..data.images import ImageSampler, data_home, load_mnist
+
+    if exp.cfg.data not in ("mnist", "stacked-mnist"):
+        raise MetricUnavailable(f"image metrics use the MNIST backbone, which fits data=mnist or stacked-mnist, "
+                                f"not {exp.cfg.data!r}; feature backbones for other data are not in yet")
+    test = load_mnist(train=False)
+    info = {"reference": f"{exp.cfg.data} built from the MNIST test split", "reference_samples": n_ref,
+            "reference_fingerprint": fingerprint(test.images), "backbone": "saddlepoint MNIST classifier (128-d)",
+            "image_size": exp.cfg.image_size}
+    key = hashlib.sha256(json.dumps(info, sort_keys=True).encode()).hexdigest()[:12]
+    cache = data_home() / "cache" / f"reference-{exp.cfg.data}-{key}.npz"
+    if cache.is_file():
+        return torch.from_numpy(np.load(cache, allow_pickle=False)["features"]), info
+    sampler = ImageSampler(exp.cfg.data, exp.cfg.image_size, base=test)  # same resizing and stacking as training
+    real = sampler.sample(n_ref, torch.Generator().manual_seed(7))
+    feats, _ = backbone_fn(real)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(cache.stem + ".tmp.npz")
+    np.savez(tmp, features=feats.numpy())
+    tmp.replace(cache)
+    cache.with_suffix(".json").write_text(json.dumps(info, indent=1) + "\n")
+    return feats, info
+
+
+def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_000) -> dict:
+    """The requested ``metrics`` for the run's sampling generator, with their provenance."""
+    unknown = [m for m in metrics if m not in IMAGE_METRICS]
+    if unknown:
+        raise MetricUnavailable(f"unknown metric {unknown[0]!r}; choose from {', '.join(IMAGE_METRICS)}")
+    backbone_fn, clf = _mnist_backbone()
+    fake = exp.generate(n)
+    fake_feats, fake_probs = backbone_fn(fake)
+    out: dict = {"generated_samples": n, "step": exp.step}
+    if "modes" in metrics:
+        if exp.cfg.data != "stacked-mnist":
+            raise MetricUnavailable("the modes metric counts digit triples and needs data=stacked-mnist")
+        out.update({f"stacked/{k}": v for k, v in stacked_mode_coverage(read_triples(fake, clf)).items()})
+    if "is" in metrics:
+        out["is"], out["is_std"] = inception_score(fake_probs)
+    if any(m in metrics for m in ("fid", "kid", "pr")):
+        real_feats, info = _reference(exp, backbone_fn, n_ref)
+        out.update(info)
+        if "fid" in metrics:
+            out["fid"] = frechet_distance(*feature_statistics(real_feats), *feature_statistics(fake_feats))
+        if "kid" in metrics:
+            out["kid"], out["kid_std"] = kernel_distance(real_feats, fake_feats, subsets=50,
+                                                         subset_size=min(1000, n, n_ref))
+        if "pr" in metrics:
+            k = min(5000, n, n_ref)  # k-NN manifolds on at most 5000 points each (Kynkäänniemi et al. use 50k)
+            out.update(precision_recall(real_feats[:k], fake_feats[:k], k=3))
+            out["pr_samples"] = k
+    return out

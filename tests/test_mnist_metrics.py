@@ -1,0 +1,93 @@
+"""Stacked-MNIST mode counting, the shipped classifier, and the memorization check."""
+
+import math
+
+import pytest
+import torch
+
+from saddlepoint.metrics.memorization import memorization
+from saddlepoint.metrics.stacked import read_triples, stacked_mode_coverage
+
+
+def test_stacked_mode_coverage_closed_forms():
+    assert stacked_mode_coverage(torch.arange(1000)) == {"modes": 1000, "kl": pytest.approx(0.0, abs=1e-12)}
+    one = stacked_mode_coverage(torch.full((50,), 123))
+    assert one["modes"] == 1 and one["kl"] == pytest.approx(math.log(1000))
+    two = stacked_mode_coverage(torch.tensor([1, 2] * 10))
+    assert two["modes"] == 2 and two["kl"] == pytest.approx(math.log(500))
+
+
+class _ReadsMean(torch.nn.Module):
+    """A stand-in classifier: digit = round of the image mean mapped from [−1, 1] to 0..9."""
+
+    def forward(self, x):
+        d = ((x.mean(dim=(1, 2, 3)) + 1) / 2 * 9).round().long()
+        return torch.nn.functional.one_hot(d, 10).float()
+
+
+def test_read_triples_reads_each_channel():
+    digits = torch.tensor([[1, 2, 3], [9, 0, 5]])
+    images = (digits.float() / 9 * 2 - 1)[:, :, None, None].expand(2, 3, 28, 28)
+    assert read_triples(images, _ReadsMean()).tolist() == [123, 905]
+
+
+def test_memorization_flags_copies():
+    g = torch.Generator().manual_seed(0)
+    train, test = torch.randn(500, 20, generator=g), torch.randn(200, 20, generator=g)
+    fresh = torch.randn(200, 20, generator=g)
+    honest = memorization(fresh, train, test)
+    assert 0.85 < honest["median_ratio"] < 1.15 and honest["copies"] < 0.05
+    copied = train[:200] + 0.01 * torch.randn(200, 20, generator=g)
+    cheat = memorization(copied, train, test)
+    assert cheat["median_ratio"] < 0.05 and cheat["copies"] > 0.95
+
+
+def test_shipped_classifier_is_small_and_accurate():
+    from saddlepoint.data.images import DataError, load_mnist
+    from saddlepoint.metrics.mnist_classifier import WEIGHTS, accuracy, load_mnist_classifier
+
+    assert WEIGHTS.is_file(), "the package must ship the MNIST classifier"
+    assert WEIGHTS.stat().st_size < 4_000_000
+    model = load_mnist_classifier()
+    try:
+        test = load_mnist(train=False, download=False)
+    except DataError as e:
+        pytest.skip(f"MNIST not in the data home: {e}")
+    assert accuracy(model, test.images, test.labels) >= 0.99
+
+
+def test_inception_score_bounds():
+    from saddlepoint.metrics.images import inception_score
+
+    confident_uniform = torch.eye(10).repeat(50, 1)  # every class equally often, each sample certain
+    assert inception_score(confident_uniform, splits=5)[0] == pytest.approx(10.0)
+    assert inception_score(torch.full((500, 10), 0.1), splits=5)[0] == pytest.approx(1.0)
+
+
+def test_evaluate_image_run_with_the_mnist_backbone(tmp_path, capsys, monkeypatch):
+    import json
+
+    from saddlepoint.cli import main
+    from saddlepoint.data.images import DataError, data_home, load_mnist
+
+    try:
+        load_mnist(train=False, download=False)
+    except DataError as e:
+        pytest.skip(f"MNIST not in the data home: {e}")
+    cache = tmp_path / "home"
+    # Reference statistics are cached under the data home: point a copy of it at tmp_path.
+    real_home = data_home()
+    cache.mkdir()
+    (cache / "mnist").symlink_to(real_home.resolve() / "mnist")
+    monkeypatch.setenv("SADDLEPOINT_DATA", str(cache))
+    run = tmp_path / "run"
+    assert main(["train", "mnist-dcgan", "base_channels=8", "z_dim=16", "batch_size=16", "steps=2",
+                 "eval_every=0", "--out", str(run), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--metrics", "fid,kid,is,pr", "--samples", "500"]) == 0
+    result = json.loads((run / "eval.json").read_text())
+    assert result["fid"] > 0 and 1 <= result["is"] <= 10 and 0 <= result["precision"] <= 1
+    assert result["backbone"].startswith("saddlepoint MNIST classifier") and result["reference_fingerprint"]
+    assert list((cache / "cache").glob("reference-mnist-*.npz"))
+    assert main(["evaluate", str(run), "--metrics", "modes"]) == 2
+    assert "needs data=stacked-mnist" in capsys.readouterr().err
