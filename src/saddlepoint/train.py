@@ -73,6 +73,7 @@ class Experiment:
             self.scale = self.data.scale
         else:
             self.scale = 1.0  # images are already in [−1, 1]
+            self.data = None
             if channels is None:
                 from .data.images import load_images
 
