@@ -311,3 +311,15 @@ def test_any_image_recipe_trains_on_a_folder(tmp_path, capsys):
     assert json.loads((out / "run.json").read_text())["channels"] == 3
     assert main(["train", "mnist-dcgan", f"data={tmp_path / 'nothing'}", *IMG, "--out", str(tmp_path / "r2")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("recipe", sorted(list_recipes()))
+def test_every_recipe_runs_a_few_steps_on_tiny_data(recipe, tmp_path, tiny_npz, capsys):
+    _, raw = load_recipe(recipe)
+    small = ["steps=2", "critic_steps=1", "log_every=1", "eval_every=0", "--quiet", "--out", str(tmp_path / "r")]
+    if raw.get("model", "mlp") == "mlp":
+        extra = TINY
+    else:
+        extra = [f"data={tiny_npz}", "base_channels=4", "z_dim=8", "batch_size=4", "eval_samples=16"]
+    assert main(["train", recipe, *extra, *small]) == 0, capsys.readouterr().err
+    assert (tmp_path / "r" / "summary.json").is_file()

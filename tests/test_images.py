@@ -95,3 +95,42 @@ def test_grey_folder_stays_one_channel(tmp_path):
         Image.new("L", (28, 28), 10 * i).save(tmp_path / f"{i}.png")
     ds = load_folder(tmp_path, 28)
     assert ds.images.shape == (3, 1, 28, 28) and ds.labels is None
+
+
+def _write_cifar(root, n=20):
+    import pickle
+
+    import numpy as np
+
+    folder = root / "cifar10" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    g = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {b"data": g.integers(0, 256, size=(n, 3072), dtype=np.uint8), b"labels": list(range(n))}
+        with open(folder / name, "wb") as fh:
+            pickle.dump(batch, fh, protocol=2)
+    return folder
+
+
+def test_cifar10_batches_load_without_running_code(tmp_path, monkeypatch):
+    import pickle
+
+    from saddlepoint.data.images import load_cifar10
+
+    folder = _write_cifar(tmp_path)
+    monkeypatch.setenv("SADDLEPOINT_DATA", str(tmp_path))
+    ds = load_cifar10(train=True)
+    assert ds.images.shape == (100, 3, 32, 32) and ds.labels.shape == (100,)
+    assert load_cifar10(train=False).images.shape == (20, 3, 32, 32)
+
+    class Evil:
+        def __reduce__(self):
+            import os
+
+            return (os.system, ("echo owned > " + str(tmp_path / "owned"),))
+
+    with open(folder / "test_batch", "wb") as fh:
+        pickle.dump({b"data": Evil(), b"labels": []}, fh)
+    with pytest.raises(DataError, match="refusing to load"):
+        load_cifar10(train=False)
+    assert not (tmp_path / "owned").exists()

@@ -15,7 +15,8 @@ import torch
 from torch import Tensor
 
 __all__ = ["data_home", "DataError", "ImageTensorDataset", "load_mnist", "load_npz", "StackedMNIST", "ImageSampler",
-           "IMAGE_DATASETS", "load_images", "load_folder"]
+           "IMAGE_DATASETS", "load_images", "load_folder",
+           "load_cifar10"]
 
 
 class DataError(RuntimeError):
@@ -108,6 +109,60 @@ def load_npz(path: str | Path) -> ImageTensorDataset:
     return ImageTensorDataset(torch.from_numpy(np.ascontiguousarray(x)), labels, path.stem)
 
 
+class _ArraysOnlyUnpickler:
+    """Reads the CIFAR-10 python batches (pickled dicts of numpy arrays) while refusing every global
+    except the few numpy reconstructors those files need: no code from the file ever runs."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+               ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+
+    @classmethod
+    def load(cls, fh):
+        import pickle
+
+        allowed = cls.ALLOWED
+
+        class _U(pickle.Unpickler):
+            def find_class(self, module, name):
+                if (module, name) not in allowed:
+                    raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a data file")
+                return super().find_class(module, name)
+
+        return _U(fh, encoding="bytes").load()
+
+
+def load_cifar10(train: bool = True) -> ImageTensorDataset:
+    """CIFAR-10 from ``<data home>/cifar10`` in torchvision's python-batch layout
+    (``cifar-10-batches-py/data_batch_1..5``, ``test_batch``), downloaded there by torchvision when
+    missing and online.  The batches are read with an unpickler that admits only numpy arrays."""
+    import numpy as np
+
+    root = data_home() / "cifar10"
+    folder = root / "cifar-10-batches-py"
+    names = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
+    if not all((folder / n).is_file() for n in names):
+        try:
+            from torchvision.datasets.utils import download_and_extract_archive
+
+            download_and_extract_archive("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", str(root),
+                                         md5="c58f30108f718f92721af3b95e74349a")
+        except Exception as e:  # offline
+            raise DataError(f"CIFAR-10 is not under {folder} and could not be downloaded ({type(e).__name__}); "
+                            "set SADDLEPOINT_DATA to the folder that holds cifar10/cifar-10-batches-py") from None
+    images, labels = [], []
+    for n in names:
+        with open(folder / n, "rb") as fh:
+            try:
+                batch = _ArraysOnlyUnpickler.load(fh)
+            except Exception as e:
+                raise DataError(f"{folder / n} is not a CIFAR-10 batch ({e})") from None
+        images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+        labels.extend(batch[b"labels"])
+    return ImageTensorDataset(torch.from_numpy(np.concatenate(images)), torch.tensor(labels),
+                              "cifar10" if train else "cifar10-test")
+
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 
 
@@ -177,6 +232,8 @@ class ImageSampler:
             pass
         elif name in ("mnist", "stacked-mnist"):
             base = load_mnist(train=True)
+        elif name == "cifar10":
+            base = load_cifar10(train=True)
         elif name.endswith(".npz"):
             base = load_npz(name)
         else:
@@ -199,7 +256,8 @@ class ImageSampler:
 
 
 IMAGE_DATASETS = {"mnist": "MNIST digits, 28×28 grey (torchvision layout under $SADDLEPOINT_DATA/mnist)",
-                  "stacked-mnist": "three independent MNIST digits as RGB channels, 1000 modes"}
+                  "stacked-mnist": "three independent MNIST digits as RGB channels, 1000 modes",
+                  "cifar10": "CIFAR-10, 32×32 RGB (torchvision python batches under $SADDLEPOINT_DATA/cifar10)"}
 
 
 def load_images(name: str, image_size: int) -> ImageSampler:
