@@ -91,3 +91,23 @@ def test_evaluate_image_run_with_the_mnist_backbone(tmp_path, capsys, monkeypatc
     assert list((cache / "cache").glob("reference-mnist-*.npz"))
     assert main(["evaluate", str(run), "--metrics", "modes"]) == 2
     assert "needs data=stacked-mnist" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_memorization_metric_from_the_cli(tmp_path, capsys):
+    """Slow: extracts features of all 70k MNIST digits."""
+    import json
+
+    from saddlepoint.cli import main
+    from saddlepoint.data.images import DataError, load_mnist
+
+    try:
+        load_mnist(train=False, download=False)
+    except DataError as e:
+        pytest.skip(f"MNIST not in the data home: {e}")
+    run = tmp_path / "run"
+    assert main(["train", "mnist-dcgan", "base_channels=8", "z_dim=16", "batch_size=16", "steps=2",
+                 "eval_every=0", "--out", str(run), "--quiet"]) == 0
+    assert main(["evaluate", str(run), "--metrics", "memorization", "--samples", "300"]) == 0
+    mem = json.loads((run / "eval.json").read_text())
+    assert mem["memorization/median_ratio"] > 0 and 0 <= mem["memorization/copies"] <= 1

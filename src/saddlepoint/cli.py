@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run", metavar="RUN")
     e.add_argument("--samples", type=int, default=0,
                    help="generated samples (default: the run's eval_samples; 10,000 with --metrics)")
-    e.add_argument("--metrics", default="", help="image runs: any of fid,kid,is,pr,modes (modes: stacked MNIST)")
+    e.add_argument("--metrics", default="", help="image runs: any of fid,kid,is,pr,modes,memorization (modes: stacked MNIST; memorization: MNIST)")
     e.set_defaults(func=cmd_evaluate)
     sm = sub.add_parser("sample", help="draw samples from RUN's latest checkpoint into a picture")
     sm.add_argument("run", metavar="RUN")

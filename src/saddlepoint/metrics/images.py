@@ -26,7 +26,7 @@ from .stacked import read_triples, stacked_mode_coverage
 
 __all__ = ["IMAGE_METRICS", "MetricUnavailable", "evaluate_images", "inception_score", "fingerprint"]
 
-IMAGE_METRICS = ("fid", "kid", "is", "pr", "modes")
+IMAGE_METRICS = ("fid", "kid", "is", "pr", "modes", "memorization")
 
 
 class MetricUnavailable(RuntimeError):
@@ -111,6 +111,18 @@ def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_00
         if exp.cfg.data != "stacked-mnist":
             raise MetricUnavailable("the modes metric counts digit triples and needs data=stacked-mnist")
         out.update({f"stacked/{k}": v for k, v in stacked_mode_coverage(read_triples(fake, clf)).items()})
+    if "memorization" in metrics:
+        if exp.cfg.data != "mnist":
+            raise MetricUnavailable("the memorization check compares with MNIST's training digits and needs data=mnist")
+        from ..data.images import ImageSampler, load_mnist
+        from .memorization import memorization
+
+        splits = {}
+        for name, train in (("train", True), ("test", False)):
+            ds = ImageSampler("mnist", exp.cfg.image_size, base=load_mnist(train=train)).dataset
+            splits[name] = torch.cat([backbone_fn(ds.to_float(i))[0] for i in torch.arange(len(ds)).split(5000)])
+        out.update({f"memorization/{k}": v for k, v in memorization(fake_feats, splits["train"], splits["test"]).items()})
+        out["memorization_space"] = "MNIST-classifier features; train = 60k MNIST training digits, test = 10k test digits"
     if "is" in metrics:
         out["is"], out["is_std"] = inception_score(fake_probs)
     if any(m in metrics for m in ("fid", "kid", "pr")):
