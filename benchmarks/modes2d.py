@@ -67,17 +67,19 @@ def _run(job: tuple[str, str, list[str], int, int | None, str]) -> dict:
     extra = [f"seed={seed}", "threads=1", "eval_every=0", "log_every=1000", "checkpoint_every=1000000"]
     if steps is not None:
         extra.append(f"steps={steps}")
-    name, cfg = resolve_config(dataset, overrides + extra)
     out = os.path.join(root, f"{dataset}-{abs(hash(objective)) % 10**8}-{seed}")
     t0 = time.time()
+    steps = steps or 0
     try:
+        name, cfg = resolve_config(dataset, overrides + extra)
+        steps = cfg.steps
         result = train(cfg, recipe=name, out=out, progress=False)
         summary = dict(result.summary)
     except Exception as e:  # a diverged objective is a result too
         summary = {"error": f"{type(e).__name__}: {str(e)[:120]}", "modes": 0, "high_quality": 0.0,
                    "reverse_kl": math.inf}
     summary["seconds"] = time.time() - t0
-    return {"dataset": dataset, "objective": objective, "seed": seed, "steps": cfg.steps, **summary}
+    return {"dataset": dataset, "objective": objective, "seed": seed, "steps": steps, **summary}
 
 
 def _mean_se(xs: list[float]) -> tuple[float, float]:
@@ -105,12 +107,12 @@ def table(results: list[dict], seeds: int, objective_seeds: int) -> str:
                 cells += ["—"] * 3
                 continue
             m, se = _mean_se([r["modes"] for r in rs])
-            hq, _ = _mean_se([100 * r["high_quality"] for r in rs])
+            hq, hse = _mean_se([100 * r["high_quality"] for r in rs])
             kl, kse = _mean_se([r["reverse_kl"] for r in rs])
             n_inf = sum(1 for r in rs if not math.isfinite(r["reverse_kl"]))
             kl_s = f"{kl:.3f}±{kse:.3f}" + (f" ({n_inf} inf)" if n_inf else "")
             errs = sum(1 for r in rs if "error" in r)
-            cells += [f"{m:.1f}±{se:.1f}" + (f" ({errs} diverged)" if errs else ""), f"{hq:.1f}%", kl_s]
+            cells += [f"{m:.1f}±{se:.1f}" + (f" ({errs} diverged)" if errs else ""), f"{hq:.1f}±{hse:.1f}%", kl_s]
             steps.append(str(rs[0]["steps"]))
             secs.append(statistics.fmean(r["seconds"] for r in rs))
         if steps:
@@ -131,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="generator steps for the objective rows (default: the recipe's steps)")
     p.add_argument("--only", choices=["recipe", "objectives", "all"], default="all")
     p.add_argument("--datasets", default="ring8,grid25")
+    p.add_argument("--first-seed", type=int, default=0, help="seeds run from here (to extend an earlier --jsonl)")
+    p.add_argument("--objective", action="append", choices=list(OBJECTIVES), help="run only these rows (repeatable)")
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1)))
     p.add_argument("--jsonl", help="append every run's summary to this file as it finishes")
     p.add_argument("--table-from", metavar="JSONL", help="print the table from a finished or partial --jsonl file")
@@ -140,8 +144,10 @@ def main(argv: list[str] | None = None) -> int:
             print(table([json.loads(line) for line in fh if line.strip()], a.seeds, a.objective_seeds or a.seeds))
         return 0
 
-    objectives = list(OBJECTIVES)
-    if a.only == "recipe":
+    objectives = a.objective or list(OBJECTIVES)
+    if a.objective:
+        pass
+    elif a.only == "recipe":
         objectives = objectives[:1]
     elif a.only == "objectives":
         objectives = objectives[1:]
@@ -150,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = []
     for group in ([o for o in objectives if o == RECIPE], [o for o in objectives if o != RECIPE]):
         n_seeds = a.seeds if group and group[0] == RECIPE else (a.objective_seeds or a.seeds)
-        for seed in range(n_seeds):
+        for seed in range(a.first_seed, a.first_seed + n_seeds):
             for obj in group:
                 for ds in a.datasets.split(","):
                     steps = None if obj == RECIPE else a.objective_steps

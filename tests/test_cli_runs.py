@@ -38,9 +38,10 @@ def test_recipes_command_lists_one_line_each(capsys):
 
 
 def test_dry_run_applies_overrides(capsys):
-    assert main(["train", "ring8", "steps=7", "game=hinge", "--dry-run"]) == 0
+    assert main(["train", "ring8", "steps=7", "game=hinge", "lr_g=1e-4", "lr_d=2E-3", "--dry-run"]) == 0
     cfg = yaml.safe_load(capsys.readouterr().out)
     assert cfg["steps"] == 7 and cfg["game"] == "hinge" and cfg["data"] == "ring8"
+    assert cfg["lr_g"] == 1e-4 and cfg["lr_d"] == 2e-3  # exponent notation without a dot is a number too
 
 
 @pytest.mark.parametrize("args, fragment", [

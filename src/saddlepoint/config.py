@@ -159,6 +159,11 @@ def _coerce(key: str, raw: Any, typ: Any) -> Any:
             raise ConfigError(f"{key}={raw!r} must be a whole number")
         return raw
     if typ is float:
+        if isinstance(raw, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
+            try:
+                return float(raw)
+            except ValueError:
+                pass
         if isinstance(raw, bool) or not isinstance(raw, (int, float)):
             raise ConfigError(f"{key}={raw!r} must be a number")
         return float(raw)
