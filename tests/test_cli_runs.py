@@ -210,9 +210,9 @@ def test_cuda_without_a_gpu_is_one_clear_line(tmp_path, capsys, monkeypatch):
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe, modes, hq, rkl", [("grid25", 25, 0.97, 0.02), ("ring8", 8, 0.98, 0.01)])
 def test_recipe_reaches_its_goal(tmp_path, recipe, modes, hq, rkl):
-    """The issue's goal for the best recipe, on seed 0 (the benchmark checks 10 seeds)."""
-    torch.set_num_threads(2)
-    _, cfg = resolve_config(recipe, [])
+    """The issue's goal for the best recipe, on seed 0 with one thread, as in the benchmark (which
+    reports all 10 seeds; single seeds range 96.6–98.0 % HQ on the grid)."""
+    _, cfg = resolve_config(recipe, ["threads=1", "eval_every=0"])
     s = train(cfg, out=tmp_path / recipe, progress=False).summary
     assert s["modes"] == modes and s["high_quality"] >= hq and s["reverse_kl"] <= rkl, s
 
