@@ -55,6 +55,8 @@ def test_dry_run_applies_overrides(capsys):
     (["train", "spectral_norm=maybe"], "must be true or false"),
     (["train", "grid25", "ring8"], "two recipes given"),
     (["train", "game=wasserstein"], "needs a Lipschitz constraint"),
+    (["train", "base_channels=32"], "base_channels applies to model=dcgan or model=resnet"),
+    (["train", "mnist-dcgan", "g_hidden=64"], "g_hidden applies to model=mlp"),
 ])
 def test_bad_input_fails_before_training_with_one_line(tmp_path, capsys, monkeypatch, args, fragment):
     monkeypatch.chdir(tmp_path)

@@ -95,6 +95,16 @@ class TrainConfig:
         if is_toy != (self.model == "mlp"):
             raise ConfigError(f"model={self.model} does not fit data={self.data}: use model=mlp for 2-D data and "
                               "model=dcgan or model=resnet for images")
+        # Keys of the other player family would be accepted and silently ignored: refuse them.
+        defaults = TrainConfig.__dataclass_fields__
+        mlp_keys = ("g_hidden", "g_layers", "g_batch_norm", "d_hidden", "d_layers", "d_maxout")
+        image_keys = ("image_size", "base_channels")
+        foreign = image_keys if self.model == "mlp" else mlp_keys
+        for key in foreign:
+            if getattr(self, key) != defaults[key].default:
+                fits = "model=dcgan or model=resnet" if key in image_keys else "model=mlp"
+                raise ConfigError(f"{key} applies to {fits}, not model={self.model}; remove it"
+                                  + ("" if self.model == "mlp" else " (base_channels sets the width of image players)"))
         if self.model != "mlp":
             from .nets.common import resolution_plan
 
