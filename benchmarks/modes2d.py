@@ -148,17 +148,11 @@ def main(argv: list[str] | None = None) -> int:
             print(table([json.loads(line) for line in fh if line.strip()]))
         return 0
 
-    objectives = a.objective or list(OBJECTIVES)
-    if a.objective_ema is not None:
-        for name in OBJECTIVES:
-            if name != RECIPE:
-                OBJECTIVES[name] = OBJECTIVES[name] + [f"ema={a.objective_ema}"]
-    if a.objective:
-        pass
-    elif a.only == "recipe":
-        objectives = objectives[:1]
-    elif a.only == "objectives":
-        objectives = objectives[1:]
+    for name in OBJECTIVES:
+        if name != RECIPE:
+            OBJECTIVES[name] = OBJECTIVES[name] + [f"ema={a.objective_ema}"]
+    objectives = a.objective or {"recipe": [RECIPE], "objectives": list(OBJECTIVES)[1:],
+                                 "all": list(OBJECTIVES)}[a.only]
     root = tempfile.mkdtemp(prefix="saddlepoint-bench-")
     # Seed-major order within each group, so a run stopped early (see --jsonl) still has every row.
     jobs = []

@@ -207,8 +207,6 @@ def evaluate(exp: Experiment, n: int | None = None) -> dict[str, float]:
     n = n or exp.cfg.eval_samples
     if isinstance(exp.data, GaussianMixture2D):
         return mode_coverage(exp.generate(n), exp.data.means_tensor, exp.data.std)
-    if exp.images:
-        n = min(n, 1000)
     fake = exp.generate(n) / exp.scale
     real = exp.data.sample(n, torch.Generator().manual_seed(EVAL_SEED + 1)) / exp.scale
     if exp.images:
@@ -239,10 +237,7 @@ def train(cfg: TrainConfig, recipe: str = "custom", out: str | Path | None = Non
 def resume(run_dir: str | Path, progress: bool = True) -> RunResult:
     """Continue ``run_dir`` from its latest checkpoint to its configured ``steps``."""
     run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.yaml"
-    if not cfg_path.is_file():
-        raise RunError(f"{run_dir} is not a run directory (no config.yaml)")
-    cfg = TrainConfig(**{f.name: v for f, v in _config_items(cfg_path)}).validate()
+    cfg = _run_config(run_dir)
     ck = latest_checkpoint(run_dir)
     if ck is None:
         raise RunError(f"{run_dir} has no checkpoint to resume from; start it again with `saddlepoint train`")
@@ -261,13 +256,17 @@ def resume(run_dir: str | Path, progress: bool = True) -> RunResult:
     return _run(exp, run_dir, recipe, progress)
 
 
-def _config_items(path: Path):
+def _run_config(run_dir: Path) -> TrainConfig:
+    """The validated config a run directory was trained with."""
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        raise RunError(f"{run_dir} is not a run directory (no config.yaml)")
     data = yaml.safe_load(path.read_text()) or {}
-    valid = {f.name: f for f in fields(TrainConfig)}
-    for k, v in data.items():
-        if k not in valid:
-            raise RunError(f"{path} has unknown key {k!r}; was it written by another saddlepoint version?")
-        yield valid[k], v
+    valid = {f.name for f in fields(TrainConfig)}
+    unknown = [k for k in data if k not in valid]
+    if unknown:
+        raise RunError(f"{path} has unknown key {unknown[0]!r}; was it written by another saddlepoint version?")
+    return TrainConfig(**data).validate()
 
 
 def _run_info(run_dir: Path) -> dict[str, Any]:
@@ -283,10 +282,7 @@ def load_run(run_dir: str | Path, load_data: bool = False) -> Experiment:
     """A run's players (and EMA generator) from its latest checkpoint, ready to ``generate``.
     Image data is loaded only with ``load_data`` (evaluation needs it, sampling does not)."""
     run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.yaml"
-    if not cfg_path.is_file():
-        raise RunError(f"{run_dir} is not a run directory (no config.yaml)")
-    cfg = TrainConfig(**{f.name: v for f, v in _config_items(cfg_path)}).validate()
+    cfg = _run_config(run_dir)
     tensors, meta = load_checkpoint(run_dir)
     channels = None if (load_data or cfg.model == "mlp") else _run_info(run_dir).get("channels")
     exp = Experiment(cfg, channels=channels)
@@ -347,8 +343,9 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
     return RunResult(run_dir, summary)
 
 
-def save_samples(exp: Experiment, path: Path, sink: MetricsSink | None = None) -> None:
-    """A picture of the generator now: an 8×8 image grid, or 2500 points over the data."""
+def save_samples(exp: Experiment, path: Path, sink: MetricsSink | None = None, title: str | None = None) -> None:
+    """A picture of the generator now: an 8×8 image grid, or 2500 points over the data (with the
+    3-std high-quality circles on a mixture)."""
     from . import plots
 
     if exp.images:
@@ -359,8 +356,11 @@ def save_samples(exp: Experiment, path: Path, sink: MetricsSink | None = None) -
         if sink is not None:
             sink.add_image("samples", grid, exp.step)
         return
-    fig = plots.plot_samples(exp.data.sample(2500, torch.Generator().manual_seed(EVAL_SEED + 1)), exp.generate(2500),
-                             exp.data.limits, f"{exp.cfg.data}: step {exp.step}")
+    data = exp.data
+    mixture = isinstance(data, GaussianMixture2D)
+    fig = plots.plot_samples(data.sample(2500, torch.Generator().manual_seed(EVAL_SEED + 1)), exp.generate(2500),
+                             data.limits, title or f"{exp.cfg.data}: step {exp.step}",
+                             data.means_tensor if mixture else None, 3 * data.std if mixture else None)
     if sink is not None:
         sink.add_figure("samples", fig, exp.step)
     plots.save(fig, path)
@@ -372,16 +372,11 @@ def make_plots(exp: Experiment, run_dir: Path, recipe: str) -> None:
 
     title = f"{recipe}: {exp.cfg.game}, step {exp.step}"
     plots.save(plots.plot_curves(read_metrics(run_dir), title), run_dir / "curves.png")
+    save_samples(exp, run_dir / "samples.png", title=title)
     if exp.images:
-        save_samples(exp, run_dir / "samples.png")
         return
-    data, s = exp.data, exp.scale
+    s, limits = exp.scale, exp.data.limits
     fake = exp.generate(2500)
-    real = data.sample(2500, torch.Generator().manual_seed(EVAL_SEED + 1))
-    limits = data.limits
-    mixture = isinstance(data, GaussianMixture2D)
-    plots.save(plots.plot_samples(real, fake, limits, title, data.means_tensor if mixture else None,
-                                  3 * data.std if mixture else None), run_dir / "samples.png")
 
     D, game = exp.D, exp.contest.game
     was_training = D.training

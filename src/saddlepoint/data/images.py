@@ -163,9 +163,6 @@ def load_cifar10(train: bool = True) -> ImageTensorDataset:
                               "cifar10" if train else "cifar10-test")
 
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
-
-
 def load_folder(path: str | Path, image_size: int) -> ImageTensorDataset:
     """Every image under ``path`` (nested class folders as in torchvision's ImageFolder, or flat),
     center-cropped to a square and resized to ``image_size``, decoded once into memory.
@@ -216,6 +213,16 @@ def load_folder(path: str | Path, image_size: int) -> ImageTensorDataset:
     return ImageTensorDataset(out, lab, root.name)
 
 
+def _load_named(name: str, image_size: int) -> ImageTensorDataset:
+    if name in ("mnist", "stacked-mnist"):
+        return load_mnist(train=True)
+    if name == "cifar10":
+        return load_cifar10(train=True)
+    if name.endswith(".npz"):
+        return load_npz(name)
+    return load_folder(name, image_size)
+
+
 class ImageSampler:
     """Random minibatches of one in-memory image set, resized once to ``image_size``, in [−1, 1].
 
@@ -228,16 +235,8 @@ class ImageSampler:
         """``base`` given: use those decoded images (e.g. a test split) instead of loading ``name``."""
         self.name = name
         self.stacked = name == "stacked-mnist"
-        if base is not None:
-            pass
-        elif name in ("mnist", "stacked-mnist"):
-            base = load_mnist(train=True)
-        elif name == "cifar10":
-            base = load_cifar10(train=True)
-        elif name.endswith(".npz"):
-            base = load_npz(name)
-        else:
-            base = load_folder(name, image_size)
+        if base is None:
+            base = _load_named(name, image_size)
         images = base.images
         if images.shape[-1] != image_size or images.shape[-2] != image_size:
             from torchvision.transforms.functional import InterpolationMode, resize
