@@ -108,9 +108,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             from .metrics.images import evaluate_images
 
             metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
-            result = evaluate_images(exp, metrics, n=args.samples or 10_000)
-        elif args.metrics:
-            raise RunError("--metrics is for image runs; 2-D runs report mode coverage (or MMD²) without it")
+            result = evaluate_images(exp, metrics, n=args.samples or 10_000, n_ref=args.reference_samples,
+                                     backbone=args.backbone,
+                                     inception_weights=args.inception_weights, progress=not args.quiet)
+        elif args.metrics or args.backbone or args.inception_weights:
+            raise RunError("--metrics/--backbone are for image runs; 2-D runs report mode coverage (or MMD²) without them")
         else:
             result = {"step": exp.step, "samples": args.samples or exp.cfg.eval_samples,
                       **evaluate(exp, args.samples or None)}
@@ -176,6 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--samples", type=int, default=0,
                    help="generated samples (default: the run's eval_samples; 10,000 with --metrics)")
     e.add_argument("--metrics", default="", help="image runs: any of fid,kid,is,pr,modes,memorization (modes: stacked MNIST; memorization: MNIST)")
+    e.add_argument("--reference-samples", type=int, default=10_000, metavar="N",
+                   help="real images whose features are the reference for fid/kid/pr (default 10,000)")
+    e.add_argument("--backbone", choices=("mnist", "inception"),
+                   help="feature network for fid/kid/is/pr (default: mnist for MNIST data, inception otherwise)")
+    e.add_argument("--inception-weights", metavar="FILE",
+                   help="the FID Inception weights file weights-inception-2015-12-05-6726825d.pth (default: looked "
+                        "for in $SADDLEPOINT_DATA/weights, downloaded there when online)")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=cmd_evaluate)
     sm = sub.add_parser("sample", help="draw samples from RUN's latest checkpoint into a picture")
     sm.add_argument("run", metavar="RUN")

@@ -37,6 +37,8 @@ class TrainConfig:
     data: str = _f("grid25", "dataset: ring8, grid25, moons, spiral, checkerboard, mnist, stacked-mnist, or a .npz path")
     seed: int = _f(0, "seed for weights, noise and data order", min=0)
     steps: int = _f(12000, "generator steps", min=1)
+    time_limit: float = _f(0.0, "minutes of training after which the run stops early, checkpointed and evaluated "
+                                "(0 = none; a fixed-time budget: resume goes on towards steps)", min=0)
     batch_size: int = _f(256, "samples per batch", min=1)
     # --- the game and its regularizers
     game: str = _f("nonsaturating", "objective (see `saddlepoint recipes --games`)")
@@ -107,9 +109,6 @@ class TrainConfig:
                                   + ("" if self.model == "mlp" else " (base_channels sets the width of image players)"))
         if self.model != "mlp":
             from .nets.common import resolution_plan
-
-            if self.pack > 1:
-                raise ConfigError("pack > 1 is implemented for the MLP critic only; set pack=1 for images")
 
             try:
                 resolution_plan(self.image_size)

@@ -191,11 +191,11 @@ class Experiment:
 def _build_players(cfg: TrainConfig, channels: int) -> tuple[nn.Module, nn.Module]:
     if cfg.model == "dcgan":
         return (DCGANGenerator(cfg.z_dim, channels, cfg.image_size, cfg.base_channels),
-                DCGANDiscriminator(channels, cfg.image_size, cfg.base_channels))
+                DCGANDiscriminator(channels, cfg.image_size, cfg.base_channels, cfg.pack))
     if cfg.model == "resnet":
         steps = resolution_plan(cfg.image_size)[1]
         return (ResNetGenerator(cfg.z_dim, channels, cfg.image_size, 4 * cfg.base_channels),
-                ResNetCritic(channels, 2 * cfg.base_channels, down=min(steps, 2)))
+                ResNetCritic(channels, 2 * cfg.base_channels, down=min(steps, 2), pack=cfg.pack))
     return (MLPGenerator(cfg.z_dim, channels, cfg.g_hidden, cfg.g_layers, cfg.g_batch_norm),
             MLPCritic(channels, cfg.d_hidden, cfg.d_layers, cfg.d_maxout, cfg.pack))
 
@@ -307,8 +307,10 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
     t0 = time.time()
     bar = tqdm(total=cfg.steps, initial=exp.step, desc=recipe, disable=not progress, dynamic_ncols=True,
                unit="step", leave=False)
+    deadline = t0 + 60 * cfg.time_limit if cfg.time_limit else math.inf
+    out_of_time = False
     try:
-        while exp.step < cfg.steps:
+        while exp.step < cfg.steps and not out_of_time:
             exp.set_lr()
             logs = gda_step(exp.schedule, exp.contest, exp.sample_real, exp.sample_noise)
             exp.update_ema()
@@ -320,16 +322,18 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
                 raise TrainingDiverged(f"{bad} became {float(logs[bad])} at step {exp.step}; training stopped and "
                                        f"{where}. Lower lr_d/lr_g or add a penalty (r1=, gradient_penalty=)")
             bar.update(1)
-            if exp.step % cfg.log_every == 0 or exp.step == cfg.steps:
+            out_of_time = time.time() >= deadline
+            last = exp.step == cfg.steps or out_of_time
+            if exp.step % cfg.log_every == 0 or last:
                 scalars = {k: float(v) for k, v in logs.items()}
                 scalars["lr/G"] = exp.contest.opt_g.param_groups[0]["lr"]
-                if cfg.eval_every and (exp.step % cfg.eval_every == 0 or exp.step == cfg.steps):
+                if cfg.eval_every and (exp.step % cfg.eval_every == 0 or last):
                     scalars.update({f"eval/{k}": v for k, v in evaluate(exp).items()})
                 sink.log(exp.step, scalars)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in scalars.items() if k.startswith(("loss", "eval/modes"))})
-            if cfg.sample_every and exp.step % cfg.sample_every == 0 and exp.step < cfg.steps:
+            if cfg.sample_every and exp.step % cfg.sample_every == 0 and not last:
                 save_samples(exp, run_dir / f"samples-{exp.step:08d}.png", sink)
-            if exp.step % cfg.checkpoint_every == 0 or exp.step == cfg.steps:
+            if exp.step % cfg.checkpoint_every == 0 or last:
                 last_ckpt = _save(exp, run_dir)
     finally:
         bar.close()
@@ -337,6 +341,8 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
     seconds = time.time() - t0
     summary: dict[str, Any] = {"recipe": recipe, "data": cfg.data, "game": cfg.game, "steps": exp.step,
                                "seconds": round(seconds, 2), **evaluate(exp)}
+    if out_of_time:
+        summary["stopped"] = f"time_limit of {cfg.time_limit:g} min reached at step {exp.step} of {cfg.steps}"
     summary["eval_samples"] = cfg.eval_samples
     write_json_atomic(run_dir / "summary.json", summary)
     make_plots(exp, run_dir, recipe)

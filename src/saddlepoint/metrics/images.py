@@ -1,8 +1,9 @@
 """Image metrics for a trained run: FID, KID, Inception-style score, precision/recall and (for stacked
 MNIST) mode coverage, each recorded with how it was computed.
 
-Backbones are pluggable; the one that works offline is ``mnist``: saddlepoint's own MNIST classifier
-(``metrics/mnist_classifier.py``), whose 128-d pooled features play the role of Inception's pool
+Backbones are pluggable: ``inception`` (Inception-v3 with the standard FID weights, see
+:mod:`saddlepoint.metrics.inception`; the default for data outside the MNIST family) and ``mnist``,
+which works offline: saddlepoint's own MNIST classifier (``metrics/mnist_classifier.py``), whose 128-d pooled features play the role of Inception's pool
 features and whose 10-way softmax plays the role of Inception's class posterior.  Images with three
 channels (stacked MNIST) are read channel by channel and their features concatenated.  Real-data
 statistics are computed on the reference split once and cached under the data home with their
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -24,7 +26,7 @@ from torch.nn import functional as F
 from .features import feature_statistics, frechet_distance, kernel_distance, precision_recall
 from .stacked import read_triples, stacked_mode_coverage
 
-__all__ = ["IMAGE_METRICS", "MetricUnavailable", "evaluate_images", "inception_score", "fingerprint"]
+__all__ = ["IMAGE_METRICS", "BACKBONES", "MetricUnavailable", "default_backbone", "evaluate_images", "inception_score", "fingerprint"]
 
 IMAGE_METRICS = ("fid", "kid", "is", "pr", "modes", "memorization")
 
@@ -72,23 +74,58 @@ def _mnist_backbone() -> tuple[Callable[[Tensor], tuple[Tensor, Tensor]], torch.
     return run, clf
 
 
-def _reference(exp, backbone_fn, n_ref: int) -> tuple[Tensor, dict]:
-    """Real features on the reference split (MNIST test digits), cached in the data home."""
-    from ..data.images import ImageSampler, data_home, load_mnist
+MNIST_FAMILY = ("mnist", "stacked-mnist")
+BACKBONES = ("mnist", "inception")
 
-    if exp.cfg.data not in ("mnist", "stacked-mnist"):
-        raise MetricUnavailable(f"image metrics use the MNIST backbone, which fits data=mnist or stacked-mnist, "
-                                f"not {exp.cfg.data!r}; feature backbones for other data are not in yet")
-    test = load_mnist(train=False)
-    info = {"reference": f"{exp.cfg.data} built from the MNIST test split", "reference_samples": n_ref,
-            "reference_fingerprint": fingerprint(test.images), "backbone": "saddlepoint MNIST classifier (128-d)",
+
+def default_backbone(data: str) -> str:
+    """The MNIST classifier for the MNIST family (offline, comparable across runs); Inception otherwise."""
+    return "mnist" if data in MNIST_FAMILY else "inception"
+
+
+def _backbone(name: str, data: str, inception_weights: str | None, device, progress: bool):
+    """(backbone function, its description for the provenance)."""
+    if name == "mnist":
+        if data not in MNIST_FAMILY:
+            raise MetricUnavailable(f"the mnist backbone reads MNIST digits, not data={data!r}; use --backbone inception")
+        return _mnist_backbone()[0], "saddlepoint MNIST classifier (128-d pool features, 10 classes)"
+    if name == "inception":
+        from .inception import FID_WEIGHTS_FILE, inception_backbone
+
+        return (inception_backbone(inception_weights, device, progress=progress),
+                f"Inception-v3, FID weights {FID_WEIGHTS_FILE} (2048-d pool features, 1008 classes)")
+    raise MetricUnavailable(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
+
+
+def _reference_set(exp):
+    """(real images to compare with as an ImageSampler, what they are): the held-out test split where the
+    dataset has one, else the run's own training images."""
+    from ..data.images import ImageSampler, load_cifar10, load_mnist
+
+    data = exp.cfg.data
+    if data in MNIST_FAMILY:
+        return (ImageSampler(data, exp.cfg.image_size, base=load_mnist(train=False)),
+                f"{data} built from the MNIST test split")
+    if data == "cifar10":
+        return ImageSampler(data, exp.cfg.image_size, base=load_cifar10(train=False)), "CIFAR-10 test split"
+    sampler = exp.data if exp.data is not None else ImageSampler(data, exp.cfg.image_size)
+    return sampler, f"the training images of {data} (no held-out split)"
+
+
+def _reference(exp, backbone_fn, backbone: str, n_ref: int) -> tuple[Tensor, dict]:
+    """Real features on the reference set, cached in the data home with their provenance."""
+    from ..data.images import data_home
+
+    sampler, what = _reference_set(exp)
+    info = {"reference": what, "reference_samples": n_ref,
+            "reference_fingerprint": fingerprint(sampler.dataset.images), "backbone": backbone,
             "image_size": exp.cfg.image_size}
     key = hashlib.sha256(json.dumps(info, sort_keys=True).encode()).hexdigest()[:12]
-    cache = data_home() / "cache" / f"reference-{exp.cfg.data}-{key}.npz"
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(exp.cfg.data).stem)
+    cache = data_home() / "cache" / f"reference-{name}-{key}.npz"
     if cache.is_file():
         return torch.from_numpy(np.load(cache, allow_pickle=False)["features"]), info
-    sampler = ImageSampler(exp.cfg.data, exp.cfg.image_size, base=test)  # same resizing and stacking as training
-    real = sampler.sample(n_ref, torch.Generator().manual_seed(7))
+    real = sampler.sample(n_ref, torch.Generator().manual_seed(7))  # same resizing and stacking as training
     feats, _ = backbone_fn(real)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_name(cache.stem + ".tmp.npz")
@@ -98,22 +135,27 @@ def _reference(exp, backbone_fn, n_ref: int) -> tuple[Tensor, dict]:
     return feats, info
 
 
-def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_000) -> dict:
-    """The requested ``metrics`` for the run's sampling generator, with their provenance."""
+def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_000, backbone: str | None = None,
+                    inception_weights: str | None = None, progress: bool = False) -> dict:
+    """The requested ``metrics`` for the run's sampling generator, with their provenance.  ``backbone``:
+    ``mnist`` or ``inception`` (default: :func:`default_backbone` of the run's data)."""
     unknown = [m for m in metrics if m not in IMAGE_METRICS]
     if unknown:
         raise MetricUnavailable(f"unknown metric {unknown[0]!r}; choose from {', '.join(IMAGE_METRICS)}")
-    backbone_fn, clf = _mnist_backbone()
+    data = exp.cfg.data
+    if "modes" in metrics and data != "stacked-mnist":
+        raise MetricUnavailable("the modes metric counts digit triples and needs data=stacked-mnist")
+    if "memorization" in metrics and data != "mnist":
+        raise MetricUnavailable("the memorization check compares with MNIST's training digits and needs data=mnist")
+    backbone = backbone or default_backbone(data)
+    backbone_fn, described = _backbone(backbone, data, inception_weights, exp.device, progress)
     fake = exp.generate(n)
     fake_feats, fake_probs = backbone_fn(fake)
-    out: dict = {"generated_samples": n, "step": exp.step}
-    if "modes" in metrics:
-        if exp.cfg.data != "stacked-mnist":
-            raise MetricUnavailable("the modes metric counts digit triples and needs data=stacked-mnist")
+    out: dict = {"generated_samples": n, "step": exp.step, "backbone": described}
+    if "modes" in metrics:  # the protocol reads each channel with the MNIST classifier, whatever the backbone
+        clf = _mnist_backbone()[1]
         out.update({f"stacked/{k}": v for k, v in stacked_mode_coverage(read_triples(fake, clf)).items()})
     if "memorization" in metrics:
-        if exp.cfg.data != "mnist":
-            raise MetricUnavailable("the memorization check compares with MNIST's training digits and needs data=mnist")
         from ..data.images import ImageSampler, load_mnist
         from .memorization import memorization
 
@@ -122,11 +164,12 @@ def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_00
             ds = ImageSampler("mnist", exp.cfg.image_size, base=load_mnist(train=train)).dataset
             splits[name] = torch.cat([backbone_fn(ds.to_float(i))[0] for i in torch.arange(len(ds)).split(5000)])
         out.update({f"memorization/{k}": v for k, v in memorization(fake_feats, splits["train"], splits["test"]).items()})
-        out["memorization_space"] = "MNIST-classifier features; train = 60k MNIST training digits, test = 10k test digits"
+        out["memorization_space"] = (f"{backbone} features; train = 60k MNIST training digits, "
+                                     "test = 10k test digits")
     if "is" in metrics:
         out["is"], out["is_std"] = inception_score(fake_probs)
     if any(m in metrics for m in ("fid", "kid", "pr")):
-        real_feats, info = _reference(exp, backbone_fn, n_ref)
+        real_feats, info = _reference(exp, backbone_fn, described, n_ref)
         out.update(info)
         if "fid" in metrics:
             out["fid"] = frechet_distance(*feature_statistics(real_feats), *feature_statistics(fake_feats))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .common import resolution_plan
+from .common import pack_samples, resolution_plan
 
 __all__ = ["DCGANGenerator", "DCGANDiscriminator", "dcgan_init"]
 
@@ -55,13 +55,17 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """image (B, channels, image_size, image_size) → raw score (B,); higher = more real (no sigmoid)."""
+    """image (B, channels, image_size, image_size) → raw score (B,); higher = more real (no sigmoid).
 
-    def __init__(self, channels: int = 1, image_size: int = 64, base_channels: int = 64):
+    ``pack`` > 1 makes it a PacDCGAN critic (Lin et al. 2018): ``pack`` consecutive images enter stacked
+    along the channel axis, one score per pack."""
+
+    def __init__(self, channels: int = 1, image_size: int = 64, base_channels: int = 64, pack: int = 1):
         super().__init__()
         base, steps = resolution_plan(image_size)
+        self.pack = pack
         width = base_channels
-        layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=False),  # no batch norm at the input
+        layers: list[nn.Module] = [nn.Conv2d(channels * pack, width, 4, 2, 1, bias=False),  # no batch norm at the input
                                    nn.LeakyReLU(0.2, True)]
         for _ in range(steps - 1):
             layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2),
@@ -72,4 +76,4 @@ class DCGANDiscriminator(nn.Module):
         dcgan_init(self)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x).flatten()
+        return self.net(pack_samples(x, self.pack)).flatten()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from .common import pack_samples
+
 __all__ = ["MLPGenerator", "MLPCritic"]
 
 
@@ -50,8 +52,7 @@ class MLPCritic(nn.Module):
         self.net = nn.Sequential(*blocks)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = x.reshape(x.shape[0] // self.pack, -1)  # (B, pack·in_dim)
-        return self.net(x).squeeze(-1)
+        return self.net(pack_samples(x, self.pack)).squeeze(-1)
 
 
 class _Maxout(nn.Module):

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .common import resolution_plan
+from .common import pack_samples, resolution_plan
 
 __all__ = ["ResNetGenerator", "ResNetCritic"]
 
@@ -74,14 +74,15 @@ class ResNetGenerator(nn.Module):
 class ResNetCritic(nn.Module):
     """image → raw score (B,).  ``down`` down-sampling blocks, then two at constant resolution."""
 
-    def __init__(self, channels: int = 3, width: int = 128, down: int = 2):
+    def __init__(self, channels: int = 3, width: int = 128, down: int = 2, pack: int = 1):
         super().__init__()
-        blocks = [_DownBlock(channels, width, down=True, first=True)]
+        self.pack = pack  # PacGAN: ``pack`` images stacked along channels, one score per pack
+        blocks = [_DownBlock(channels * pack, width, down=True, first=True)]
         blocks += [_DownBlock(width, width, down=True) for _ in range(down - 1)]
         blocks += [_DownBlock(width, width, down=False) for _ in range(2)]
         self.blocks = nn.Sequential(*blocks)
         self.linear = nn.Linear(width, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        h = F.relu(self.blocks(x))
+        h = F.relu(self.blocks(pack_samples(x, self.pack)))
         return self.linear(torch.sum(h, dim=(2, 3))).squeeze(-1)  # global sum pooling
