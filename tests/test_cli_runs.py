@@ -1,6 +1,7 @@
 """End to end: recipes, the CLI, run directories, checkpoints, divergence handling, exact resume."""
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from saddlepoint import resolve_config, train
 from saddlepoint.cli import main
 from saddlepoint.config import ConfigError, list_recipes, load_recipe
 from saddlepoint.games import GAMES, Minimax
-from saddlepoint.runs import load_checkpoint
+from saddlepoint.runs import load_checkpoint, read_metrics
 from saddlepoint.train import TrainingDiverged, resume
 
 TINY = ["g_hidden=32", "d_hidden=32", "g_layers=2", "d_layers=2", "batch_size=64", "eval_samples=500"]
@@ -57,6 +58,8 @@ def test_dry_run_applies_overrides(capsys):
     (["train", "game=wasserstein"], "needs a Lipschitz constraint"),
     (["train", "base_channels=32"], "base_channels applies to model=dcgan or model=resnet"),
     (["train", "mnist-dcgan", "g_hidden=64"], "g_hidden applies to model=mlp"),
+    (["train", "stacked-mnist-weak-d", "image_size=32"], "model=small builds 28×28 players only"),
+    (["train", "time_limit=-1"], "time_limit=-1.0 is below its minimum 0"),
 ])
 def test_bad_input_fails_before_training_with_one_line(tmp_path, capsys, monkeypatch, args, fragment):
     monkeypatch.chdir(tmp_path)
@@ -326,6 +329,17 @@ def test_every_recipe_runs_a_few_steps_on_tiny_data(recipe, tmp_path, tiny_npz, 
         extra = [f"data={tiny_npz}", "base_channels=4", "z_dim=8", "batch_size=4", "eval_samples=16"]
     assert main(["train", recipe, *extra, *small]) == 0, capsys.readouterr().err
     assert (tmp_path / "r" / "summary.json").is_file()
+
+
+def test_time_limit_stops_early_with_a_checkpoint_and_says_so(tmp_path):
+    _, cfg = resolve_config("ring8", ["steps=1000000", "time_limit=0.01", "checkpoint_every=1000000", "eval_samples=64",
+                                      "g_hidden=16", "d_hidden=16", "batch_size=16", "threads=1"])
+    t0 = time.time()
+    s = train(cfg, out=tmp_path / "r", progress=False).summary
+    assert time.time() - t0 < 30 and 0 < s["steps"] < 1_000_000
+    assert "time_limit of 0.01 min reached" in s["stopped"]
+    assert int(load_checkpoint(tmp_path / "r")[1]["step"]) == s["steps"]  # nothing lost at the stop
+    assert read_metrics(tmp_path / "r")[-1]["step"] == s["steps"]
 
 
 def test_sigkill_at_any_moment_then_resume_matches_an_uninterrupted_run(tmp_path):

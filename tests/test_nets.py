@@ -62,3 +62,36 @@ def test_resnet_players_shapes_and_gradients(size):
     s.sum().backward()
     assert all(p.grad is not None for p in G.parameters())
     assert not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())  # any penalty works with this critic
+
+
+@pytest.mark.parametrize("make", [
+    lambda pack: DCGANDiscriminator(channels=3, image_size=28, base_channels=4, pack=pack),
+    lambda pack: __import__("saddlepoint.nets", fromlist=["x"]).ResNetCritic(channels=3, width=8, pack=pack),
+    lambda pack: __import__("saddlepoint.nets", fromlist=["x"]).SmallCritic(channels=3, width=2, pack=pack),
+], ids=["dcgan", "resnet", "small"])
+def test_packed_critics_score_each_pack_of_consecutive_images(make):
+    torch.manual_seed(0)
+    D = make(2).eval()  # eval: batch norm must not mix packs for this check
+    x = torch.randn(6, 3, 28, 28)
+    s = D(x)
+    assert s.shape == (3,)
+    # Score k depends on images 2k and 2k+1 only, and on their order (they are stacked along channels).
+    y = x.clone()
+    y[4:] = torch.randn(2, 3, 28, 28)
+    assert torch.allclose(D(y)[:2], s[:2]) and not torch.allclose(D(y)[2], s[2])
+    assert not torch.allclose(D(x[[1, 0, 2, 3, 4, 5]])[0], s[0])
+    with pytest.raises(ValueError, match="divisible by pack=2"):
+        D(x[:5])
+    assert make(1)(x).shape == (6,)
+
+
+def test_small_players_have_the_papers_widths():
+    from saddlepoint.nets import SmallCritic, SmallGenerator
+
+    G, D = SmallGenerator(z_dim=256, channels=3), SmallCritic(channels=3, width=2)
+    x = G(torch.randn(5, 256))
+    assert x.shape == (5, 3, 28, 28) and x.abs().max() <= 1 and D(x).shape == (5,)
+    convs = [m.out_channels for m in D.modules() if isinstance(m, nn.Conv2d)]
+    assert convs == [2, 4, 8]  # D = ¼ G
+    assert [m.out_channels for m in G.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))] == [32, 16, 8, 3]
+    assert all(m.negative_slope == 0.3 for m in D.modules() if isinstance(m, nn.LeakyReLU))

@@ -56,7 +56,9 @@ class TrainConfig:
     beta2: float = _f(0.999, "Adam β2", min=0, max=0.999999)
     lr_decay: Literal["none", "linear"] = _f("linear", "learning-rate schedule over the run")
     # --- players
-    model: Literal["mlp", "dcgan", "resnet"] = _f("mlp", "player family: mlp (2-D data), dcgan or resnet (images)")
+    model: Literal["mlp", "dcgan", "resnet", "small"] = _f(
+        "mlp", "player family: mlp (2-D data); dcgan, resnet or small (images; small = the Unrolled-GAN paper's "
+               "28-px stacked-MNIST players, base_channels = critic width: 2 for D = ¼ G, 4 for D = ½ G)")
     image_size: int = _f(28, "image side in pixels (images are resized once on load)", min=4)
     base_channels: int = _f(64, "DCGAN width (ResNet: G 4×, critic 2× this)", min=1)
     z_dim: int = _f(2, "latent dimension", min=1)
@@ -110,6 +112,8 @@ class TrainConfig:
         if self.model != "mlp":
             from .nets.common import resolution_plan
 
+            if self.model == "small" and self.image_size != 28:
+                raise ConfigError(f"model=small builds 28×28 players only; set image_size=28 (not {self.image_size})")
             try:
                 resolution_plan(self.image_size)
             except ValueError as e:

@@ -29,6 +29,7 @@ from .divergences import mmd2
 from .games import get_game
 from .metrics import mode_coverage
 from .nets import (DCGANDiscriminator, DCGANGenerator, MLPCritic, MLPGenerator, ResNetCritic, ResNetGenerator,
+                   SmallCritic, SmallGenerator,
                    with_spectral_norm)
 from .penalties import Penalty, gradient_penalty, r1_penalty
 from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, load_checkpoint, read_metrics,
@@ -192,6 +193,8 @@ def _build_players(cfg: TrainConfig, channels: int) -> tuple[nn.Module, nn.Modul
     if cfg.model == "dcgan":
         return (DCGANGenerator(cfg.z_dim, channels, cfg.image_size, cfg.base_channels),
                 DCGANDiscriminator(channels, cfg.image_size, cfg.base_channels, cfg.pack))
+    if cfg.model == "small":
+        return SmallGenerator(cfg.z_dim, channels), SmallCritic(channels, cfg.base_channels, cfg.pack)
     if cfg.model == "resnet":
         steps = resolution_plan(cfg.image_size)[1]
         return (ResNetGenerator(cfg.z_dim, channels, cfg.image_size, 4 * cfg.base_channels),

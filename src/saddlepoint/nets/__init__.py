@@ -5,6 +5,8 @@ from .common import with_spectral_norm
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPCritic, MLPGenerator
 from .resnet import ResNetCritic, ResNetGenerator
+from .small import SmallCritic, SmallGenerator
 
 __all__ = ["MLPGenerator", "MLPCritic", "DCGANGenerator", "DCGANDiscriminator", "ResNetGenerator", "ResNetCritic",
+           "SmallGenerator", "SmallCritic",
            "with_spectral_norm"]

@@ -1,0 +1,107 @@
+"""Stacked MNIST (1000 modes) under a fixed wall-clock budget, beside the published rows.
+
+Each setting trains for ``--minutes`` of wall clock on this machine (the ``time_limit`` key), then
+generates the protocol's samples (26,000; 25,600 for the weak-discriminator rows, as PacGAN's Table 3)
+and reads every channel with the shipped MNIST classifier (../shared/REFERENCES.md §2).  Modes = digit
+triples seen at least once; KL = KL(histogram ‖ uniform over 1000).
+
+    python benchmarks/stacked_mnist.py                           # every setting, 30 min each, in turn
+    python benchmarks/stacked_mnist.py --setting pacdcgan2 --threads 1 --jsonl out.jsonl
+    python benchmarks/stacked_mnist.py --table-from out.jsonl
+
+Needs MNIST in the data home ($SADDLEPOINT_DATA/mnist).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# name → (recipe, overrides, protocol samples, published rows it sits beside)
+SETTINGS: dict[str, tuple[str, list[str], int]] = {
+    "dcgan": ("stacked-mnist", [], 26_000),
+    "pacdcgan2": ("stacked-mnist", ["pack=2", "ema=0.999"], 26_000),
+    "weak-d-quarter": ("stacked-mnist-weak-d", [], 25_600),
+    "weak-d-quarter-pac2": ("stacked-mnist-weak-d", ["pack=2"], 25_600),
+}
+
+PUBLISHED = """\
+| published (§2, 50 epochs on a GPU) | modes | KL |
+|---|---|---|
+| DCGAN (VEEGAN's run) | 99 | 3.40 |
+| Unrolled GAN | 48.7 | 4.32 |
+| VEEGAN | 150 | 2.95 |
+| DCGAN (PacGAN's run) | 78.9±6.5 | 4.50 |
+| PacDCGAN2 | 1000.0 | 0.06 |
+| PacDCGAN4 | 1000.0 | 0.07 |
+
+| published, weak D (§2, 500k iterations) | D = ¼ G modes | KL | D = ½ G modes | KL |
+|---|---|---|---|---|
+| DCGAN | 30.6 | 5.99 | 628.0 | 2.58 |
+| Unrolled GAN, 10 steps | 327.2 | 4.66 | 817.4 | 1.43 |
+| PacDCGAN2 | 484.5 | 2.61 | 840.7 | 1.00 |
+| PacDCGAN4 | 667.4 | 1.81 | 820.2 | 1.15 |
+"""
+
+
+def run_setting(name: str, minutes: float, threads: int, seed: int, out_root: Path) -> dict:
+    from saddlepoint import resolve_config, train
+    from saddlepoint.metrics.images import evaluate_images
+    from saddlepoint.train import load_run
+
+    recipe, overrides, samples = SETTINGS[name]
+    _, cfg = resolve_config(recipe, [*overrides, f"time_limit={minutes}", f"threads={threads}", f"seed={seed}",
+                                     "eval_every=0", "sample_every=0"])
+    t0 = time.time()
+    result = train(cfg, recipe=recipe, out=out_root / f"{name}-seed{seed}", progress=sys.stderr.isatty())
+    exp = load_run(result.run_dir)
+    ev = evaluate_images(exp, ["modes"], n=samples)
+    return {"setting": name, "recipe": recipe, "overrides": overrides, "seed": seed, "threads": threads,
+            "minutes": minutes, "steps": result.summary["steps"], "train_seconds": result.summary["seconds"],
+            "samples": samples, "modes": ev["stacked/modes"], "kl": round(ev["stacked/kl"], 4),
+            "wall_seconds": round(time.time() - t0, 1), "run_dir": str(result.run_dir)}
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| saddlepoint setting | recipe + overrides | seed | threads | budget | steps | samples | modes | KL |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['setting']} | {r['recipe']} {' '.join(r['overrides'])} | {r['seed']} | {r['threads']} | "
+                     f"{r['minutes']:g} min | {r['steps']} | {r['samples']} | {r['modes']} | {r['kl']:.3f} |")
+    return "\n".join(lines) + "\n\n" + PUBLISHED
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--setting", action="append", choices=list(SETTINGS), help="run only these (repeatable)")
+    p.add_argument("--minutes", type=float, default=30.0, help="training wall clock per setting")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="folder for the runs (default: a temporary one)")
+    p.add_argument("--jsonl", help="append each result to this file as it finishes")
+    p.add_argument("--table-from", metavar="JSONL", help="print the table from earlier --jsonl results")
+    args = p.parse_args(argv)
+    if args.table_from:
+        print(table([json.loads(line) for line in Path(args.table_from).read_text().splitlines() if line.strip()]))
+        return 0
+    out_root = Path(args.out or tempfile.mkdtemp(prefix="stacked-mnist-"))
+    rows = []
+    for name in args.setting or list(SETTINGS):
+        row = run_setting(name, args.minutes, args.threads, args.seed, out_root)
+        rows.append(row)
+        if args.jsonl:
+            with open(args.jsonl, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+        print(json.dumps(row), flush=True)
+    print(f"\nmachine: {platform.processor() or platform.machine()}, torch threads {args.threads}\n")
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
