@@ -15,12 +15,13 @@ Needs MNIST in the data home ($SADDLEPOINT_DATA/mnist).
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from common import read_rows, record, train_for
 
 # name → (recipe, overrides, protocol samples, published rows it sits beside)
 SETTINGS: dict[str, tuple[str, list[str], int]] = {
@@ -50,21 +51,16 @@ PUBLISHED = """\
 
 
 def run_setting(name: str, minutes: float, threads: int, seed: int, out_root: Path) -> dict:
-    from saddlepoint import resolve_config, train
     from saddlepoint.metrics.images import evaluate_images
-    from saddlepoint.train import load_run
 
     recipe, overrides, samples = SETTINGS[name]
-    _, cfg = resolve_config(recipe, [*overrides, f"time_limit={minutes}", f"threads={threads}", f"seed={seed}",
-                                     "eval_every=0", "sample_every=0"])
     t0 = time.time()
-    result = train(cfg, recipe=recipe, out=out_root / f"{name}-seed{seed}", progress=sys.stderr.isatty())
-    exp = load_run(result.run_dir)
+    summary, exp = train_for(recipe, overrides, minutes, threads, seed, out_root / f"{name}-seed{seed}")
     ev = evaluate_images(exp, ["modes"], n=samples)
     return {"setting": name, "recipe": recipe, "overrides": overrides, "seed": seed, "threads": threads,
-            "minutes": minutes, "steps": result.summary["steps"], "train_seconds": result.summary["seconds"],
+            "minutes": minutes, "steps": summary["steps"], "train_seconds": summary["seconds"],
             "samples": samples, "modes": ev["stacked/modes"], "kl": round(ev["stacked/kl"], 4),
-            "wall_seconds": round(time.time() - t0, 1), "run_dir": str(result.run_dir)}
+            "wall_seconds": round(time.time() - t0, 1)}
 
 
 def table(rows: list[dict]) -> str:
@@ -87,17 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--table-from", metavar="JSONL", help="print the table from earlier --jsonl results")
     args = p.parse_args(argv)
     if args.table_from:
-        print(table([json.loads(line) for line in Path(args.table_from).read_text().splitlines() if line.strip()]))
+        print(table(read_rows(args.table_from)))
         return 0
     out_root = Path(args.out or tempfile.mkdtemp(prefix="stacked-mnist-"))
     rows = []
     for name in args.setting or list(SETTINGS):
         row = run_setting(name, args.minutes, args.threads, args.seed, out_root)
         rows.append(row)
-        if args.jsonl:
-            with open(args.jsonl, "a") as fh:
-                fh.write(json.dumps(row) + "\n")
-        print(json.dumps(row), flush=True)
+        record(row, args.jsonl)
     print(f"\nmachine: {platform.processor() or platform.machine()}, torch threads {args.threads}\n")
     print(table(rows))
     return 0

@@ -1,0 +1,97 @@
+"""MNIST under a fixed wall-clock budget per objective: FID, KID, precision and recall.
+
+Each objective trains its recipe for ``--minutes`` of wall clock on this machine (``time_limit``; no
+learning-rate decay, since the budget and not a step count ends the run), then the EMA-free generator
+draws 10,000 samples that are compared with 10,000 MNIST test digits in the feature space of the shipped
+MNIST classifier (128-d; ``saddlepoint evaluate --backbone mnist``).  Precision/recall: k-NN manifolds,
+k = 3, 5000 points a side.  Published MNIST FIDs (Lucic et al. 2018) use Inception features of
+three-channel digits, so they sit beside ours for scale only, not for comparison.
+
+    python benchmarks/mnist_objectives.py                       # all four, 10 min each, in turn
+    python benchmarks/mnist_objectives.py --objective hinge-sn --threads 1 --jsonl out.jsonl
+    python benchmarks/mnist_objectives.py --table-from out.jsonl
+
+Needs MNIST in the data home ($SADDLEPOINT_DATA/mnist).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import read_rows, record, train_for
+
+# name → (recipe, overrides)
+OBJECTIVES: dict[str, tuple[str, list[str]]] = {
+    "non-saturating": ("mnist-dcgan", []),
+    "least-squares": ("mnist-dcgan", ["game=lsgan"]),
+    "wgan-gp": ("mnist-wgan-gp", []),
+    "hinge-sn": ("mnist-sngan-hinge", []),
+}
+
+PUBLISHED = """\
+| published (§5, Lucic et al. 2018, best FID on MNIST, Inception features: scale only) | FID |
+|---|---|
+| NS GAN | 6.8 |
+| WGAN | 6.7 |
+| LSGAN | 7.8 |
+| WGAN-GP | 20.3 |
+| VAE | 23.8 |
+"""
+
+
+def run_objective(name: str, minutes: float, threads: int, seed: int, out_root: Path, samples: int) -> dict:
+    from saddlepoint.metrics.images import evaluate_images
+
+    recipe, overrides = OBJECTIVES[name]
+    t0 = time.time()
+    summary, exp = train_for(recipe, overrides, minutes, threads, seed, out_root / f"{name}-seed{seed}")
+    ev = evaluate_images(exp, ["fid", "kid", "pr"], n=samples, backbone="mnist")
+    return {"objective": name, "recipe": recipe, "overrides": overrides, "seed": seed, "threads": threads,
+            "minutes": minutes, "steps": summary["steps"], "train_seconds": summary["seconds"], "samples": samples,
+            "fid": round(ev["fid"], 3), "kid": round(ev["kid"], 5), "kid_std": round(ev["kid_std"], 5),
+            "precision": round(ev["precision"], 4), "recall": round(ev["recall"], 4),
+            "wall_seconds": round(time.time() - t0, 1)}
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| objective | recipe + overrides | seed | threads | budget | steps | FID (MNIST clf) | KID | precision | "
+             "recall |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['objective']} | {r['recipe']} {' '.join(r['overrides'])} | {r['seed']} | {r['threads']} | "
+                     f"{r['minutes']:g} min | {r['steps']} | {r['fid']:.2f} | {r['kid']:.4f} ± {r['kid_std']:.4f} | "
+                     f"{r['precision']:.3f} | {r['recall']:.3f} |")
+    return "\n".join(lines) + "\n\n" + PUBLISHED
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--objective", action="append", choices=list(OBJECTIVES), help="run only these (repeatable)")
+    p.add_argument("--minutes", type=float, default=10.0, help="training wall clock per objective")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--samples", type=int, default=10_000, help="generated samples for the metrics")
+    p.add_argument("--out", help="folder for the runs (default: a temporary one)")
+    p.add_argument("--jsonl", help="append each result to this file as it finishes")
+    p.add_argument("--table-from", metavar="JSONL", help="print the table from earlier --jsonl results")
+    args = p.parse_args(argv)
+    if args.table_from:
+        print(table(read_rows(args.table_from)))
+        return 0
+    out_root = Path(args.out or tempfile.mkdtemp(prefix="mnist-objectives-"))
+    rows = []
+    for name in args.objective or list(OBJECTIVES):
+        row = run_objective(name, args.minutes, args.threads, args.seed, out_root, args.samples)
+        rows.append(row)
+        record(row, args.jsonl)
+    print(f"\nmachine: {platform.processor() or platform.machine()}, torch threads {args.threads}\n")
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
