@@ -60,6 +60,8 @@ def test_dry_run_applies_overrides(capsys):
     (["train", "mnist-dcgan", "g_hidden=64"], "g_hidden applies to model=mlp"),
     (["train", "stacked-mnist-weak-d", "image_size=32"], "model=small builds 28×28 players only"),
     (["train", "time_limit=-1"], "time_limit=-1.0 is below its minimum 0"),
+    (["train", "precision=fp16"], "precision=fp16 needs a CUDA device"),
+    (["train", "precision=fp8"], "choose one of: auto, fp32, bf16, fp16"),
 ])
 def test_bad_input_fails_before_training_with_one_line(tmp_path, capsys, monkeypatch, args, fragment):
     monkeypatch.chdir(tmp_path)
@@ -329,6 +331,24 @@ def test_every_recipe_runs_a_few_steps_on_tiny_data(recipe, tmp_path, tiny_npz, 
         extra = [f"data={tiny_npz}", "base_channels=4", "z_dim=8", "batch_size=4", "eval_samples=16"]
     assert main(["train", recipe, *extra, *small]) == 0, capsys.readouterr().err
     assert (tmp_path / "r" / "summary.json").is_file()
+
+
+def test_image_experiment_uses_the_lean_settings(tiny_npz):
+    from saddlepoint.train import Experiment, resolve_precision
+
+    _, cfg = resolve_config("mnist-dcgan", [f"data={tiny_npz}", *IMG])
+    exp = Experiment(cfg)
+    conv = exp.D.net[0].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and exp.sample_real().is_contiguous(
+        memory_format=torch.channels_last)
+    assert exp.contest.opt_d.defaults.get("fused") or exp.contest.opt_d.defaults.get("foreach")
+    bf16_cpu = torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    assert resolve_precision(cfg, torch.device("cpu")) == (torch.bfloat16 if bf16_cpu else torch.float32)
+    _, mlp = resolve_config("ring8", [])
+    assert resolve_precision(mlp, torch.device("cpu")) == torch.float32  # bf16 measured slower for small MLPs
+    _, off = resolve_config("mnist-dcgan", [f"data={tiny_npz}", *IMG, "precision=fp32", "channels_last=false"])
+    exp = Experiment(off)
+    assert exp.contest.precision is None and exp.D.net[0].weight.is_contiguous()
 
 
 def test_time_limit_stops_early_with_a_checkpoint_and_says_so(tmp_path):

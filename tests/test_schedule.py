@@ -169,3 +169,44 @@ def test_joint_critic_pass_matches_separate_passes():
     r, f = critic_scores(B, real, fake + 5)
     B2 = nn.Sequential(*B)  # same modules
     assert torch.allclose(f, B2(fake + 5), atol=1e-6)
+
+
+class Counting(nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net, self.calls = net, 0
+
+    def forward(self, z):
+        self.calls += 1
+        return self.net(z)
+
+
+def _contest(seed=0, **kw):
+    torch.manual_seed(seed)
+    G = Counting(nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 2)))
+    D = MLPCritic(2, 16, 2)
+    return Contest(G, D, torch.optim.SGD(G.parameters(), 0.1), torch.optim.SGD(D.parameters(), 0.1),
+                   get_game("nonsaturating"), **kw)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_reusing_the_critic_steps_fake_batch_saves_a_forward_and_changes_nothing_else(k):
+    z = torch.randn(8, 2)  # the same noise every draw, so both forms see the same G(z)
+    real = torch.randn(8, 2) + 2
+    runs = {}
+    for reuse in (True, False):
+        c = _contest()
+        gda_step(GDA("alternating", k, reuse_fake=reuse), c, lambda: real, lambda: z)
+        runs[reuse] = (c.generator.calls, torch.cat([p.detach().flatten() for p in c.generator.parameters()]))
+    assert runs[True][0] == k and runs[False][0] == k + 1
+    assert torch.allclose(runs[True][1], runs[False][1], atol=1e-6)
+
+
+def test_bf16_autocast_runs_the_players_in_bf16_and_the_losses_in_fp32():
+    c = _contest(precision=torch.bfloat16)
+    seen = []
+    c.critic.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    logs = gda_step(GDA(), c, lambda: torch.randn(8, 2), lambda: torch.randn(8, 2))
+    assert seen and all(d == torch.bfloat16 for d in seen)
+    assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in logs.values())
+    assert all(p.dtype == torch.float32 for p in c.critic.parameters())  # master weights stay fp32

@@ -71,8 +71,15 @@ class TrainConfig:
     pack: int = _f(1, "PacGAN packing: samples the critic judges jointly", min=1)
     ema: float = _f(0.0, "decay of an exponential moving average of G's weights used for sampling and evaluation (0 = off)",
                     min=0, max=0.999999)
+    reuse_fake: bool = _f(True, "alternating GDA: the generator step re-scores the last critic step's G(z) instead of "
+                                "running G on fresh noise (one generator forward per step instead of two)")
     # --- runtime and output
     device: str = _f("cpu", "cpu, cuda, cuda:N or auto")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = _f(
+        "auto", "forward-pass precision: bf16 / fp16 autocast (fp16 with loss scaling, CUDA only) or fp32; auto = "
+                "bf16 for convolutional players where the hardware has bf16 units, fp32 otherwise")
+    channels_last: bool = _f(True, "image players and batches in channels-last memory format (faster convolutions)")
+    compile: bool = _f(False, "torch.compile both players (slow first steps, then faster on some hardware)")
     threads: int = _f(0, "CPU threads for torch (0 = torch's default)", min=0)
     log_every: int = _f(100, "steps between metric lines", min=1)
     eval_every: int = _f(1000, "steps between mode-coverage evaluations (0 = only at the end)", min=0)
@@ -109,6 +116,8 @@ class TrainConfig:
                 fits = "model=dcgan or model=resnet" if key in image_keys else "model=mlp"
                 raise ConfigError(f"{key} applies to {fits}, not model={self.model}; remove it"
                                   + ("" if self.model == "mlp" else " (base_channels sets the width of image players)"))
+        if self.precision == "fp16" and self.device == "cpu":
+            raise ConfigError("precision=fp16 needs a CUDA device (loss scaling); use precision=bf16 or fp32 on the CPU")
         if self.model != "mlp":
             from .nets.common import resolution_plan
 

@@ -10,10 +10,18 @@ The game is min_G max_D V(G, D).  In loss form (see :mod:`saddlepoint.games`) th
   together with the generator step.
 
 A schedule is a value (:class:`GDA`); :func:`gda_step` runs one generator step of it.
+
+No forward pass is computed twice where the schedule allows one: with ``reuse_fake`` (alternating
+GDA) the generator's batch of the last critic step, G(z), is kept with its graph and the generator step
+scores it again under the updated critic, instead of drawing new noise and running G a second time
+(pytorch/examples' DCGAN does the same).  Mixed precision (autocast, and a gradient scaler for float16)
+and the unwrapping of a distributed critic for the generator step live here too, so the training loop
+never touches ``backward``.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
@@ -32,6 +40,7 @@ class GDA:
 
     mode: Literal["alternating", "simultaneous"] = "alternating"
     critic_steps: int = 1
+    reuse_fake: bool = True  # alternating: the generator step re-scores the last critic step's G(z)
 
     def __post_init__(self) -> None:
         if self.mode not in ("alternating", "simultaneous"):
@@ -52,6 +61,34 @@ class Contest:
     penalties: tuple[Penalty, ...] = ()
     weight_clip: float | None = None
     critic_steps_taken: int = field(default=0)
+    precision: torch.dtype | None = None  # autocast dtype for the players' forward passes (None = float32)
+    scaler_g: torch.amp.GradScaler | None = None  # float16 only: loss scaling per player
+    scaler_d: torch.amp.GradScaler | None = None
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The forward passes' precision: autocast to ``precision`` on the players' device."""
+        if self.precision is None:
+            return contextlib.nullcontext()
+        device = next(self.generator.parameters()).device.type
+        return torch.autocast(device, dtype=self.precision)
+
+
+def _descend(loss: Tensor, opt: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None) -> None:
+    """One optimizer step down ``loss`` (scaled for float16, so small gradients do not flush to zero)."""
+    opt.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        opt.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+
+
+def _local(module: nn.Module) -> nn.Module:
+    """The module inside a DistributedDataParallel wrapper (the generator step needs no critic gradients,
+    so it must not enter the critic's gradient synchronization)."""
+    return getattr(module, "module", module)
 
 
 def _has_batch_statistics(module: nn.Module) -> bool:
@@ -69,8 +106,9 @@ def critic_scores(D: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Ten
 
 
 def _critic_loss(c: Contest, real: Tensor, fake: Tensor, real_s: Tensor, fake_s: Tensor) -> Tensor:
-    """d_loss plus every penalty due on this critic step.  ``fake`` must already be detached."""
-    loss = c.game.d_loss(real_s, fake_s)
+    """d_loss plus every penalty due on this critic step.  ``fake`` must already be detached.
+    Penalties (input gradients, double backward) run in float32, outside autocast."""
+    loss = c.game.d_loss(real_s.float(), fake_s.float())
     for pen in c.penalties:
         if pen.due(c.critic_steps_taken):
             loss = loss + pen(c.critic, real, fake)
@@ -83,17 +121,16 @@ def _after_critic_step(c: Contest) -> None:
     c.critic_steps_taken += 1
 
 
-def _critic_only_step(c: Contest, real: Tensor, z: Tensor) -> dict[str, Tensor]:
-    # Update D: descend d_loss(D(x), D(G(z))) with G held fixed (no graph into G).
-    with torch.no_grad():
-        fake = c.generator(z)
-    real_s, fake_s = critic_scores(c.critic, real, fake)
+def _critic_step(c: Contest, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+    # Update D: descend d_loss(D(x), D(G(z))) with G held fixed — the .detach() cuts the graph into G.
+    fake = fake.detach()
+    with c.autocast():
+        real_s, fake_s = critic_scores(c.critic, real, fake)
     loss_d = _critic_loss(c, real, fake, real_s, fake_s)
-    c.opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    c.opt_d.step()
+    _descend(loss_d, c.opt_d, c.scaler_d)
     _after_critic_step(c)
-    return {"loss/D": loss_d.detach(), "score/D(x)": real_s.detach().mean(), "score/D(G(z))": fake_s.detach().mean()}
+    return {"loss/D": loss_d.detach(), "score/D(x)": real_s.detach().float().mean(),
+            "score/D(G(z))": fake_s.detach().float().mean()}
 
 
 def gda_step(
@@ -107,30 +144,42 @@ def gda_step(
     decides when to synchronize."""
     G, D = c.generator, c.critic
     logs: dict[str, Tensor] = {}
-    together = schedule.mode == "simultaneous"
-    for _ in range(schedule.critic_steps - (1 if together else 0)):
-        logs = _critic_only_step(c, sample_real(), sample_noise())
-
-    if not together:
+    if schedule.mode == "alternating":
+        fake = None
+        for i in range(schedule.critic_steps):
+            keep = schedule.reuse_fake and i == schedule.critic_steps - 1  # G(z) the generator step will reuse
+            real, z = sample_real(), sample_noise()
+            with c.autocast(), (contextlib.nullcontext() if keep else torch.no_grad()):
+                fake = G(z)
+            logs = _critic_step(c, real, fake)
         # Update G: descend g_loss(D(G(z))) against the critic just updated; D's weights stay fixed.
-        D.requires_grad_(False)
-        fake_s = D(G(sample_noise()))
-        loss_g = c.game.g_loss(fake_s)
-        c.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        c.opt_g.step()
-        D.requires_grad_(True)
+        D_local = _local(D)
+        D_local.requires_grad_(False)
+        with c.autocast():
+            fake_s = D_local(fake if schedule.reuse_fake else G(sample_noise()))
+        loss_g = c.game.g_loss(fake_s.float())
+        _descend(loss_g, c.opt_g, c.scaler_g)
+        D_local.requires_grad_(True)
         logs["loss/G"] = loss_g.detach()
         return logs
 
-    # Simultaneous: both gradients at the same (θ_G, θ_D), from one forward pass of each player.
+    # Simultaneous: the first k−1 critic steps alone, then both gradients at the same (θ_G, θ_D) from
+    # one forward pass of each player.
+    for _ in range(schedule.critic_steps - 1):
+        real, z = sample_real(), sample_noise()
+        with c.autocast(), torch.no_grad():
+            fake = G(z)
+        logs = _critic_step(c, real, fake)
     real, z = sample_real(), sample_noise()
-    fake = G(z)
-    real_s, fake_s = critic_scores(D, real, fake)
+    with c.autocast():
+        fake = G(z)
+        real_s, fake_s = critic_scores(D, real, fake)
     loss_d = _critic_loss(c, real, fake.detach(), real_s, fake_s)
-    loss_g = c.game.g_loss(fake_s)
+    loss_g = c.game.g_loss(fake_s.float())
     d_params = [p for p in D.parameters() if p.requires_grad]
     g_params = [p for p in G.parameters() if p.requires_grad]
+    if c.scaler_d is not None:
+        raise ValueError("simultaneous GDA does not support float16 loss scaling; use precision=bf16 or fp32")
     grads_d = torch.autograd.grad(loss_d, d_params, retain_graph=True)
     grads_g = torch.autograd.grad(loss_g, g_params)
     for p, g in zip(d_params, grads_d):
@@ -143,6 +192,6 @@ def gda_step(
     return {
         "loss/D": loss_d.detach(),
         "loss/G": loss_g.detach(),
-        "score/D(x)": real_s.detach().mean(),
-        "score/D(G(z))": fake_s.detach().mean(),
+        "score/D(x)": real_s.detach().float().mean(),
+        "score/D(G(z))": fake_s.detach().float().mean(),
     }

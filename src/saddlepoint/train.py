@@ -84,25 +84,35 @@ class Experiment:
         G, D = _build_players(cfg, self.channels)
         if cfg.spectral_norm:
             with_spectral_norm(D)
-        self.G, self.D = G.to(self.device), D.to(self.device)
+        self.memory_format = torch.channels_last if (self.images and cfg.channels_last) else torch.contiguous_format
+        self.G = G.to(self.device, memory_format=self.memory_format)
+        self.D = D.to(self.device, memory_format=self.memory_format)
         # Polyak averaging of the generator (Yazıcı et al. 2019): the averaged weights sample and evaluate.
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if cfg.ema > 0 else None
-        opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
-        opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+        opt_g = _adam(self.G.parameters(), cfg.lr_g, cfg)
+        opt_d = _adam(self.D.parameters(), cfg.lr_d, cfg)
+        self.precision = resolve_precision(cfg, self.device)
+        fp16 = self.precision == torch.float16
+        # The players the step runs: compiled when asked (self.G / self.D keep the weights and state-dict names).
+        G_run, D_run = (torch.compile(self.G), torch.compile(self.D)) if cfg.compile else (self.G, self.D)
         penalties = []
         if cfg.gradient_penalty > 0:
             penalties.append(Penalty("gradient_penalty", gradient_penalty, cfg.gradient_penalty, cfg.penalty_every))
         if cfg.r1 > 0:
             penalties.append(Penalty("r1", r1_penalty, cfg.r1, cfg.penalty_every))
-        self.contest = Contest(self.G, self.D, opt_g, opt_d, get_game(cfg.game), tuple(penalties),
-                               weight_clip=cfg.weight_clip or None)
-        self.schedule = GDA(cfg.schedule, cfg.critic_steps)
+        self.contest = Contest(G_run, D_run, opt_g, opt_d, get_game(cfg.game), tuple(penalties),
+                               weight_clip=cfg.weight_clip or None,
+                               precision=None if self.precision == torch.float32 else self.precision,
+                               scaler_g=torch.amp.GradScaler(self.device.type) if fp16 else None,
+                               scaler_d=torch.amp.GradScaler(self.device.type) if fp16 else None)
+        self.schedule = GDA(cfg.schedule, cfg.critic_steps, cfg.reuse_fake)
         self.step = 0
 
     # --- streams; networks see data divided by its scale ----------------------------------------
     def sample_real(self) -> Tensor:
         n = self.cfg.batch_size * self.cfg.pack
-        return (self.data.sample(n, self.rng) / self.scale).to(self.device)
+        x = (self.data.sample(n, self.rng) / self.scale).to(self.device, non_blocking=True)
+        return x.contiguous(memory_format=self.memory_format) if x.dim() == 4 else x
 
     def sample_noise(self) -> Tensor:
         n = self.cfg.batch_size * self.cfg.pack
@@ -152,6 +162,10 @@ class Experiment:
                 for k, v in st.items():
                     tensors[f"{prefix}.state.{idx}.{k}"] = v if isinstance(v, Tensor) else torch.tensor(v)
             meta[f"{prefix}.param_groups"] = sd["param_groups"]
+        for name in ("scaler_g", "scaler_d"):
+            scaler = getattr(self.contest, name)
+            if scaler is not None:
+                meta[name] = {k: (float(v) if isinstance(v, (int, float)) else v) for k, v in scaler.state_dict().items()}
         tensors["rng.data"] = self.rng.get_state()
         tensors["rng.torch"] = torch.get_rng_state()
         if torch.cuda.is_available() and self.device.type == "cuda":
@@ -180,13 +194,50 @@ class Experiment:
                 if k.startswith(prefix + ".state."):
                     idx, name = k[len(prefix) + 7:].split(".", 1)
                     state.setdefault(int(idx), {})[name] = v
+            # Moments come back contiguous; give them their parameter's layout (channels-last), since
+            # fused and foreach kernels pair elements by memory position.
+            params = [q for group in opt.param_groups for q in group["params"]]
+            for idx, st in state.items():
+                for name, v in st.items():
+                    if v.shape == params[idx].shape:
+                        st[name] = torch.empty_like(params[idx]).copy_(v)
             opt.load_state_dict({"state": state, "param_groups": meta[f"{prefix}.param_groups"]})
+        for name in ("scaler_g", "scaler_d"):
+            scaler = getattr(self.contest, name)
+            if scaler is not None and name in meta:
+                scaler.load_state_dict(meta[name])
         self.rng.set_state(tensors["rng.data"])
         torch.set_rng_state(tensors["rng.torch"])
         if "rng.cuda" in tensors and self.device.type == "cuda":
             torch.cuda.set_rng_state(tensors["rng.cuda"], self.device)
         self.contest.critic_steps_taken = int(meta["critic_steps_taken"])
         self.step = int(meta["step"])
+
+
+def resolve_precision(cfg: TrainConfig, device: torch.device) -> torch.dtype:
+    """The forward passes' dtype for ``cfg.precision`` on ``device`` (``auto``: bf16 for convolutional
+    players where the hardware runs bf16 natively — CPUs with AVX-512-BF16/AMX, GPUs from Ampere on —
+    float32 for the small MLPs of 2-D data, where bf16 autocast measured slower)."""
+    named = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+    if cfg.precision != "auto":
+        if cfg.precision == "fp16" and device.type != "cuda":
+            raise RunError("precision=fp16 needs a CUDA device (loss scaling); use precision=bf16 or fp32 on the CPU")
+        return named[cfg.precision]
+    if cfg.model == "mlp":
+        return torch.float32
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported() \
+        else torch.float32
+
+
+def _adam(params, lr: float, cfg: TrainConfig) -> torch.optim.Adam:
+    """Adam with its fused kernel where this PyTorch has one for the device (one kernel for all tensors)."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
 
 
 def _build_players(cfg: TrainConfig, channels: int) -> tuple[nn.Module, nn.Module]:
@@ -318,16 +369,19 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
             logs = gda_step(exp.schedule, exp.contest, exp.sample_real, exp.sample_noise)
             exp.update_ema()
             exp.step += 1
-            bad = _finite(logs)
+            bar.update(1)
+            out_of_time = time.time() >= deadline
+            last = exp.step == cfg.steps or out_of_time
+            log_now, save_now = exp.step % cfg.log_every == 0 or last, exp.step % cfg.checkpoint_every == 0 or last
+            # Checking the losses reads them from the device: every step on the CPU (free), only before a
+            # log line or a checkpoint on a GPU, so the step never waits on the host.
+            bad = _finite(logs) if (exp.device.type == "cpu" or log_now or save_now) else None
             if bad is not None:
                 where = (f"the last good checkpoint {last_ckpt} is intact" if last_ckpt is not None
                          else "no checkpoint had been written yet")
                 raise TrainingDiverged(f"{bad} became {float(logs[bad])} at step {exp.step}; training stopped and "
                                        f"{where}. Lower lr_d/lr_g or add a penalty (r1=, gradient_penalty=)")
-            bar.update(1)
-            out_of_time = time.time() >= deadline
-            last = exp.step == cfg.steps or out_of_time
-            if exp.step % cfg.log_every == 0 or last:
+            if log_now:
                 scalars = {k: float(v) for k, v in logs.items()}
                 scalars["lr/G"] = exp.contest.opt_g.param_groups[0]["lr"]
                 if cfg.eval_every and (exp.step % cfg.eval_every == 0 or last):
@@ -336,7 +390,7 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
                 bar.set_postfix({k: f"{v:.3g}" for k, v in scalars.items() if k.startswith(("loss", "eval/modes"))})
             if cfg.sample_every and exp.step % cfg.sample_every == 0 and not last:
                 save_samples(exp, run_dir / f"samples-{exp.step:08d}.png", sink)
-            if exp.step % cfg.checkpoint_every == 0 or last:
+            if save_now:
                 last_ckpt = _save(exp, run_dir)
     finally:
         bar.close()
