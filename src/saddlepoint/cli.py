@@ -74,7 +74,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _fail(str(e))
     except KeyboardInterrupt:
         return _fail("interrupted; the run directory keeps its last checkpoint (resume with `saddlepoint train --resume RUN`)")
-    print(_summary_line(result.summary, result.run_dir))
+    if result.summary:  # under torchrun, only rank 0 reports
+        print(_summary_line(result.summary, result.run_dir))
     return 0
 
 

@@ -35,6 +35,7 @@ from .penalties import Penalty, gradient_penalty, r1_penalty
 from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, load_checkpoint, read_metrics,
                    save_checkpoint, write_json_atomic, write_yaml)
 from .nets.common import resolution_plan
+from .distributed import setup, wrap
 from .schedule import GDA, Contest, gda_step
 
 __all__ = ["Experiment", "RunResult", "TrainingDiverged", "train", "resume", "evaluate", "load_run"]
@@ -66,7 +67,11 @@ class Experiment:
     def __init__(self, cfg: TrainConfig, channels: int | None = None):
         """``channels`` given: build the players without loading an image set (sampling from a run)."""
         self.cfg = cfg
-        self.device = _device(cfg.device)
+        self.dist, device = setup(cfg.device)  # one process, or this one's place under torchrun
+        self.device = _device(device)
+        if cfg.batch_size % self.dist.world:
+            raise RunError(f"batch_size={cfg.batch_size} is the global batch and must divide evenly among "
+                           f"{self.dist.world} processes; use a multiple of {self.dist.world}")
         torch.manual_seed(cfg.seed)
         self.images = cfg.model != "mlp"
         if not self.images:
@@ -94,7 +99,10 @@ class Experiment:
         self.precision = resolve_precision(cfg, self.device)
         fp16 = self.precision == torch.float16
         # The players the step runs: compiled when asked (self.G / self.D keep the weights and state-dict names).
-        G_run, D_run = (torch.compile(self.G), torch.compile(self.D)) if cfg.compile else (self.G, self.D)
+        # Several processes: gradients averaged by DDP (see saddlepoint.distributed for the semantics).
+        G_run, D_run = wrap(self.G, self.dist, self.device), wrap(self.D, self.dist, self.device)
+        if cfg.compile:
+            G_run, D_run = torch.compile(G_run), torch.compile(D_run)
         penalties = []
         if cfg.gradient_penalty > 0:
             penalties.append(Penalty("gradient_penalty", gradient_penalty, cfg.gradient_penalty, cfg.penalty_every))
@@ -109,14 +117,16 @@ class Experiment:
         self.step = 0
 
     # --- streams; networks see data divided by its scale ----------------------------------------
+    # Each process draws the global batch from the shared generator and keeps its slice, so the stream
+    # (and every checkpoint) is the same for any number of processes.
     def sample_real(self) -> Tensor:
         n = self.cfg.batch_size * self.cfg.pack
-        x = (self.data.sample(n, self.rng) / self.scale).to(self.device, non_blocking=True)
+        x = (self.dist.shard(self.data.sample(n, self.rng)) / self.scale).to(self.device, non_blocking=True)
         return x.contiguous(memory_format=self.memory_format) if x.dim() == 4 else x
 
     def sample_noise(self) -> Tensor:
         n = self.cfg.batch_size * self.cfg.pack
-        return torch.randn(n, self.cfg.z_dim, generator=self.rng).to(self.device)
+        return self.dist.shard(torch.randn(n, self.cfg.z_dim, generator=self.rng)).to(self.device)
 
     @torch.no_grad()
     def generate(self, n: int, seed: int = EVAL_SEED) -> Tensor:
@@ -281,11 +291,19 @@ def train(cfg: TrainConfig, recipe: str = "custom", out: str | Path | None = Non
     """Train ``cfg`` into a new run directory (``out``, or a fresh ``runs/<recipe>-<time>``)."""
     cfg.validate()
     exp = Experiment(cfg)  # fails on a bad device before any folder is made
-    run_dir = create_run_dir(out, recipe, runs_root)
-    write_yaml(run_dir / "config.yaml", cfg.to_dict())
-    write_json_atomic(run_dir / "run.json", {"recipe": recipe, "channels": exp.channels,
-                                             "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
-    return _run(exp, run_dir, recipe, progress)
+    made: Path | str = ""
+    if exp.dist.main:  # only rank 0 writes; the others learn the folder (or the error) from it
+        try:
+            made = create_run_dir(out, recipe, runs_root)
+            write_yaml(made / "config.yaml", cfg.to_dict())
+            write_json_atomic(made / "run.json", {"recipe": recipe, "channels": exp.channels,
+                                                  "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        except RunError as e:
+            made = f"error: {e}"
+    made = exp.dist.broadcast(made)
+    if isinstance(made, str):
+        raise RunError(made[len("error: "):])
+    return _run(exp, made, recipe, progress)
 
 
 def resume(run_dir: str | Path, progress: bool = True) -> RunResult:
@@ -302,10 +320,11 @@ def resume(run_dir: str | Path, progress: bool = True) -> RunResult:
     exp = Experiment(cfg)
     exp.load_state(tensors, meta)
     # Rows logged after the checkpoint belong to the lost stretch; they are logged again.
-    rows = [r for r in read_metrics(run_dir) if r["step"] <= exp.step]
-    tmp = run_dir / ".metrics.jsonl.tmp"
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    os.replace(tmp, run_dir / "metrics.jsonl")
+    if exp.dist.main:
+        rows = [r for r in read_metrics(run_dir) if r["step"] <= exp.step]
+        tmp = run_dir / ".metrics.jsonl.tmp"
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        os.replace(tmp, run_dir / "metrics.jsonl")
     recipe = _run_recipe(run_dir)
     return _run(exp, run_dir, recipe, progress)
 
@@ -353,13 +372,13 @@ def _save(exp: Experiment, run_dir: Path) -> Path:
 def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResult:
     from tqdm.auto import tqdm
 
-    cfg = exp.cfg
+    cfg, main = exp.cfg, exp.dist.main
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    sink = MetricsSink(run_dir)
+    sink = MetricsSink(run_dir) if main else None  # only rank 0 writes the run directory
     last_ckpt = latest_checkpoint(run_dir)
     t0 = time.time()
-    bar = tqdm(total=cfg.steps, initial=exp.step, desc=recipe, disable=not progress, dynamic_ncols=True,
+    bar = tqdm(total=cfg.steps, initial=exp.step, desc=recipe, disable=not (progress and main), dynamic_ncols=True,
                unit="step", leave=False)
     deadline = t0 + 60 * cfg.time_limit if cfg.time_limit else math.inf
     out_of_time = False
@@ -370,7 +389,8 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
             exp.update_ema()
             exp.step += 1
             bar.update(1)
-            out_of_time = time.time() >= deadline
+            # Every process stops at the same step (rank 0's clock decides).
+            out_of_time = deadline < math.inf and exp.dist.any(main and time.time() >= deadline)
             last = exp.step == cfg.steps or out_of_time
             log_now, save_now = exp.step % cfg.log_every == 0 or last, exp.step % cfg.checkpoint_every == 0 or last
             # Checking the losses reads them from the device: every step on the CPU (free), only before a
@@ -381,6 +401,8 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
                          else "no checkpoint had been written yet")
                 raise TrainingDiverged(f"{bad} became {float(logs[bad])} at step {exp.step}; training stopped and "
                                        f"{where}. Lower lr_d/lr_g or add a penalty (r1=, gradient_penalty=)")
+            if not main:
+                continue
             if log_now:
                 scalars = {k: float(v) for k, v in logs.items()}
                 scalars["lr/G"] = exp.contest.opt_g.param_groups[0]["lr"]
@@ -394,12 +416,17 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
                 last_ckpt = _save(exp, run_dir)
     finally:
         bar.close()
-        sink.close()
+        if sink is not None:
+            sink.close()
     seconds = time.time() - t0
+    if not main:
+        return RunResult(run_dir, {})
     summary: dict[str, Any] = {"recipe": recipe, "data": cfg.data, "game": cfg.game, "steps": exp.step,
                                "seconds": round(seconds, 2), **evaluate(exp)}
     if out_of_time:
         summary["stopped"] = f"time_limit of {cfg.time_limit:g} min reached at step {exp.step} of {cfg.steps}"
+    if exp.dist.world > 1:
+        summary["processes"] = exp.dist.world
     summary["eval_samples"] = cfg.eval_samples
     write_json_atomic(run_dir / "summary.json", summary)
     make_plots(exp, run_dir, recipe)

@@ -1,0 +1,103 @@
+"""One run across several processes (and machines) with PyTorch's DistributedDataParallel.
+
+Launch with torchrun; nothing else changes::
+
+    torchrun --standalone --nproc_per_node=4 -m saddlepoint train mnist-dcgan64 device=cuda
+    torchrun --nnodes=2 --node_rank=0 --nproc_per_node=8 --rdzv_backend=c10d \\
+             --rdzv_endpoint=HOST:29500 -m saddlepoint train cifar10-sngan device=cuda
+
+Semantics (the same config means the same training, whatever the process count):
+
+* ``batch_size`` is the **global** batch.  Every process draws the same global batch of data indices
+  and noise from the run's seeded generator and keeps its own contiguous slice, so the data order, the
+  run's RNG state and its checkpoints do not depend on the number of processes.  ``batch_size`` must
+  divide evenly among the processes.
+* Gradients are averaged across processes (DDP), so a step equals the single-process step on the
+  global batch and the learning rates mean what they mean on one process: no rescaling.
+* Batch norm computes its batch statistics **per process**, over the local slice (the
+  DCGAN paper's players then see smaller batches; use a larger ``batch_size`` to compensate).  Running
+  statistics are broadcast from rank 0 at each forward pass, so every process — and the checkpoint —
+  holds rank 0's.  Critics without batch norm (MLP, ResNet, spectral norm) match the single-process run.
+* Only rank 0 writes the run directory: config, metrics, TensorBoard, samples, checkpoints and the
+  final evaluation.  ``--resume`` works the same (every process reads the checkpoint; on several
+  machines the run directory must be on a shared filesystem).
+* Backends: NCCL for CUDA devices (process i uses ``cuda:LOCAL_RANK``), gloo on the CPU.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+
+__all__ = ["Dist", "setup", "wrap"]
+
+
+@dataclass(frozen=True)
+class Dist:
+    """This process's place in the run: ``rank`` of ``world`` processes (one process: 0 of 1)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        """Rank 0: the process that writes the run directory."""
+        return self.rank == 0
+
+    def shard(self, x: Tensor) -> Tensor:
+        """This process's contiguous slice of a global batch (dim 0)."""
+        if self.world == 1:
+            return x
+        n = x.shape[0] // self.world
+        return x[self.rank * n:(self.rank + 1) * n]
+
+    def any(self, flag: bool) -> bool:
+        """True on every process if ``flag`` is true on any (so all stop together)."""
+        if self.world == 1:
+            return flag
+        t = torch.tensor([float(flag)], device=_collective_device())
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+
+    def broadcast(self, obj: Any) -> Any:
+        """Rank 0's ``obj`` on every process."""
+        if self.world == 1:
+            return obj
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+
+def _collective_device() -> torch.device:
+    return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
+def setup(device: str) -> tuple[Dist, str]:
+    """Join the process group torchrun describes in the environment (``WORLD_SIZE`` > 1), once; return
+    this process's :class:`Dist` and its device name (``cuda`` becomes ``cuda:LOCAL_RANK``)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist(), device
+    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    if cuda:
+        device = f"cuda:{local}"
+        torch.cuda.set_device(local)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    return Dist(rank, world, local), device
+
+
+def wrap(module: nn.Module, d: Dist, device: torch.device) -> nn.Module:
+    """``module`` inside DistributedDataParallel when there are several processes; itself otherwise."""
+    if d.world == 1 or not any(p.requires_grad for p in module.parameters()):
+        return module
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    return DDP(module, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=True)
