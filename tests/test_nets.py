@@ -95,3 +95,47 @@ def test_small_players_have_the_papers_widths():
     assert convs == [2, 4, 8]  # D = ¼ G
     assert [m.out_channels for m in G.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))] == [32, 16, 8, 3]
     assert all(m.negative_slope == 0.3 for m in D.modules() if isinstance(m, nn.LeakyReLU))
+
+
+@pytest.mark.parametrize("kind", ["conv", "transpose", "transpose-odd", "projection"])
+def test_gemm_convolutions_match_the_library_forward_and_backward(kind):
+    from torch.nn import functional as F
+
+    from saddlepoint.nets.gemm import conv2d_gemm, conv_transpose2d_gemm
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 6, 7, 7, dtype=torch.float64, requires_grad=True)
+    if kind == "conv":
+        w, args = torch.randn(5, 6, 4, 4, dtype=torch.float64, requires_grad=True), (2, 1)
+        ours, ref = conv2d_gemm(x, w, None, *args), F.conv2d(x, w, None, *args)
+    elif kind == "projection":
+        x = torch.randn(3, 6, 1, 1, dtype=torch.float64, requires_grad=True)
+        w, args = torch.randn(6, 5, 4, 4, dtype=torch.float64, requires_grad=True), (1, 0)
+        ours, ref = conv_transpose2d_gemm(x, w, None, *args), F.conv_transpose2d(x, w, None, *args)
+    else:
+        k, op = (4, 0) if kind == "transpose" else (3, 1)
+        w = torch.randn(6, 5, k, k, dtype=torch.float64, requires_grad=True)
+        ours = conv_transpose2d_gemm(x, w, None, 2, 1, op)
+        ref = F.conv_transpose2d(x, w, None, 2, 1, op)
+    assert ours.shape == ref.shape and torch.allclose(ours, ref)
+    g = torch.randn_like(ref)
+    assert all(torch.allclose(a, b) for a, b in zip(torch.autograd.grad(ours, (x, w), g),
+                                                    torch.autograd.grad(ref, (x, w), g)))
+
+
+def test_players_switched_to_gemm_keep_their_weights_and_outputs():
+    from saddlepoint.nets import with_spectral_norm
+    from saddlepoint.nets.gemm import use_gemm_convolutions
+
+    torch.manual_seed(0)
+    G = DCGANGenerator(z_dim=16, channels=3, image_size=64, base_channels=8).eval()
+    D = with_spectral_norm(DCGANDiscriminator(channels=3, image_size=64, base_channels=8, pack=2)).eval()
+    z = torch.randn(4, 16)
+    x = G(z)
+    s = D(x)
+    keys = set(G.state_dict()) | set(D.state_dict())
+    assert use_gemm_convolutions(G, 64) == ["net.0", "net.3", "net.6"]  # the 1→4, 4→8 and 8→16 maps
+    assert use_gemm_convolutions(D, 64, input_size=64) == ["net.5", "net.8", "net.11"]
+    assert keys == set(G.state_dict()) | set(D.state_dict())
+    assert torch.allclose(G(z), x, atol=1e-5) and torch.allclose(D(x), s, atol=1e-5)
+    assert use_gemm_convolutions(DCGANGenerator(z_dim=16, image_size=28, base_channels=8), 0) == []

@@ -79,6 +79,8 @@ class TrainConfig:
         "auto", "forward-pass precision: bf16 / fp16 autocast (fp16 with loss scaling, CUDA only) or fp32; auto = "
                 "bf16 for convolutional players where the hardware has bf16 units, fp32 otherwise")
     channels_last: bool = _f(True, "image players and batches in channels-last memory format (faster convolutions)")
+    gemm_pixels: int = _f(-1, "image players: convolutions whose smaller feature map has at most this many pixels run "
+                              "as one matrix product (0 = never; -1 = auto: 64 under bf16 on the CPU, else 0)", min=-1)
     compile: bool = _f(False, "torch.compile both players (slow first steps, then faster on some hardware)")
     threads: int = _f(0, "CPU threads for torch (0 = torch's default)", min=0)
     log_every: int = _f(100, "steps between metric lines", min=1)

@@ -35,6 +35,7 @@ from .penalties import Penalty, gradient_penalty, r1_penalty
 from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, load_checkpoint, read_metrics,
                    save_checkpoint, write_json_atomic, write_yaml)
 from .nets.common import resolution_plan
+from .nets.gemm import use_gemm_convolutions
 from .distributed import setup, wrap
 from .schedule import GDA, Contest, gda_step
 
@@ -89,6 +90,13 @@ class Experiment:
         G, D = _build_players(cfg, self.channels)
         if cfg.spectral_norm:
             with_spectral_norm(D)
+        self.precision = resolve_precision(cfg, self.device)
+        if self.images:  # small feature maps as matrix products, where the conv kernels fall short of the GEMM rate
+            pixels = cfg.gemm_pixels if cfg.gemm_pixels >= 0 else (
+                64 if self.device.type == "cpu" and self.precision == torch.bfloat16 else 0)
+            if pixels:
+                use_gemm_convolutions(G, pixels)
+                use_gemm_convolutions(D, pixels, input_size=cfg.image_size)
         self.memory_format = torch.channels_last if (self.images and cfg.channels_last) else torch.contiguous_format
         self.G = G.to(self.device, memory_format=self.memory_format)
         self.D = D.to(self.device, memory_format=self.memory_format)
@@ -96,7 +104,6 @@ class Experiment:
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if cfg.ema > 0 else None
         opt_g = _adam(self.G.parameters(), cfg.lr_g, cfg)
         opt_d = _adam(self.D.parameters(), cfg.lr_d, cfg)
-        self.precision = resolve_precision(cfg, self.device)
         fp16 = self.precision == torch.float16
         # The players the step runs: compiled when asked (self.G / self.D keep the weights and state-dict names).
         # Several processes: gradients averaged by DDP (see saddlepoint.distributed for the semantics).
