@@ -342,8 +342,9 @@ def test_image_experiment_uses_the_lean_settings(tiny_npz):
     assert conv.is_contiguous(memory_format=torch.channels_last) and exp.sample_real().is_contiguous(
         memory_format=torch.channels_last)
     assert exp.contest.opt_d.defaults.get("fused") or exp.contest.opt_d.defaults.get("foreach")
-    bf16_cpu = torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    assert resolve_precision(cfg, torch.device("cpu")) == (torch.bfloat16 if bf16_cpu else torch.float32)
+    from saddlepoint.train import cpu_has_amx
+
+    assert resolve_precision(cfg, torch.device("cpu")) == (torch.bfloat16 if cpu_has_amx() else torch.float32)
     _, mlp = resolve_config("ring8", [])
     assert resolve_precision(mlp, torch.device("cpu")) == torch.float32  # bf16 measured slower for small MLPs
     _, off = resolve_config("mnist-dcgan", [f"data={tiny_npz}", *IMG, "precision=fp32", "channels_last=false"])

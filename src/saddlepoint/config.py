@@ -77,10 +77,10 @@ class TrainConfig:
     device: str = _f("cpu", "cpu, cuda, cuda:N or auto")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = _f(
         "auto", "forward-pass precision: bf16 / fp16 autocast (fp16 with loss scaling, CUDA only) or fp32; auto = "
-                "bf16 for convolutional players where the hardware has bf16 units, fp32 otherwise")
+                "bf16 for convolutional players on GPUs with bf16 and CPUs with AMX tiles, fp32 otherwise")
     channels_last: bool = _f(True, "image players and batches in channels-last memory format (faster convolutions)")
-    gemm_pixels: int = _f(-1, "image players: convolutions whose smaller feature map has at most this many pixels run "
-                              "as one matrix product (0 = never; -1 = auto: 64 under bf16 on the CPU, else 0)", min=-1)
+    gemm_pixels: int = _f(0, "image players: convolutions whose smaller feature map has at most this many pixels run "
+                             "as one matrix product, e.g. 64 (0 = never)", min=0)
     compile: bool = _f(False, "torch.compile both players (slow first steps, then faster on some hardware)")
     threads: int = _f(0, "CPU threads for torch (0 = torch's default)", min=0)
     log_every: int = _f(100, "steps between metric lines", min=1)

@@ -3,8 +3,9 @@
 
 Generator: linear to 4×4×64, then 3×3 stride-2 transposed convolutions to 7×7×32, 14×14×16, 28×28×8
 (batch norm and ReLU after each), then a 3×3 convolution to the image channels with tanh.
-Critic: three 3×3 stride-2 convolutions of ``width``, 2·width, 4·width channels (28→14→7→4) with batch
-norm and LeakyReLU(0.3), then a linear score.  ``width`` 2 is the paper's "D = ¼ G", 4 is "D = ½ G".
+Critic: three 3×3 stride-2 convolutions of ``width``, 2·width, 4·width channels (28→14→7→4) with
+LeakyReLU(0.3) and batch norm after the second and third (none at the input, DCGAN's rule), then a
+linear score.  ``width`` 2 is the paper's "D = ¼ G", 4 is "D = ½ G".
 Only 28×28 images.
 """
 
@@ -38,8 +39,11 @@ class SmallCritic(nn.Module):
         self.pack = pack
         layers: list[nn.Module] = []
         c_in = channels * pack
-        for c_out in (width, 2 * width, 4 * width):  # 28 → 14 → 7 → 4
-            layers += [nn.Conv2d(c_in, c_out, 3, 2, 1), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.3)]
+        for i, c_out in enumerate((width, 2 * width, 4 * width)):  # 28 → 14 → 7 → 4
+            # No batch norm on the first layer (DCGAN's rule): with separate real and fake batches it would
+            # normalize a collapsed generator's identical images to the same activations as real ones.
+            norm = [nn.BatchNorm2d(c_out)] if i > 0 else []
+            layers += [nn.Conv2d(c_in, c_out, 3, 2, 1), *norm, nn.LeakyReLU(0.3)]
             c_in = c_out
         self.net = nn.Sequential(*layers)
         self.linear = nn.Linear(4 * 4 * 4 * width, 1)
