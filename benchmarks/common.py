@@ -28,3 +28,25 @@ def record(row: dict, jsonl: str | None) -> None:
 
 def read_rows(jsonl: str) -> list[dict]:
     return [json.loads(line) for line in Path(jsonl).read_text().splitlines() if line.strip()]
+
+
+def add_budget_arguments(p, minutes: float) -> None:
+    """The options every fixed-budget benchmark takes."""
+    p.add_argument("--minutes", type=float, default=minutes, help="training wall clock per row")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="folder for the runs (default: a temporary one)")
+    p.add_argument("--jsonl", help="append each result to this file as it finishes")
+    p.add_argument("--table-from", metavar="JSONL", help="print the table from earlier --jsonl results")
+
+
+def run_rows(names: list[str], run, args, table) -> None:
+    """Run ``run(name)`` for each name, recording each row as it finishes, then print the table."""
+    import platform
+
+    rows = []
+    for name in names:
+        rows.append(run(name))
+        record(rows[-1], args.jsonl)
+    print(f"\nmachine: {platform.processor() or platform.machine()}, torch threads {args.threads}\n")
+    print(table(rows))

@@ -18,13 +18,12 @@ Needs MNIST in the data home ($SADDLEPOINT_DATA/mnist).
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import read_rows, record, train_for
+from common import add_budget_arguments, read_rows, record, run_rows, train_for
 
 # name → (recipe, overrides)
 OBJECTIVES: dict[str, tuple[str, list[str]]] = {
@@ -93,13 +92,8 @@ def table(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--objective", action="append", choices=list(OBJECTIVES), help="run only these (repeatable)")
-    p.add_argument("--minutes", type=float, default=10.0, help="training wall clock per objective")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
+    add_budget_arguments(p, minutes=10.0)
     p.add_argument("--samples", type=int, default=10_000, help="generated samples for the metrics")
-    p.add_argument("--out", help="folder for the runs (default: a temporary one)")
-    p.add_argument("--jsonl", help="append each result to this file as it finishes")
-    p.add_argument("--table-from", metavar="JSONL", help="print the table from earlier --jsonl results")
     p.add_argument("--real", action="store_true", help="only the real-data row (training vs test digits)")
     args = p.parse_args(argv)
     if args.real:
@@ -109,13 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         print(table(read_rows(args.table_from)))
         return 0
     out_root = Path(args.out or tempfile.mkdtemp(prefix="mnist-objectives-"))
-    rows = []
-    for name in args.objective or list(OBJECTIVES):
-        row = run_objective(name, args.minutes, args.threads, args.seed, out_root, args.samples)
-        rows.append(row)
-        record(row, args.jsonl)
-    print(f"\nmachine: {platform.processor() or platform.machine()}, torch threads {args.threads}\n")
-    print(table(rows))
+    run_rows(args.objective or list(OBJECTIVES),
+             lambda name: run_objective(name, args.minutes, args.threads, args.seed, out_root, args.samples), args, table)
     return 0
 
 

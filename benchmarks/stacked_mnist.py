@@ -15,13 +15,12 @@ Needs MNIST in the data home ($SADDLEPOINT_DATA/mnist).
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import read_rows, record, train_for
+from common import add_budget_arguments, read_rows, record, run_rows, train_for
 
 # name → (recipe, overrides, protocol samples, published rows it sits beside)
 SETTINGS: dict[str, tuple[str, list[str], int]] = {
@@ -76,24 +75,14 @@ def table(rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--setting", action="append", choices=list(SETTINGS), help="run only these (repeatable)")
-    p.add_argument("--minutes", type=float, default=30.0, help="training wall clock per setting")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="folder for the runs (default: a temporary one)")
-    p.add_argument("--jsonl", help="append each result to this file as it finishes")
-    p.add_argument("--table-from", metavar="JSONL", help="print the table from earlier --jsonl results")
+    add_budget_arguments(p, minutes=30.0)
     args = p.parse_args(argv)
     if args.table_from:
         print(table(read_rows(args.table_from)))
         return 0
     out_root = Path(args.out or tempfile.mkdtemp(prefix="stacked-mnist-"))
-    rows = []
-    for name in args.setting or list(SETTINGS):
-        row = run_setting(name, args.minutes, args.threads, args.seed, out_root)
-        rows.append(row)
-        record(row, args.jsonl)
-    print(f"\nmachine: {platform.processor() or platform.machine()}, torch threads {args.threads}\n")
-    print(table(rows))
+    run_rows(args.setting or list(SETTINGS),
+             lambda name: run_setting(name, args.minutes, args.threads, args.seed, out_root), args, table)
     return 0
 
 
