@@ -61,6 +61,7 @@ def test_dry_run_applies_overrides(capsys):
     (["train", "stacked-mnist-weak-d", "image_size=32"], "model=small builds 28×28 players only"),
     (["train", "time_limit=-1"], "time_limit=-1.0 is below its minimum 0"),
     (["train", "precision=fp16"], "precision=fp16 needs a CUDA device"),
+    (["train", "precision=fp16", "schedule=simultaneous", "device=cuda"], "works with schedule=alternating only"),
     (["train", "precision=fp8"], "choose one of: auto, fp32, bf16, fp16"),
 ])
 def test_bad_input_fails_before_training_with_one_line(tmp_path, capsys, monkeypatch, args, fragment):

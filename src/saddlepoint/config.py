@@ -118,6 +118,9 @@ class TrainConfig:
                 fits = "model=dcgan or model=resnet" if key in image_keys else "model=mlp"
                 raise ConfigError(f"{key} applies to {fits}, not model={self.model}; remove it"
                                   + ("" if self.model == "mlp" else " (base_channels sets the width of image players)"))
+        if self.precision == "fp16" and self.schedule == "simultaneous":
+            raise ConfigError("precision=fp16 (loss scaling) works with schedule=alternating only; use precision=bf16 "
+                              "or fp32 for simultaneous GDA")
         if self.precision == "fp16" and self.device == "cpu":
             raise ConfigError("precision=fp16 needs a CUDA device (loss scaling); use precision=bf16 or fp32 on the CPU")
         if self.model != "mlp":
