@@ -121,8 +121,6 @@ class TrainConfig:
         if self.precision == "fp16" and self.schedule == "simultaneous":
             raise ConfigError("precision=fp16 (loss scaling) works with schedule=alternating only; use precision=bf16 "
                               "or fp32 for simultaneous GDA")
-        if self.precision == "fp16" and self.device == "cpu":
-            raise ConfigError("precision=fp16 needs a CUDA device (loss scaling); use precision=bf16 or fp32 on the CPU")
         if self.model != "mlp":
             from .nets.common import resolution_plan
 

@@ -208,8 +208,8 @@ class Experiment:
                 if k.startswith(prefix + ".state."):
                     idx, name = k[len(prefix) + 7:].split(".", 1)
                     state.setdefault(int(idx), {})[name] = v
-            # Moments come back contiguous; give them their parameter's layout (channels-last), since
-            # fused and foreach kernels pair elements by memory position.
+            # Moments come back contiguous; give them their parameter's layout (channels-last): without
+            # this, resume of a channels-last run was not bit-exact (tests/test_cli_runs.py).
             params = [q for group in opt.param_groups for q in group["params"]]
             for idx, st in state.items():
                 for name, v in st.items():
