@@ -4,7 +4,7 @@
     saddlepoint train --resume RUN
     saddlepoint recipes [--games] [--keys]
     saddlepoint evaluate RUN
-    saddlepoint sample RUN -n 64 --seed S -o grid.png
+    saddlepoint sample RUN -n 64 --seed S -o grid.png [--label K | --sweep cat|c1|...]
     saddlepoint interpolate RUN -o walk.png
 """
 
@@ -124,12 +124,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _picture(args: argparse.Namespace, default_name: str, draw) -> int:
+def _picture(args: argparse.Namespace, default_name: str, draw, default_n: int) -> int:
     from .runs import RunError
     from .train import load_run
 
     if args.n is not None and args.n < 1:
         return _fail(f"-n {args.n}: ask for at least one sample")
+    if args.n is None:
+        args.n = default_n
     out = Path(args.out or Path(args.run) / default_name)
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".pdf"):
         return _fail(f"-o {out}: give a .png, .jpg or .pdf file name")
@@ -143,16 +145,22 @@ def _picture(args: argparse.Namespace, default_name: str, draw) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from .sampling import save_sample_picture
+    from .sampling import save_code_sweep, save_sample_picture
 
-    return _picture(args, f"sample-seed{args.seed}.png", lambda exp, out: save_sample_picture(exp, out, args.n, args.seed))
+    if args.sweep is not None:
+        if args.label is not None:
+            return _fail("--label and --sweep are for different runs (class labels, InfoGAN codes); give one")
+        return _picture(args, f"sweep-{args.sweep}-seed{args.seed}.png",
+                        lambda exp, out: save_code_sweep(exp, out, args.sweep, rows=args.n, seed=args.seed), 10)
+    name = f"sample-seed{args.seed}.png" if args.label is None else f"sample-label{args.label}-seed{args.seed}.png"
+    return _picture(args, name, lambda exp, out: save_sample_picture(exp, out, args.n, args.seed, args.label), 64)
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
     from .sampling import save_interpolation
 
     return _picture(args, f"interpolate-seed{args.seed}.png",
-                    lambda exp, out: save_interpolation(exp, out, args.n, args.steps, args.seed))
+                    lambda exp, out: save_interpolation(exp, out, args.n, args.steps, args.seed), 8)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run", metavar="RUN")
     e.add_argument("--samples", type=int, default=0,
                    help="generated samples (default: the run's eval_samples; 10,000 with --metrics)")
-    e.add_argument("--metrics", default="", help="image runs: any of fid,kid,is,pr,modes,memorization (modes: stacked MNIST; memorization: MNIST)")
+    e.add_argument("--metrics", default="", help="image runs: any of fid,kid,is,pr,modes,memorization,accuracy,class_fid,code_match (modes: stacked MNIST; "
+                        "memorization: MNIST; accuracy, class_fid: cgan/acgan runs; code_match: InfoGAN on MNIST)")
     e.add_argument("--reference-samples", type=int, default=10_000, metavar="N",
                    help="real images whose features are the reference for fid/kid/pr (default 10,000)")
     e.add_argument("--backbone", choices=("mnist", "inception"),
@@ -190,14 +199,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_evaluate)
     sm = sub.add_parser("sample", help="draw samples from RUN's latest checkpoint into a picture")
     sm.add_argument("run", metavar="RUN")
-    sm.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    sm.add_argument("-n", type=int, default=None, help="number of samples (default 64; conditional runs: rounded up "
+                                                         "to one row per class; with --sweep: rows, default 10)")
     sm.add_argument("--seed", type=int, default=0, help="noise seed: the same seed gives the same picture")
+    sm.add_argument("--label", type=int, help="class-conditional runs (cgan, acgan): every sample of this class")
+    sm.add_argument("--sweep", metavar="CODE", help="InfoGAN runs: sweep one code along each row, the others fixed: "
+                                                    "cat (the categories) or c1, c2, ... (a continuous code, -2..2)")
     sm.add_argument("-o", "--out", help="output picture (default RUN/sample-seedS.png)")
     sm.set_defaults(func=cmd_sample)
 
     ip = sub.add_parser("interpolate", help="spherical interpolation between random latent points of RUN")
     ip.add_argument("run", metavar="RUN")
-    ip.add_argument("-n", type=int, default=8, help="number of walks (rows)")
+    ip.add_argument("-n", type=int, default=None, help="number of walks (rows, default 8; conditional runs: row r has "
+                                                        "class r)")
     ip.add_argument("--steps", type=int, default=10, help="points per walk")
     ip.add_argument("--seed", type=int, default=0)
     ip.add_argument("-o", "--out", help="output picture (default RUN/interpolate-seedS.png)")

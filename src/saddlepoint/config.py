@@ -71,6 +71,16 @@ class TrainConfig:
     pack: int = _f(1, "PacGAN packing: samples the critic judges jointly", min=1)
     ema: float = _f(0.0, "decay of an exponential moving average of G's weights used for sampling and evaluation (0 = off)",
                     min=0, max=0.999999)
+    # --- conditioning (image players)
+    conditional: Literal["none", "cgan", "acgan", "infogan"] = _f(
+        "none", "conditional generation: cgan or acgan (class labels; needs labelled data) or infogan (latent codes, "
+                "no labels)")
+    label_critic: Literal["concat", "projection"] = _f(
+        "concat", "cgan: the critic reads the label as one-hot planes (concat) or by projection (Miyato & Koyama 2018)")
+    aux_weight: float = _f(1.0, "acgan: weight of the class cross-entropy; infogan: λ on the mutual-information term",
+                           min=0)
+    info_categorical: int = _f(10, "infogan: categories of the categorical code (0 = none)", min=0)
+    info_continuous: int = _f(2, "infogan: continuous codes, uniform on [−1, 1]", min=0)
     reuse_fake: bool = _f(True, "alternating GDA: the generator step re-scores the last critic step's G(z) instead of "
                                 "running G on fresh noise (one generator forward per step instead of two)")
     # --- runtime and output
@@ -118,6 +128,7 @@ class TrainConfig:
                 fits = "model=dcgan or model=resnet" if key in image_keys else "model=mlp"
                 raise ConfigError(f"{key} applies to {fits}, not model={self.model}; remove it"
                                   + ("" if self.model == "mlp" else " (base_channels sets the width of image players)"))
+        self._validate_conditional(defaults)
         if self.precision == "fp16" and self.schedule == "simultaneous":
             raise ConfigError("precision=fp16 (loss scaling) works with schedule=alternating only; use precision=bf16 "
                               "or fp32 for simultaneous GDA")
@@ -139,6 +150,26 @@ class TrainConfig:
         if self.batch_size < 2 and (self.g_batch_norm or self.r1 or self.gradient_penalty):
             raise ConfigError("batch_size must be at least 2 with batch norm or a penalty")
         return self
+
+
+    def _validate_conditional(self, defaults) -> None:
+        owner = {"label_critic": ("cgan",), "aux_weight": ("acgan", "infogan"),
+                 "info_categorical": ("infogan",), "info_continuous": ("infogan",)}
+        for key, kinds in owner.items():
+            if getattr(self, key) != defaults[key].default and self.conditional not in kinds:
+                raise ConfigError(f"{key} applies to conditional={' or conditional='.join(kinds)}, not "
+                                  f"conditional={self.conditional}; remove it or set conditional=")
+        if self.conditional == "none":
+            return
+        if self.model == "mlp":
+            raise ConfigError(f"conditional={self.conditional} is for image players (model=dcgan, resnet or small), "
+                              "not model=mlp")
+        if self.pack > 1:
+            raise ConfigError(f"conditional={self.conditional} needs one score per sample; remove pack={self.pack}")
+        if self.conditional == "infogan" and self.info_categorical + self.info_continuous == 0:
+            raise ConfigError("conditional=infogan needs a code: set info_categorical or info_continuous above 0")
+        if self.conditional == "infogan" and self.info_categorical == 1:
+            raise ConfigError("info_categorical=1 is a constant; use 0 (no categorical code) or at least 2")
 
 
 def _check_choice(key: str, value: str, choices) -> None:

@@ -23,15 +23,21 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal, Union
 
 import torch
 from torch import Tensor, nn
 
+from .conditional import split_batch
 from .games import Game
 from .penalties import Penalty, clip_weights
 
+if TYPE_CHECKING:
+    from .conditional import Condition
+
 __all__ = ["GDA", "Contest", "gda_step", "critic_scores"]
+
+Batch = Union[Tensor, tuple[Tensor, Tensor]]  # x, or (x, its label / code)
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,7 @@ class Contest:
     precision: torch.dtype | None = None  # autocast dtype for the players' forward passes (None = float32)
     scaler_g: torch.amp.GradScaler | None = None  # float16 only: loss scaling per player
     scaler_d: torch.amp.GradScaler | None = None
+    condition: "Condition | None" = None  # class / code conditioning and its loss terms (saddlepoint.conditional)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """The forward passes' precision: autocast to ``precision`` on the players' device."""
@@ -95,23 +102,59 @@ def _has_batch_statistics(module: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training for m in module.modules())
 
 
-def critic_scores(D: nn.Module, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
-    """(D(real), D(fake)).  One forward pass over the concatenated batch when the critic has no batch
-    statistics (which would mix the two halves); two passes otherwise."""
+CriticOutput = Union[Tensor, tuple[Tensor, Tensor]]  # scores (B,), or (scores, auxiliary outputs)
+
+
+def _score(out: CriticOutput) -> Tensor:
+    return out if isinstance(out, Tensor) else out[0]
+
+
+def _aux(out: CriticOutput) -> Tensor | None:
+    return None if isinstance(out, Tensor) else out[1]
+
+
+def critic_scores(D: nn.Module, real: Tensor, fake: Tensor, real_labels: Tensor | None = None,
+                  fake_labels: Tensor | None = None) -> tuple[CriticOutput, CriticOutput]:
+    """(D(real), D(fake)) — with the labels, D(real, y) and D(fake, c), for a critic that reads them.
+    One forward pass over the concatenated batch when the critic has no batch statistics (which would
+    mix the two halves); two passes otherwise."""
+    labelled = real_labels is not None
     if _has_batch_statistics(D) or real.shape[1:] != fake.shape[1:]:
+        if labelled:
+            return D(real, real_labels), D(fake, fake_labels)
         return D(real), D(fake)
-    scores = D(torch.cat([real, fake], dim=0))
-    n_real = scores.shape[0] * real.shape[0] // (real.shape[0] + fake.shape[0])
-    return scores[:n_real], scores[n_real:]
+    both = torch.cat([real, fake], dim=0)
+    out = D(both, torch.cat([real_labels, fake_labels])) if labelled else D(both)
+    n_real = _score(out).shape[0] * real.shape[0] // (real.shape[0] + fake.shape[0])
+    if isinstance(out, Tensor):
+        return out[:n_real], out[n_real:]
+    return tuple(o[:n_real] for o in out), tuple(o[n_real:] for o in out)
 
 
-def _critic_loss(c: Contest, real: Tensor, fake: Tensor, real_s: Tensor, fake_s: Tensor) -> Tensor:
-    """d_loss plus every penalty due on this critic step.  ``fake`` must already be detached.
-    Penalties (input gradients, double backward) run in float32, outside autocast."""
-    loss = c.game.d_loss(real_s.float(), fake_s.float())
-    for pen in c.penalties:
-        if pen.due(c.critic_steps_taken):
-            loss = loss + pen(c.critic, real, fake)
+def _generate(G: nn.Module, z: Tensor, code: Tensor | None) -> Tensor:
+    return G(z) if code is None else G(z, code)
+
+
+def _reads_label(c: "Contest") -> bool:
+    return c.condition is not None and c.condition.critic_reads_label
+
+
+def _critic_loss(c: Contest, real: Tensor, fake: Tensor, real_out: CriticOutput, fake_out: CriticOutput,
+                 y: Tensor | None, code: Tensor | None) -> Tensor:
+    """d_loss, the condition's critic term and every penalty due on this critic step.  ``fake`` must
+    already be detached.  Penalties (input gradients, double backward) run in float32, outside autocast;
+    a critic that reads labels is penalized at the real labels."""
+    loss = c.game.d_loss(_score(real_out).float(), _score(fake_out).float())
+    if c.condition is not None:
+        term = c.condition.d_term(_aux(real_out), _aux(fake_out), y, code)
+        if term is not None:
+            loss = loss + term
+    due = [pen for pen in c.penalties if pen.due(c.critic_steps_taken)]
+    if due:
+        D = c.critic
+        critic = (lambda x: _score(D(x, y))) if _reads_label(c) else (lambda x: _score(D(x)))
+        for pen in due:
+            loss = loss + pen(critic, real, fake)
     return loss
 
 
@@ -121,43 +164,60 @@ def _after_critic_step(c: Contest) -> None:
     c.critic_steps_taken += 1
 
 
-def _critic_step(c: Contest, real: Tensor, fake: Tensor) -> dict[str, Tensor]:
+def _critic_step(c: Contest, real: Tensor, y: Tensor | None, fake: Tensor, code: Tensor | None) -> dict[str, Tensor]:
     # Update D: descend d_loss(D(x), D(G(z))) with G held fixed — the .detach() cuts the graph into G.
     fake = fake.detach()
+    labels = (y, code) if _reads_label(c) else (None, None)
     with c.autocast():
-        real_s, fake_s = critic_scores(c.critic, real, fake)
-    loss_d = _critic_loss(c, real, fake, real_s, fake_s)
+        real_out, fake_out = critic_scores(c.critic, real, fake, *labels)
+    loss_d = _critic_loss(c, real, fake, real_out, fake_out, y, code)
     _descend(loss_d, c.opt_d, c.scaler_d)
     _after_critic_step(c)
-    return {"loss/D": loss_d.detach(), "score/D(x)": real_s.detach().float().mean(),
-            "score/D(G(z))": fake_s.detach().float().mean()}
+    return {"loss/D": loss_d.detach(), "score/D(x)": _score(real_out).detach().float().mean(),
+            "score/D(G(z))": _score(fake_out).detach().float().mean()}
+
+
+def _generator_loss(c: Contest, fake_out: CriticOutput, code: Tensor | None, logs: dict[str, Tensor]) -> Tensor:
+    """g_loss plus the condition's generator term (logged on its own as ``loss/<condition>``)."""
+    loss = c.game.g_loss(_score(fake_out).float())
+    if c.condition is not None:
+        term = c.condition.g_term(_aux(fake_out), code)
+        if term is not None:
+            logs[f"loss/{c.condition.name}"] = term.detach()
+            loss = loss + term
+    return loss
 
 
 def gda_step(
     schedule: GDA,
     c: Contest,
-    sample_real: Callable[[], Tensor],
-    sample_noise: Callable[[], Tensor],
+    sample_real: Callable[[], Batch],
+    sample_noise: Callable[[], Batch],
 ) -> dict[str, Tensor]:
-    """One generator step of ``schedule`` (with its k critic steps).  Returns detached scalars
-    (``loss/D``, ``loss/G``, ``score/D(x)``, ``score/D(G(z))``), left on the device so the caller
+    """One generator step of ``schedule`` (with its k critic steps).  ``sample_real`` gives x or (x, y);
+    ``sample_noise`` gives z or (z, c) with c the label or code the generator is given.  Returns detached
+    scalars (``loss/D``, ``loss/G``, ``score/D(x)``, ``score/D(G(z))``), left on the device so the caller
     decides when to synchronize."""
     G, D = c.generator, c.critic
     logs: dict[str, Tensor] = {}
     if schedule.mode == "alternating":
-        fake = None
+        fake, code = None, None
         for i in range(schedule.critic_steps):
             keep = schedule.reuse_fake and i == schedule.critic_steps - 1  # G(z) the generator step will reuse
-            real, z = sample_real(), sample_noise()
+            (real, y), (z, code) = split_batch(sample_real()), split_batch(sample_noise())
             with c.autocast(), (contextlib.nullcontext() if keep else torch.no_grad()):
-                fake = G(z)
-            logs = _critic_step(c, real, fake)
+                fake = _generate(G, z, code)
+            logs = _critic_step(c, real, y, fake, code)
         # Update G: descend g_loss(D(G(z))) against the critic just updated; D's weights stay fixed.
         D_local = _local(D)
         D_local.requires_grad_(False)
+        if not schedule.reuse_fake:
+            z, code = split_batch(sample_noise())
         with c.autocast():
-            fake_s = D_local(fake if schedule.reuse_fake else G(sample_noise()))
-        loss_g = c.game.g_loss(fake_s.float())
+            if not schedule.reuse_fake:
+                fake = _generate(G, z, code)
+            fake_out = D_local(fake, code) if _reads_label(c) else D_local(fake)
+        loss_g = _generator_loss(c, fake_out, code, logs)
         _descend(loss_g, c.opt_g, c.scaler_g)
         D_local.requires_grad_(True)
         logs["loss/G"] = loss_g.detach()
@@ -166,16 +226,18 @@ def gda_step(
     # Simultaneous: the first k−1 critic steps alone, then both gradients at the same (θ_G, θ_D) from
     # one forward pass of each player.
     for _ in range(schedule.critic_steps - 1):
-        real, z = sample_real(), sample_noise()
+        (real, y), (z, code) = split_batch(sample_real()), split_batch(sample_noise())
         with c.autocast(), torch.no_grad():
-            fake = G(z)
-        logs = _critic_step(c, real, fake)
-    real, z = sample_real(), sample_noise()
+            fake = _generate(G, z, code)
+        logs = _critic_step(c, real, y, fake, code)
+    (real, y), (z, code) = split_batch(sample_real()), split_batch(sample_noise())
+    labels = (y, code) if _reads_label(c) else (None, None)
     with c.autocast():
-        fake = G(z)
-        real_s, fake_s = critic_scores(D, real, fake)
-    loss_d = _critic_loss(c, real, fake.detach(), real_s, fake_s)
-    loss_g = c.game.g_loss(fake_s.float())
+        fake = _generate(G, z, code)
+        real_out, fake_out = critic_scores(D, real, fake, *labels)
+    loss_d = _critic_loss(c, real, fake.detach(), real_out, fake_out, y, code)
+    logs = {}
+    loss_g = _generator_loss(c, fake_out, code, logs)
     d_params = [p for p in D.parameters() if p.requires_grad]
     g_params = [p for p in G.parameters() if p.requires_grad]
     if c.scaler_d is not None:
@@ -192,6 +254,7 @@ def gda_step(
     return {
         "loss/D": loss_d.detach(),
         "loss/G": loss_g.detach(),
-        "score/D(x)": real_s.detach().float().mean(),
-        "score/D(G(z))": fake_s.detach().float().mean(),
+        "score/D(x)": _score(real_out).detach().float().mean(),
+        "score/D(G(z))": _score(fake_out).detach().float().mean(),
+        **logs,
     }

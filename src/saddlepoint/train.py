@@ -31,6 +31,8 @@ from .metrics import mode_coverage
 from .nets import (DCGANDiscriminator, DCGANGenerator, MLPCritic, MLPGenerator, ResNetCritic, ResNetGenerator,
                    SmallCritic, SmallGenerator,
                    with_spectral_norm)
+from .conditional import Condition, make_condition
+from .nets.conditional import AuxiliaryCritic, ConditionalGenerator, LabelCritic
 from .penalties import Penalty, gradient_penalty, r1_penalty
 from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, load_checkpoint, read_metrics,
                    save_checkpoint, write_json_atomic, write_yaml)
@@ -65,8 +67,9 @@ def _device(name: str) -> torch.device:
 class Experiment:
     """The objects a config describes: data, players, optimizers, game, penalties and schedule."""
 
-    def __init__(self, cfg: TrainConfig, channels: int | None = None):
-        """``channels`` given: build the players without loading an image set (sampling from a run)."""
+    def __init__(self, cfg: TrainConfig, channels: int | None = None, classes: int | None = None):
+        """``channels`` (and ``classes``, for class-conditional runs) given: build the players without
+        loading an image set (sampling from a run)."""
         self.cfg = cfg
         self.dist, device = setup(cfg.device)  # one process, or this one's place under torchrun
         self.device = _device(device)
@@ -86,8 +89,10 @@ class Experiment:
 
                 self.data = load_images(cfg.data, cfg.image_size)
         self.channels = channels or getattr(self.data, "channels", 2)
+        self.classes = classes if classes is not None else getattr(self.data, "n_classes", 0)
+        self.condition = _make_condition(cfg, self.classes)
         self.rng = torch.Generator().manual_seed(cfg.seed)  # data order and noise stream
-        G, D = _build_players(cfg, self.channels)
+        G, D = _build_players(cfg, self.channels, self.condition)
         if cfg.spectral_norm:
             with_spectral_norm(D)
         self.precision = resolve_precision(cfg, self.device)
@@ -116,32 +121,50 @@ class Experiment:
                                weight_clip=cfg.weight_clip or None,
                                precision=None if self.precision == torch.float32 else self.precision,
                                scaler_g=torch.amp.GradScaler(self.device.type) if fp16 else None,
-                               scaler_d=torch.amp.GradScaler(self.device.type) if fp16 else None)
+                               scaler_d=torch.amp.GradScaler(self.device.type) if fp16 else None,
+                               condition=self.condition)
         self.schedule = GDA(cfg.schedule, cfg.critic_steps, cfg.reuse_fake)
         self.step = 0
 
     # --- streams; networks see data divided by its scale ----------------------------------------
     # Each process draws the global batch from the shared generator and keeps its slice, so the stream
     # (and every checkpoint) is the same for any number of processes.
-    def sample_real(self) -> Tensor:
+    def sample_real(self) -> Tensor | tuple[Tensor, Tensor]:
+        """A real batch x, or (x, labels) for a class-conditional game."""
         n = self.cfg.batch_size * self.cfg.pack
-        x = (self.dist.shard(self.data.sample(n, self.rng)) / self.scale).to(self.device, non_blocking=True)
-        return x.contiguous(memory_format=self.memory_format) if x.dim() == 4 else x
+        labelled = self.condition is not None and self.condition.needs_labels
+        x, y = self.data.sample_labelled(n, self.rng) if labelled else (self.data.sample(n, self.rng), None)
+        x = (self.dist.shard(x) / self.scale).to(self.device, non_blocking=True)
+        x = x.contiguous(memory_format=self.memory_format) if x.dim() == 4 else x
+        return x if y is None else (x, self.dist.shard(y).to(self.device))
 
-    def sample_noise(self) -> Tensor:
+    def sample_noise(self) -> Tensor | tuple[Tensor, Tensor]:
+        """Noise z, or (z, c) with the label or code c the conditional generator is given."""
         n = self.cfg.batch_size * self.cfg.pack
-        return self.dist.shard(torch.randn(n, self.cfg.z_dim, generator=self.rng)).to(self.device)
+        z = self.dist.shard(torch.randn(n, self.cfg.z_dim, generator=self.rng)).to(self.device)
+        if self.condition is None:
+            return z
+        return z, self.dist.shard(self.condition.sample(n, self.rng)).to(self.device)
 
     @torch.no_grad()
-    def generate(self, n: int, seed: int = EVAL_SEED) -> Tensor:
-        """``n`` samples in data units (images in [−1, 1]) from the generator in eval mode, noise from ``seed``."""
-        z = torch.randn(n, self.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
+    def generate(self, n: int, seed: int = EVAL_SEED, cond: Tensor | None = None) -> Tensor:
+        """``n`` samples in data units (images in [−1, 1]) from the generator in eval mode, noise from ``seed``.
+        Conditional runs: ``cond`` holds the n labels (or InfoGAN codes); default every class equally often."""
+        g = torch.Generator().manual_seed(seed)
+        z = torch.randn(n, self.cfg.z_dim, generator=g)
         G = self.sampler
         was_training = G.training
         G.eval()
-        x = torch.cat([G(zb.to(self.device)).float().cpu() for zb in z.split(256)]) * self.scale
+        if self.condition is None:
+            x = torch.cat([G(zb.to(self.device)).float().cpu() for zb in z.split(256)])
+        else:
+            cond = self.condition.balanced(n, g) if cond is None else cond
+            if cond.shape[0] != n:
+                raise ValueError(f"{cond.shape[0]} conditions for {n} samples")
+            x = torch.cat([G(zb.to(self.device), cb.to(self.device)).float().cpu()
+                           for zb, cb in zip(z.split(256), cond.split(256))])
         G.train(was_training)
-        return x
+        return x * self.scale
 
     @property
     def sampler(self) -> nn.Module:
@@ -262,18 +285,40 @@ def _adam(params, lr: float, cfg: TrainConfig) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
 
 
-def _build_players(cfg: TrainConfig, channels: int) -> tuple[nn.Module, nn.Module]:
+def _make_condition(cfg: TrainConfig, classes: int) -> Condition | None:
+    if cfg.conditional in ("cgan", "acgan") and classes < 2:
+        raise RunError(f"conditional={cfg.conditional} needs labelled images with at least two classes, and data="
+                       f"{cfg.data} has {'none' if classes == 0 else 'one'}; use mnist, cifar10, class sub-folders or "
+                       "an .npz with a 'labels' array (or conditional=infogan, which needs no labels)")
+    return make_condition(cfg.conditional, classes, cfg.aux_weight, cfg.info_categorical, cfg.info_continuous)
+
+
+def _build_players(cfg: TrainConfig, channels: int, condition: Condition | None = None) -> tuple[nn.Module, nn.Module]:
+    """(G, D) for the config.  A condition widens G's input by its code and, for a concatenating cGAN
+    critic, D's input by one plane per class, then wraps the plain players (nets.conditional)."""
+    z_in = cfg.z_dim + (condition.cond_dim if condition is not None else 0)
+    concat = condition is not None and condition.critic_reads_label and cfg.label_critic == "concat"
+    d_in = channels + (condition.n_classes if concat else 0)
     if cfg.model == "dcgan":
-        return (DCGANGenerator(cfg.z_dim, channels, cfg.image_size, cfg.base_channels),
-                DCGANDiscriminator(channels, cfg.image_size, cfg.base_channels, cfg.pack))
-    if cfg.model == "small":
-        return SmallGenerator(cfg.z_dim, channels), SmallCritic(channels, cfg.base_channels, cfg.pack)
-    if cfg.model == "resnet":
+        G, D = (DCGANGenerator(z_in, channels, cfg.image_size, cfg.base_channels),
+                DCGANDiscriminator(d_in, cfg.image_size, cfg.base_channels, cfg.pack))
+    elif cfg.model == "small":
+        G, D = SmallGenerator(z_in, channels), SmallCritic(d_in, cfg.base_channels, cfg.pack)
+    elif cfg.model == "resnet":
         steps = resolution_plan(cfg.image_size)[1]
-        return (ResNetGenerator(cfg.z_dim, channels, cfg.image_size, 4 * cfg.base_channels),
-                ResNetCritic(channels, 2 * cfg.base_channels, down=min(steps, 2), pack=cfg.pack))
-    return (MLPGenerator(cfg.z_dim, channels, cfg.g_hidden, cfg.g_layers, cfg.g_batch_norm),
-            MLPCritic(channels, cfg.d_hidden, cfg.d_layers, cfg.d_maxout, cfg.pack))
+        G, D = (ResNetGenerator(z_in, channels, cfg.image_size, 4 * cfg.base_channels),
+                ResNetCritic(d_in, 2 * cfg.base_channels, down=min(steps, 2), pack=cfg.pack))
+    else:
+        G, D = (MLPGenerator(z_in, channels, cfg.g_hidden, cfg.g_layers, cfg.g_batch_norm),
+                MLPCritic(d_in, cfg.d_hidden, cfg.d_layers, cfg.d_maxout, cfg.pack))
+    if condition is None:
+        return G, D
+    G = ConditionalGenerator(G, getattr(condition, "n_classes", 0))
+    if condition.critic_reads_label:
+        D = LabelCritic(D, condition.n_classes, cfg.label_critic)
+    elif condition.aux_outputs:
+        D = AuxiliaryCritic(D, condition.aux_outputs, condition.aux_hidden)
+    return G, D
 
 
 def evaluate(exp: Experiment, n: int | None = None) -> dict[str, float]:
@@ -308,7 +353,7 @@ def train(cfg: TrainConfig, recipe: str = "custom", out: str | Path | None = Non
         try:
             made = create_run_dir(out, recipe, runs_root)
             write_yaml(made / "config.yaml", cfg.to_dict())
-            write_json_atomic(made / "run.json", {"recipe": recipe, "channels": exp.channels,
+            write_json_atomic(made / "run.json", {"recipe": recipe, "channels": exp.channels, "classes": exp.classes,
                                                   "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
         except RunError as e:
             made = f"error: {e}"
@@ -369,8 +414,8 @@ def load_run(run_dir: str | Path, load_data: bool = False) -> Experiment:
     run_dir = Path(run_dir)
     cfg = _run_config(run_dir)
     tensors, meta = load_checkpoint(run_dir)
-    channels = None if (load_data or cfg.model == "mlp") else _run_info(run_dir).get("channels")
-    exp = Experiment(cfg, channels=channels)
+    info = {} if (load_data or cfg.model == "mlp") else _run_info(run_dir)
+    exp = Experiment(cfg, channels=info.get("channels"), classes=info.get("classes"))
     exp.load_players(tensors)
     exp.step = int(meta["step"])
     return exp
@@ -453,7 +498,10 @@ def save_samples(exp: Experiment, path: Path, sink: MetricsSink | None = None, t
     if exp.images:
         from torchvision.utils import make_grid, save_image
 
-        grid = make_grid(exp.generate(64), nrow=8, normalize=True, value_range=(-1, 1))
+        from .sampling import conditions_for_picture
+
+        cond, n, per_row = conditions_for_picture(exp, 64)  # conditional: one row per class
+        grid = make_grid(exp.generate(n, cond=cond), nrow=per_row, normalize=True, value_range=(-1, 1))
         save_image(grid, str(path))
         if sink is not None:
             sink.add_image("samples", grid, exp.step)

@@ -253,6 +253,23 @@ class ImageSampler:
         idx = torch.randint(len(self.dataset), (n,), generator=generator)
         return self.dataset.to_float(idx)
 
+    @property
+    def n_classes(self) -> int:
+        """Number of classes of the labels (0 when the images have none; 1000 digit triples for stacked MNIST)."""
+        if self.dataset.labels is None:
+            return 0
+        return 1000 if self.stacked else int(self.dataset.labels.max()) + 1
+
+    def sample_labelled(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """(images (n, C, H, W) in [−1, 1], their labels (n,)); the same random stream as :meth:`sample`."""
+        if self.dataset.labels is None:
+            raise DataError(f"{self.name} has no labels; class-conditional training needs labelled images "
+                            "(mnist, cifar10, class sub-folders, or an .npz with a 'labels' array)")
+        if self._stack is not None:
+            return self._stack.sample(n, generator)
+        idx = torch.randint(len(self.dataset), (n,), generator=generator)
+        return self.dataset.to_float(idx), self.dataset.labels[idx]
+
 
 IMAGE_DATASETS = {"mnist": "MNIST digits, 28×28 grey (torchvision layout under $SADDLEPOINT_DATA/mnist)",
                   "stacked-mnist": "three independent MNIST digits as RGB channels, 1000 modes",

@@ -28,7 +28,7 @@ from .stacked import read_triples, stacked_mode_coverage
 
 __all__ = ["IMAGE_METRICS", "BACKBONES", "MetricUnavailable", "default_backbone", "evaluate_images", "inception_score", "fingerprint"]
 
-IMAGE_METRICS = ("fid", "kid", "is", "pr", "modes", "memorization")
+IMAGE_METRICS = ("fid", "kid", "is", "pr", "modes", "memorization", "accuracy", "class_fid", "code_match")
 
 
 class MetricUnavailable(RuntimeError):
@@ -135,6 +135,47 @@ def _reference(exp, backbone_fn, backbone: str, n_ref: int) -> tuple[Tensor, dic
     return feats, info
 
 
+def _check_conditional(exp, metrics: list[str]) -> None:
+    cond = exp.condition
+    wants_labels = [m for m in metrics if m in ("accuracy", "class_fid")]
+    if wants_labels and (cond is None or not cond.needs_labels):
+        raise MetricUnavailable(f"the {wants_labels[0]} metric compares samples with the class they were asked for and "
+                                "needs a class-conditional run (conditional=cgan or acgan)")
+    if "code_match" in metrics and (cond is None or cond.name != "infogan"):
+        raise MetricUnavailable("the code_match metric matches InfoGAN's categorical code to digit classes and needs "
+                                "a conditional=infogan run")
+    if any(m in metrics for m in ("accuracy", "code_match")) and exp.cfg.data != "mnist":
+        raise MetricUnavailable("accuracy and code_match read the samples with saddlepoint's MNIST classifier and "
+                                "need data=mnist")
+    if "code_match" in metrics and not cond.categorical:
+        raise MetricUnavailable("code_match needs a categorical code; this run has info_categorical=0")
+
+
+def _conditional_metrics(exp, metrics, fake, fake_feats, asked, backbone_fn, described, n_ref) -> dict:
+    """accuracy / code_match (MNIST classifier's reading of the samples) and per-class FID."""
+    from .conditional import best_matching_accuracy, class_accuracy, per_class_fid
+
+    out: dict = {}
+    if "accuracy" in metrics or "code_match" in metrics:
+        _, probs = _mnist_backbone()[0](fake)
+        predicted = probs.argmax(1)
+        out["classifier"] = "saddlepoint MNIST classifier (≥ 99 % test accuracy)"
+        if "accuracy" in metrics:
+            out.update(class_accuracy(predicted, asked))
+        if "code_match" in metrics:
+            out.update(best_matching_accuracy(asked, predicted, exp.condition.categorical, 10))
+    if "class_fid" in metrics:
+        sampler, what = _reference_set(exp)
+        labels = sampler.dataset.labels
+        if labels is None:
+            raise MetricUnavailable(f"class_fid needs labelled reference images; {what} has no labels")
+        idx = torch.arange(min(n_ref, len(labels)))
+        real_feats = torch.cat([backbone_fn(sampler.dataset.to_float(i))[0] for i in idx.split(2000)])
+        out.update(per_class_fid(fake_feats, asked, real_feats, labels[idx]))
+        out["class_fid_reference"] = f"{what}, first {len(idx)} images, {described}"
+    return out
+
+
 def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_000, backbone: str | None = None,
                     inception_weights: str | None = None, progress: bool = False) -> dict:
     """The requested ``metrics`` for the run's sampling generator, with their provenance.  ``backbone``:
@@ -147,11 +188,20 @@ def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_00
         raise MetricUnavailable("the modes metric counts digit triples and needs data=stacked-mnist")
     if "memorization" in metrics and data != "mnist":
         raise MetricUnavailable("the memorization check compares with MNIST's training digits and needs data=mnist")
+    _check_conditional(exp, metrics)
     backbone = backbone or default_backbone(data)
     backbone_fn, described = _backbone(backbone, data, inception_weights, exp.device, progress)
-    fake = exp.generate(n)
+    cond = None
+    if exp.condition is not None:  # every class (category) equally often, InfoGAN's continuous codes from their prior
+        from ..train import EVAL_SEED
+
+        cond = exp.condition.balanced(n, torch.Generator().manual_seed(EVAL_SEED + 2))
+    fake = exp.generate(n, cond=cond)
     fake_feats, fake_probs = backbone_fn(fake)
     out: dict = {"generated_samples": n, "step": exp.step, "backbone": described}
+    if cond is not None:
+        out.update(_conditional_metrics(exp, metrics, fake, fake_feats, exp.condition.categories(cond), backbone_fn,
+                                        described, n_ref))
     if "modes" in metrics:  # the protocol reads each channel with the MNIST classifier, whatever the backbone
         clf = _mnist_backbone()[1]
         out.update({f"stacked/{k}": v for k, v in stacked_mode_coverage(read_triples(fake, clf)).items()})

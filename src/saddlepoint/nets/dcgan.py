@@ -13,6 +13,7 @@ Channel widths double at each downsampling step from ``base_channels`` (64 in th
 from __future__ import annotations
 
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from .common import pack_samples, resolution_plan
 
@@ -73,7 +74,16 @@ class DCGANDiscriminator(nn.Module):
             width *= 2
         layers += [nn.Conv2d(width, 1, base, 1, 0, bias=False)]  # (B, 1, 1, 1)
         self.net = nn.Sequential(*layers)
+        self.feature_dim = width * base * base
         dcgan_init(self)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(pack_samples(x, self.pack)).flatten()
+
+    def features(self, x: Tensor) -> Tensor:
+        """The last feature map, flattened: (B, feature_dim) (for heads and projections)."""
+        return self.net[:-1](pack_samples(x, self.pack)).flatten(1)
+
+    def score(self, h: Tensor) -> Tensor:
+        """The final convolution covers the whole base×base map, so on features it is a linear map."""
+        return F.linear(h, self.net[-1].weight.flatten(1).to(h.dtype)).squeeze(-1)

@@ -82,7 +82,14 @@ class ResNetCritic(nn.Module):
         blocks += [_DownBlock(width, width, down=False) for _ in range(2)]
         self.blocks = nn.Sequential(*blocks)
         self.linear = nn.Linear(width, 1)
+        self.feature_dim = width
 
     def forward(self, x: Tensor) -> Tensor:
-        h = F.relu(self.blocks(pack_samples(x, self.pack)))
-        return self.linear(torch.sum(h, dim=(2, 3))).squeeze(-1)  # global sum pooling
+        return self.score(self.features(x))
+
+    def features(self, x: Tensor) -> Tensor:
+        """ReLU and global sum pooling of the last block: (B, width)."""
+        return torch.sum(F.relu(self.blocks(pack_samples(x, self.pack))), dim=(2, 3))
+
+    def score(self, h: Tensor) -> Tensor:
+        return self.linear(h).squeeze(-1)

@@ -46,7 +46,14 @@ class SmallCritic(nn.Module):
             layers += [nn.Conv2d(c_in, c_out, 3, 2, 1), *norm, nn.LeakyReLU(0.3)]
             c_in = c_out
         self.net = nn.Sequential(*layers)
-        self.linear = nn.Linear(4 * 4 * 4 * width, 1)
+        self.feature_dim = 4 * 4 * 4 * width
+        self.linear = nn.Linear(self.feature_dim, 1)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.linear(self.net(pack_samples(x, self.pack)).flatten(1)).squeeze(-1)
+        return self.score(self.features(x))
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.net(pack_samples(x, self.pack)).flatten(1)  # (B, 4·4·4·width)
+
+    def score(self, h: Tensor) -> Tensor:
+        return self.linear(h).squeeze(-1)

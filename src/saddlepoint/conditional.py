@@ -1,0 +1,195 @@
+"""Conditional games: what the generator is told besides its noise, and the terms that make it listen.
+
+A *condition* describes one variant of class-conditional (or code-conditional) generation: what it
+draws for the generator beside z, whether the critic reads the label, and the extra loss terms it adds
+to each player's game loss.  Like a game it is a small stateless object that owns no network and never
+calls ``backward``; the schedule (:mod:`saddlepoint.schedule`) adds its terms.
+
+* **cgan** (Mirza & Osindero 2014): both players are given the class label y; the critic judges pairs
+  (x, y), so the generator must produce an x that fits its y.  The critic reads y by concatenation
+  (one-hot planes) or by projection (Miyato & Koyama 2018: D(x, y) = ψ(φ(x)) + ⟨e_y, φ(x)⟩).
+* **acgan** (Odena et al. 2017): the critic sees x only and has an auxiliary classifier head.  Both
+  players *maximize* the log-likelihood of the right class, L_C = E log P(C=y | x_real) + E log P(C=c |
+  G(z, c)): the critic on real and fake, the generator on fake.  In loss form: cross-entropies.
+* **infogan** (Chen et al. 2016): no labels.  The generator gets a latent code c (a categorical code
+  and continuous codes) and a head Q on the critic's features recovers c from G(z, c).  Both players
+  maximize the variational lower bound L_I(G, Q) = E log Q(c | G(z, c)) + H(c) on the mutual information
+  I(c; G(z, c)); its weight is λ.  Continuous codes are read as unit-variance Gaussians (log Q = −½‖c − μ‖²
+  + const).  Q is trained with the critic (on fake samples only), G with its own step.
+
+A new variant is one class here with ``@register_condition("name")``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+__all__ = ["Condition", "CONDITIONS", "register_condition", "make_condition", "LabelCondition", "AuxiliaryClassifier",
+           "MutualInformation", "split_batch"]
+
+
+class Condition(Protocol):
+    name: str
+    critic_reads_label: bool  # the critic is called D(x, y)
+    needs_labels: bool  # real batches come with their class labels
+    cond_dim: int  # width of the generator's extra input
+    aux_outputs: int  # outputs of the critic's auxiliary head (0 = none)
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor: ...
+
+    def d_term(self, aux_real: Tensor | None, aux_fake: Tensor | None, y_real: Tensor | None, c_fake: Tensor) -> Tensor | None: ...
+
+    def g_term(self, aux_fake: Tensor | None, c_fake: Tensor) -> Tensor | None: ...
+
+
+CONDITIONS: dict[str, type] = {}
+
+
+def register_condition(name: str):
+    """Class decorator: make a condition constructible by name (``conditional=<name>`` in a recipe)."""
+
+    def deco(cls):
+        if name in CONDITIONS:
+            raise ValueError(f"condition {name!r} is registered twice")
+        CONDITIONS[name] = cls
+        cls.name = name
+        return cls
+
+    return deco
+
+
+@dataclass(frozen=True)
+class _Labels:
+    """Shared by the label-conditional variants: uniform labels for the generator, one-hot input."""
+
+    n_classes: int
+    weight: float = 1.0
+    needs_labels: ClassVar[bool] = True
+
+    @property
+    def cond_dim(self) -> int:
+        return self.n_classes
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        """Labels for a generated batch, uniform over the classes: (n,) int64."""
+        return torch.randint(self.n_classes, (n,), generator=generator)
+
+    def balanced(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Labels 0, 1, …, K−1, 0, 1, … (every class equally often) for pictures and evaluation."""
+        return torch.arange(n) % self.n_classes
+
+    def categories(self, labels: Tensor) -> Tensor:
+        return labels
+
+
+@register_condition("cgan")
+@dataclass(frozen=True)
+class LabelCondition(_Labels):
+    """cGAN: the label goes into both players; the game's own loss is the whole objective."""
+
+    critic_reads_label: ClassVar[bool] = True
+    aux_outputs: ClassVar[int] = 0
+
+    def d_term(self, aux_real, aux_fake, y_real, c_fake):
+        return None
+
+    def g_term(self, aux_fake, c_fake):
+        return None
+
+
+@register_condition("acgan")
+@dataclass(frozen=True)
+class AuxiliaryClassifier(_Labels):
+    """AC-GAN: weight · cross-entropy of the critic's class head, on real and fake for the critic and on
+    fake for the generator (Odena et al. 2017, eqs. 2-3: both maximize L_C)."""
+
+    critic_reads_label: ClassVar[bool] = False
+    aux_hidden: ClassVar[int] = 0  # the class head is linear on the critic's features
+
+    @property
+    def aux_outputs(self) -> int:
+        return self.n_classes
+
+    def d_term(self, aux_real, aux_fake, y_real, c_fake):
+        return self.weight * (F.cross_entropy(aux_real.float(), y_real) + F.cross_entropy(aux_fake.float(), c_fake))
+
+    def g_term(self, aux_fake, c_fake):
+        return self.weight * F.cross_entropy(aux_fake.float(), c_fake)
+
+
+@register_condition("infogan")
+@dataclass(frozen=True)
+class MutualInformation:
+    """InfoGAN: λ · (−L_I) for both players, with L_I's constant entropy H(c) dropped.  A code is
+    (B, categorical + continuous): a one-hot categorical part and continuous parts uniform on [−1, 1]."""
+
+    categorical: int = 10
+    continuous: int = 2
+    weight: float = 1.0
+    critic_reads_label: ClassVar[bool] = False
+    needs_labels: ClassVar[bool] = False
+    aux_hidden: ClassVar[int] = 128  # Q: one hidden layer on the critic's features (Chen et al. 2016, appendix C)
+
+    @property
+    def cond_dim(self) -> int:
+        return self.categorical + self.continuous
+
+    @property
+    def aux_outputs(self) -> int:
+        return self.categorical + self.continuous
+
+    def sample(self, n: int, generator: torch.Generator) -> Tensor:
+        cat = torch.randint(max(self.categorical, 1), (n,), generator=generator)
+        return self.code(cat, torch.rand(n, self.continuous, generator=generator) * 2 - 1)
+
+    def code(self, categories: Tensor, continuous: Tensor) -> Tensor:
+        """Assemble codes from categories (B,) and continuous values (B, continuous) → (B, cond_dim)."""
+        parts = [F.one_hot(categories, self.categorical).float()] if self.categorical else []
+        return torch.cat(parts + [continuous.float()], dim=1)
+
+    def balanced(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Codes with every category equally often and continuous codes from their prior, for evaluation."""
+        return self.code(torch.arange(n) % max(self.categorical, 1),
+                         torch.rand(n, self.continuous, generator=generator) * 2 - 1)
+
+    def categories(self, code: Tensor) -> Tensor:
+        """The categorical part of codes (B, cond_dim) as indices (B,)."""
+        return code[:, : self.categorical].argmax(1)
+
+    def _neg_info(self, q: Tensor, code: Tensor) -> Tensor:
+        q = q.float()
+        loss = q.new_zeros(())
+        if self.categorical:
+            loss = loss + F.cross_entropy(q[:, : self.categorical], self.categories(code))
+        if self.continuous:  # −log N(c; μ, 1) up to a constant, summed over the codes
+            loss = loss + 0.5 * ((q[:, self.categorical:] - code[:, self.categorical:]) ** 2).sum(1).mean()
+        return self.weight * loss
+
+    def d_term(self, aux_real, aux_fake, y_real, c_fake):
+        return self._neg_info(aux_fake, c_fake)
+
+    def g_term(self, aux_fake, c_fake):
+        return self._neg_info(aux_fake, c_fake)
+
+
+def make_condition(name: str, n_classes: int = 0, weight: float = 1.0, categorical: int = 10,
+                   continuous: int = 2) -> Condition | None:
+    """The condition ``name`` (``none`` → None)."""
+    if name == "none":
+        return None
+    if name == "infogan":
+        return MutualInformation(categorical, continuous, weight)
+    if name not in CONDITIONS:
+        raise KeyError(f"unknown conditional={name!r}; choose one of none, {', '.join(CONDITIONS)}")
+    return CONDITIONS[name](n_classes, weight)
+
+
+def split_batch(batch: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor | None]:
+    """A batch is x alone or (x, its label / code)."""
+    return (batch, None) if isinstance(batch, Tensor) else batch
+
