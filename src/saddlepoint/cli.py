@@ -6,6 +6,7 @@
     saddlepoint evaluate RUN
     saddlepoint sample RUN -n 64 --seed S -o grid.png [--label K | --sweep cat|c1|...]
     saddlepoint interpolate RUN -o walk.png
+    saddlepoint translate RUN [-i IMAGES] -o rows.png
 """
 
 from __future__ import annotations
@@ -156,6 +157,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return _picture(args, name, lambda exp, out: save_sample_picture(exp, out, args.n, args.seed, args.label), 64)
 
 
+def cmd_translate(args: argparse.Namespace) -> int:
+    from .sampling import save_translation
+
+    return _picture(args, "translate.png" if args.input is None else f"translate-{Path(args.input).stem}.png",
+                    lambda exp, out: save_translation(exp, out, args.n, args.input), 8)
+
+
 def cmd_interpolate(args: argparse.Namespace) -> int:
     from .sampling import save_interpolation
 
@@ -207,6 +215,14 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "cat (the categories) or c1, c2, ... (a continuous code, -2..2)")
     sm.add_argument("-o", "--out", help="output picture (default RUN/sample-seedS.png)")
     sm.set_defaults(func=cmd_sample)
+
+    tr = sub.add_parser("translate", help="translation runs (pix2pix): source | output | target rows of held-out "
+                                          "pairs, or your own images with -i")
+    tr.add_argument("run", metavar="RUN")
+    tr.add_argument("-i", "--input", help="an image or a folder of images to translate (default: held-out pairs)")
+    tr.add_argument("-n", type=int, default=None, help="rows (default 8)")
+    tr.add_argument("-o", "--out", help="output picture (default RUN/translate.png)")
+    tr.set_defaults(func=cmd_translate)
 
     ip = sub.add_parser("interpolate", help="spherical interpolation between random latent points of RUN")
     ip.add_argument("run", metavar="RUN")

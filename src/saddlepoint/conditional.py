@@ -16,6 +16,10 @@ calls ``backward``; the schedule (:mod:`saddlepoint.schedule`) adds its terms.
   maximize the variational lower bound L_I(G, Q) = E log Q(c | G(z, c)) + H(c) on the mutual information
   I(c; G(z, c)); its weight is λ.  Continuous codes are read as unit-variance Gaussians (log Q = −½‖c − μ‖²
   + const).  Q is trained with the critic (on fake samples only), G with its own step.
+* **pix2pix** (Isola et al. 2017): paired translation.  The generator is given a real source image A
+  (no noise z: dropout is its noise) and must produce the paired target B; the critic judges (A, B) pairs,
+  D(B, A) against D(G(A), A), and the generator also pays λ·E‖B − G(A)‖₁, the paper's objective
+  G* = arg min_G max_D L_cGAN(G, D) + λ L_L1(G) with λ = 100.
 
 A new variant is one class here with ``@register_condition("name")``.
 """
@@ -30,13 +34,14 @@ from torch import Tensor
 from torch.nn import functional as F
 
 __all__ = ["Condition", "CONDITIONS", "register_condition", "make_condition", "LabelCondition", "AuxiliaryClassifier",
-           "MutualInformation", "split_batch"]
+           "MutualInformation", "PairedTranslation", "split_batch"]
 
 
 class Condition(Protocol):
     name: str
     critic_reads_label: bool  # the critic is called D(x, y)
     needs_labels: bool  # real batches come with their class labels
+    from_real: bool  # the generator's input is the real batch's condition (a source image), not a draw
     cond_dim: int  # width of the generator's extra input
     aux_outputs: int  # outputs of the critic's auxiliary head (0 = none)
 
@@ -44,7 +49,7 @@ class Condition(Protocol):
 
     def d_term(self, aux_real: Tensor | None, aux_fake: Tensor | None, y_real: Tensor | None, c_fake: Tensor) -> Tensor | None: ...
 
-    def g_term(self, aux_fake: Tensor | None, c_fake: Tensor) -> Tensor | None: ...
+    def g_term(self, aux_fake: Tensor | None, c_fake: Tensor, fake: Tensor, real: Tensor) -> Tensor | None: ...
 
 
 CONDITIONS: dict[str, type] = {}
@@ -70,6 +75,7 @@ class _Labels:
     n_classes: int
     weight: float = 1.0
     needs_labels: ClassVar[bool] = True
+    from_real: ClassVar[bool] = False
 
     @property
     def cond_dim(self) -> int:
@@ -98,7 +104,7 @@ class LabelCondition(_Labels):
     def d_term(self, aux_real, aux_fake, y_real, c_fake):
         return None
 
-    def g_term(self, aux_fake, c_fake):
+    def g_term(self, aux_fake, c_fake, fake, real):
         return None
 
 
@@ -118,7 +124,7 @@ class AuxiliaryClassifier(_Labels):
     def d_term(self, aux_real, aux_fake, y_real, c_fake):
         return self.weight * (F.cross_entropy(aux_real.float(), y_real) + F.cross_entropy(aux_fake.float(), c_fake))
 
-    def g_term(self, aux_fake, c_fake):
+    def g_term(self, aux_fake, c_fake, fake, real):
         return self.weight * F.cross_entropy(aux_fake.float(), c_fake)
 
 
@@ -133,6 +139,7 @@ class MutualInformation:
     weight: float = 1.0
     critic_reads_label: ClassVar[bool] = False
     needs_labels: ClassVar[bool] = False
+    from_real: ClassVar[bool] = False
     aux_hidden: ClassVar[int] = 128  # Q: one hidden layer on the critic's features (Chen et al. 2016, appendix C)
 
     @property
@@ -173,15 +180,37 @@ class MutualInformation:
     def d_term(self, aux_real, aux_fake, y_real, c_fake):
         return self._neg_info(aux_fake, c_fake)
 
-    def g_term(self, aux_fake, c_fake):
+    def g_term(self, aux_fake, c_fake, fake, real):
         return self._neg_info(aux_fake, c_fake)
 
 
+@register_condition("pix2pix")
+@dataclass(frozen=True)
+class PairedTranslation:
+    """pix2pix: the critic reads the source image beside the image it judges; the generator adds
+    ``l1_weight`` · mean |B − G(A)| (the paper's λ = 100)."""
+
+    l1_weight: float = 100.0
+    critic_reads_label: ClassVar[bool] = True
+    needs_labels: ClassVar[bool] = True  # the real batch is (B, A)
+    from_real: ClassVar[bool] = True
+    cond_dim: ClassVar[int] = 0
+    aux_outputs: ClassVar[int] = 0
+
+    def d_term(self, aux_real, aux_fake, y_real, c_fake):
+        return None
+
+    def g_term(self, aux_fake, c_fake, fake, real):
+        return self.l1_weight * (fake.float() - real.float()).abs().mean()
+
+
 def make_condition(name: str, n_classes: int = 0, weight: float = 1.0, categorical: int = 10,
-                   continuous: int = 2) -> Condition | None:
+                   continuous: int = 2, l1_weight: float = 100.0) -> Condition | None:
     """The condition ``name`` (``none`` → None)."""
     if name == "none":
         return None
+    if name == "pix2pix":
+        return PairedTranslation(l1_weight)
     if name == "infogan":
         return MutualInformation(categorical, continuous, weight)
     if name not in CONDITIONS:

@@ -10,7 +10,8 @@ from torch import Tensor
 from .runs import RunError
 from .train import EVAL_SEED, Experiment
 
-__all__ = ["slerp", "sample", "save_sample_picture", "save_interpolation", "conditions_for_picture", "code_sweep"]
+__all__ = ["slerp", "sample", "save_sample_picture", "save_interpolation", "conditions_for_picture", "code_sweep",
+           "translation_grid", "save_translation"]
 
 
 def slerp(z0: Tensor, z1: Tensor, t: Tensor) -> Tensor:
@@ -29,6 +30,12 @@ def sample(exp: Experiment, n: int, seed: int = EVAL_SEED, cond: Tensor | None =
     """``n`` samples from the run's sampling generator (EMA if trained with one); same seed, same samples.
     Conditional runs: ``cond`` holds n labels (or InfoGAN codes); default every class equally often."""
     return exp.generate(n, seed, cond)
+
+
+def _refuse_translation(exp: Experiment) -> None:
+    if exp.condition is not None and exp.condition.from_real:
+        raise RunError(f"this run translates images (conditional={exp.condition.name}): it needs a source image, not "
+                       "noise; use `saddlepoint translate RUN` (held-out pairs) or `saddlepoint translate RUN -i IMAGES`")
 
 
 def _check_label(exp: Experiment, label: int) -> None:
@@ -55,6 +62,7 @@ def conditions_for_picture(exp: Experiment, n: int, label: int | None = None) ->
     Unconditional: no conditions, ``n`` samples in rows of √n.  ``label`` given: n samples of that class.
     Class- or code-conditional without a label: one row per class (or category), ⌈n / K⌉ samples each."""
     cond = exp.condition
+    _refuse_translation(exp)
     if label is not None:
         _check_label(exp, label)
         return torch.full((n,), label, dtype=torch.long), n, max(1, int(round(n**0.5)))
@@ -131,6 +139,7 @@ def save_interpolation(exp: Experiment, path: str | Path, rows: int = 8, steps: 
     """``rows`` walks of ``steps`` points each along great circles between random latent pairs."""
     from . import plots
 
+    _refuse_translation(exp)
     path = Path(path)
     g = torch.Generator().manual_seed(seed)
     z0, z1 = torch.randn(rows, exp.cfg.z_dim, generator=g), torch.randn(rows, exp.cfg.z_dim, generator=g)
@@ -154,3 +163,65 @@ def save_interpolation(exp: Experiment, path: str | Path, rows: int = 8, steps: 
             fig.axes[0].plot(walk[:, 0], walk[:, 1], lw=0.8)
         plots.save(fig, path)
     return path
+
+
+@torch.no_grad()
+def translation_grid(exp: Experiment, sources: Tensor, targets: Tensor | None = None) -> Tensor:
+    """One row per source image: source | G(source) [| target], as a picture tensor in [0, 1]."""
+    from torchvision.utils import make_grid
+
+    if exp.condition is None or not exp.condition.from_real:
+        raise RunError("translate needs a translation run (conditional=pix2pix); use `saddlepoint sample RUN`")
+    if sources.shape[1] != exp.source_channels:
+        raise RunError(f"the source images have {sources.shape[1]} channels and this run translates images with "
+                       f"{exp.source_channels}; convert them (grey = 1 channel, RGB = 3)")
+    out = exp.generate(sources.shape[0], cond=sources)
+    columns = [sources, out] + ([targets] if targets is not None else [])
+    width = max(c.shape[1] for c in columns)
+    columns = [c.expand(-1, width, -1, -1) if c.shape[1] == 1 else c for c in columns]  # grey beside colour
+    rows = torch.stack(columns, dim=1).flatten(0, 1)  # (n·k, C, H, W): source, output[, target] per row
+    return make_grid(rows, nrow=len(columns), normalize=True, value_range=(-1, 1))
+
+
+def save_translation(exp: Experiment, path: str | Path, n: int = 8, inputs: str | Path | None = None) -> Path:
+    """Translate the first ``n`` held-out pairs (source | output | target per row) or the images under
+    ``inputs`` (a file or folder: source | output)."""
+    from torchvision.utils import save_image
+
+    from .data.paired import load_pairs
+
+    if exp.condition is None or not exp.condition.from_real:
+        raise RunError("translate needs a translation run (conditional=pix2pix); use `saddlepoint sample RUN`")
+    size = exp.cfg.image_size
+    if inputs is None:
+        held = load_pairs(exp.cfg.data, size, train=False) or load_pairs(exp.cfg.data, size, train=True)
+        from .data.paired import PairedSampler
+
+        targets, sources = PairedSampler(exp.cfg.data, size, held).first(n)
+        grid = translation_grid(exp, sources, targets)
+    else:
+        grid = translation_grid(exp, _read_inputs(Path(inputs), size, exp.source_channels)[:n])
+    path = Path(path)
+    save_image(grid, str(path))
+    return path
+
+
+def _read_inputs(path: Path, size: int, channels: int) -> Tensor:
+    from PIL import Image, UnidentifiedImageError
+    from torchvision.transforms.functional import center_crop, pil_to_tensor, resize
+
+    if not path.exists():
+        raise RunError(f"-i {path} does not exist; give an image file or a folder of images")
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    out = []
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                t = pil_to_tensor(im.convert("L" if channels == 1 else "RGB"))
+        except (UnidentifiedImageError, OSError):
+            continue
+        side = min(t.shape[-2:])
+        out.append(resize(center_crop(t, [side, side]), [size, size], antialias=True))
+    if not out:
+        raise RunError(f"-i {path}: no readable images there")
+    return torch.stack(out).float().div(127.5).sub(1.0)

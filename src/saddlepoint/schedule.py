@@ -71,6 +71,7 @@ class Contest:
     scaler_g: torch.amp.GradScaler | None = None  # float16 only: loss scaling per player
     scaler_d: torch.amp.GradScaler | None = None
     condition: "Condition | None" = None  # class / code conditioning and its loss terms (saddlepoint.conditional)
+    gan_weight: float = 1.0  # weight of the adversarial term in the generator's loss (0: its condition's term alone)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """The forward passes' precision: autocast to ``precision`` on the players' device."""
@@ -131,8 +132,20 @@ def critic_scores(D: nn.Module, real: Tensor, fake: Tensor, real_labels: Tensor 
     return tuple(o[:n_real] for o in out), tuple(o[n_real:] for o in out)
 
 
-def _generate(G: nn.Module, z: Tensor, code: Tensor | None) -> Tensor:
+def _generate(G: nn.Module, z: Tensor | None, code: Tensor | None) -> Tensor:
+    if z is None:  # translation: the source image is the generator's whole input
+        return G(code)
     return G(z) if code is None else G(z, code)
+
+
+def _draw(c: "Contest", sample_real: Callable[[], Batch], sample_noise: Callable[[], Batch]):
+    """(real, its label / source y, noise z, the generator's condition): a translation generator is given the
+    real batch's own source image and no noise."""
+    real, y = split_batch(sample_real())
+    if c.condition is not None and c.condition.from_real:
+        return real, y, None, y
+    z, code = split_batch(sample_noise())
+    return real, y, z, code
 
 
 def _reads_label(c: "Contest") -> bool:
@@ -177,11 +190,14 @@ def _critic_step(c: Contest, real: Tensor, y: Tensor | None, fake: Tensor, code:
             "score/D(G(z))": _score(fake_out).detach().float().mean()}
 
 
-def _generator_loss(c: Contest, fake_out: CriticOutput, code: Tensor | None, logs: dict[str, Tensor]) -> Tensor:
-    """g_loss plus the condition's generator term (logged on its own as ``loss/<condition>``)."""
+def _generator_loss(c: Contest, fake_out: CriticOutput, code: Tensor | None, logs: dict[str, Tensor], fake: Tensor,
+                    real: Tensor) -> Tensor:
+    """gan_weight · g_loss plus the condition's generator term (logged on its own as ``loss/<condition>``)."""
     loss = c.game.g_loss(_score(fake_out).float())
+    if c.gan_weight != 1.0:
+        loss = c.gan_weight * loss
     if c.condition is not None:
-        term = c.condition.g_term(_aux(fake_out), code)
+        term = c.condition.g_term(_aux(fake_out), code, fake, real)
         if term is not None:
             logs[f"loss/{c.condition.name}"] = term.detach()
             loss = loss + term
@@ -204,7 +220,7 @@ def gda_step(
         fake, code = None, None
         for i in range(schedule.critic_steps):
             keep = schedule.reuse_fake and i == schedule.critic_steps - 1  # G(z) the generator step will reuse
-            (real, y), (z, code) = split_batch(sample_real()), split_batch(sample_noise())
+            real, y, z, code = _draw(c, sample_real, sample_noise)
             with c.autocast(), (contextlib.nullcontext() if keep else torch.no_grad()):
                 fake = _generate(G, z, code)
             logs = _critic_step(c, real, y, fake, code)
@@ -212,12 +228,12 @@ def gda_step(
         D_local = _local(D)
         D_local.requires_grad_(False)
         if not schedule.reuse_fake:
-            z, code = split_batch(sample_noise())
+            real, y, z, code = _draw(c, sample_real, sample_noise)
         with c.autocast():
             if not schedule.reuse_fake:
                 fake = _generate(G, z, code)
             fake_out = D_local(fake, code) if _reads_label(c) else D_local(fake)
-        loss_g = _generator_loss(c, fake_out, code, logs)
+        loss_g = _generator_loss(c, fake_out, code, logs, fake, real)
         _descend(loss_g, c.opt_g, c.scaler_g)
         D_local.requires_grad_(True)
         logs["loss/G"] = loss_g.detach()
@@ -226,18 +242,18 @@ def gda_step(
     # Simultaneous: the first k−1 critic steps alone, then both gradients at the same (θ_G, θ_D) from
     # one forward pass of each player.
     for _ in range(schedule.critic_steps - 1):
-        (real, y), (z, code) = split_batch(sample_real()), split_batch(sample_noise())
+        real, y, z, code = _draw(c, sample_real, sample_noise)
         with c.autocast(), torch.no_grad():
             fake = _generate(G, z, code)
         logs = _critic_step(c, real, y, fake, code)
-    (real, y), (z, code) = split_batch(sample_real()), split_batch(sample_noise())
+    real, y, z, code = _draw(c, sample_real, sample_noise)
     labels = (y, code) if _reads_label(c) else (None, None)
     with c.autocast():
         fake = _generate(G, z, code)
         real_out, fake_out = critic_scores(D, real, fake, *labels)
     loss_d = _critic_loss(c, real, fake.detach(), real_out, fake_out, y, code)
     logs = {}
-    loss_g = _generator_loss(c, fake_out, code, logs)
+    loss_g = _generator_loss(c, fake_out, code, logs, fake, real)
     d_params = [p for p in D.parameters() if p.requires_grad]
     g_params = [p for p in G.parameters() if p.requires_grad]
     if c.scaler_d is not None:

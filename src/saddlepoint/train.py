@@ -32,7 +32,8 @@ from .nets import (DCGANDiscriminator, DCGANGenerator, MLPCritic, MLPGenerator, 
                    SmallCritic, SmallGenerator,
                    with_spectral_norm)
 from .conditional import Condition, make_condition
-from .nets.conditional import AuxiliaryCritic, ConditionalGenerator, LabelCritic
+from .nets.conditional import AuxiliaryCritic, ConditionalGenerator, LabelCritic, PairCritic
+from .nets.unet import PatchCritic, UNetGenerator
 from .penalties import Penalty, gradient_penalty, r1_penalty
 from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, load_checkpoint, read_metrics,
                    save_checkpoint, write_json_atomic, write_yaml)
@@ -67,7 +68,8 @@ def _device(name: str) -> torch.device:
 class Experiment:
     """The objects a config describes: data, players, optimizers, game, penalties and schedule."""
 
-    def __init__(self, cfg: TrainConfig, channels: int | None = None, classes: int | None = None):
+    def __init__(self, cfg: TrainConfig, channels: int | None = None, classes: int | None = None,
+                 source_channels: int | None = None):
         """``channels`` (and ``classes``, for class-conditional runs) given: build the players without
         loading an image set (sampling from a run)."""
         self.cfg = cfg
@@ -84,15 +86,20 @@ class Experiment:
         else:
             self.scale = 1.0  # images are already in [−1, 1]
             self.data = None
-            if channels is None:
+            if channels is None and cfg.conditional == "pix2pix":
+                from .data.paired import PairedSampler
+
+                self.data = PairedSampler(cfg.data, cfg.image_size)
+            elif channels is None:
                 from .data.images import load_images
 
                 self.data = load_images(cfg.data, cfg.image_size)
         self.channels = channels or getattr(self.data, "channels", 2)
+        self.source_channels = source_channels or getattr(self.data, "source_channels", 0)
         self.classes = classes if classes is not None else getattr(self.data, "n_classes", 0)
         self.condition = _make_condition(cfg, self.classes)
         self.rng = torch.Generator().manual_seed(cfg.seed)  # data order and noise stream
-        G, D = _build_players(cfg, self.channels, self.condition)
+        G, D = _build_players(cfg, self.channels, self.condition, self.source_channels)
         if cfg.spectral_norm:
             with_spectral_norm(D)
         self.precision = resolve_precision(cfg, self.device)
@@ -122,7 +129,7 @@ class Experiment:
                                precision=None if self.precision == torch.float32 else self.precision,
                                scaler_g=torch.amp.GradScaler(self.device.type) if fp16 else None,
                                scaler_d=torch.amp.GradScaler(self.device.type) if fp16 else None,
-                               condition=self.condition)
+                               condition=self.condition, gan_weight=cfg.gan_weight)
         self.schedule = GDA(cfg.schedule, cfg.critic_steps, cfg.reuse_fake)
         self.step = 0
 
@@ -136,7 +143,10 @@ class Experiment:
         x, y = self.data.sample_labelled(n, self.rng) if labelled else (self.data.sample(n, self.rng), None)
         x = (self.dist.shard(x) / self.scale).to(self.device, non_blocking=True)
         x = x.contiguous(memory_format=self.memory_format) if x.dim() == 4 else x
-        return x if y is None else (x, self.dist.shard(y).to(self.device))
+        if y is None:
+            return x
+        y = self.dist.shard(y).to(self.device, non_blocking=True)
+        return x, (y.contiguous(memory_format=self.memory_format) if y.dim() == 4 else y)  # a source image (pix2pix)
 
     def sample_noise(self) -> Tensor | tuple[Tensor, Tensor]:
         """Noise z, or (z, c) with the label or code c the conditional generator is given."""
@@ -157,6 +167,10 @@ class Experiment:
         G.eval()
         if self.condition is None:
             x = torch.cat([G(zb.to(self.device)).float().cpu() for zb in z.split(256)])
+        elif self.condition.from_real:  # translation: cond holds the source images (default: n training pairs')
+            cond = self.data.sample_labelled(n, g)[1] if cond is None else cond
+            x = torch.cat([G(cb.to(self.device, memory_format=self.memory_format)).float().cpu()
+                           for cb in cond.split(256)])
         else:
             cond = self.condition.balanced(n, g) if cond is None else cond
             if cond.shape[0] != n:
@@ -290,12 +304,19 @@ def _make_condition(cfg: TrainConfig, classes: int) -> Condition | None:
         raise RunError(f"conditional={cfg.conditional} needs labelled images with at least two classes, and data="
                        f"{cfg.data} has {'none' if classes == 0 else 'one'}; use mnist, cifar10, class sub-folders or "
                        "an .npz with a 'labels' array (or conditional=infogan, which needs no labels)")
-    return make_condition(cfg.conditional, classes, cfg.aux_weight, cfg.info_categorical, cfg.info_continuous)
+    return make_condition(cfg.conditional, classes, cfg.aux_weight, cfg.info_categorical, cfg.info_continuous,
+                          cfg.l1_weight)
 
 
-def _build_players(cfg: TrainConfig, channels: int, condition: Condition | None = None) -> tuple[nn.Module, nn.Module]:
+def _build_players(cfg: TrainConfig, channels: int, condition: Condition | None = None,
+                   source_channels: int = 0) -> tuple[nn.Module, nn.Module]:
     """(G, D) for the config.  A condition widens G's input by its code and, for a concatenating cGAN
-    critic, D's input by one plane per class, then wraps the plain players (nets.conditional)."""
+    critic, D's input by one plane per class, then wraps the plain players (nets.conditional).  pix2pix:
+    a U-Net from ``source_channels`` to ``channels`` and a PatchGAN critic of (source, image) pairs."""
+    if cfg.model == "unet":
+        steps = resolution_plan(cfg.image_size)[1]
+        return (UNetGenerator(source_channels, channels, cfg.image_size, cfg.base_channels),
+                PairCritic(PatchCritic(source_channels + channels, cfg.base_channels, stride2_layers=min(3, steps))))
     z_in = cfg.z_dim + (condition.cond_dim if condition is not None else 0)
     concat = condition is not None and condition.critic_reads_label and cfg.label_critic == "concat"
     d_in = channels + (condition.n_classes if concat else 0)
@@ -354,6 +375,7 @@ def train(cfg: TrainConfig, recipe: str = "custom", out: str | Path | None = Non
             made = create_run_dir(out, recipe, runs_root)
             write_yaml(made / "config.yaml", cfg.to_dict())
             write_json_atomic(made / "run.json", {"recipe": recipe, "channels": exp.channels, "classes": exp.classes,
+                                                  "source_channels": exp.source_channels,
                                                   "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
         except RunError as e:
             made = f"error: {e}"
@@ -415,7 +437,8 @@ def load_run(run_dir: str | Path, load_data: bool = False) -> Experiment:
     cfg = _run_config(run_dir)
     tensors, meta = load_checkpoint(run_dir)
     info = {} if (load_data or cfg.model == "mlp") else _run_info(run_dir)
-    exp = Experiment(cfg, channels=info.get("channels"), classes=info.get("classes"))
+    exp = Experiment(cfg, channels=info.get("channels"), classes=info.get("classes"),
+                     source_channels=info.get("source_channels"))
     exp.load_players(tensors)
     exp.step = int(meta["step"])
     return exp
@@ -498,8 +521,14 @@ def save_samples(exp: Experiment, path: Path, sink: MetricsSink | None = None, t
     if exp.images:
         from torchvision.utils import make_grid, save_image
 
-        from .sampling import conditions_for_picture
+        from .sampling import conditions_for_picture, translation_grid
 
+        if exp.condition is not None and exp.condition.from_real:  # rows: source | G(source) | target
+            grid = translation_grid(exp, *exp.data.sample_labelled(8, torch.Generator().manual_seed(EVAL_SEED))[::-1])
+            save_image(grid, str(path))
+            if sink is not None:
+                sink.add_image("samples", grid, exp.step)
+            return
         cond, n, per_row = conditions_for_picture(exp, 64)  # conditional: one row per class
         grid = make_grid(exp.generate(n, cond=cond), nrow=per_row, normalize=True, value_range=(-1, 1))
         save_image(grid, str(path))

@@ -28,7 +28,9 @@ from .stacked import read_triples, stacked_mode_coverage
 
 __all__ = ["IMAGE_METRICS", "BACKBONES", "MetricUnavailable", "default_backbone", "evaluate_images", "inception_score", "fingerprint"]
 
-IMAGE_METRICS = ("fid", "kid", "is", "pr", "modes", "memorization", "accuracy", "class_fid", "code_match")
+IMAGE_METRICS = ("fid", "kid", "is", "pr", "modes", "memorization", "accuracy", "class_fid", "code_match", "l1", "psnr",
+                 "ssim")
+TRANSLATION_METRICS = ("l1", "psnr", "ssim")
 
 
 class MetricUnavailable(RuntimeError):
@@ -74,7 +76,7 @@ def _mnist_backbone() -> tuple[Callable[[Tensor], tuple[Tensor, Tensor]], torch.
     return run, clf
 
 
-MNIST_FAMILY = ("mnist", "stacked-mnist")
+MNIST_FAMILY = ("mnist", "stacked-mnist", "edges2mnist")
 BACKBONES = ("mnist", "inception")
 
 
@@ -103,6 +105,14 @@ def _reference_set(exp):
     from ..data.images import ImageSampler, load_cifar10, load_mnist
 
     data = exp.cfg.data
+    if exp.condition is not None and exp.condition.from_real and data not in MNIST_FAMILY:
+        from ..data.images import ImageTensorDataset
+        from ..data.paired import load_pairs
+
+        held = load_pairs(data, exp.cfg.image_size, train=False)
+        what = "the held-out pairs' targets" if held is not None else "the training pairs' targets (no held-out split)"
+        held = held or load_pairs(data, exp.cfg.image_size, train=True)
+        return ImageSampler(data, exp.cfg.image_size, base=ImageTensorDataset(held.target, None, held.name)), what
     if data in MNIST_FAMILY:
         return (ImageSampler(data, exp.cfg.image_size, base=load_mnist(train=False)),
                 f"{data} built from the MNIST test split")
@@ -135,8 +145,57 @@ def _reference(exp, backbone_fn, backbone: str, n_ref: int) -> tuple[Tensor, dic
     return feats, info
 
 
+def _evaluate_translation(exp, metrics, n, n_ref, get_backbone) -> dict:
+    """Translation runs: outputs for the first ``n`` held-out sources, against their targets (pixel metrics,
+    the digit classifier's accuracy for edges2mnist) and, for fid/kid/pr, against the reference targets."""
+    from ..data.paired import PairedSampler, load_pairs
+    from .translation import pixel_metrics
+
+    size = exp.cfg.image_size
+    held = load_pairs(exp.cfg.data, size, train=False)
+    what = "held-out pairs" if held is not None else "training pairs (no held-out split)"
+    pairs = PairedSampler(exp.cfg.data, size, held or load_pairs(exp.cfg.data, size, train=True))
+    targets, sources = pairs.first(n)
+    fake = exp.generate(len(sources), cond=sources)
+    out: dict = {"translated": len(sources), "pairs": what, "step": exp.step}
+    if any(m in metrics for m in TRANSLATION_METRICS):
+        out.update({k: v for k, v in pixel_metrics(fake, targets).items() if k in metrics})
+    if "accuracy" in metrics:
+        from .conditional import class_accuracy
+
+        _, probs = _mnist_backbone()[0](fake)
+        out.update(class_accuracy(probs.argmax(1), pairs.pairs.labels[: len(sources)]))
+        out["classifier"] = "saddlepoint MNIST classifier; accuracy = outputs read as their pair's digit"
+    if any(m in metrics for m in ("fid", "kid", "pr")):  # the feature backbone only when a feature metric is asked
+        backbone_fn, out["backbone"] = get_backbone()
+        fake_feats, _ = backbone_fn(fake)
+        real_feats, info = _reference(exp, backbone_fn, out["backbone"], n_ref)
+        out.update(info)
+        if "fid" in metrics:
+            out["fid"] = frechet_distance(*feature_statistics(real_feats), *feature_statistics(fake_feats))
+        if "kid" in metrics:
+            out["kid"], out["kid_std"] = kernel_distance(real_feats, fake_feats, subsets=50,
+                                                         subset_size=min(1000, len(fake), len(real_feats)))
+        if "pr" in metrics:
+            k = min(5000, len(fake), len(real_feats))
+            out.update(precision_recall(real_feats[:k], fake_feats[:k], k=3))
+    return out
+
+
 def _check_conditional(exp, metrics: list[str]) -> None:
     cond = exp.condition
+    translation = cond is not None and cond.from_real
+    if translation:
+        wrong = [m for m in metrics if m not in (*TRANSLATION_METRICS, "fid", "kid", "pr", "accuracy")]
+        if wrong:
+            raise MetricUnavailable(f"the {wrong[0]} metric is not for translation runs; use l1, psnr, ssim, fid, kid, pr"
+                                    + (" or accuracy" if exp.cfg.data == "edges2mnist" else ""))
+        if "accuracy" in metrics and exp.cfg.data != "edges2mnist":
+            raise MetricUnavailable("accuracy of translated digits needs data=edges2mnist (labelled MNIST pairs)")
+        return
+    if any(m in metrics for m in TRANSLATION_METRICS):
+        raise MetricUnavailable(f"l1, psnr and ssim compare translations with their targets and need a translation run "
+                                "(conditional=pix2pix)")
     wants_labels = [m for m in metrics if m in ("accuracy", "class_fid")]
     if wants_labels and (cond is None or not cond.needs_labels):
         raise MetricUnavailable(f"the {wants_labels[0]} metric compares samples with the class they were asked for and "
@@ -190,6 +249,9 @@ def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_00
         raise MetricUnavailable("the memorization check compares with MNIST's training digits and needs data=mnist")
     _check_conditional(exp, metrics)
     backbone = backbone or default_backbone(data)
+    if exp.condition is not None and exp.condition.from_real:
+        return _evaluate_translation(exp, metrics, n, n_ref,
+                                     lambda: _backbone(backbone, data, inception_weights, exp.device, progress))
     backbone_fn, described = _backbone(backbone, data, inception_weights, exp.device, progress)
     cond = None
     if exp.condition is not None:  # every class (category) equally often, InfoGAN's continuous codes from their prior

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-__all__ = ["ConditionalGenerator", "LabelCritic", "AuxiliaryCritic"]
+__all__ = ["ConditionalGenerator", "LabelCritic", "AuxiliaryCritic", "PairCritic"]
 
 
 class ConditionalGenerator(nn.Module):
@@ -66,3 +66,15 @@ class AuxiliaryCritic(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         h = self.base.features(x)
         return self.base.score(h), self.head(h)
+
+
+class PairCritic(nn.Module):
+    """pix2pix's conditional critic D(x, a) = base([a, x]): the source image a beside the image x it judges
+    (``base`` takes a's channels + x's channels), so it can tell whether x fits a, not only whether x is real."""
+
+    def __init__(self, base: nn.Module):
+        super().__init__()
+        self.base = base
+
+    def forward(self, x: Tensor, source: Tensor) -> Tensor:
+        return self.base(torch.cat([source, x], dim=1))  # (B, Cs + C, H, W); cat promotes mixed precision

@@ -1,0 +1,204 @@
+"""Paired images for translation (pix2pix): a source image A and its target B.
+
+Layouts (``data=`` a folder):
+
+* ``A/`` and ``B/`` sub-folders whose files pair up by name (``A/0001.png`` ↔ ``B/0001.png``); files
+  without a partner are skipped with one warning that names them;
+* side-by-side images, A on the left half and B on the right (the layout of the pix2pix authors'
+  datasets, ``facades/train/*.jpg``);
+* either of them under ``train/`` with ``test/`` (or ``val/``) beside it: the held-out pairs.
+
+Built in, offline: ``edges2mnist`` — the edges of each MNIST digit (Canny detector, scikit-image) as A,
+the digit as B; training pairs from the MNIST training split, held-out pairs from the test split.
+Images are decoded once into memory, resized to ``image_size`` (center square crop), in [−1, 1].
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .images import DataError, data_home, load_mnist
+
+__all__ = ["PairedImages", "PairedSampler", "load_pairs", "edges2mnist", "PAIRED_DATASETS"]
+
+PAIRED_DATASETS = {"edges2mnist": "MNIST digits from their Canny edges (built offline from $SADDLEPOINT_DATA/mnist)"}
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+
+
+@dataclass
+class PairedImages:
+    """source (N, Cs, H, W) and target (N, Ct, H, W) uint8; ``labels`` (N,) where the pairs have classes."""
+
+    source: Tensor
+    target: Tensor
+    name: str
+    labels: Tensor | None = None
+
+    def __len__(self) -> int:
+        return self.source.shape[0]
+
+
+def _canny_edges(digits: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+    from skimage.feature import canny
+
+    return np.stack([canny(d.astype(np.float32) / 255.0, sigma=sigma) for d in digits]).astype(np.uint8) * 255
+
+
+def edges2mnist(train: bool = True) -> PairedImages:
+    """(edges, digit) pairs from MNIST; the edge maps are computed once and cached in the data home."""
+    mnist = load_mnist(train=train)
+    split = "train" if train else "test"
+    cache = data_home() / "cache" / f"edges2mnist-{split}-canny1.npz"
+    if cache.is_file():
+        edges = np.load(cache, allow_pickle=False)["edges"]
+    else:
+        edges = _canny_edges(mnist.images[:, 0].numpy())
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.stem + ".tmp.npz")
+        np.savez_compressed(tmp, edges=edges)
+        tmp.replace(cache)
+    return PairedImages(torch.from_numpy(edges)[:, None].contiguous(), mnist.images, f"edges2mnist-{split}",
+                        mnist.labels)
+
+
+def _decode(path: Path):
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.copy()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def _to_tensor(images: list, image_size: int) -> Tensor:
+    from torchvision.transforms.functional import center_crop, pil_to_tensor, resize
+
+    grey = all(im.mode in ("L", "1", "I;16", "I") for im in images)
+    out = torch.empty(len(images), 1 if grey else 3, image_size, image_size, dtype=torch.uint8)
+    for i, im in enumerate(images):
+        t = pil_to_tensor(im.convert("L" if grey else "RGB"))
+        side = min(t.shape[-2:])
+        out[i] = resize(center_crop(t, [side, side]), [image_size, image_size], antialias=True)
+    return out
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES)
+
+
+def _load_ab(root: Path, image_size: int) -> PairedImages:
+    a, b = {p.stem: p for p in _images_in(root / "A")}, {p.stem: p for p in _images_in(root / "B")}
+    alone = sorted((set(a) ^ set(b)))
+    if alone:
+        names = ", ".join(alone[:5]) + (" ..." if len(alone) > 5 else "")
+        warnings.warn(f"skipped {len(alone)} files in {root} without a partner in A/ or B/: {names}", stacklevel=3)
+    sources, targets, bad = [], [], []
+    for stem in sorted(set(a) & set(b)):
+        sa, sb = _decode(a[stem]), _decode(b[stem])
+        if sa is None or sb is None:
+            bad.append(stem)
+            continue
+        if sa.size != sb.size:
+            raise DataError(f"the pair {stem!r} in {root} has images of different sizes (A {sa.size[0]}×{sa.size[1]}, "
+                            f"B {sb.size[0]}×{sb.size[1]}); a pair must be pixel-aligned: resize one of them")
+        sources.append(sa)
+        targets.append(sb)
+    if bad:
+        warnings.warn(f"skipped {len(bad)} pairs in {root} that are not readable images: {', '.join(bad[:5])}",
+                      stacklevel=3)
+    if not sources:
+        raise DataError(f"{root} has no readable pairs: put images with the same names in {root}/A and {root}/B")
+    return PairedImages(_to_tensor(sources, image_size), _to_tensor(targets, image_size), root.name)
+
+
+def _load_side_by_side(root: Path, image_size: int) -> PairedImages:
+    files = _images_in(root)
+    if not files:
+        raise DataError(f"{root} has no images: give a folder with A/ and B/ sub-folders, or side-by-side A|B images")
+    sources, targets, bad = [], [], []
+    for f in files:
+        im = _decode(f)
+        if im is None:
+            bad.append(f.name)
+            continue
+        w, h = im.size
+        if w != 2 * h:
+            raise DataError(f"{f} is {w}×{h}; a side-by-side pair is twice as wide as high (A on the left, B on the "
+                            "right), or use A/ and B/ sub-folders")
+        sources.append(im.crop((0, 0, h, h)))
+        targets.append(im.crop((h, 0, w, h)))
+    if bad:
+        warnings.warn(f"skipped {len(bad)} files in {root} that are not readable images: {', '.join(bad[:5])}",
+                      stacklevel=3)
+    if not sources:
+        raise DataError(f"none of the files in {root} is a readable image")
+    return PairedImages(_to_tensor(sources, image_size), _to_tensor(targets, image_size), root.name)
+
+
+def _load_folder(root: Path, image_size: int) -> PairedImages:
+    return _load_ab(root, image_size) if (root / "A").is_dir() or (root / "B").is_dir() else _load_side_by_side(root, image_size)
+
+
+def load_pairs(name: str, image_size: int, train: bool = True) -> PairedImages | None:
+    """The training (or held-out) pairs of ``edges2mnist`` or a folder; None where there is no held-out split."""
+    if name == "edges2mnist":
+        return edges2mnist(train)
+    root = Path(name).expanduser()
+    if not root.is_dir():
+        raise DataError(f"paired data {root} is not a folder; give edges2mnist or a folder with A/ and B/ "
+                        "sub-folders or side-by-side A|B images")
+    if (root / "train").is_dir():
+        if train:
+            return _load_folder(root / "train", image_size)
+        held = next((root / s for s in ("test", "val") if (root / s).is_dir()), None)
+        return _load_folder(held, image_size) if held is not None else None
+    return _load_folder(root, image_size) if train else None
+
+
+class PairedSampler:
+    """Random minibatches of (target, source) pairs, resized once to ``image_size``, in [−1, 1].  Drawn with
+    replacement from a ``torch.Generator`` (exact resume), like :class:`~saddlepoint.data.images.ImageSampler`."""
+
+    kind = "pairs"
+
+    def __init__(self, name: str, image_size: int, pairs: PairedImages | None = None):
+        self.name = name
+        pairs = pairs if pairs is not None else load_pairs(name, image_size)
+        from torchvision.transforms.functional import InterpolationMode, resize
+
+        def sized(x: Tensor) -> Tensor:
+            if x.shape[-1] == image_size and x.shape[-2] == image_size:
+                return x.contiguous()
+            return resize(x, [image_size, image_size], interpolation=InterpolationMode.BILINEAR, antialias=True)
+
+        self.pairs = PairedImages(sized(pairs.source), sized(pairs.target), pairs.name, pairs.labels)
+        self.channels = self.pairs.target.shape[1]
+        self.source_channels = self.pairs.source.shape[1]
+        self.image_size = image_size
+        self.n_classes = 0  # pairs are the condition; no class labels are used in training
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def _take(self, idx: Tensor) -> tuple[Tensor, Tensor]:
+        f = lambda t: t[idx].float().div_(127.5).sub_(1.0)  # noqa: E731
+        return f(self.pairs.target), f(self.pairs.source)
+
+    def sample_labelled(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """(targets (n, Ct, S, S), their sources (n, Cs, S, S)), both in [−1, 1]."""
+        return self._take(torch.randint(len(self), (n,), generator=generator))
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        return self.sample_labelled(n, generator)[0]
+
+    def first(self, n: int) -> tuple[Tensor, Tensor]:
+        """The first ``n`` pairs in order (held-out evaluation)."""
+        return self._take(torch.arange(min(n, len(self))))

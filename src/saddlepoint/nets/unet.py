@@ -1,0 +1,81 @@
+"""pix2pix players (Isola et al. 2017): a U-Net generator and a PatchGAN critic conditioned on the input.
+
+U-Net: an encoder of 4×4 stride-2 convolutions (batch norm except the first, LeakyReLU 0.2) down to the
+base resolution b (image_size = b·2^n, as for the DCGAN players), a 3×3 bottleneck, and a decoder of 4×4
+stride-2 transposed convolutions (batch norm, ReLU; dropout 0.5 in the innermost up to three, the
+generator's only noise) whose every stage also sees the encoder's feature map of the same size (skip
+connections), ending in tanh.  Widths double from ``base_channels`` and stop at 8× (64 → 512 in the paper).
+
+PatchGAN: 4×4 convolutions, stride 2 then a stride-1 layer, batch norm except the first, LeakyReLU 0.2,
+and a 1-channel output map: one raw score per overlapping patch (70×70 at 256 px with three stride-2
+layers; proportionally smaller patches at 28-64 px), returned flattened so every game reads it as a
+batch of scores.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .common import resolution_plan
+from .dcgan import dcgan_init
+
+__all__ = ["UNetGenerator", "PatchCritic"]
+
+
+class UNetGenerator(nn.Module):
+    """source image (B, in_channels, S, S) in [−1, 1] → image (B, out_channels, S, S) in [−1, 1]."""
+
+    def __init__(self, in_channels: int = 1, out_channels: int = 1, image_size: int = 256, base_channels: int = 64,
+                 dropout: float = 0.5):
+        super().__init__()
+        _, steps = resolution_plan(image_size)
+        widths = [min(base_channels * 2**i, 8 * base_channels) for i in range(steps)]
+        self.down = nn.ModuleList()
+        c = in_channels
+        for i, w in enumerate(widths):
+            norm = [nn.BatchNorm2d(w)] if i > 0 else []
+            self.down.append(nn.Sequential(nn.Conv2d(c, w, 4, 2, 1, bias=False), *norm, nn.LeakyReLU(0.2, True)))
+            c = w
+        self.bottleneck = nn.Sequential(nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(True))
+        self.up = nn.ModuleList()
+        for i in reversed(range(steps)):  # innermost first; input = previous stage ++ skip of the same size
+            c_in = c + widths[i]
+            c_out = widths[i - 1] if i > 0 else base_channels
+            drop = [nn.Dropout(dropout)] if (steps - 1 - i) < 3 and i > 0 and dropout > 0 else []
+            self.up.append(nn.Sequential(nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out),
+                                         *drop, nn.ReLU(True)))
+            c = c_out
+        self.out = nn.Sequential(nn.Conv2d(c, out_channels, 3, 1, 1), nn.Tanh())
+        dcgan_init(self)
+
+    def forward(self, source: Tensor) -> Tensor:
+        skips = []
+        h = source
+        for layer in self.down:
+            h = layer(h)
+            skips.append(h)
+        h = self.bottleneck(h)
+        for layer in self.up:
+            h = layer(torch.cat([h, skips.pop()], dim=1))
+        return self.out(h)
+
+
+class PatchCritic(nn.Module):
+    """image (B, channels, S, S) → raw scores (B·P,) of P overlapping patches; higher = more real."""
+
+    def __init__(self, channels: int, base_channels: int = 64, stride2_layers: int = 3):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c, w = channels, base_channels
+        for i in range(stride2_layers):
+            norm = [nn.BatchNorm2d(w)] if i > 0 else []  # none at the input (DCGAN's rule)
+            layers += [nn.Conv2d(c, w, 4, 2, 1, bias=False), *norm, nn.LeakyReLU(0.2, True)]
+            c, w = w, min(2 * w, 8 * base_channels)
+        layers += [nn.Conv2d(c, w, 4, 1, 1, bias=False), nn.BatchNorm2d(w), nn.LeakyReLU(0.2, True),
+                   nn.Conv2d(w, 1, 4, 1, 1)]
+        self.net = nn.Sequential(*layers)
+        dcgan_init(self)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x).flatten()

@@ -1,0 +1,203 @@
+"""pix2pix: U-Net and PatchGAN players, paired data layouts, the L1 + λ·adversarial step, translate /
+evaluate from the CLI, and the pixel metrics."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from saddlepoint import resolve_config, train
+from saddlepoint.cli import main
+from saddlepoint.config import ConfigError
+from saddlepoint.data.images import DataError
+from saddlepoint.data.paired import PairedSampler, load_pairs
+from saddlepoint.metrics.translation import pixel_metrics
+from saddlepoint.nets.unet import PatchCritic, UNetGenerator
+
+TINY = ["base_channels=8", "batch_size=16", "eval_samples=32", "log_every=10", "checkpoint_every=1000",
+        "sample_every=0", "lr_g=0.001", "lr_d=0.001"]
+
+
+def _square_pair(rng, size=28):
+    """A: a filled square's outline; B: the filled square (an edges → shape task)."""
+    a = np.zeros((size, size), np.uint8)
+    b = np.zeros((size, size), np.uint8)
+    r, c = rng.integers(2, size - 12, size=2)
+    k = rng.integers(6, 10)
+    b[r:r + k, c:c + k] = 255
+    a[r, c:c + k] = a[r + k - 1, c:c + k] = a[r:r + k, c] = a[r:r + k, c + k - 1] = 255
+    return a, b
+
+
+@pytest.fixture
+def ab_folder(tmp_path):
+    """train/{A,B} (48 pairs) and test/{A,B} (8 pairs), grey PNGs."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "squares"
+    for split, n in (("train", 48), ("test", 8)):
+        for side in "AB":
+            (root / split / side).mkdir(parents=True)
+        for i in range(n):
+            a, b = _square_pair(rng)
+            Image.fromarray(a).save(root / split / "A" / f"{i:03d}.png")
+            Image.fromarray(b).save(root / split / "B" / f"{i:03d}.png")
+    return root
+
+
+def test_unet_and_patch_critic_shapes():
+    for size, layers in ((28, 2), (32, 3), (64, 3)):
+        G = UNetGenerator(1, 3, size, 8)
+        x = torch.randn(2, 1, size, size)
+        y = G(x)
+        assert y.shape == (2, 3, size, size) and y.abs().max() <= 1
+        scores = PatchCritic(4, 8, layers)(torch.cat([x, y], 1))
+        assert scores.dim() == 1 and scores.shape[0] % 2 == 0 and scores.shape[0] > 2  # several patches per image
+
+
+def test_unet_skips_carry_the_source_detail():
+    """The finest skip connection reaches the output: changing one source pixel changes the output near it."""
+    torch.manual_seed(0)
+    G = UNetGenerator(1, 1, 32, 8).eval()
+    x = torch.zeros(1, 1, 32, 32)
+    x2 = x.clone()
+    x2[0, 0, 5, 5] = 1.0
+    diff = (G(x2) - G(x)).abs()[0, 0]
+    assert diff[3:8, 3:8].sum() > 0
+    assert diff[3:8, 3:8].mean() > diff[20:, 20:].mean()
+
+
+def test_pairs_from_ab_folders_warn_and_fail_clearly(tmp_path):
+    rng = np.random.default_rng(1)
+    root = tmp_path / "pairs"
+    (root / "A").mkdir(parents=True)
+    (root / "B").mkdir()
+    for i in range(3):
+        a, b = _square_pair(rng)
+        Image.fromarray(a).save(root / "A" / f"{i}.png")
+        Image.fromarray(b).save(root / "B" / f"{i}.png")
+    Image.fromarray(a).save(root / "A" / "lonely.png")
+    with pytest.warns(UserWarning, match="skipped 1 files .* without a partner in A/ or B/: lonely"):
+        pairs = load_pairs(str(root), 28)
+    assert pairs.source.shape == pairs.target.shape == (3, 1, 28, 28)
+    assert load_pairs(str(root), 28, train=False) is None  # no held-out split
+    Image.fromarray(np.zeros((20, 20), np.uint8)).save(root / "B" / "0.png")
+    with pytest.raises(DataError, match="pair '0' .* different sizes"):
+        load_pairs(str(root), 28)
+    with pytest.raises(DataError, match="is not a folder"):
+        load_pairs(str(tmp_path / "missing"), 28)
+
+
+def test_side_by_side_pairs(tmp_path):
+    rng = np.random.default_rng(2)
+    root = tmp_path / "facades"
+    root.mkdir()
+    for i in range(4):
+        a, b = _square_pair(rng, 32)
+        Image.fromarray(np.concatenate([a, b], axis=1)).convert("RGB").save(root / f"{i}.jpg")
+    pairs = load_pairs(str(root), 32)
+    assert pairs.source.shape == (4, 3, 32, 32)
+    assert pairs.source.float().mean() < pairs.target.float().mean()  # outline left, filled square right
+    Image.fromarray(np.zeros((32, 40), np.uint8)).save(root / "odd.png")
+    with pytest.raises(DataError, match="twice as wide as high"):
+        load_pairs(str(root), 32)
+
+
+def test_sampler_draws_matching_pairs(ab_folder):
+    s = PairedSampler(str(ab_folder), 28)
+    target, source = s.sample_labelled(6, torch.Generator().manual_seed(0))
+    assert target.shape == source.shape == (6, 1, 28, 28)
+    # Each source outline lies on its own target's filled square.
+    assert bool((((source > 0) & (target < 0)).flatten(1).sum(1) == 0).all())
+
+
+def test_pix2pix_learns_the_translation_and_the_cli_shows_it(tmp_path, ab_folder, capsys):
+    run = tmp_path / "p2p"
+    assert main(["train", "pix2pix-edges2mnist", f"data={ab_folder}", *TINY, "steps=120", "--out", str(run),
+                 "--quiet"]) == 0
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["loss/pix2pix"] < 0.5 * rows[0]["loss/pix2pix"]  # λ·L1 falls as G learns to fill the squares
+    assert main(["evaluate", str(run), "--metrics", "l1,psnr,ssim,fid", "--backbone", "mnist", "--quiet"]) == 2
+    assert "reads MNIST digits" in capsys.readouterr().err  # a folder of squares is not MNIST
+    before = _untrained_l1(ab_folder, tmp_path)
+    assert main(["evaluate", str(run), "--metrics", "l1,psnr,ssim", "--quiet"]) == 0
+    ev = json.loads((run / "eval.json").read_text())
+    assert ev["pairs"] == "held-out pairs" and ev["translated"] == 8
+    assert ev["l1"] < 0.5 * before, (ev["l1"], before)
+    assert 0 < ev["ssim"] <= 1 and ev["psnr"] > 10
+    out = tmp_path / "rows.png"
+    assert main(["translate", str(run), "-n", "4", "-o", str(out)]) == 0
+    assert Image.open(out).size == (3 * 28 + 4 * 2, 4 * 28 + 5 * 2)  # source | output | target
+    assert main(["translate", str(run), "-i", str(ab_folder / "test" / "A"), "-n", "3", "-o", str(out)]) == 0
+    assert Image.open(out).size == (2 * 28 + 3 * 2, 3 * 28 + 4 * 2)  # source | output
+    capsys.readouterr()
+    for args, message in [
+        (["sample", str(run)], "this run translates images"),
+        (["interpolate", str(run)], "this run translates images"),
+        (["translate", str(run), "-i", str(tmp_path / "nothing")], "does not exist"),
+        (["evaluate", str(run), "--metrics", "code_match"], "not for translation runs"),
+    ]:
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+
+
+def _untrained_l1(ab_folder, tmp_path) -> float:
+    from saddlepoint.metrics.images import evaluate_images
+    from saddlepoint.train import load_run
+
+    _, cfg = resolve_config("pix2pix-edges2mnist", [f"data={ab_folder}", *TINY, "steps=1", "lr_g=1e-9", "lr_d=1e-9"])
+    exp = load_run(train(cfg, out=tmp_path / "untrained", progress=False).run_dir, load_data=True)
+    return evaluate_images(exp, ["l1"], n=8)["l1"]
+
+
+def test_l1_only_baseline_and_its_keys(tmp_path, ab_folder):
+    _, cfg = resolve_config("pix2pix-edges2mnist", [f"data={ab_folder}", *TINY, "steps=3", "gan_weight=0"])
+    rows = train(cfg, out=tmp_path / "l1", progress=False).run_dir / "metrics.jsonl"
+    last = json.loads(rows.read_text().splitlines()[-1])
+    assert last["loss/G"] == pytest.approx(last["loss/pix2pix"])  # no adversarial term in G's loss
+    for overrides, message in [
+        (["model=dcgan"], "conditional=pix2pix and model=unet go together"),
+        (["conditional=cgan"], "holds image pairs: use conditional=pix2pix"),
+        (["data=mnist"], "not a set of image pairs"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            resolve_config("pix2pix-edges2mnist", overrides)
+    with pytest.raises(ConfigError, match="holds image pairs"):
+        resolve_config("mnist-dcgan", ["data=edges2mnist"])
+    with pytest.raises(ConfigError, match="l1_weight applies to conditional=pix2pix"):
+        resolve_config("mnist-dcgan", ["l1_weight=10"])
+
+
+def test_pixel_metrics_agree_with_independent_formulas():
+    from skimage.metrics import structural_similarity
+
+    g = torch.Generator().manual_seed(0)
+    target = torch.rand(3, 1, 32, 32, generator=g) * 1.6 - 0.8
+    out = (target + 0.2).clamp(-1, 1)  # +0.1 on the [0, 1] scale
+    m = pixel_metrics(out, target)
+    assert m["l1"] == pytest.approx(0.1, abs=1e-5)
+    assert m["psnr"] == pytest.approx(20.0, abs=1e-3)  # 10·log10(1 / 0.1²)
+    noisy = (target + 0.3 * torch.randn(target.shape, generator=g)).clamp(-1, 1)
+    ours = pixel_metrics(noisy, target)["ssim"]
+    theirs = np.mean([structural_similarity(((t[0] + 1) / 2).numpy(), ((n[0] + 1) / 2).numpy(), data_range=1.0,
+                                            gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+                      for t, n in zip(target, noisy)])
+    assert ours == pytest.approx(theirs, abs=0.02)
+
+
+def test_edges2mnist_pairs_from_the_data_home():
+    from saddlepoint.data.images import data_home
+
+    if not (data_home() / "mnist" / "MNIST" / "raw").is_dir():
+        pytest.skip(f"MNIST is not in the data home {data_home()} (set SADDLEPOINT_DATA)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pairs = load_pairs("edges2mnist", 28, train=False)
+    assert pairs.source.shape == pairs.target.shape == (10000, 1, 28, 28) and pairs.labels is not None
+    edges, digits = pairs.source[:100] > 0, pairs.target[:100] > 60
+    assert edges.float().mean() < digits.float().mean()  # outlines are thinner than strokes
