@@ -19,6 +19,19 @@ def train_for(recipe: str, overrides: list[str], minutes: float, threads: int, s
     return result.summary, load_run(result.run_dir, load_data=True)
 
 
+def train_steps(recipe: str, overrides: list[str], steps: int | None, threads: int, seed: int, out: Path):
+    """Train ``recipe`` + ``overrides`` for ``steps`` generator steps (None: the recipe's own, schedule and all)
+    and return (summary, the run loaded for evaluation)."""
+    from saddlepoint import resolve_config, train
+    from saddlepoint.train import load_run
+
+    length = [f"steps={steps}"] if steps else []
+    _, cfg = resolve_config(recipe, [*overrides, *length, f"threads={threads}", f"seed={seed}", "eval_every=0",
+                                     "sample_every=0"])
+    result = train(cfg, recipe=recipe, out=out, progress=sys.stderr.isatty())
+    return result.summary, load_run(result.run_dir, load_data=True)
+
+
 def record(row: dict, jsonl: str | None) -> None:
     if jsonl:
         with open(jsonl, "a") as fh:
@@ -33,6 +46,11 @@ def read_rows(jsonl: str) -> list[dict]:
 def add_budget_arguments(p, minutes: float) -> None:
     """The options every fixed-budget benchmark takes."""
     p.add_argument("--minutes", type=float, default=minutes, help="training wall clock per row")
+    add_run_arguments(p)
+
+
+def add_run_arguments(p) -> None:
+    """The options every benchmark takes: threads, seed, where runs and results go."""
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="folder for the runs (default: a temporary one)")

@@ -53,8 +53,11 @@ def test_acgan_term_is_the_class_cross_entropy():
     y, c = torch.randint(5, (6,)), torch.randint(5, (6,))
     expected_d = 0.5 * (F.cross_entropy(aux_r, y) + F.cross_entropy(aux_f, c))
     assert torch.allclose(cond.d_term(aux_r, aux_f, y, c), expected_d)
-    assert torch.allclose(cond.g_term(aux_f, c), 0.5 * F.cross_entropy(aux_f, c))
+    assert torch.allclose(cond.g_term(aux_f, c, None, None), 0.5 * F.cross_entropy(aux_f, c))
     assert cond.aux_outputs == 5 and cond.needs_labels and not cond.critic_reads_label
+    real_only = AuxiliaryClassifier(n_classes=5, weight=0.5, on_fake=False)  # the head learns from real digits only
+    assert torch.allclose(real_only.d_term(aux_r, aux_f, y, c), 0.5 * F.cross_entropy(aux_r, y))
+    assert torch.allclose(real_only.g_term(aux_f, c, None, None), cond.g_term(aux_f, c, None, None))
 
 
 def test_infogan_term_is_the_negative_information_bound():
@@ -66,11 +69,11 @@ def test_infogan_term_is_the_negative_information_bound():
     assert code[:, 3:].abs().max() <= 1  # continuous codes uniform on [−1, 1]
     q = torch.randn(7, 5)
     expected = 2.0 * (F.cross_entropy(q[:, :3], code[:, :3].argmax(1)) + 0.5 * ((q[:, 3:] - code[:, 3:]) ** 2).sum(1).mean())
-    assert torch.allclose(cond.g_term(q, code), expected)
+    assert torch.allclose(cond.g_term(q, code, None, None), expected)
     assert torch.allclose(cond.d_term(None, q, None, code), expected)  # Q learns on fake samples only
     # A Q that reads the code exactly pays only the Gaussian's constant-free zero.
     perfect = torch.cat([code[:, :3] * 50, code[:, 3:]], 1)
-    assert cond.g_term(perfect, code) < 1e-6
+    assert cond.g_term(perfect, code, None, None) < 1e-6
     assert torch.equal(cond.categories(cond.balanced(6)), torch.tensor([0, 1, 2, 0, 1, 2]))
 
 
@@ -78,6 +81,7 @@ def test_make_condition_by_name():
     assert make_condition("none") is None
     assert isinstance(make_condition("cgan", 10), LabelCondition)
     assert make_condition("acgan", 4, weight=3.0).weight == 3.0
+    assert make_condition("acgan", 4, aux_on_fake=False).on_fake is False
     info = make_condition("infogan", categorical=4, continuous=1)
     assert info.cond_dim == 5 and info.aux_hidden > 0
     with pytest.raises(KeyError):
@@ -211,6 +215,7 @@ def test_simultaneous_gda_and_penalties_with_a_label_critic(tmp_path, two_classe
     (["label_critic=projection"], "label_critic applies to conditional=cgan"),
     (["conditional=acgan", "info_continuous=3"], "info_continuous applies to conditional=infogan"),
     (["aux_weight=2"], "aux_weight applies to conditional=acgan or conditional=infogan"),
+    (["conditional=cgan", "aux_on_fake=false"], "aux_on_fake applies to conditional=acgan"),
     (["conditional=cgan", "pack=2"], "remove pack=2"),
     (["conditional=infogan", "info_categorical=0", "info_continuous=0"], "needs a code"),
 ])

@@ -20,6 +20,8 @@ calls ``backward``; the schedule (:mod:`saddlepoint.schedule`) adds its terms.
   (no noise z: dropout is its noise) and must produce the paired target B; the critic judges (A, B) pairs,
   D(B, A) against D(G(A), A), and the generator also pays λ·E‖B − G(A)‖₁, the paper's objective
   G* = arg min_G max_D L_cGAN(G, D) + λ L_L1(G) with λ = 100.
+* **srgan** (Ledig et al. 2017): 4× super-resolution; the generator is given the low-resolution image,
+  pays a content loss against the high-resolution one, and the critic judges high-resolution images.
 
 A new variant is one class here with ``@register_condition("name")``.
 """
@@ -34,7 +36,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 __all__ = ["Condition", "CONDITIONS", "register_condition", "make_condition", "LabelCondition", "AuxiliaryClassifier",
-           "MutualInformation", "PairedTranslation", "split_batch"]
+           "MutualInformation", "PairedTranslation", "SuperResolution", "split_batch"]
 
 
 class Condition(Protocol):
@@ -112,8 +114,11 @@ class LabelCondition(_Labels):
 @dataclass(frozen=True)
 class AuxiliaryClassifier(_Labels):
     """AC-GAN: weight · cross-entropy of the critic's class head, on real and fake for the critic and on
-    fake for the generator (Odena et al. 2017, eqs. 2-3: both maximize L_C)."""
+    fake for the generator (Odena et al. 2017, eqs. 2-3: both maximize L_C).  ``on_fake=False`` trains the
+    head on real samples only, so the generator must draw what a classifier of *real* digits recognizes
+    (measured on MNIST: 97.3 % vs 91.7 % accuracy of the shipped classifier, BENCHMARKS.md)."""
 
+    on_fake: bool = True
     critic_reads_label: ClassVar[bool] = False
     aux_hidden: ClassVar[int] = 0  # the class head is linear on the critic's features
 
@@ -122,7 +127,10 @@ class AuxiliaryClassifier(_Labels):
         return self.n_classes
 
     def d_term(self, aux_real, aux_fake, y_real, c_fake):
-        return self.weight * (F.cross_entropy(aux_real.float(), y_real) + F.cross_entropy(aux_fake.float(), c_fake))
+        loss = F.cross_entropy(aux_real.float(), y_real)
+        if self.on_fake:
+            loss = loss + F.cross_entropy(aux_fake.float(), c_fake)
+        return self.weight * loss
 
     def g_term(self, aux_fake, c_fake, fake, real):
         return self.weight * F.cross_entropy(aux_fake.float(), c_fake)
@@ -204,13 +212,39 @@ class PairedTranslation:
         return self.l1_weight * (fake.float() - real.float()).abs().mean()
 
 
+@register_condition("srgan")
+@dataclass(frozen=True)
+class SuperResolution:
+    """SRGAN (Ledig et al. 2017) with the pixel-space content loss (the paper's SRGAN-MSE): the generator is
+    given the low-resolution image and pays ``content_weight`` · mean (G(LR) − HR)²; the critic judges
+    high-resolution images alone.  With ``gan_weight=0`` this is SRResNet, trained on the pixel loss only;
+    SRGAN weighs the adversarial term by 10⁻³ against the content loss."""
+
+    content_weight: float = 1.0
+    critic_reads_label: ClassVar[bool] = False
+    needs_labels: ClassVar[bool] = True  # the real batch is (HR, LR)
+    from_real: ClassVar[bool] = True
+    cond_dim: ClassVar[int] = 0
+    aux_outputs: ClassVar[int] = 0
+
+    def d_term(self, aux_real, aux_fake, y_real, c_fake):
+        return None
+
+    def g_term(self, aux_fake, c_fake, fake, real):
+        return self.content_weight * ((fake.float() - real.float()) ** 2).mean()
+
+
 def make_condition(name: str, n_classes: int = 0, weight: float = 1.0, categorical: int = 10,
-                   continuous: int = 2, l1_weight: float = 100.0) -> Condition | None:
+                   continuous: int = 2, l1_weight: float = 100.0, aux_on_fake: bool = True) -> Condition | None:
     """The condition ``name`` (``none`` → None)."""
     if name == "none":
         return None
+    if name == "acgan":
+        return AuxiliaryClassifier(n_classes, weight, aux_on_fake)
     if name == "pix2pix":
         return PairedTranslation(l1_weight)
+    if name == "srgan":
+        return SuperResolution()
     if name == "infogan":
         return MutualInformation(categorical, continuous, weight)
     if name not in CONDITIONS:

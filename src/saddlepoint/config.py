@@ -57,10 +57,10 @@ class TrainConfig:
     beta2: float = _f(0.999, "Adam β2", min=0, max=0.999999)
     lr_decay: Literal["none", "linear"] = _f("linear", "learning-rate schedule over the run")
     # --- players
-    model: Literal["mlp", "dcgan", "resnet", "small", "unet"] = _f(
+    model: Literal["mlp", "dcgan", "resnet", "small", "unet", "srresnet"] = _f(
         "mlp", "player family: mlp (2-D data); dcgan, resnet or small (images; small = the Unrolled-GAN paper's "
                "28-px stacked-MNIST players, base_channels = critic width: 2 for D = ¼ G, 4 for D = ½ G); unet "
-               "(pix2pix: U-Net generator, PatchGAN critic)")
+               "(pix2pix: U-Net generator, PatchGAN critic); srresnet (SRGAN's players, 4× super-resolution)")
     image_size: int = _f(28, "image side in pixels (images are resized once on load)", min=4)
     base_channels: int = _f(64, "DCGAN width (ResNet: G 4×, critic 2× this)", min=1)
     z_dim: int = _f(2, "latent dimension", min=1)
@@ -74,17 +74,22 @@ class TrainConfig:
     ema: float = _f(0.0, "decay of an exponential moving average of G's weights used for sampling and evaluation (0 = off)",
                     min=0, max=0.999999)
     # --- conditioning (image players)
-    conditional: Literal["none", "cgan", "acgan", "infogan", "pix2pix"] = _f(
+    conditional: Literal["none", "cgan", "acgan", "infogan", "pix2pix", "srgan"] = _f(
         "none", "conditional generation: cgan or acgan (class labels; needs labelled data), infogan (latent codes, "
-                "no labels) or pix2pix (paired image translation, model=unet)")
+                "no labels), pix2pix (paired image translation, model=unet) or srgan (4× super-resolution, "
+                "model=srresnet)")
     label_critic: Literal["concat", "projection"] = _f(
         "concat", "cgan: the critic reads the label as one-hot planes (concat) or by projection (Miyato & Koyama 2018)")
     aux_weight: float = _f(1.0, "acgan: weight of the class cross-entropy; infogan: λ on the mutual-information term",
                            min=0)
+    aux_on_fake: bool = _f(True, "acgan: the critic's class head also learns from fake samples (Odena et al.); false = "
+                                 "from real samples only")
     info_categorical: int = _f(10, "infogan: categories of the categorical code (0 = none)", min=0)
     info_continuous: int = _f(2, "infogan: continuous codes, uniform on [−1, 1]", min=0)
     l1_weight: float = _f(100.0, "pix2pix: λ on the L1 distance between G(A) and the target B", min=0)
-    gan_weight: float = _f(1.0, "pix2pix: weight of the adversarial term in G's loss (0 = the L1-only baseline)", min=0)
+    gan_weight: float = _f(1.0, "pix2pix, srgan: weight of the adversarial term in G's loss (0 = the L1-only "
+                                "baseline; srgan: 0 = SRResNet, 0.001 = SRGAN)", min=0)
+    res_blocks: int = _f(16, "srresnet: residual blocks in the generator (the paper: 16)", min=1)
     reuse_fake: bool = _f(True, "alternating GDA: the generator step re-scores the last critic step's G(z) instead of "
                                 "running G on fresh noise (one generator forward per step instead of two)")
     # --- runtime and output
@@ -115,11 +120,18 @@ class TrainConfig:
             _check_value(f, getattr(self, f.name))
         from .data.images import IMAGE_DATASETS
         from .data.paired import PAIRED_DATASETS
+        from .data.superres import SR_DATASETS
 
         is_toy = self.data in TOY_DATASETS
         is_path = self.data.endswith(".npz") or "/" in self.data or self.data.startswith(("~", "."))
-        if not (is_toy or self.data in IMAGE_DATASETS or self.data in PAIRED_DATASETS or is_path):
-            _check_choice("data", self.data, [*TOY_DATASETS, *IMAGE_DATASETS, *PAIRED_DATASETS])
+        if not (is_toy or self.data in IMAGE_DATASETS or self.data in PAIRED_DATASETS or self.data in SR_DATASETS
+                or is_path):
+            _check_choice("data", self.data, [*TOY_DATASETS, *IMAGE_DATASETS, *PAIRED_DATASETS, *SR_DATASETS])
+        if (self.data in SR_DATASETS) != (self.conditional == "srgan") and not is_path:
+            raise ConfigError(f"data={self.data} " + ("is a set of photographs for super-resolution: use "
+                                                      "conditional=srgan model=srresnet" if self.data in SR_DATASETS else
+                                                      "is not for super-resolution: srgan needs skimage-photos or a "
+                                                      "folder of images"))
         if (self.data in PAIRED_DATASETS) != (self.conditional == "pix2pix") and not is_path:
             raise ConfigError(f"data={self.data} " + ("holds image pairs: use conditional=pix2pix model=unet"
                                                       if self.data in PAIRED_DATASETS else
@@ -163,9 +175,9 @@ class TrainConfig:
 
 
     def _validate_conditional(self, defaults) -> None:
-        owner = {"label_critic": ("cgan",), "aux_weight": ("acgan", "infogan"),
+        owner = {"label_critic": ("cgan",), "aux_weight": ("acgan", "infogan"), "aux_on_fake": ("acgan",),
                  "info_categorical": ("infogan",), "info_continuous": ("infogan",), "l1_weight": ("pix2pix",),
-                 "gan_weight": ("pix2pix",)}
+                 "gan_weight": ("pix2pix", "srgan"), "res_blocks": ("srgan",)}
         for key, kinds in owner.items():
             if getattr(self, key) != defaults[key].default and self.conditional not in kinds:
                 raise ConfigError(f"{key} applies to conditional={' or conditional='.join(kinds)}, not "
@@ -173,6 +185,11 @@ class TrainConfig:
         if (self.conditional == "pix2pix") != (self.model == "unet"):
             raise ConfigError("conditional=pix2pix and model=unet go together (the U-Net translates a source image; "
                               "the PatchGAN critic judges pairs): set both or neither")
+        if (self.conditional == "srgan") != (self.model == "srresnet"):
+            raise ConfigError("conditional=srgan and model=srresnet go together (4× super-resolution): set both or neither")
+        if self.model == "srresnet" and self.image_size % 16:
+            raise ConfigError(f"model=srresnet crops high-resolution patches whose side is a multiple of 16; "
+                              f"image_size={self.image_size} is not (use 64 or 96)")
         if self.conditional == "none":
             return
         if self.model == "mlp":

@@ -171,11 +171,15 @@ def translation_grid(exp: Experiment, sources: Tensor, targets: Tensor | None = 
     from torchvision.utils import make_grid
 
     if exp.condition is None or not exp.condition.from_real:
-        raise RunError("translate needs a translation run (conditional=pix2pix); use `saddlepoint sample RUN`")
+        raise RunError("translate needs a translation run (conditional=pix2pix or srgan); use `saddlepoint sample RUN`")
     if sources.shape[1] != exp.source_channels:
         raise RunError(f"the source images have {sources.shape[1]} channels and this run translates images with "
                        f"{exp.source_channels}; convert them (grey = 1 channel, RGB = 3)")
     out = exp.generate(sources.shape[0], cond=sources)
+    if sources.shape[-1] != out.shape[-1]:  # super-resolution: show the source enlarged by bicubic interpolation
+        from .data.superres import upsample_bicubic
+
+        sources = upsample_bicubic(sources, out.shape[-1] // sources.shape[-1])
     columns = [sources, out] + ([targets] if targets is not None else [])
     width = max(c.shape[1] for c in columns)
     columns = [c.expand(-1, width, -1, -1) if c.shape[1] == 1 else c for c in columns]  # grey beside colour
@@ -191,9 +195,18 @@ def save_translation(exp: Experiment, path: str | Path, n: int = 8, inputs: str 
     from .data.paired import load_pairs
 
     if exp.condition is None or not exp.condition.from_real:
-        raise RunError("translate needs a translation run (conditional=pix2pix); use `saddlepoint sample RUN`")
+        raise RunError("translate needs a translation run (conditional=pix2pix or srgan); use `saddlepoint sample RUN`")
     size = exp.cfg.image_size
-    if inputs is None:
+    if exp.condition.name == "srgan":  # held-out photographs, seeded crops: low-resolution (enlarged) | output | original
+        from .data.superres import SRSampler, load_photos
+
+        if inputs is not None:
+            grid = translation_grid(exp, _read_inputs(Path(inputs), size // 4, exp.source_channels)[:n])
+        else:
+            photos = load_photos(exp.cfg.data, train=False) or load_photos(exp.cfg.data, train=True)
+            high, low = SRSampler(exp.cfg.data, size, photos=photos).sample_labelled(n, torch.Generator().manual_seed(0))
+            grid = translation_grid(exp, low, high)
+    elif inputs is None:
         held = load_pairs(exp.cfg.data, size, train=False) or load_pairs(exp.cfg.data, size, train=True)
         from .data.paired import PairedSampler
 

@@ -33,6 +33,7 @@ from .nets import (DCGANDiscriminator, DCGANGenerator, MLPCritic, MLPGenerator, 
                    with_spectral_norm)
 from .conditional import Condition, make_condition
 from .nets.conditional import AuxiliaryCritic, ConditionalGenerator, LabelCritic, PairCritic
+from .nets.srresnet import SRCritic, SRResNet
 from .nets.unet import PatchCritic, UNetGenerator
 from .penalties import Penalty, gradient_penalty, r1_penalty
 from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, load_checkpoint, read_metrics,
@@ -90,6 +91,10 @@ class Experiment:
                 from .data.paired import PairedSampler
 
                 self.data = PairedSampler(cfg.data, cfg.image_size)
+            elif channels is None and cfg.conditional == "srgan":
+                from .data.superres import SRSampler
+
+                self.data = SRSampler(cfg.data, cfg.image_size)
             elif channels is None:
                 from .data.images import load_images
 
@@ -305,7 +310,7 @@ def _make_condition(cfg: TrainConfig, classes: int) -> Condition | None:
                        f"{cfg.data} has {'none' if classes == 0 else 'one'}; use mnist, cifar10, class sub-folders or "
                        "an .npz with a 'labels' array (or conditional=infogan, which needs no labels)")
     return make_condition(cfg.conditional, classes, cfg.aux_weight, cfg.info_categorical, cfg.info_continuous,
-                          cfg.l1_weight)
+                          cfg.l1_weight, cfg.aux_on_fake)
 
 
 def _build_players(cfg: TrainConfig, channels: int, condition: Condition | None = None,
@@ -313,6 +318,8 @@ def _build_players(cfg: TrainConfig, channels: int, condition: Condition | None 
     """(G, D) for the config.  A condition widens G's input by its code and, for a concatenating cGAN
     critic, D's input by one plane per class, then wraps the plain players (nets.conditional).  pix2pix:
     a U-Net from ``source_channels`` to ``channels`` and a PatchGAN critic of (source, image) pairs."""
+    if cfg.model == "srresnet":
+        return SRResNet(channels, cfg.base_channels, cfg.res_blocks), SRCritic(channels, cfg.base_channels, cfg.image_size)
     if cfg.model == "unet":
         steps = resolution_plan(cfg.image_size)[1]
         return (UNetGenerator(source_channels, channels, cfg.image_size, cfg.base_channels),

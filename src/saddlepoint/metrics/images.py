@@ -182,9 +182,31 @@ def _evaluate_translation(exp, metrics, n, n_ref, get_backbone) -> dict:
     return out
 
 
+def _evaluate_superres(exp, metrics) -> dict:
+    """Super-resolution runs: whole held-out photographs (the training ones where none are held out),
+    restored by the run's generator and by bicubic interpolation."""
+    from ..data.superres import load_photos
+    from .translation import superres_metrics
+
+    photos = load_photos(exp.cfg.data, train=False)
+    what = "held-out photographs"
+    if not photos:
+        photos, what = load_photos(exp.cfg.data, train=True), "training photographs (no held-out test/ folder)"
+    res = superres_metrics(lambda low: exp.generate(1, cond=low), photos)
+    keep = {k: v for k, v in res.items() if k.split("/")[-1] in metrics}
+    return {"photos": len(photos), "images": what, "step": exp.step, "scale": 4, "border": 4, **keep,
+            "protocol": "RGB in [0, 1], 4-px border trimmed, mean over photos; bicubic = the same low-resolution "
+                        "input enlarged by bicubic interpolation"}
+
+
 def _check_conditional(exp, metrics: list[str]) -> None:
     cond = exp.condition
     translation = cond is not None and cond.from_real
+    if translation and cond.name == "srgan":
+        wrong = [m for m in metrics if m not in TRANSLATION_METRICS]
+        if wrong:
+            raise MetricUnavailable(f"the {wrong[0]} metric is not for super-resolution runs; use l1, psnr, ssim")
+        return
     if translation:
         wrong = [m for m in metrics if m not in (*TRANSLATION_METRICS, "fid", "kid", "pr", "accuracy")]
         if wrong:
@@ -249,6 +271,8 @@ def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_00
         raise MetricUnavailable("the memorization check compares with MNIST's training digits and needs data=mnist")
     _check_conditional(exp, metrics)
     backbone = backbone or default_backbone(data)
+    if exp.condition is not None and exp.condition.name == "srgan":
+        return _evaluate_superres(exp, metrics)
     if exp.condition is not None and exp.condition.from_real:
         return _evaluate_translation(exp, metrics, n, n_ref,
                                      lambda: _backbone(backbone, data, inception_weights, exp.device, progress))

@@ -1,0 +1,122 @@
+"""4× super-resolution: SRGAN's players, patch data from photographs, SRResNet / SRGAN training, and the
+held-out PSNR / SSIM against bicubic interpolation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from saddlepoint import resolve_config, train
+from saddlepoint.cli import main
+from saddlepoint.config import ConfigError
+from saddlepoint.data.images import DataError
+from saddlepoint.data.superres import SRSampler, downsample, load_photos, upsample_bicubic
+from saddlepoint.metrics.translation import pixel_metrics, superres_metrics
+from saddlepoint.nets.srresnet import SRCritic, SRResNet
+
+TINY = ["base_channels=8", "res_blocks=2", "image_size=32", "batch_size=4", "log_every=10", "checkpoint_every=1000",
+        "sample_every=0", "lr_g=0.002", "lr_d=0.0002"]
+
+
+@pytest.fixture
+def photo_folder(tmp_path):
+    """Smooth colour gradients with sharp-edged blocks: 4 training photos and a test/ folder of 1."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "photos"
+    (root / "test").mkdir(parents=True)
+    for i, name in enumerate(["a", "b", "c", "d", "test/e"]):
+        yy, xx = np.mgrid[0:80, 0:96]
+        img = np.stack([(xx * 2 + i * 20) % 256, (yy * 3) % 256, ((xx + yy) * 1.5) % 256], -1).astype(np.uint8)
+        for _ in range(6):
+            r, c = rng.integers(0, 60), rng.integers(0, 76)
+            img[r:r + 16, c:c + 16] = rng.integers(0, 256, size=3)
+        Image.fromarray(img).save(root / f"{name}.png")
+    return root
+
+
+def test_players_upscale_four_times():
+    G, D = SRResNet(3, 8, 2), SRCritic(3, 8, 32)
+    low = torch.rand(2, 3, 8, 8) * 2 - 1
+    high = G(low)
+    assert high.shape == (2, 3, 32, 32) and high.abs().max() <= 1
+    assert D(high).shape == (2,)
+    with pytest.raises(ValueError, match="multiple of 16"):
+        SRCritic(3, 8, 40)
+
+
+def test_sampler_crops_and_degrades(photo_folder):
+    s = SRSampler(str(photo_folder), 32)
+    high, low = s.sample_labelled(5, torch.Generator().manual_seed(0))
+    assert high.shape == (5, 3, 32, 32) and low.shape == (5, 3, 8, 8)
+    assert torch.allclose(low, downsample(high, 4))
+    again, _ = s.sample_labelled(5, torch.Generator().manual_seed(0))
+    assert torch.equal(high, again)  # the crops come from the run's generator: exact resume
+    assert len(load_photos(str(photo_folder), train=False)) == 1
+    with pytest.raises(DataError, match="smaller than the 128-px crops"):
+        SRSampler(str(photo_folder), 128)
+    with pytest.raises(DataError, match="multiple of the scale"):
+        SRSampler(str(photo_folder), 30)
+
+
+def test_superres_metrics_score_bicubic_as_bicubic():
+    photo = (torch.rand(3, 40, 48) * 255).to(torch.uint8)
+    res = superres_metrics(lambda low: upsample_bicubic(low, 4), [photo])
+    for k in ("l1", "psnr", "ssim"):
+        assert res[k] == pytest.approx(res[f"bicubic/{k}"])
+    high = photo[None].float().div(127.5).sub(1)
+    trimmed = pixel_metrics(upsample_bicubic(downsample(high, 4), 4)[..., 4:-4, 4:-4], high[..., 4:-4, 4:-4])
+    assert res["bicubic/psnr"] == pytest.approx(trimmed["psnr"])
+
+
+def test_srresnet_learns_and_is_scored_against_bicubic(tmp_path, photo_folder, capsys):
+    run = tmp_path / "sr"
+    assert main(["train", "srresnet-photos", f"data={photo_folder}", *TINY, "steps=80", "--out", str(run),
+                 "--quiet"]) == 0
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["loss/srgan"] < 0.5 * rows[0]["loss/srgan"]
+    assert rows[-1]["loss/G"] == pytest.approx(rows[-1]["loss/srgan"])  # gan_weight=0: the pixel loss alone
+    assert main(["evaluate", str(run), "--metrics", "psnr,ssim", "--quiet"]) == 0
+    ev = json.loads((run / "eval.json").read_text())
+    assert ev["images"] == "held-out photographs" and ev["photos"] == 1
+    assert {"psnr", "ssim", "bicubic/psnr", "bicubic/ssim"} <= set(ev)
+    untrained = tmp_path / "untrained"
+    assert main(["train", "srresnet-photos", f"data={photo_folder}", *TINY, "steps=1", "lr_g=1e-9", "--out",
+                 str(untrained), "--quiet"]) == 0
+    assert main(["evaluate", str(untrained), "--metrics", "psnr", "--quiet"]) == 0
+    before = json.loads((untrained / "eval.json").read_text())["psnr"]
+    assert ev["psnr"] > before + 3, (before, ev["psnr"])
+    out = tmp_path / "crops.png"
+    assert main(["translate", str(run), "-n", "2", "-o", str(out)]) == 0
+    assert Image.open(out).size == (3 * 32 + 4 * 2, 2 * 32 + 3 * 2)  # enlarged input | output | original
+    capsys.readouterr()
+    for args, message in [(["sample", str(run)], "this run translates images"),
+                          (["evaluate", str(run), "--metrics", "fid"], "not for super-resolution runs")]:
+        assert main(args) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_srgan_adds_the_adversarial_term(tmp_path, photo_folder):
+    _, cfg = resolve_config("srgan-photos", [f"data={photo_folder}", *TINY, "steps=2", "log_every=1"])
+    rows = train(cfg, out=tmp_path / "g", progress=False).run_dir / "metrics.jsonl"
+    last = json.loads(rows.read_text().splitlines()[-1])
+    assert last["loss/G"] > last["loss/srgan"]  # content + 10⁻³ · adversarial
+
+
+def test_superres_config_is_checked():
+    for overrides, message in [(["model=dcgan", "image_size=64"], "conditional=srgan and model=srresnet go together"),
+                               (["image_size=72"], "multiple of 16"),
+                               (["data=mnist"], "not for super-resolution")]:
+        with pytest.raises(ConfigError, match=message):
+            resolve_config("srgan-photos", overrides)
+    with pytest.raises(ConfigError, match="res_blocks applies to conditional=srgan"):
+        resolve_config("mnist-dcgan", ["res_blocks=4"])
+
+
+def test_skimage_photos_are_shipped():
+    train_photos, held = load_photos("skimage-photos"), load_photos("skimage-photos", train=False)
+    assert len(train_photos) == 6 and len(held) == 2
+    assert all(p.dtype == torch.uint8 and p.shape[0] == 3 and min(p.shape[1:]) >= 256 for p in train_photos + held)
