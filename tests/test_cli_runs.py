@@ -322,12 +322,30 @@ def test_any_image_recipe_trains_on_a_folder(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+def _tiny_translation_data(root, kind: str):
+    """A few random images in the folder layout each translation task reads."""
+    import numpy as np
+    from PIL import Image
+
+    g = np.random.default_rng(0)
+    folders = {"pix2pix": ["A", "B"], "cyclegan": ["trainA", "trainB"], "srgan": ["."]}[kind]
+    size = 64 if kind == "srgan" else 28
+    for sub in folders:
+        (root / "data" / sub).mkdir(parents=True, exist_ok=True)
+        for i in range(4):
+            Image.fromarray(g.integers(0, 256, (size, size), dtype=np.uint8)).save(root / "data" / sub / f"{i}.png")
+    return root / "data"
+
+
 @pytest.mark.parametrize("recipe", sorted(list_recipes()))
 def test_every_recipe_runs_a_few_steps_on_tiny_data(recipe, tmp_path, tiny_npz, capsys):
     _, raw = load_recipe(recipe)
     small = ["steps=2", "critic_steps=1", "log_every=1", "eval_every=0", "--quiet", "--out", str(tmp_path / "r")]
     if raw.get("model", "mlp") == "mlp":
         extra = TINY
+    elif raw.get("conditional") in ("pix2pix", "srgan", "cyclegan"):  # translation: tiny data of its own layout
+        extra = [f"data={_tiny_translation_data(tmp_path, raw['conditional'])}", "base_channels=4", "batch_size=4",
+                 "eval_samples=16"]
     else:
         extra = [f"data={tiny_npz}", "base_channels=4", "z_dim=8", "batch_size=4", "eval_samples=16"]
     assert main(["train", recipe, *extra, *small]) == 0, capsys.readouterr().err

@@ -20,6 +20,8 @@ calls ``backward``; the schedule (:mod:`saddlepoint.schedule`) adds its terms.
   (no noise z: dropout is its noise) and must produce the paired target B; the critic judges (A, B) pairs,
   D(B, A) against D(G(A), A), and the generator also pays λ·E‖B − G(A)‖₁, the paper's objective
   G* = arg min_G max_D L_cGAN(G, D) + λ L_L1(G) with λ = 100.
+* **cyclegan** (Zhu et al. 2017): unpaired translation A ↔ B with two generators, two critics, a cycle
+  and an identity loss, and a history pool of fakes for the critics.
 * **srgan** (Ledig et al. 2017): 4× super-resolution; the generator is given the low-resolution image,
   pays a content loss against the high-resolution one, and the critic judges high-resolution images.
 
@@ -36,7 +38,7 @@ from torch import Tensor
 from torch.nn import functional as F
 
 __all__ = ["Condition", "CONDITIONS", "register_condition", "make_condition", "LabelCondition", "AuxiliaryClassifier",
-           "MutualInformation", "PairedTranslation", "SuperResolution", "split_batch"]
+           "MutualInformation", "PairedTranslation", "SuperResolution", "CycleTranslation", "split_batch"]
 
 
 class Condition(Protocol):
@@ -234,6 +236,28 @@ class SuperResolution:
         return self.content_weight * ((fake.float() - real.float()) ** 2).mean()
 
 
+@register_condition("cyclegan")
+@dataclass(frozen=True)
+class CycleTranslation:
+    """CycleGAN (Zhu et al. 2017): unpaired translation.  The real batch holds both domains as interleaved
+    pairs and the generator pair is given the same batch with each pair swapped (so G sees a, F sees b);
+    the twin critic judges every image in its own domain.  Its regularizers — cycle consistency and
+    identity — run the generators again, so they are generator penalties (``penalties.cycle_loss``,
+    ``identity_loss``); the condition adds no term of its own."""
+
+    critic_reads_label: ClassVar[bool] = False
+    needs_labels: ClassVar[bool] = True  # the real batch comes with the generator's input
+    from_real: ClassVar[bool] = True
+    cond_dim: ClassVar[int] = 0
+    aux_outputs: ClassVar[int] = 0
+
+    def d_term(self, aux_real, aux_fake, y_real, c_fake):
+        return None
+
+    def g_term(self, aux_fake, c_fake, fake, real):
+        return None
+
+
 def make_condition(name: str, n_classes: int = 0, weight: float = 1.0, categorical: int = 10,
                    continuous: int = 2, l1_weight: float = 100.0, aux_on_fake: bool = True) -> Condition | None:
     """The condition ``name`` (``none`` → None)."""
@@ -245,6 +269,8 @@ def make_condition(name: str, n_classes: int = 0, weight: float = 1.0, categoric
         return PairedTranslation(l1_weight)
     if name == "srgan":
         return SuperResolution()
+    if name == "cyclegan":
+        return CycleTranslation()
     if name == "infogan":
         return MutualInformation(categorical, continuous, weight)
     if name not in CONDITIONS:

@@ -57,10 +57,11 @@ class TrainConfig:
     beta2: float = _f(0.999, "Adam β2", min=0, max=0.999999)
     lr_decay: Literal["none", "linear"] = _f("linear", "learning-rate schedule over the run")
     # --- players
-    model: Literal["mlp", "dcgan", "resnet", "small", "unet", "srresnet"] = _f(
+    model: Literal["mlp", "dcgan", "resnet", "small", "unet", "srresnet", "cyclegan"] = _f(
         "mlp", "player family: mlp (2-D data); dcgan, resnet or small (images; small = the Unrolled-GAN paper's "
                "28-px stacked-MNIST players, base_channels = critic width: 2 for D = ¼ G, 4 for D = ½ G); unet "
-               "(pix2pix: U-Net generator, PatchGAN critic); srresnet (SRGAN's players, 4× super-resolution)")
+               "(pix2pix: U-Net generator, PatchGAN critic); srresnet (SRGAN's players, 4× super-resolution); cyclegan "
+               "(two ResNet translators, two PatchGAN critics)")
     image_size: int = _f(28, "image side in pixels (images are resized once on load)", min=4)
     base_channels: int = _f(64, "DCGAN width (ResNet: G 4×, critic 2× this)", min=1)
     z_dim: int = _f(2, "latent dimension", min=1)
@@ -74,10 +75,10 @@ class TrainConfig:
     ema: float = _f(0.0, "decay of an exponential moving average of G's weights used for sampling and evaluation (0 = off)",
                     min=0, max=0.999999)
     # --- conditioning (image players)
-    conditional: Literal["none", "cgan", "acgan", "infogan", "pix2pix", "srgan"] = _f(
+    conditional: Literal["none", "cgan", "acgan", "infogan", "pix2pix", "srgan", "cyclegan"] = _f(
         "none", "conditional generation: cgan or acgan (class labels; needs labelled data), infogan (latent codes, "
-                "no labels), pix2pix (paired image translation, model=unet) or srgan (4× super-resolution, "
-                "model=srresnet)")
+                "no labels), pix2pix (paired image translation, model=unet), srgan (4× super-resolution, "
+                "model=srresnet) or cyclegan (unpaired translation, model=cyclegan)")
     label_critic: Literal["concat", "projection"] = _f(
         "concat", "cgan: the critic reads the label as one-hot planes (concat) or by projection (Miyato & Koyama 2018)")
     aux_weight: float = _f(1.0, "acgan: weight of the class cross-entropy; infogan: λ on the mutual-information term",
@@ -89,7 +90,11 @@ class TrainConfig:
     l1_weight: float = _f(100.0, "pix2pix: λ on the L1 distance between G(A) and the target B", min=0)
     gan_weight: float = _f(1.0, "pix2pix, srgan: weight of the adversarial term in G's loss (0 = the L1-only "
                                 "baseline; srgan: 0 = SRResNet, 0.001 = SRGAN)", min=0)
-    res_blocks: int = _f(16, "srresnet: residual blocks in the generator (the paper: 16)", min=1)
+    res_blocks: int = _f(16, "srresnet, cyclegan: residual blocks in each generator (SRGAN: 16; CycleGAN: 6 at 128 px)",
+                         min=1)
+    cycle_weight: float = _f(10.0, "cyclegan: λ on the cycle-consistency L1 loss", min=0)
+    identity_weight: float = _f(5.0, "cyclegan: weight of the identity L1 loss (the paper: 0.5·λ)", min=0)
+    pool_size: int = _f(50, "cyclegan: generated pairs kept in the critics' history pool (0 = none)", min=0)
     reuse_fake: bool = _f(True, "alternating GDA: the generator step re-scores the last critic step's G(z) instead of "
                                 "running G on fresh noise (one generator forward per step instead of two)")
     # --- runtime and output
@@ -121,12 +126,18 @@ class TrainConfig:
         from .data.images import IMAGE_DATASETS
         from .data.paired import PAIRED_DATASETS
         from .data.superres import SR_DATASETS
+        from .data.unpaired import UNPAIRED_DATASETS
 
         is_toy = self.data in TOY_DATASETS
         is_path = self.data.endswith(".npz") or "/" in self.data or self.data.startswith(("~", "."))
-        if not (is_toy or self.data in IMAGE_DATASETS or self.data in PAIRED_DATASETS or self.data in SR_DATASETS
-                or is_path):
-            _check_choice("data", self.data, [*TOY_DATASETS, *IMAGE_DATASETS, *PAIRED_DATASETS, *SR_DATASETS])
+        special = {**PAIRED_DATASETS, **SR_DATASETS, **UNPAIRED_DATASETS}
+        if not (is_toy or self.data in IMAGE_DATASETS or self.data in special or is_path):
+            _check_choice("data", self.data, [*TOY_DATASETS, *IMAGE_DATASETS, *special])
+        if (self.data in UNPAIRED_DATASETS) != (self.conditional == "cyclegan") and not is_path:
+            raise ConfigError(f"data={self.data} " + ("holds two unpaired domains: use conditional=cyclegan "
+                                                      "model=cyclegan" if self.data in UNPAIRED_DATASETS else
+                                                      "is not a pair of domains: cyclegan needs digits2mnist or a "
+                                                      "folder with trainA/ and trainB/"))
         if (self.data in SR_DATASETS) != (self.conditional == "srgan") and not is_path:
             raise ConfigError(f"data={self.data} " + ("is a set of photographs for super-resolution: use "
                                                       "conditional=srgan model=srresnet" if self.data in SR_DATASETS else
@@ -177,7 +188,8 @@ class TrainConfig:
     def _validate_conditional(self, defaults) -> None:
         owner = {"label_critic": ("cgan",), "aux_weight": ("acgan", "infogan"), "aux_on_fake": ("acgan",),
                  "info_categorical": ("infogan",), "info_continuous": ("infogan",), "l1_weight": ("pix2pix",),
-                 "gan_weight": ("pix2pix", "srgan"), "res_blocks": ("srgan",)}
+                 "gan_weight": ("pix2pix", "srgan"), "res_blocks": ("srgan", "cyclegan"),
+                 "cycle_weight": ("cyclegan",), "identity_weight": ("cyclegan",), "pool_size": ("cyclegan",)}
         for key, kinds in owner.items():
             if getattr(self, key) != defaults[key].default and self.conditional not in kinds:
                 raise ConfigError(f"{key} applies to conditional={' or conditional='.join(kinds)}, not "
@@ -185,6 +197,12 @@ class TrainConfig:
         if (self.conditional == "pix2pix") != (self.model == "unet"):
             raise ConfigError("conditional=pix2pix and model=unet go together (the U-Net translates a source image; "
                               "the PatchGAN critic judges pairs): set both or neither")
+        if (self.conditional == "cyclegan") != (self.model == "cyclegan"):
+            raise ConfigError("conditional=cyclegan and model=cyclegan go together (unpaired translation): set both or "
+                              "neither")
+        if self.model == "cyclegan" and (self.batch_size % 2 or self.image_size % 4):
+            raise ConfigError(f"cyclegan needs an even batch_size (pairs of A and B images; got {self.batch_size}) and "
+                              f"an image_size divisible by 4 (got {self.image_size})")
         if (self.conditional == "srgan") != (self.model == "srresnet"):
             raise ConfigError("conditional=srgan and model=srresnet go together (4× super-resolution): set both or neither")
         if self.model == "srresnet" and self.image_size % 16:

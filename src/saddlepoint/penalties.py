@@ -14,7 +14,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Penalty", "gradient_penalty", "r1_penalty", "clip_weights"]
+__all__ = ["Penalty", "gradient_penalty", "r1_penalty", "clip_weights", "swap_pairs", "cycle_loss", "identity_loss"]
 
 Critic = Callable[[Tensor], Tensor]  # x → raw scores (B,): a plain critic, or a conditional one at fixed labels
 CriticPenaltyFn = Callable[[Critic, Tensor, Tensor], Tensor]
@@ -38,9 +38,33 @@ def r1_penalty(critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
     return (_per_sample_grad_norm(critic, real) ** 2).mean()
 
 
+# --- translation regularizers on the generator: fn(generator, real, fake) ---------------------------------
+# Unpaired translation (CycleGAN) keeps both domains in one batch as interleaved pairs: the real batch is
+# [b₀, a₀, b₁, a₁, …] and the generator pair maps [a₀, b₀, …] (the pairs swapped) to [G(a₀), F(b₀), …], so
+# every fake sits where the real image of its target domain sits.
+
+
+def swap_pairs(x: Tensor) -> Tensor:
+    """[x₀, x₁, x₂, x₃, …] → [x₁, x₀, x₃, x₂, …]: each domain's images into the other domain's places."""
+    return x.reshape(-1, 2, *x.shape[1:]).flip(1).reshape(x.shape)
+
+
+def cycle_loss(generator: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
+    """Cycle consistency (Zhu et al. 2017, eq. 2): E‖F(G(a)) − a‖₁ + E‖G(F(b)) − b‖₁, as one mean over the batch.
+    Translating the fakes back (pairs swapped again) must give the real images."""
+    return (generator(swap_pairs(fake)).float() - real.float()).abs().mean()
+
+
+def identity_loss(generator: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
+    """Identity mapping (Zhu et al. 2017 §5.2, from Taigman et al. 2017): E‖G(b) − b‖₁ + E‖F(a) − a‖₁ — an image
+    already in the target domain should pass through unchanged (it keeps colours and layout)."""
+    return (generator(real).float() - real.float()).abs().mean()
+
+
 @dataclass(frozen=True)
 class Penalty:
-    """``weight · fn(critic, real, fake)``, applied on every ``every``-th critic step (weight × every)."""
+    """``weight · fn(player, real, fake)``, applied on every ``every``-th step (weight × every).  Critic
+    penalties get the critic, generator penalties (cycle, identity) the generator."""
 
     name: str
     fn: CriticPenaltyFn

@@ -167,15 +167,21 @@ def save_interpolation(exp: Experiment, path: str | Path, rows: int = 8, steps: 
 
 @torch.no_grad()
 def translation_grid(exp: Experiment, sources: Tensor, targets: Tensor | None = None) -> Tensor:
-    """One row per source image: source | G(source) [| target], as a picture tensor in [0, 1]."""
+    """One row per source image: source | G(source) [| target], as a picture tensor in [0, 1].  CycleGAN
+    (sources: interleaved [a₀, b₀, …]): source | translated | translated back."""
     from torchvision.utils import make_grid
 
     if exp.condition is None or not exp.condition.from_real:
-        raise RunError("translate needs a translation run (conditional=pix2pix or srgan); use `saddlepoint sample RUN`")
+        raise RunError("translate needs a translation run (conditional=pix2pix, srgan or cyclegan); use "
+                       "`saddlepoint sample RUN`")
     if sources.shape[1] != exp.source_channels:
         raise RunError(f"the source images have {sources.shape[1]} channels and this run translates images with "
                        f"{exp.source_channels}; convert them (grey = 1 channel, RGB = 3)")
     out = exp.generate(sources.shape[0], cond=sources)
+    if exp.condition.name == "cyclegan" and targets is None:  # unpaired: the third column is the way back
+        from .penalties import swap_pairs
+
+        targets = swap_pairs(exp.generate(out.shape[0], cond=swap_pairs(out)))
     if sources.shape[-1] != out.shape[-1]:  # super-resolution: show the source enlarged by bicubic interpolation
         from .data.superres import upsample_bicubic
 
@@ -195,9 +201,21 @@ def save_translation(exp: Experiment, path: str | Path, n: int = 8, inputs: str 
     from .data.paired import load_pairs
 
     if exp.condition is None or not exp.condition.from_real:
-        raise RunError("translate needs a translation run (conditional=pix2pix or srgan); use `saddlepoint sample RUN`")
+        raise RunError("translate needs a translation run (conditional=pix2pix, srgan or cyclegan); use "
+                       "`saddlepoint sample RUN`")
     size = exp.cfg.image_size
-    if exp.condition.name == "srgan":  # held-out photographs, seeded crops: low-resolution (enlarged) | output | original
+    if exp.condition.name == "cyclegan":  # held-out images of both domains: A → B rows and B → A rows
+        if inputs is not None:
+            raise RunError("translate -i is for pix2pix and srgan runs; a CycleGAN run shows its held-out domains "
+                           "(rows: source | translated | translated back)")
+        from .data.unpaired import UnpairedSampler, load_domains
+
+        domains = load_domains(exp.cfg.data, size, train=False) or load_domains(exp.cfg.data, size, train=True)
+        sampler = UnpairedSampler(exp.cfg.data, size, domains)
+        k = max(1, n // 2)
+        a, b = sampler.a.to_float(torch.arange(k)), sampler.b.to_float(torch.arange(k))
+        grid = translation_grid(exp, torch.stack([a, b], 1).flatten(0, 1))  # [a₀, b₀, a₁, b₁, …]
+    elif exp.condition.name == "srgan":  # held-out photographs, seeded crops: low-resolution (enlarged) | output | original
         from .data.superres import SRSampler, load_photos
 
         if inputs is not None:

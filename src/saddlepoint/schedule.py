@@ -34,6 +34,7 @@ from .penalties import Penalty, clip_weights
 
 if TYPE_CHECKING:
     from .conditional import Condition
+    from .pool import HistoryPool
 
 __all__ = ["GDA", "Contest", "gda_step", "critic_scores"]
 
@@ -72,6 +73,8 @@ class Contest:
     scaler_d: torch.amp.GradScaler | None = None
     condition: "Condition | None" = None  # class / code conditioning and its loss terms (saddlepoint.conditional)
     gan_weight: float = 1.0  # weight of the adversarial term in the generator's loss (0: its condition's term alone)
+    g_penalties: tuple[Penalty, ...] = ()  # regularizers that run the generator again (cycle, identity)
+    pool: "HistoryPool | None" = None  # the critic sees a history of fakes (CycleGAN)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """The forward passes' precision: autocast to ``precision`` on the players' device."""
@@ -180,6 +183,8 @@ def _after_critic_step(c: Contest) -> None:
 def _critic_step(c: Contest, real: Tensor, y: Tensor | None, fake: Tensor, code: Tensor | None) -> dict[str, Tensor]:
     # Update D: descend d_loss(D(x), D(G(z))) with G held fixed — the .detach() cuts the graph into G.
     fake = fake.detach()
+    if c.pool is not None:
+        fake = c.pool.draw(fake)
     labels = (y, code) if _reads_label(c) else (None, None)
     with c.autocast():
         real_out, fake_out = critic_scores(c.critic, real, fake, *labels)
@@ -201,6 +206,11 @@ def _generator_loss(c: Contest, fake_out: CriticOutput, code: Tensor | None, log
         if term is not None:
             logs[f"loss/{c.condition.name}"] = term.detach()
             loss = loss + term
+    for pen in c.g_penalties:  # in the generator's autocast, like its forward passes
+        with c.autocast():
+            term = pen(c.generator, real, fake)
+        logs[f"loss/{pen.name}"] = term.detach()
+        loss = loss + term.float()
     return loss
 
 

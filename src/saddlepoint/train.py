@@ -33,9 +33,11 @@ from .nets import (DCGANDiscriminator, DCGANGenerator, MLPCritic, MLPGenerator, 
                    with_spectral_norm)
 from .conditional import Condition, make_condition
 from .nets.conditional import AuxiliaryCritic, ConditionalGenerator, LabelCritic, PairCritic
+from .nets.cyclegan import CyclePair, ResNetTranslator, TwinCritic
 from .nets.srresnet import SRCritic, SRResNet
 from .nets.unet import PatchCritic, UNetGenerator
-from .penalties import Penalty, gradient_penalty, r1_penalty
+from .penalties import Penalty, cycle_loss, gradient_penalty, identity_loss, r1_penalty
+from .pool import HistoryPool
 from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, load_checkpoint, read_metrics,
                    save_checkpoint, write_json_atomic, write_yaml)
 from .nets.common import resolution_plan
@@ -91,6 +93,10 @@ class Experiment:
                 from .data.paired import PairedSampler
 
                 self.data = PairedSampler(cfg.data, cfg.image_size)
+            elif channels is None and cfg.conditional == "cyclegan":
+                from .data.unpaired import UnpairedSampler
+
+                self.data = UnpairedSampler(cfg.data, cfg.image_size)
             elif channels is None and cfg.conditional == "srgan":
                 from .data.superres import SRSampler
 
@@ -129,12 +135,19 @@ class Experiment:
             penalties.append(Penalty("gradient_penalty", gradient_penalty, cfg.gradient_penalty, cfg.penalty_every))
         if cfg.r1 > 0:
             penalties.append(Penalty("r1", r1_penalty, cfg.r1, cfg.penalty_every))
+        g_penalties = []
+        if cfg.conditional == "cyclegan":
+            g_penalties += [Penalty(name, fn, w) for name, fn, w in (("cycle", cycle_loss, cfg.cycle_weight),
+                                                                     ("identity", identity_loss, cfg.identity_weight))
+                            if w > 0]
+        self.pool = HistoryPool(cfg.pool_size, group=2, seed=cfg.seed) if cfg.conditional == "cyclegan" else None
         self.contest = Contest(G_run, D_run, opt_g, opt_d, get_game(cfg.game), tuple(penalties),
                                weight_clip=cfg.weight_clip or None,
                                precision=None if self.precision == torch.float32 else self.precision,
                                scaler_g=torch.amp.GradScaler(self.device.type) if fp16 else None,
                                scaler_d=torch.amp.GradScaler(self.device.type) if fp16 else None,
-                               condition=self.condition, gan_weight=cfg.gan_weight)
+                               condition=self.condition, gan_weight=cfg.gan_weight, g_penalties=tuple(g_penalties),
+                               pool=self.pool)
         self.schedule = GDA(cfg.schedule, cfg.critic_steps, cfg.reuse_fake)
         self.step = 0
 
@@ -222,6 +235,8 @@ class Experiment:
             scaler = getattr(self.contest, name)
             if scaler is not None:
                 meta[name] = {k: (float(v) if isinstance(v, (int, float)) else v) for k, v in scaler.state_dict().items()}
+        if self.pool is not None:
+            tensors.update({f"pool.{k}": v for k, v in self.pool.state().items()})
         tensors["rng.data"] = self.rng.get_state()
         tensors["rng.torch"] = torch.get_rng_state()
         if torch.cuda.is_available() and self.device.type == "cuda":
@@ -262,6 +277,8 @@ class Experiment:
             scaler = getattr(self.contest, name)
             if scaler is not None and name in meta:
                 scaler.load_state_dict(meta[name])
+        if self.pool is not None:
+            self.pool.load_state({k[5:]: v for k, v in tensors.items() if k.startswith("pool.")}, like=next(self.G.parameters()))
         self.rng.set_state(tensors["rng.data"])
         torch.set_rng_state(tensors["rng.torch"])
         if "rng.cuda" in tensors and self.device.type == "cuda":
@@ -318,6 +335,11 @@ def _build_players(cfg: TrainConfig, channels: int, condition: Condition | None 
     """(G, D) for the config.  A condition widens G's input by its code and, for a concatenating cGAN
     critic, D's input by one plane per class, then wraps the plain players (nets.conditional).  pix2pix:
     a U-Net from ``source_channels`` to ``channels`` and a PatchGAN critic of (source, image) pairs."""
+    if cfg.model == "cyclegan":
+        steps = resolution_plan(cfg.image_size)[1]
+        translator = lambda: ResNetTranslator(channels, channels, cfg.base_channels, cfg.res_blocks)  # noqa: E731
+        critic = lambda: PatchCritic(channels, cfg.base_channels, min(3, steps), norm="instance")  # noqa: E731
+        return CyclePair(translator(), translator()), TwinCritic(critic(), critic())
     if cfg.model == "srresnet":
         return SRResNet(channels, cfg.base_channels, cfg.res_blocks), SRCritic(channels, cfg.base_channels, cfg.image_size)
     if cfg.model == "unet":
@@ -531,7 +553,8 @@ def save_samples(exp: Experiment, path: Path, sink: MetricsSink | None = None, t
         from .sampling import conditions_for_picture, translation_grid
 
         if exp.condition is not None and exp.condition.from_real:  # rows: source | G(source) | target
-            grid = translation_grid(exp, *exp.data.sample_labelled(8, torch.Generator().manual_seed(EVAL_SEED))[::-1])
+            real, sources = exp.data.sample_labelled(8, torch.Generator().manual_seed(EVAL_SEED))
+            grid = translation_grid(exp, sources, None if exp.condition.name == "cyclegan" else real)
             save_image(grid, str(path))
             if sink is not None:
                 sink.add_image("samples", grid, exp.step)

@@ -29,7 +29,7 @@ from .stacked import read_triples, stacked_mode_coverage
 __all__ = ["IMAGE_METRICS", "BACKBONES", "MetricUnavailable", "default_backbone", "evaluate_images", "inception_score", "fingerprint"]
 
 IMAGE_METRICS = ("fid", "kid", "is", "pr", "modes", "memorization", "accuracy", "class_fid", "code_match", "l1", "psnr",
-                 "ssim")
+                 "ssim", "cycle")
 TRANSLATION_METRICS = ("l1", "psnr", "ssim")
 
 
@@ -76,7 +76,7 @@ def _mnist_backbone() -> tuple[Callable[[Tensor], tuple[Tensor, Tensor]], torch.
     return run, clf
 
 
-MNIST_FAMILY = ("mnist", "stacked-mnist", "edges2mnist")
+MNIST_FAMILY = ("mnist", "stacked-mnist", "edges2mnist", "digits2mnist")
 BACKBONES = ("mnist", "inception")
 
 
@@ -105,6 +105,13 @@ def _reference_set(exp):
     from ..data.images import ImageSampler, load_cifar10, load_mnist
 
     data = exp.cfg.data
+    if exp.condition is not None and exp.condition.name == "cyclegan" and data not in MNIST_FAMILY:
+        from ..data.unpaired import load_domains
+
+        held = load_domains(data, exp.cfg.image_size, train=False)
+        what = "domain B's held-out images (testB)" if held is not None else "domain B's training images (no testB)"
+        b = (held or load_domains(data, exp.cfg.image_size, train=True))[1]
+        return ImageSampler(data, exp.cfg.image_size, base=b), what
     if exp.condition is not None and exp.condition.from_real and data not in MNIST_FAMILY:
         from ..data.images import ImageTensorDataset
         from ..data.paired import load_pairs
@@ -199,9 +206,64 @@ def _evaluate_superres(exp, metrics) -> dict:
                         "input enlarged by bicubic interpolation"}
 
 
+def _evaluate_cycle(exp, metrics, n, n_ref, get_backbone) -> dict:
+    """CycleGAN runs, on held-out images of both domains (the training ones where none are held out):
+    ``cycle`` = mean |F(G(a)) − a| and |G(F(b)) − b| on [0, 1] pixels; for digits2mnist ``accuracy`` = the
+    MNIST classifier reads G(a) as a's digit (``accuracy/untranslated``: the same classifier on a itself,
+    ``accuracy/b_to_a``: on F(b)); fid/kid/pr of G(a) against the reference images of domain B."""
+    from ..data.unpaired import UnpairedSampler, load_domains
+    from ..penalties import swap_pairs
+    from .conditional import class_accuracy
+
+    data, size = exp.cfg.data, exp.cfg.image_size
+    domains = load_domains(data, size, train=False)
+    what = "held-out images (testA, testB)" if domains is not None else "training images (no testA/testB)"
+    s = UnpairedSampler(data, size, domains or load_domains(data, size, train=True))
+    m = min(n, len(s.a), len(s.b))
+    idx = torch.arange(m)
+    a, b = s.a.to_float(idx), s.b.to_float(idx)
+    sources = torch.stack([a, b], 1).flatten(0, 1)  # [a₀, b₀, …]
+    out = exp.generate(2 * m, cond=sources)  # [G(a₀), F(b₀), …]
+    back = exp.generate(2 * m, cond=swap_pairs(out))  # [G(F(b₀)), F(G(a₀)), …]
+    res: dict = {"pairs": m, "images": what, "step": exp.step}
+    if "cycle" in metrics:
+        res["cycle"] = float(((back - swap_pairs(sources)).abs() / 2).mean())
+        res["cycle/a"] = float(((back[1::2] - a).abs() / 2).mean())
+        res["cycle/b"] = float(((back[0::2] - b).abs() / 2).mean())
+    if "accuracy" in metrics:
+        read = lambda x: _mnist_backbone()[0](x)[1].argmax(1)  # noqa: E731
+        res.update(class_accuracy(read(out[0::2]), s.a.labels[:m]))
+        res["accuracy/untranslated"] = float((read(a) == s.a.labels[:m]).float().mean())
+        res["accuracy/b_to_a"] = float((read(out[1::2]) == s.b.labels[:m]).float().mean())
+        res["classifier"] = "saddlepoint MNIST classifier; accuracy = G(a) read as a's digit"
+    if any(k in metrics for k in ("fid", "kid", "pr")):
+        backbone_fn, res["backbone"] = get_backbone()
+        fake_feats, _ = backbone_fn(out[0::2])
+        real_feats, info = _reference(exp, backbone_fn, res["backbone"], n_ref)
+        res.update(info)
+        if "fid" in metrics:
+            res["fid"] = frechet_distance(*feature_statistics(real_feats), *feature_statistics(fake_feats))
+        if "kid" in metrics:
+            res["kid"], res["kid_std"] = kernel_distance(real_feats, fake_feats, subsets=50,
+                                                         subset_size=min(1000, m, len(real_feats)))
+        if "pr" in metrics:
+            k = min(5000, m, len(real_feats))
+            res.update(precision_recall(real_feats[:k], fake_feats[:k], k=3))
+        res["fid_samples"] = m
+    return res
+
+
 def _check_conditional(exp, metrics: list[str]) -> None:
     cond = exp.condition
     translation = cond is not None and cond.from_real
+    if translation and cond.name == "cyclegan":
+        wrong = [m for m in metrics if m not in ("cycle", "accuracy", "fid", "kid", "pr")]
+        if wrong:
+            raise MetricUnavailable(f"the {wrong[0]} metric is not for CycleGAN runs; use cycle, fid, kid, pr"
+                                    + (" or accuracy" if exp.cfg.data == "digits2mnist" else ""))
+        if "accuracy" in metrics and exp.cfg.data != "digits2mnist":
+            raise MetricUnavailable("accuracy of translated digits needs data=digits2mnist")
+        return
     if translation and cond.name == "srgan":
         wrong = [m for m in metrics if m not in TRANSLATION_METRICS]
         if wrong:
@@ -273,6 +335,9 @@ def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_00
     backbone = backbone or default_backbone(data)
     if exp.condition is not None and exp.condition.name == "srgan":
         return _evaluate_superres(exp, metrics)
+    if exp.condition is not None and exp.condition.name == "cyclegan":
+        return _evaluate_cycle(exp, metrics, n, n_ref,
+                               lambda: _backbone(backbone, data, inception_weights, exp.device, progress))
     if exp.condition is not None and exp.condition.from_real:
         return _evaluate_translation(exp, metrics, n, n_ref,
                                      lambda: _backbone(backbone, data, inception_weights, exp.device, progress))

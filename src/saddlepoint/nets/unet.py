@@ -14,6 +14,8 @@ batch of scores.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import Tensor, nn
 
@@ -62,17 +64,20 @@ class UNetGenerator(nn.Module):
 
 
 class PatchCritic(nn.Module):
-    """image (B, channels, S, S) → raw scores (B·P,) of P overlapping patches; higher = more real."""
+    """image (B, channels, S, S) → raw scores (B·P,) of P overlapping patches; higher = more real.
+    ``norm``: batch norm (pix2pix) or instance norm (CycleGAN, which trains on tiny batches)."""
 
-    def __init__(self, channels: int, base_channels: int = 64, stride2_layers: int = 3):
+    def __init__(self, channels: int, base_channels: int = 64, stride2_layers: int = 3,
+                 norm: Literal["batch", "instance"] = "batch"):
         super().__init__()
+        make_norm = nn.BatchNorm2d if norm == "batch" else nn.InstanceNorm2d
         layers: list[nn.Module] = []
         c, w = channels, base_channels
         for i in range(stride2_layers):
-            norm = [nn.BatchNorm2d(w)] if i > 0 else []  # none at the input (DCGAN's rule)
-            layers += [nn.Conv2d(c, w, 4, 2, 1, bias=False), *norm, nn.LeakyReLU(0.2, True)]
+            normed = [make_norm(w)] if i > 0 else []  # none at the input (DCGAN's rule)
+            layers += [nn.Conv2d(c, w, 4, 2, 1, bias=False), *normed, nn.LeakyReLU(0.2, True)]
             c, w = w, min(2 * w, 8 * base_channels)
-        layers += [nn.Conv2d(c, w, 4, 1, 1, bias=False), nn.BatchNorm2d(w), nn.LeakyReLU(0.2, True),
+        layers += [nn.Conv2d(c, w, 4, 1, 1, bias=False), make_norm(w), nn.LeakyReLU(0.2, True),
                    nn.Conv2d(w, 1, 4, 1, 1)]
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
