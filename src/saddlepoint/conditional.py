@@ -194,21 +194,31 @@ class MutualInformation:
         return self._neg_info(aux_fake, c_fake)
 
 
-@register_condition("pix2pix")
 @dataclass(frozen=True)
-class PairedTranslation:
-    """pix2pix: the critic reads the source image beside the image it judges; the generator adds
-    ``l1_weight`` · mean |B − G(A)| (the paper's λ = 100)."""
+class _Translation:
+    """Shared by the image-to-image variants: the real batch is (target, source) and the generator is given
+    the real batch's own source image, with no noise; no critic term, no auxiliary head."""
 
-    l1_weight: float = 100.0
-    critic_reads_label: ClassVar[bool] = True
-    needs_labels: ClassVar[bool] = True  # the real batch is (B, A)
+    needs_labels: ClassVar[bool] = True
     from_real: ClassVar[bool] = True
     cond_dim: ClassVar[int] = 0
     aux_outputs: ClassVar[int] = 0
 
     def d_term(self, aux_real, aux_fake, y_real, c_fake):
         return None
+
+    def g_term(self, aux_fake, c_fake, fake, real):
+        return None
+
+
+@register_condition("pix2pix")
+@dataclass(frozen=True)
+class PairedTranslation(_Translation):
+    """pix2pix: the critic reads the source image beside the image it judges; the generator adds
+    ``l1_weight`` · mean |B − G(A)| (the paper's λ = 100)."""
+
+    l1_weight: float = 100.0
+    critic_reads_label: ClassVar[bool] = True
 
     def g_term(self, aux_fake, c_fake, fake, real):
         return self.l1_weight * (fake.float() - real.float()).abs().mean()
@@ -216,7 +226,7 @@ class PairedTranslation:
 
 @register_condition("srgan")
 @dataclass(frozen=True)
-class SuperResolution:
+class SuperResolution(_Translation):
     """SRGAN (Ledig et al. 2017) with the pixel-space content loss (the paper's SRGAN-MSE): the generator is
     given the low-resolution image and pays ``content_weight`` · mean (G(LR) − HR)²; the critic judges
     high-resolution images alone.  With ``gan_weight=0`` this is SRResNet, trained on the pixel loss only;
@@ -224,13 +234,6 @@ class SuperResolution:
 
     content_weight: float = 1.0
     critic_reads_label: ClassVar[bool] = False
-    needs_labels: ClassVar[bool] = True  # the real batch is (HR, LR)
-    from_real: ClassVar[bool] = True
-    cond_dim: ClassVar[int] = 0
-    aux_outputs: ClassVar[int] = 0
-
-    def d_term(self, aux_real, aux_fake, y_real, c_fake):
-        return None
 
     def g_term(self, aux_fake, c_fake, fake, real):
         return self.content_weight * ((fake.float() - real.float()) ** 2).mean()
@@ -238,7 +241,7 @@ class SuperResolution:
 
 @register_condition("cyclegan")
 @dataclass(frozen=True)
-class CycleTranslation:
+class CycleTranslation(_Translation):
     """CycleGAN (Zhu et al. 2017): unpaired translation.  The real batch holds both domains as interleaved
     pairs and the generator pair is given the same batch with each pair swapped (so G sees a, F sees b);
     the twin critic judges every image in its own domain.  Its regularizers — cycle consistency and
@@ -246,16 +249,6 @@ class CycleTranslation:
     ``identity_loss``); the condition adds no term of its own."""
 
     critic_reads_label: ClassVar[bool] = False
-    needs_labels: ClassVar[bool] = True  # the real batch comes with the generator's input
-    from_real: ClassVar[bool] = True
-    cond_dim: ClassVar[int] = 0
-    aux_outputs: ClassVar[int] = 0
-
-    def d_term(self, aux_real, aux_fake, y_real, c_fake):
-        return None
-
-    def g_term(self, aux_fake, c_fake, fake, real):
-        return None
 
 
 def make_condition(name: str, n_classes: int = 0, weight: float = 1.0, categorical: int = 10,

@@ -152,6 +152,21 @@ def _reference(exp, backbone_fn, backbone: str, n_ref: int) -> tuple[Tensor, dic
     return feats, info
 
 
+def _feature_metrics(metrics: list[str], real_feats: Tensor, fake_feats: Tensor) -> dict:
+    """fid / kid / pr between reference and generated features, as asked."""
+    out: dict = {}
+    n, n_ref = len(fake_feats), len(real_feats)
+    if "fid" in metrics:
+        out["fid"] = frechet_distance(*feature_statistics(real_feats), *feature_statistics(fake_feats))
+    if "kid" in metrics:
+        out["kid"], out["kid_std"] = kernel_distance(real_feats, fake_feats, subsets=50, subset_size=min(1000, n, n_ref))
+    if "pr" in metrics:
+        k = min(5000, n, n_ref)  # k-NN manifolds on at most 5000 points each (Kynkäänniemi et al. use 50k)
+        out.update(precision_recall(real_feats[:k], fake_feats[:k], k=3))
+        out["pr_samples"] = k
+    return out
+
+
 def _evaluate_translation(exp, metrics, n, n_ref, get_backbone) -> dict:
     """Translation runs: outputs for the first ``n`` held-out sources, against their targets (pixel metrics,
     the digit classifier's accuracy for edges2mnist) and, for fid/kid/pr, against the reference targets."""
@@ -178,14 +193,7 @@ def _evaluate_translation(exp, metrics, n, n_ref, get_backbone) -> dict:
         fake_feats, _ = backbone_fn(fake)
         real_feats, info = _reference(exp, backbone_fn, out["backbone"], n_ref)
         out.update(info)
-        if "fid" in metrics:
-            out["fid"] = frechet_distance(*feature_statistics(real_feats), *feature_statistics(fake_feats))
-        if "kid" in metrics:
-            out["kid"], out["kid_std"] = kernel_distance(real_feats, fake_feats, subsets=50,
-                                                         subset_size=min(1000, len(fake), len(real_feats)))
-        if "pr" in metrics:
-            k = min(5000, len(fake), len(real_feats))
-            out.update(precision_recall(real_feats[:k], fake_feats[:k], k=3))
+        out.update(_feature_metrics(metrics, real_feats, fake_feats))
     return out
 
 
@@ -241,14 +249,7 @@ def _evaluate_cycle(exp, metrics, n, n_ref, get_backbone) -> dict:
         fake_feats, _ = backbone_fn(out[0::2])
         real_feats, info = _reference(exp, backbone_fn, res["backbone"], n_ref)
         res.update(info)
-        if "fid" in metrics:
-            res["fid"] = frechet_distance(*feature_statistics(real_feats), *feature_statistics(fake_feats))
-        if "kid" in metrics:
-            res["kid"], res["kid_std"] = kernel_distance(real_feats, fake_feats, subsets=50,
-                                                         subset_size=min(1000, m, len(real_feats)))
-        if "pr" in metrics:
-            k = min(5000, m, len(real_feats))
-            res.update(precision_recall(real_feats[:k], fake_feats[:k], k=3))
+        res.update(_feature_metrics(metrics, real_feats, fake_feats))
         res["fid_samples"] = m
     return res
 
@@ -372,13 +373,5 @@ def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_00
     if any(m in metrics for m in ("fid", "kid", "pr")):
         real_feats, info = _reference(exp, backbone_fn, described, n_ref)
         out.update(info)
-        if "fid" in metrics:
-            out["fid"] = frechet_distance(*feature_statistics(real_feats), *feature_statistics(fake_feats))
-        if "kid" in metrics:
-            out["kid"], out["kid_std"] = kernel_distance(real_feats, fake_feats, subsets=50,
-                                                         subset_size=min(1000, n, n_ref))
-        if "pr" in metrics:
-            k = min(5000, n, n_ref)  # k-NN manifolds on at most 5000 points each (Kynkäänniemi et al. use 50k)
-            out.update(precision_recall(real_feats[:k], fake_feats[:k], k=3))
-            out["pr_samples"] = k
+        out.update(_feature_metrics(metrics, real_feats, fake_feats))
     return out
