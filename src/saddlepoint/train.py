@@ -89,22 +89,8 @@ class Experiment:
         else:
             self.scale = 1.0  # images are already in [−1, 1]
             self.data = None
-            if channels is None and cfg.conditional == "pix2pix":
-                from .data.paired import PairedSampler
-
-                self.data = PairedSampler(cfg.data, cfg.image_size)
-            elif channels is None and cfg.conditional == "cyclegan":
-                from .data.unpaired import UnpairedSampler
-
-                self.data = UnpairedSampler(cfg.data, cfg.image_size)
-            elif channels is None and cfg.conditional == "srgan":
-                from .data.superres import SRSampler
-
-                self.data = SRSampler(cfg.data, cfg.image_size)
-            elif channels is None:
-                from .data.images import load_images
-
-                self.data = load_images(cfg.data, cfg.image_size)
+            if channels is None:
+                self.data = _load_image_data(cfg)
         self.channels = channels or getattr(self.data, "channels", 2)
         self.source_channels = source_channels or getattr(self.data, "source_channels", 0)
         self.classes = classes if classes is not None else getattr(self.data, "n_classes", 0)
@@ -319,6 +305,20 @@ def _adam(params, lr: float, cfg: TrainConfig) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=True)
     except (RuntimeError, TypeError):
         return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
+
+
+def _load_image_data(cfg: TrainConfig):
+    """The sampler a run's batches come from: pairs (pix2pix), two domains (CycleGAN), photographs cut into
+    patches (super-resolution) or one image set."""
+    if cfg.conditional == "pix2pix":
+        from .data.paired import PairedSampler as sampler
+    elif cfg.conditional == "cyclegan":
+        from .data.unpaired import UnpairedSampler as sampler
+    elif cfg.conditional == "srgan":
+        from .data.superres import SRSampler as sampler
+    else:
+        from .data.images import load_images as sampler
+    return sampler(cfg.data, cfg.image_size)
 
 
 def _make_condition(cfg: TrainConfig, classes: int) -> Condition | None:
