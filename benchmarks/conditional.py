@@ -8,7 +8,7 @@ classifier (≥ 99 % test accuracy):
   for (goal ≥ 98 %), the FID per class against the MNIST test digits of that class (mean over classes),
   and the FID of all samples, all on the classifier's 128-d features;
 * InfoGAN: **code match** = accuracy of the best one-to-one matching between the categorical code and the
-  digit the classifier reads (Hungarian assignment; goal ≥ 90 %; Chen et al. 2016 report about 5 % error).
+  digit the classifier reads (Hungarian assignment; goal ≥ 90 %; Chen et al. 2016 report 5 % error).
 
     python benchmarks/conditional.py                              # every setting, in turn
     python benchmarks/conditional.py --setting acgan --threads 1 --jsonl out.jsonl
@@ -40,7 +40,7 @@ PUBLISHED = """\
 |---|---|---|
 | goal: cGAN, AC-GAN | ≥ 98 % | — |
 | goal: InfoGAN | — | ≥ 90 % |
-| InfoGAN paper (Chen et al. 2016 §7.1: "5 % error") | — | ≈ 95 % |
+| InfoGAN paper (Chen et al. 2016: the categorical code as a classifier, 5 % error) | — | ≈ 95 % |
 """
 
 

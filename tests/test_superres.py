@@ -74,8 +74,8 @@ def test_superres_metrics_score_bicubic_as_bicubic():
 
 def test_srresnet_learns_and_is_scored_against_bicubic(tmp_path, photo_folder, capsys):
     run = tmp_path / "sr"
-    assert main(["train", "srresnet-photos", f"data={photo_folder}", *TINY, "steps=80", "--out", str(run),
-                 "--quiet"]) == 0
+    assert main(["train", "srresnet-photos", f"data={photo_folder}", *TINY, "steps=80", "sr_residual=false", "--out",
+                 str(run), "--quiet"]) == 0
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["loss/srgan"] < 0.5 * rows[0]["loss/srgan"]
     assert rows[-1]["loss/G"] == pytest.approx(rows[-1]["loss/srgan"])  # gan_weight=0: the pixel loss alone
@@ -84,8 +84,8 @@ def test_srresnet_learns_and_is_scored_against_bicubic(tmp_path, photo_folder, c
     assert ev["images"] == "held-out photographs" and ev["photos"] == 1
     assert {"psnr", "ssim", "bicubic/psnr", "bicubic/ssim"} <= set(ev)
     untrained = tmp_path / "untrained"
-    assert main(["train", "srresnet-photos", f"data={photo_folder}", *TINY, "steps=1", "lr_g=1e-9", "--out",
-                 str(untrained), "--quiet"]) == 0
+    assert main(["train", "srresnet-photos", f"data={photo_folder}", *TINY, "steps=1", "lr_g=1e-9", "sr_residual=false",
+                 "--out", str(untrained), "--quiet"]) == 0
     assert main(["evaluate", str(untrained), "--metrics", "psnr", "--quiet"]) == 0
     before = json.loads((untrained / "eval.json").read_text())["psnr"]
     assert ev["psnr"] > before + 3, (before, ev["psnr"])
@@ -97,6 +97,18 @@ def test_srresnet_learns_and_is_scored_against_bicubic(tmp_path, photo_folder, c
                           (["evaluate", str(run), "--metrics", "fid"], "not for super-resolution runs")]:
         assert main(args) == 2
         assert message in capsys.readouterr().err
+
+
+def test_residual_generator_starts_at_bicubic_and_improves_on_it(tmp_path, photo_folder):
+    from saddlepoint.metrics.images import evaluate_images
+    from saddlepoint.train import load_run
+
+    G = SRResNet(3, 8, 2, residual=True).eval()
+    low = torch.rand(2, 3, 8, 8) * 2 - 1
+    assert torch.allclose(G(low), upsample_bicubic(low, 4), atol=1e-6)  # the detail branch starts at zero
+    _, cfg = resolve_config("srresnet-photos", [f"data={photo_folder}", *TINY, "steps=150", "lr_g=0.001"])
+    ev = evaluate_images(load_run(train(cfg, out=tmp_path / "r", progress=False).run_dir, load_data=True), ["psnr"])
+    assert ev["psnr"] > ev["bicubic/psnr"], ev  # sharp-edged blocks: learnable detail that bicubic blurs
 
 
 def test_srgan_adds_the_adversarial_term(tmp_path, photo_folder):

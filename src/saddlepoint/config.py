@@ -92,6 +92,8 @@ class TrainConfig:
                                 "baseline; srgan: 0 = SRResNet, 0.001 = SRGAN)", min=0)
     res_blocks: int = _f(16, "srresnet, cyclegan: residual blocks in each generator (SRGAN: 16; CycleGAN: 6 at 128 px)",
                          min=1)
+    sr_residual: bool = _f(True, "srgan: the generator adds its output to the bicubic enlargement of its input (global "
+                                 "residual learning, VDSR; not in the SRGAN paper); false = the paper's generator")
     cycle_weight: float = _f(10.0, "cyclegan: λ on the cycle-consistency L1 loss", min=0)
     identity_weight: float = _f(5.0, "cyclegan: weight of the identity L1 loss (the paper: 0.5·λ)", min=0)
     pool_size: int = _f(50, "cyclegan: generated pairs kept in the critics' history pool (0 = none)", min=0)
@@ -188,7 +190,7 @@ class TrainConfig:
     def _validate_conditional(self, defaults) -> None:
         owner = {"label_critic": ("cgan",), "aux_weight": ("acgan", "infogan"), "aux_on_fake": ("acgan",),
                  "info_categorical": ("infogan",), "info_continuous": ("infogan",), "l1_weight": ("pix2pix",),
-                 "gan_weight": ("pix2pix", "srgan"), "res_blocks": ("srgan", "cyclegan"),
+                 "gan_weight": ("pix2pix", "srgan"), "res_blocks": ("srgan", "cyclegan"), "sr_residual": ("srgan",),
                  "cycle_weight": ("cyclegan",), "identity_weight": ("cyclegan",), "pool_size": ("cyclegan",)}
         for key, kinds in owner.items():
             if getattr(self, key) != defaults[key].default and self.conditional not in kinds:

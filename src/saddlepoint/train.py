@@ -341,7 +341,8 @@ def _build_players(cfg: TrainConfig, channels: int, condition: Condition | None 
         critic = lambda: PatchCritic(channels, cfg.base_channels, min(3, steps), norm="instance")  # noqa: E731
         return CyclePair(translator(), translator()), TwinCritic(critic(), critic())
     if cfg.model == "srresnet":
-        return SRResNet(channels, cfg.base_channels, cfg.res_blocks), SRCritic(channels, cfg.base_channels, cfg.image_size)
+        return (SRResNet(channels, cfg.base_channels, cfg.res_blocks, residual=cfg.sr_residual),
+                SRCritic(channels, cfg.base_channels, cfg.image_size))
     if cfg.model == "unet":
         steps = resolution_plan(cfg.image_size)[1]
         return (UNetGenerator(source_channels, channels, cfg.image_size, cfg.base_channels),
