@@ -44,10 +44,12 @@ PUBLISHED = """\
 """
 
 
-def run_setting(name: str, steps: int | None, threads: int, seed: int, out_root: Path, samples: int) -> dict:
+def run_setting(name: str, steps: int | None, threads: int, seed: int, out_root: Path, samples: int,
+                extra: list[str] = ()) -> dict:
     from saddlepoint.metrics.images import evaluate_images
 
     recipe, overrides = SETTINGS[name]
+    overrides = [*overrides, *extra]
     t0 = time.time()
     summary, exp = train_steps(recipe, overrides, steps, threads, seed, exp_dir(out_root, name, seed))
     metrics = ["code_match", "fid"] if name.startswith("infogan") else ["accuracy", "class_fid", "fid"]
@@ -87,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--setting", action="append", choices=list(SETTINGS), help="run only these (repeatable)")
     p.add_argument("--samples", type=int, default=10_000, help="generated samples per evaluation")
     p.add_argument("--steps", type=int, help="generator steps (default: each recipe's own)")
+    p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra config override for every row (repeatable), shown in the table")
     add_run_arguments(p)
     args = p.parse_args(argv)
     if args.table_from:
@@ -94,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     out_root = Path(args.out or tempfile.mkdtemp(prefix="conditional-"))
     run_rows(args.setting or list(SETTINGS),
-             lambda name: run_setting(name, args.steps, args.threads, args.seed, out_root, args.samples), args, table)
+             lambda name: run_setting(name, args.steps, args.threads, args.seed, out_root, args.samples,
+                                             args.override), args, table)
     return 0
 
 
