@@ -42,14 +42,17 @@ __all__ = ["Condition", "CONDITIONS", "register_condition", "make_condition", "L
 
 
 class Condition(Protocol):
+    """What every condition offers the step.  Label and code conditions also have ``sample(n, generator)``
+    (the generator's labels / codes for a batch), ``balanced(n, generator)`` (every class equally often, for
+    pictures and evaluation) and ``categories(cond)`` (the class index of each); translations take the
+    generator's input from the real batch instead (``from_real``)."""
+
     name: str
     critic_reads_label: bool  # the critic is called D(x, y)
-    needs_labels: bool  # real batches come with their class labels
+    needs_labels: bool  # real batches come with their labels (or, for translations, the generator's input)
     from_real: bool  # the generator's input is the real batch's condition (a source image), not a draw
     cond_dim: int  # width of the generator's extra input
     aux_outputs: int  # outputs of the critic's auxiliary head (0 = none)
-
-    def sample(self, n: int, generator: torch.Generator) -> Tensor: ...
 
     def d_term(self, aux_real: Tensor | None, aux_fake: Tensor | None, y_real: Tensor | None, c_fake: Tensor) -> Tensor | None: ...
 
