@@ -126,30 +126,17 @@ class TrainConfig:
         for f in fields(self):
             _check_value(f, getattr(self, f.name))
         from .data.images import IMAGE_DATASETS
-        from .data.paired import PAIRED_DATASETS
-        from .data.superres import SR_DATASETS
-        from .data.unpaired import UNPAIRED_DATASETS
 
         is_toy = self.data in TOY_DATASETS
         is_path = self.data.endswith(".npz") or "/" in self.data or self.data.startswith(("~", "."))
-        special = {**PAIRED_DATASETS, **SR_DATASETS, **UNPAIRED_DATASETS}
+        special = {name: kind for kind, spec in _translation_kinds().items() for name in spec[1]}
         if not (is_toy or self.data in IMAGE_DATASETS or self.data in special or is_path):
             _check_choice("data", self.data, [*TOY_DATASETS, *IMAGE_DATASETS, *special])
-        if (self.data in UNPAIRED_DATASETS) != (self.conditional == "cyclegan") and not is_path:
-            raise ConfigError(f"data={self.data} " + ("holds two unpaired domains: use conditional=cyclegan "
-                                                      "model=cyclegan" if self.data in UNPAIRED_DATASETS else
-                                                      "is not a pair of domains: cyclegan needs digits2mnist or a "
-                                                      "folder with trainA/ and trainB/"))
-        if (self.data in SR_DATASETS) != (self.conditional == "srgan") and not is_path:
-            raise ConfigError(f"data={self.data} " + ("is a set of photographs for super-resolution: use "
-                                                      "conditional=srgan model=srresnet" if self.data in SR_DATASETS else
-                                                      "is not for super-resolution: srgan needs skimage-photos or a "
-                                                      "folder of images"))
-        if (self.data in PAIRED_DATASETS) != (self.conditional == "pix2pix") and not is_path:
-            raise ConfigError(f"data={self.data} " + ("holds image pairs: use conditional=pix2pix model=unet"
-                                                      if self.data in PAIRED_DATASETS else
-                                                      "is not a set of image pairs: pix2pix needs edges2mnist or a "
-                                                      "folder of pairs"))
+        # Each translation kind has its own built-in data; one kind's data does not fit another.
+        for kind, (model, datasets, holds, needs) in _translation_kinds().items():
+            if (self.data in datasets) != (self.conditional == kind) and not is_path:
+                raise ConfigError(f"data={self.data} " + (f"{holds}: use conditional={kind} model={model}"
+                                                          if self.data in datasets else f"is not {needs}"))
         if is_toy != (self.model == "mlp"):
             raise ConfigError(f"model={self.model} does not fit data={self.data}: use model=mlp for 2-D data and "
                               "model=dcgan or model=resnet for images")
@@ -196,17 +183,12 @@ class TrainConfig:
             if getattr(self, key) != defaults[key].default and self.conditional not in kinds:
                 raise ConfigError(f"{key} applies to conditional={' or conditional='.join(kinds)}, not "
                                   f"conditional={self.conditional}; remove it or set conditional=")
-        if (self.conditional == "pix2pix") != (self.model == "unet"):
-            raise ConfigError("conditional=pix2pix and model=unet go together (the U-Net translates a source image; "
-                              "the PatchGAN critic judges pairs): set both or neither")
-        if (self.conditional == "cyclegan") != (self.model == "cyclegan"):
-            raise ConfigError("conditional=cyclegan and model=cyclegan go together (unpaired translation): set both or "
-                              "neither")
+        for kind, (model, *_) in _translation_kinds().items():  # a translation has its own players
+            if (self.conditional == kind) != (self.model == model):
+                raise ConfigError(f"conditional={kind} and model={model} go together: set both or neither")
         if self.model == "cyclegan" and (self.batch_size % 2 or self.image_size % 4):
             raise ConfigError(f"cyclegan needs an even batch_size (pairs of A and B images; got {self.batch_size}) and "
                               f"an image_size divisible by 4 (got {self.image_size})")
-        if (self.conditional == "srgan") != (self.model == "srresnet"):
-            raise ConfigError("conditional=srgan and model=srresnet go together (4× super-resolution): set both or neither")
         if self.model == "srresnet" and self.image_size % 16:
             raise ConfigError(f"model=srresnet crops high-resolution patches whose side is a multiple of 16; "
                               f"image_size={self.image_size} is not (use 64 or 96)")
@@ -221,6 +203,20 @@ class TrainConfig:
             raise ConfigError("conditional=infogan needs a code: set info_categorical or info_continuous above 0")
         if self.conditional == "infogan" and self.info_categorical == 1:
             raise ConfigError("info_categorical=1 is a constant; use 0 (no categorical code) or at least 2")
+
+
+def _translation_kinds() -> dict[str, tuple[str, dict, str, str]]:
+    """conditional → (its model, its built-in datasets, what such data holds, what the data must be)."""
+    from .data.paired import PAIRED_DATASETS
+    from .data.superres import SR_DATASETS
+    from .data.unpaired import UNPAIRED_DATASETS
+
+    return {"pix2pix": ("unet", PAIRED_DATASETS, "holds image pairs",
+                        "a set of image pairs: pix2pix needs edges2mnist or a folder of pairs"),
+            "srgan": ("srresnet", SR_DATASETS, "is a set of photographs for super-resolution",
+                      "for super-resolution: srgan needs skimage-photos or a folder of images"),
+            "cyclegan": ("cyclegan", UNPAIRED_DATASETS, "holds two unpaired domains",
+                         "a pair of domains: cyclegan needs digits2mnist or a folder with trainA/ and trainB/")}
 
 
 def _check_choice(key: str, value: str, choices) -> None:

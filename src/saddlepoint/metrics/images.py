@@ -254,29 +254,22 @@ def _evaluate_cycle(exp, metrics, n, n_ref, get_backbone) -> dict:
     return res
 
 
+# translation kind → (the metrics it has, its name in messages, the built-in data whose digits are labelled)
+_TRANSLATION_CHECKS = {"pix2pix": ((*TRANSLATION_METRICS, "fid", "kid", "pr", "accuracy"), "translation", "edges2mnist"),
+                       "srgan": (TRANSLATION_METRICS, "super-resolution", None),
+                       "cyclegan": (("cycle", "fid", "kid", "pr", "accuracy"), "CycleGAN", "digits2mnist")}
+
+
 def _check_conditional(exp, metrics: list[str]) -> None:
     cond = exp.condition
-    translation = cond is not None and cond.from_real
-    if translation and cond.name == "cyclegan":
-        wrong = [m for m in metrics if m not in ("cycle", "accuracy", "fid", "kid", "pr")]
+    if cond is not None and cond.from_real:
+        allowed, what, labelled = _TRANSLATION_CHECKS[cond.name]
+        wrong = [m for m in metrics if m not in allowed]
         if wrong:
-            raise MetricUnavailable(f"the {wrong[0]} metric is not for CycleGAN runs; use cycle, fid, kid, pr"
-                                    + (" or accuracy" if exp.cfg.data == "digits2mnist" else ""))
-        if "accuracy" in metrics and exp.cfg.data != "digits2mnist":
-            raise MetricUnavailable("accuracy of translated digits needs data=digits2mnist")
-        return
-    if translation and cond.name == "srgan":
-        wrong = [m for m in metrics if m not in TRANSLATION_METRICS]
-        if wrong:
-            raise MetricUnavailable(f"the {wrong[0]} metric is not for super-resolution runs; use l1, psnr, ssim")
-        return
-    if translation:
-        wrong = [m for m in metrics if m not in (*TRANSLATION_METRICS, "fid", "kid", "pr", "accuracy")]
-        if wrong:
-            raise MetricUnavailable(f"the {wrong[0]} metric is not for translation runs; use l1, psnr, ssim, fid, kid, pr"
-                                    + (" or accuracy" if exp.cfg.data == "edges2mnist" else ""))
-        if "accuracy" in metrics and exp.cfg.data != "edges2mnist":
-            raise MetricUnavailable("accuracy of translated digits needs data=edges2mnist (labelled MNIST pairs)")
+            usable = [m for m in allowed if m != "accuracy" or exp.cfg.data == labelled]
+            raise MetricUnavailable(f"the {wrong[0]} metric is not for {what} runs; use {', '.join(usable)}")
+        if "accuracy" in metrics and exp.cfg.data != labelled:
+            raise MetricUnavailable(f"accuracy of translated digits needs data={labelled} (labelled MNIST digits)")
         return
     if any(m in metrics for m in TRANSLATION_METRICS):
         raise MetricUnavailable(f"l1, psnr and ssim compare translations with their targets and need a translation run "
