@@ -5,6 +5,8 @@ base resolution b (image_size = b·2^n, as for the DCGAN players), a 3×3 bottle
 stride-2 transposed convolutions (batch norm, ReLU; dropout 0.5 in the innermost up to three, the
 generator's only noise) whose every stage also sees the encoder's feature map of the same size (skip
 connections), ending in tanh.  Widths double from ``base_channels`` and stop at 8× (64 → 512 in the paper).
+The dropout is ordinary ``nn.Dropout``: on in training, off in eval mode, so sampling is deterministic
+(the paper keeps it on at test time as the generator's noise).
 
 PatchGAN: 4×4 convolutions, stride 2 then a stride-1 layer, batch norm except the first, LeakyReLU 0.2,
 and a 1-channel output map: one raw score per overlapping patch (70×70 at 256 px with three stride-2
