@@ -164,6 +164,7 @@ def test_l1_only_baseline_and_its_keys(tmp_path, ab_folder):
         (["model=dcgan"], "conditional=pix2pix and model=unet go together"),
         (["conditional=cgan"], "holds image pairs: use conditional=pix2pix"),
         (["data=mnist"], "not a set of image pairs"),
+        (["z_dim=64"], "takes an image and no noise"),
     ]:
         with pytest.raises(ConfigError, match=message):
             resolve_config("pix2pix-edges2mnist", overrides)

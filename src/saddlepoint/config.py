@@ -186,6 +186,9 @@ class TrainConfig:
         for kind, (model, *_) in _translation_kinds().items():  # a translation has its own players
             if (self.conditional == kind) != (self.model == model):
                 raise ConfigError(f"conditional={kind} and model={model} go together: set both or neither")
+        if self.conditional in _translation_kinds() and self.z_dim != defaults["z_dim"].default:
+            raise ConfigError(f"z_dim is the noise of generators that sample; a {self.conditional} generator takes an "
+                              "image and no noise: remove z_dim")
         if self.model == "cyclegan" and (self.batch_size % 2 or self.image_size % 4):
             raise ConfigError(f"cyclegan needs an even batch_size (pairs of A and B images; got {self.batch_size}) and "
                               f"an image_size divisible by 4 (got {self.image_size})")
