@@ -249,7 +249,8 @@ def test_sample_by_label_and_sweep_codes(tmp_path, two_classes, capsys):
     assert main(["train", "mnist-infogan", f"data={two_classes}", *SMALL, "steps=2", "info_categorical=3",
                  "--out", str(info), "--quiet"]) == 0
     for args, message in [(["evaluate", str(info), "--metrics", "accuracy"], "needs a class-conditional run"),
-                          (["evaluate", str(cgan), "--metrics", "code_match"], "needs a conditional=infogan run")]:
+                          (["evaluate", str(cgan), "--metrics", "code_match"], "needs a conditional=infogan run"),
+        (["evaluate", str(cgan), "--metrics", "cycle"], "needs a conditional=cyclegan run")]:
         assert main(args) == 2
         assert message in capsys.readouterr().err
     two_classes.unlink()  # sampling needs the run only

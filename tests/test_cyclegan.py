@@ -163,10 +163,12 @@ def test_cycle_loss_falls_with_training(tmp_path, domains):
 
 def test_cyclegan_config_is_checked():
     for overrides, message in [(["batch_size=7"], "even batch_size"),
+                               (["schedule=simultaneous"], "set pool_size=0 or schedule=alternating"),
                                (["model=dcgan"], "conditional=cyclegan and model=cyclegan go together"),
                                (["data=mnist"], "not a pair of domains")]:
         with pytest.raises(ConfigError, match=message):
             resolve_config("cyclegan-digits2mnist", overrides)
+    resolve_config("cyclegan-digits2mnist", ["schedule=simultaneous", "pool_size=0"])  # no pool: fine
     with pytest.raises(ConfigError, match="holds two unpaired domains"):
         resolve_config("mnist-dcgan", ["data=digits2mnist"])
     with pytest.raises(ConfigError, match="cycle_weight applies to conditional=cyclegan"):

@@ -56,6 +56,9 @@ def test_sampler_crops_and_degrades(photo_folder):
     again, _ = s.sample_labelled(5, torch.Generator().manual_seed(0))
     assert torch.equal(high, again)  # the crops come from the run's generator: exact resume
     assert len(load_photos(str(photo_folder), train=False)) == 1
+    (photo_folder / "test" / "broken.png").write_bytes(b"not a png")
+    with pytest.warns(UserWarning, match="skipped 1 of 2 files .* broken.png"):
+        assert len(load_photos(str(photo_folder), train=False)) == 1
     with pytest.raises(DataError, match="smaller than the 128-px crops"):
         SRSampler(str(photo_folder), 128)
     with pytest.raises(DataError, match="multiple of the scale"):

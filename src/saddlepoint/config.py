@@ -189,6 +189,9 @@ class TrainConfig:
         if self.conditional in _translation_kinds() and self.z_dim != defaults["z_dim"].default:
             raise ConfigError(f"z_dim is the noise of generators that sample; a {self.conditional} generator takes an "
                               "image and no noise: remove z_dim")
+        if self.conditional == "cyclegan" and self.pool_size and self.schedule == "simultaneous":
+            raise ConfigError("the history pool feeds the critic step; simultaneous GDA scores the generator's newest "
+                              "batch for both players at once: set pool_size=0 or schedule=alternating")
         if self.model == "cyclegan" and (self.batch_size % 2 or self.image_size % 4):
             raise ConfigError(f"cyclegan needs an even batch_size (pairs of A and B images; got {self.batch_size}) and "
                               f"an image_size divisible by 4 (got {self.image_size})")

@@ -38,6 +38,12 @@ def _refuse_translation(exp: Experiment) -> None:
                        "noise; use `saddlepoint translate RUN` (held-out pairs) or `saddlepoint translate RUN -i IMAGES`")
 
 
+def _require_translation(exp: Experiment) -> None:
+    if exp.condition is None or not exp.condition.from_real:
+        raise RunError("translate needs a translation run (conditional=pix2pix, srgan or cyclegan); use "
+                       "`saddlepoint sample RUN`")
+
+
 def _check_label(exp: Experiment, label: int) -> None:
     cond = exp.condition
     if cond is None or not cond.needs_labels:
@@ -171,9 +177,7 @@ def translation_grid(exp: Experiment, sources: Tensor, targets: Tensor | None = 
     (sources: interleaved [a₀, b₀, …]): source | translated | translated back."""
     from torchvision.utils import make_grid
 
-    if exp.condition is None or not exp.condition.from_real:
-        raise RunError("translate needs a translation run (conditional=pix2pix, srgan or cyclegan); use "
-                       "`saddlepoint sample RUN`")
+    _require_translation(exp)
     if sources.shape[1] != exp.source_channels:
         raise RunError(f"the source images have {sources.shape[1]} channels and this run translates images with "
                        f"{exp.source_channels}; convert them (grey = 1 channel, RGB = 3)")
@@ -198,37 +202,31 @@ def save_translation(exp: Experiment, path: str | Path, n: int = 8, inputs: str 
     ``inputs`` (a file or folder: source | output)."""
     from torchvision.utils import save_image
 
-    from .data.paired import load_pairs
-
-    if exp.condition is None or not exp.condition.from_real:
-        raise RunError("translate needs a translation run (conditional=pix2pix, srgan or cyclegan); use "
-                       "`saddlepoint sample RUN`")
+    _require_translation(exp)
     size = exp.cfg.image_size
     if exp.condition.name == "cyclegan":  # held-out images of both domains: A → B rows and B → A rows
         if inputs is not None:
             raise RunError("translate -i is for pix2pix and srgan runs; a CycleGAN run shows its held-out domains "
                            "(rows: source | translated | translated back)")
-        from .data.unpaired import UnpairedSampler, load_domains
+        from .data.unpaired import UnpairedSampler, held_out_domains
 
-        domains = load_domains(exp.cfg.data, size, train=False) or load_domains(exp.cfg.data, size, train=True)
-        sampler = UnpairedSampler(exp.cfg.data, size, domains)
+        sampler = UnpairedSampler(exp.cfg.data, size, held_out_domains(exp.cfg.data, size)[0])
         k = max(1, n // 2)
         a, b = sampler.a.to_float(torch.arange(k)), sampler.b.to_float(torch.arange(k))
         grid = translation_grid(exp, torch.stack([a, b], 1).flatten(0, 1))  # [a₀, b₀, a₁, b₁, …]
     elif exp.condition.name == "srgan":  # held-out photographs, seeded crops: low-resolution (enlarged) | output | original
-        from .data.superres import SRSampler, load_photos
+        from .data.superres import SRSampler, held_out_photos
 
         if inputs is not None:
             grid = translation_grid(exp, _read_inputs(Path(inputs), size // 4, exp.source_channels)[:n])
         else:
-            photos = load_photos(exp.cfg.data, train=False) or load_photos(exp.cfg.data, train=True)
+            photos = held_out_photos(exp.cfg.data)[0]
             high, low = SRSampler(exp.cfg.data, size, photos=photos).sample_labelled(n, torch.Generator().manual_seed(0))
             grid = translation_grid(exp, low, high)
     elif inputs is None:
-        held = load_pairs(exp.cfg.data, size, train=False) or load_pairs(exp.cfg.data, size, train=True)
-        from .data.paired import PairedSampler
+        from .data.paired import PairedSampler, held_out_pairs
 
-        targets, sources = PairedSampler(exp.cfg.data, size, held).first(n)
+        targets, sources = PairedSampler(exp.cfg.data, size, held_out_pairs(exp.cfg.data, size)[0]).first(n)
         grid = translation_grid(exp, sources, targets)
     else:
         grid = translation_grid(exp, _read_inputs(Path(inputs), size, exp.source_channels)[:n])
@@ -238,21 +236,16 @@ def save_translation(exp: Experiment, path: str | Path, n: int = 8, inputs: str 
 
 
 def _read_inputs(path: Path, size: int, channels: int) -> Tensor:
-    from PIL import Image, UnidentifiedImageError
-    from torchvision.transforms.functional import center_crop, pil_to_tensor, resize
+    """The images under ``path`` (a file or a folder) as sources in [−1, 1], square, ``size`` px, in the run's
+    channel count; unreadable files are skipped with one warning."""
+    from .data.images import decode_image, square_tensors, warn_skipped
 
     if not path.exists():
         raise RunError(f"-i {path} does not exist; give an image file or a folder of images")
-    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-    out = []
-    for f in files:
-        try:
-            with Image.open(f) as im:
-                t = pil_to_tensor(im.convert("L" if channels == 1 else "RGB"))
-        except (UnidentifiedImageError, OSError):
-            continue
-        side = min(t.shape[-2:])
-        out.append(resize(center_crop(t, [side, side]), [size, size], antialias=True))
-    if not out:
+    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")) if path.is_dir() else [path]
+    decoded = [(f, decode_image(f)) for f in files]
+    warn_skipped([f.name for f, im in decoded if im is None], len(files), path)
+    images = [im for _, im in decoded if im is not None]
+    if not images:
         raise RunError(f"-i {path}: no readable images there")
-    return torch.stack(out).float().div(127.5).sub(1.0)
+    return square_tensors(images, size, "L" if channels == 1 else "RGB").float().div(127.5).sub(1.0)

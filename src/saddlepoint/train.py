@@ -364,7 +364,7 @@ def _build_players(cfg: TrainConfig, channels: int, condition: Condition | None 
                 MLPCritic(d_in, cfg.d_hidden, cfg.d_layers, cfg.d_maxout, cfg.pack))
     if condition is None:
         return G, D
-    G = ConditionalGenerator(G, getattr(condition, "n_classes", 0))
+    G = ConditionalGenerator(G, condition.cond_dim)  # labels are one-hot over cond_dim = n_classes; codes pass as they are
     if condition.critic_reads_label:
         D = LabelCritic(D, condition.n_classes, cfg.label_critic)
     elif condition.aux_outputs:

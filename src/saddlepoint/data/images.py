@@ -163,6 +163,44 @@ def load_cifar10(train: bool = True) -> ImageTensorDataset:
                               "cifar10" if train else "cifar10-test")
 
 
+def decode_image(path: Path):
+    """The PIL image in ``path``, decoded now (a truncated file fails here, not later in training), or None
+    when the file is not a readable image (corrupt, truncated, empty, not an image)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return im.copy()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def warn_skipped(skipped: list[str], total: int, root: Path, what: str = "files") -> None:
+    """One warning that counts and names (up to five of) the unreadable ``what`` skipped under ``root``."""
+    import warnings
+
+    if skipped:
+        names = ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+        warnings.warn(f"skipped {len(skipped)} of {total} {what} in {root} that are not readable images: {names}",
+                      stacklevel=3)
+
+
+def square_tensors(images: list, image_size: int, mode: str | None = None) -> Tensor:
+    """PIL images → (N, C, S, S) uint8, each center-cropped to a square and resized to ``image_size``.
+    ``mode`` "L" or "RGB"; default grey when every image is grey, else RGB (RGBA, palette, CMYK, mixed)."""
+    from torchvision.transforms.functional import center_crop, pil_to_tensor, resize
+
+    if mode is None:
+        mode = "L" if all(im.mode in ("L", "1", "I;16", "I") for im in images) else "RGB"
+    out = torch.empty(len(images), 1 if mode == "L" else 3, image_size, image_size, dtype=torch.uint8)
+    for i, im in enumerate(images):
+        t = pil_to_tensor(im.convert(mode))
+        side = min(t.shape[-2:])
+        out[i] = resize(center_crop(t, [side, side]), [image_size, image_size], antialias=True)
+    return out
+
+
 def load_folder(path: str | Path, image_size: int) -> ImageTensorDataset:
     """Every image under ``path`` (nested class folders as in torchvision's ImageFolder, or flat),
     center-cropped to a square and resized to ``image_size``, decoded once into memory.
@@ -170,11 +208,6 @@ def load_folder(path: str | Path, image_size: int) -> ImageTensorDataset:
     Grayscale sets stay one channel; anything else (RGBA, palette, CMYK, mixed) becomes RGB.  Files that
     cannot be decoded (corrupt, truncated, empty, not an image) are skipped with one warning that
     counts and names them.  Labels are the index of each file's top-level class folder, if any."""
-    import warnings
-
-    from PIL import Image, UnidentifiedImageError
-    from torchvision.transforms.functional import center_crop, pil_to_tensor, resize
-
     root = Path(path).expanduser()
     if not root.is_dir():
         raise DataError(f"image folder {root} does not exist; give data= a folder of images, a .npz file or a dataset name")
@@ -185,32 +218,18 @@ def load_folder(path: str | Path, image_size: int) -> ImageTensorDataset:
     class_index = {c: i for i, c in enumerate(classes)}
     decoded, labels, skipped = [], [], []
     for f in files:
-        try:
-            with Image.open(f) as im:
-                im.load()  # decode now: truncated files fail here, not later in training
-                img = im.copy()
-        except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-            skipped.append(f)
+        img = decode_image(f)
+        if img is None:
+            skipped.append(str(f.relative_to(root)))
             continue
         decoded.append(img)
         rel = f.relative_to(root).parts
         labels.append(class_index[rel[0]] if len(rel) > 1 else -1)
-    if skipped:
-        names = ", ".join(str(p.relative_to(root)) for p in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
-        warnings.warn(f"skipped {len(skipped)} of {len(files)} files in {root} that are not readable images: {names}",
-                      stacklevel=2)
+    warn_skipped(skipped, len(files), root)
     if not decoded:
         raise DataError(f"none of the {len(files)} files in {root} is a readable image")
-    grey = all(im.mode in ("L", "1", "I;16", "I") for im in decoded)
-    out = torch.empty(len(decoded), 1 if grey else 3, image_size, image_size, dtype=torch.uint8)
-    for i, im in enumerate(decoded):
-        im = im.convert("L" if grey else "RGB")
-        t = pil_to_tensor(im)
-        side = min(t.shape[-2:])
-        t = resize(center_crop(t, [side, side]), [image_size, image_size], antialias=True)
-        out[i] = t
     lab = torch.tensor(labels) if classes and min(labels) >= 0 else None
-    return ImageTensorDataset(out, lab, root.name)
+    return ImageTensorDataset(square_tensors(decoded, image_size), lab, root.name)
 
 
 def _load_named(name: str, image_size: int) -> ImageTensorDataset:

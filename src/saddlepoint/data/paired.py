@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .images import DataError, data_home, load_mnist
+from .images import DataError, data_home, decode_image, load_mnist, square_tensors, warn_skipped
 
 __all__ = ["PairedImages", "PairedSampler", "load_pairs", "edges2mnist", "PAIRED_DATASETS"]
 
@@ -67,29 +67,6 @@ def edges2mnist(train: bool = True) -> PairedImages:
                         mnist.labels)
 
 
-def _decode(path: Path):
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            im.load()
-            return im.copy()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        return None
-
-
-def _to_tensor(images: list, image_size: int) -> Tensor:
-    from torchvision.transforms.functional import center_crop, pil_to_tensor, resize
-
-    grey = all(im.mode in ("L", "1", "I;16", "I") for im in images)
-    out = torch.empty(len(images), 1 if grey else 3, image_size, image_size, dtype=torch.uint8)
-    for i, im in enumerate(images):
-        t = pil_to_tensor(im.convert("L" if grey else "RGB"))
-        side = min(t.shape[-2:])
-        out[i] = resize(center_crop(t, [side, side]), [image_size, image_size], antialias=True)
-    return out
-
-
 def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES)
 
@@ -102,7 +79,7 @@ def _load_ab(root: Path, image_size: int) -> PairedImages:
         warnings.warn(f"skipped {len(alone)} files in {root} without a partner in A/ or B/: {names}", stacklevel=3)
     sources, targets, bad = [], [], []
     for stem in sorted(set(a) & set(b)):
-        sa, sb = _decode(a[stem]), _decode(b[stem])
+        sa, sb = decode_image(a[stem]), decode_image(b[stem])
         if sa is None or sb is None:
             bad.append(stem)
             continue
@@ -111,12 +88,10 @@ def _load_ab(root: Path, image_size: int) -> PairedImages:
                             f"B {sb.size[0]}×{sb.size[1]}); a pair must be pixel-aligned: resize one of them")
         sources.append(sa)
         targets.append(sb)
-    if bad:
-        warnings.warn(f"skipped {len(bad)} pairs in {root} that are not readable images: {', '.join(bad[:5])}",
-                      stacklevel=3)
+    warn_skipped(bad, len(set(a) & set(b)), root, "pairs")
     if not sources:
         raise DataError(f"{root} has no readable pairs: put images with the same names in {root}/A and {root}/B")
-    return PairedImages(_to_tensor(sources, image_size), _to_tensor(targets, image_size), root.name)
+    return PairedImages(square_tensors(sources, image_size), square_tensors(targets, image_size), root.name)
 
 
 def _load_side_by_side(root: Path, image_size: int) -> PairedImages:
@@ -125,7 +100,7 @@ def _load_side_by_side(root: Path, image_size: int) -> PairedImages:
         raise DataError(f"{root} has no images: give a folder with A/ and B/ sub-folders, or side-by-side A|B images")
     sources, targets, bad = [], [], []
     for f in files:
-        im = _decode(f)
+        im = decode_image(f)
         if im is None:
             bad.append(f.name)
             continue
@@ -135,12 +110,10 @@ def _load_side_by_side(root: Path, image_size: int) -> PairedImages:
                             "right), or use A/ and B/ sub-folders")
         sources.append(im.crop((0, 0, h, h)))
         targets.append(im.crop((h, 0, w, h)))
-    if bad:
-        warnings.warn(f"skipped {len(bad)} files in {root} that are not readable images: {', '.join(bad[:5])}",
-                      stacklevel=3)
+    warn_skipped(bad, len(files), root)
     if not sources:
         raise DataError(f"none of the files in {root} is a readable image")
-    return PairedImages(_to_tensor(sources, image_size), _to_tensor(targets, image_size), root.name)
+    return PairedImages(square_tensors(sources, image_size), square_tensors(targets, image_size), root.name)
 
 
 def _load_folder(root: Path, image_size: int) -> PairedImages:
@@ -161,6 +134,14 @@ def load_pairs(name: str, image_size: int, train: bool = True) -> PairedImages |
         held = next((root / s for s in ("test", "val") if (root / s).is_dir()), None)
         return _load_folder(held, image_size) if held is not None else None
     return _load_folder(root, image_size) if train else None
+
+
+def held_out_pairs(name: str, image_size: int) -> tuple[PairedImages, str]:
+    """The pairs to evaluate on and what they are: the held-out ones, else (said so) the training ones."""
+    held = load_pairs(name, image_size, train=False)
+    if held is not None:
+        return held, "held-out pairs"
+    return load_pairs(name, image_size, train=True), "training pairs (no held-out split)"
 
 
 class PairedSampler:

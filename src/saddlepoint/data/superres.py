@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from .images import DataError
+from .images import DataError, decode_image, warn_skipped
 
 __all__ = ["SR_DATASETS", "SRSampler", "load_photos", "downsample", "upsample_bicubic"]
 
@@ -48,16 +48,18 @@ def _skimage_photo(name: str) -> Tensor:
 
 
 def _folder_images(root: Path) -> list[Tensor]:
-    from PIL import Image, UnidentifiedImageError
+    """Every readable image in ``root``, full size, RGB (unreadable files skipped with one warning)."""
     from torchvision.transforms.functional import pil_to_tensor
 
-    out = []
-    for f in sorted(p for p in root.iterdir() if p.is_file()):
-        try:
-            with Image.open(f) as im:
-                out.append(pil_to_tensor(im.convert("RGB")))
-        except (UnidentifiedImageError, OSError):
-            continue
+    files = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
+    out, skipped = [], []
+    for f in files:
+        im = decode_image(f)
+        if im is None:
+            skipped.append(f.name)
+        else:
+            out.append(pil_to_tensor(im.convert("RGB")))
+    warn_skipped(skipped, len(files), root)
     return out
 
 
@@ -75,6 +77,14 @@ def load_photos(name: str, train: bool = True) -> list[Tensor]:
     if not images:
         raise DataError(f"{root} has no readable images for super-resolution training")
     return images
+
+
+def held_out_photos(name: str) -> tuple[list[Tensor], str]:
+    """The photographs to evaluate on and what they are: the held-out ones, else (said so) the training ones."""
+    photos = load_photos(name, train=False)
+    if photos:
+        return photos, "held-out photographs"
+    return load_photos(name, train=True), "training photographs (no held-out test/ folder)"
 
 
 class SRSampler:

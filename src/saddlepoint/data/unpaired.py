@@ -54,6 +54,14 @@ def load_domains(name: str, image_size: int, train: bool = True) -> tuple[ImageT
     return load_folder(root / f"{split}A", image_size), load_folder(root / f"{split}B", image_size)
 
 
+def held_out_domains(name: str, image_size: int) -> tuple[tuple[ImageTensorDataset, ImageTensorDataset], str]:
+    """The domains to evaluate on and what they are: the held-out images, else (said so) the training ones."""
+    held = load_domains(name, image_size, train=False)
+    if held is not None:
+        return held, "held-out images (testA, testB)"
+    return load_domains(name, image_size, train=True), "training images (no testA/testB)"
+
+
 def _fit(images: Tensor, image_size: int, channels: int) -> Tensor:
     from torchvision.transforms.functional import InterpolationMode, resize
 

@@ -106,20 +106,17 @@ def _reference_set(exp):
 
     data = exp.cfg.data
     if exp.condition is not None and exp.condition.name == "cyclegan" and data not in MNIST_FAMILY:
-        from ..data.unpaired import load_domains
+        from ..data.unpaired import held_out_domains
 
-        held = load_domains(data, exp.cfg.image_size, train=False)
-        what = "domain B's held-out images (testB)" if held is not None else "domain B's training images (no testB)"
-        b = (held or load_domains(data, exp.cfg.image_size, train=True))[1]
-        return ImageSampler(data, exp.cfg.image_size, base=b), what
+        (_, b), what = held_out_domains(data, exp.cfg.image_size)
+        return ImageSampler(data, exp.cfg.image_size, base=b), f"domain B of the {what}"
     if exp.condition is not None and exp.condition.from_real and data not in MNIST_FAMILY:
         from ..data.images import ImageTensorDataset
-        from ..data.paired import load_pairs
+        from ..data.paired import held_out_pairs
 
-        held = load_pairs(data, exp.cfg.image_size, train=False)
-        what = "the held-out pairs' targets" if held is not None else "the training pairs' targets (no held-out split)"
-        held = held or load_pairs(data, exp.cfg.image_size, train=True)
-        return ImageSampler(data, exp.cfg.image_size, base=ImageTensorDataset(held.target, None, held.name)), what
+        held, what = held_out_pairs(data, exp.cfg.image_size)
+        return ImageSampler(data, exp.cfg.image_size, base=ImageTensorDataset(held.target, None, held.name)), \
+            f"the targets of the {what}"
     if data in MNIST_FAMILY:
         return (ImageSampler(data, exp.cfg.image_size, base=load_mnist(train=False)),
                 f"{data} built from the MNIST test split")
@@ -167,16 +164,26 @@ def _feature_metrics(metrics: list[str], real_feats: Tensor, fake_feats: Tensor)
     return out
 
 
+def _against_reference(exp, metrics, fake: Tensor, get_backbone, n_ref: int) -> dict:
+    """fid / kid / pr of ``fake`` against the run's reference images; the backbone is built only when one of
+    them is asked for (pixel metrics need none)."""
+    if not any(m in metrics for m in ("fid", "kid", "pr")):
+        return {}
+    backbone_fn, described = get_backbone()
+    fake_feats, _ = backbone_fn(fake)
+    real_feats, info = _reference(exp, backbone_fn, described, n_ref)
+    return {"backbone": described, "feature_samples": len(fake), **info,
+            **_feature_metrics(metrics, real_feats, fake_feats)}
+
+
 def _evaluate_translation(exp, metrics, n, n_ref, get_backbone) -> dict:
     """Translation runs: outputs for the first ``n`` held-out sources, against their targets (pixel metrics,
     the digit classifier's accuracy for edges2mnist) and, for fid/kid/pr, against the reference targets."""
-    from ..data.paired import PairedSampler, load_pairs
+    from ..data.paired import PairedSampler, held_out_pairs
     from .translation import pixel_metrics
 
-    size = exp.cfg.image_size
-    held = load_pairs(exp.cfg.data, size, train=False)
-    what = "held-out pairs" if held is not None else "training pairs (no held-out split)"
-    pairs = PairedSampler(exp.cfg.data, size, held or load_pairs(exp.cfg.data, size, train=True))
+    held, what = held_out_pairs(exp.cfg.data, exp.cfg.image_size)
+    pairs = PairedSampler(exp.cfg.data, exp.cfg.image_size, held)
     targets, sources = pairs.first(n)
     fake = exp.generate(len(sources), cond=sources)
     out: dict = {"translated": len(sources), "pairs": what, "step": exp.step}
@@ -188,25 +195,17 @@ def _evaluate_translation(exp, metrics, n, n_ref, get_backbone) -> dict:
         _, probs = _mnist_backbone()[0](fake)
         out.update(class_accuracy(probs.argmax(1), pairs.pairs.labels[: len(sources)]))
         out["classifier"] = "saddlepoint MNIST classifier; accuracy = outputs read as their pair's digit"
-    if any(m in metrics for m in ("fid", "kid", "pr")):  # the feature backbone only when a feature metric is asked
-        backbone_fn, out["backbone"] = get_backbone()
-        fake_feats, _ = backbone_fn(fake)
-        real_feats, info = _reference(exp, backbone_fn, out["backbone"], n_ref)
-        out.update(info)
-        out.update(_feature_metrics(metrics, real_feats, fake_feats))
+    out.update(_against_reference(exp, metrics, fake, get_backbone, n_ref))
     return out
 
 
 def _evaluate_superres(exp, metrics) -> dict:
     """Super-resolution runs: whole held-out photographs (the training ones where none are held out),
     restored by the run's generator and by bicubic interpolation."""
-    from ..data.superres import load_photos
+    from ..data.superres import held_out_photos
     from .translation import superres_metrics
 
-    photos = load_photos(exp.cfg.data, train=False)
-    what = "held-out photographs"
-    if not photos:
-        photos, what = load_photos(exp.cfg.data, train=True), "training photographs (no held-out test/ folder)"
+    photos, what = held_out_photos(exp.cfg.data)
     res = superres_metrics(lambda low: exp.generate(1, cond=low), photos)
     keep = {k: v for k, v in res.items() if k.split("/")[-1] in metrics}
     return {"photos": len(photos), "images": what, "step": exp.step, "scale": 4, "border": 4, **keep,
@@ -219,14 +218,12 @@ def _evaluate_cycle(exp, metrics, n, n_ref, get_backbone) -> dict:
     ``cycle`` = mean |F(G(a)) − a| and |G(F(b)) − b| on [0, 1] pixels; for digits2mnist ``accuracy`` = the
     MNIST classifier reads G(a) as a's digit (``accuracy/untranslated``: the same classifier on a itself,
     ``accuracy/b_to_a``: on F(b)); fid/kid/pr of G(a) against the reference images of domain B."""
-    from ..data.unpaired import UnpairedSampler, load_domains
+    from ..data.unpaired import UnpairedSampler, held_out_domains
     from ..penalties import swap_pairs
     from .conditional import class_accuracy
 
-    data, size = exp.cfg.data, exp.cfg.image_size
-    domains = load_domains(data, size, train=False)
-    what = "held-out images (testA, testB)" if domains is not None else "training images (no testA/testB)"
-    s = UnpairedSampler(data, size, domains or load_domains(data, size, train=True))
+    domains, what = held_out_domains(exp.cfg.data, exp.cfg.image_size)
+    s = UnpairedSampler(exp.cfg.data, exp.cfg.image_size, domains)
     m = min(n, len(s.a), len(s.b))
     idx = torch.arange(m)
     a, b = s.a.to_float(idx), s.b.to_float(idx)
@@ -244,13 +241,7 @@ def _evaluate_cycle(exp, metrics, n, n_ref, get_backbone) -> dict:
         res["accuracy/untranslated"] = float((read(a) == s.a.labels[:m]).float().mean())
         res["accuracy/b_to_a"] = float((read(out[1::2]) == s.b.labels[:m]).float().mean())
         res["classifier"] = "saddlepoint MNIST classifier; accuracy = G(a) read as a's digit"
-    if any(k in metrics for k in ("fid", "kid", "pr")):
-        backbone_fn, res["backbone"] = get_backbone()
-        fake_feats, _ = backbone_fn(out[0::2])
-        real_feats, info = _reference(exp, backbone_fn, res["backbone"], n_ref)
-        res.update(info)
-        res.update(_feature_metrics(metrics, real_feats, fake_feats))
-        res["fid_samples"] = m
+    res.update(_against_reference(exp, metrics, out[0::2], get_backbone, n_ref))  # G(a) in domain B
     return res
 
 
@@ -273,7 +264,9 @@ def _check_conditional(exp, metrics: list[str]) -> None:
         return
     if any(m in metrics for m in TRANSLATION_METRICS):
         raise MetricUnavailable(f"l1, psnr and ssim compare translations with their targets and need a translation run "
-                                "(conditional=pix2pix)")
+                                "(conditional=pix2pix or srgan)")
+    if "cycle" in metrics:
+        raise MetricUnavailable("the cycle metric translates there and back and needs a conditional=cyclegan run")
     wants_labels = [m for m in metrics if m in ("accuracy", "class_fid")]
     if wants_labels and (cond is None or not cond.needs_labels):
         raise MetricUnavailable(f"the {wants_labels[0]} metric compares samples with the class they were asked for and "
