@@ -82,6 +82,7 @@ def test_srresnet_learns_and_is_scored_against_bicubic(tmp_path, photo_folder, c
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["loss/srgan"] < 0.5 * rows[0]["loss/srgan"]
     assert rows[-1]["loss/G"] == pytest.approx(rows[-1]["loss/srgan"])  # gan_weight=0: the pixel loss alone
+    assert "loss/D" not in rows[-1]  # ... and no critic is trained for it
     assert main(["evaluate", str(run), "--metrics", "psnr,ssim", "--quiet"]) == 0
     ev = json.loads((run / "eval.json").read_text())
     assert ev["images"] == "held-out photographs" and ev["photos"] == 1
@@ -114,11 +115,19 @@ def test_residual_generator_starts_at_bicubic_and_improves_on_it(tmp_path, photo
     assert ev["psnr"] > ev["bicubic/psnr"], ev  # sharp-edged blocks: learnable detail that bicubic blurs
 
 
-def test_srgan_adds_the_adversarial_term(tmp_path, photo_folder):
+def test_srgan_adds_the_adversarial_term_and_srresnet_leaves_the_critic_alone(tmp_path, photo_folder):
+    from saddlepoint.train import Experiment, load_run
+
     _, cfg = resolve_config("srgan-photos", [f"data={photo_folder}", *TINY, "steps=2", "log_every=1"])
     rows = train(cfg, out=tmp_path / "g", progress=False).run_dir / "metrics.jsonl"
     last = json.loads(rows.read_text().splitlines()[-1])
     assert last["loss/G"] > last["loss/srgan"]  # content + 10⁻³ · adversarial
+    for recipe, trained in [("srgan-photos", True), ("srresnet-photos", False)]:
+        _, cfg = resolve_config(recipe, [f"data={photo_folder}", *TINY, "steps=3"])
+        fresh = Experiment(cfg).D.state_dict()  # the seed's initial critic
+        after = load_run(train(cfg, out=tmp_path / recipe, progress=False).run_dir).D.state_dict()
+        changed = any(not torch.equal(fresh[k], after[k]) for k in fresh)
+        assert changed == trained, recipe
 
 
 def test_superres_config_is_checked():

@@ -89,7 +89,7 @@ class TrainConfig:
     info_continuous: int = _f(2, "infogan: continuous codes, uniform on [−1, 1]", min=0)
     l1_weight: float = _f(100.0, "pix2pix: λ on the L1 distance between G(A) and the target B", min=0)
     gan_weight: float = _f(1.0, "pix2pix, srgan: weight of the adversarial term in G's loss (0 = the L1-only "
-                                "baseline; srgan: 0 = SRResNet, 0.001 = SRGAN)", min=0)
+                                "baseline, no critic is trained; srgan: 0 = SRResNet, 0.001 = SRGAN)", min=0)
     res_blocks: int = _f(16, "srresnet, cyclegan: residual blocks in each generator (SRGAN: 16; CycleGAN: 6 at 128 px)",
                          min=1)
     sr_residual: bool = _f(True, "srgan: the generator adds its output to the bicubic enlargement of its input (global "

@@ -214,6 +214,31 @@ def _generator_loss(c: Contest, fake_out: CriticOutput, code: Tensor | None, log
     return loss
 
 
+def _generator_alone(c: Contest, sample_real: Callable[[], Batch], sample_noise: Callable[[], Batch]) -> dict[str, Tensor]:
+    """``gan_weight=0``: no game is played — the generator descends its condition's term and penalties alone
+    (pix2pix's L1-only baseline, SRResNet's pixel loss) and the critic, which nothing reads, is not trained."""
+    real, _, z, code = _draw(c, sample_real, sample_noise)
+    logs: dict[str, Tensor] = {}
+    with c.autocast():
+        fake = _generate(c.generator, z, code)
+    loss = torch.zeros((), device=fake.device)
+    if c.condition is not None:
+        term = c.condition.g_term(None, code, fake, real)
+        if term is not None:
+            logs[f"loss/{c.condition.name}"] = term.detach()
+            loss = loss + term
+    for pen in c.g_penalties:
+        with c.autocast():
+            term = pen(c.generator, real, fake)
+        logs[f"loss/{pen.name}"] = term.detach()
+        loss = loss + term.float()
+    if not loss.requires_grad:
+        raise ValueError("gan_weight=0 leaves the generator no loss: its condition adds no term of its own")
+    _descend(loss, c.opt_g, c.scaler_g)
+    logs["loss/G"] = loss.detach()
+    return logs
+
+
 def gda_step(
     schedule: GDA,
     c: Contest,
@@ -226,6 +251,8 @@ def gda_step(
     decides when to synchronize."""
     G, D = c.generator, c.critic
     logs: dict[str, Tensor] = {}
+    if c.gan_weight == 0:
+        return _generator_alone(c, sample_real, sample_noise)
     if schedule.mode == "alternating":
         fake, code = None, None
         for i in range(schedule.critic_steps):
