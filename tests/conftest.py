@@ -1,5 +1,25 @@
+import numpy as np
+import pytest
 import torch
+from PIL import Image
 
 # The tests use small tensors: one thread is as fast, and it avoids OpenMP spin-waiting stalls when the
 # machine's cores are busy with other work.
 torch.set_num_threads(1)
+
+
+@pytest.fixture
+def domains(tmp_path):
+    """trainA: dark squares, trainB: bright squares (and testA/testB), grey PNGs of different sizes."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "squares2light"
+    for split, n in (("train", 24), ("test", 6)):
+        for domain, level, bg in (("A", 90, 0), ("B", 255, 40)):
+            folder = root / f"{split}{domain}"
+            folder.mkdir(parents=True)
+            for i in range(n + (3 if domain == "B" else 0)):  # the domains need not be the same size
+                img = np.full((32, 32), bg, np.uint8)
+                r, c = rng.integers(2, 20, size=2)
+                img[r:r + 10, c:c + 10] = level
+                Image.fromarray(img).save(folder / f"{i}.png")
+    return root

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -81,23 +80,6 @@ def test_history_pool_mixes_and_resumes():
         out = paired.draw(torch.tensor([i, -i, i + 10, -i - 10], dtype=torch.float).view(4, 1, 1, 1)).flatten()
         assert torch.equal(out[0::2], -out[1::2])
     assert HistoryPool(size=0).draw(batches[0]) is batches[0]
-
-
-@pytest.fixture
-def domains(tmp_path):
-    """trainA: dark squares, trainB: bright squares (and testA/testB), grey PNGs of different sizes."""
-    rng = np.random.default_rng(0)
-    root = tmp_path / "squares2light"
-    for split, n in (("train", 24), ("test", 6)):
-        for domain, level, bg in (("A", 90, 0), ("B", 255, 40)):
-            folder = root / f"{split}{domain}"
-            folder.mkdir(parents=True)
-            for i in range(n + (3 if domain == "B" else 0)):  # the domains need not be the same size
-                img = np.full((32, 32), bg, np.uint8)
-                r, c = rng.integers(2, 20, size=2)
-                img[r:r + 10, c:c + 10] = level
-                Image.fromarray(img).save(folder / f"{i}.png")
-    return root
 
 
 def test_unpaired_folders_and_batches(domains, tmp_path):
