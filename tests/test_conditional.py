@@ -250,10 +250,12 @@ def test_sample_by_label_and_sweep_codes(tmp_path, two_classes, capsys):
                  "--out", str(info), "--quiet"]) == 0
     for args, message in [(["evaluate", str(info), "--metrics", "accuracy"], "needs a class-conditional run"),
                           (["evaluate", str(cgan), "--metrics", "code_match"], "needs a conditional=infogan run"),
-        (["evaluate", str(cgan), "--metrics", "cycle"], "needs a conditional=cyclegan run")]:
+                          (["evaluate", str(cgan), "--metrics", "cycle"], "needs a conditional=cyclegan run")]:
         assert main(args) == 2
         assert message in capsys.readouterr().err
     two_classes.unlink()  # sampling needs the run only
+    assert main(["evaluate", str(cgan), "--metrics", "code_match"]) == 2  # checked before the (gone) data loads
+    assert "needs a conditional=infogan run" in capsys.readouterr().err
     a, b = tmp_path / "a.png", tmp_path / "b.png"
     assert main(["sample", str(cgan), "--label", "1", "-n", "9", "-o", str(a)]) == 0
     assert main(["sample", str(cgan), "--label", "0", "-n", "9", "-o", str(b)]) == 0

@@ -105,17 +105,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     run = Path(args.run)
     try:
-        exp = load_run(run, load_data=True)
+        exp = load_run(run)  # the players alone: the metrics are checked against the run before its data loads
         if exp.images and args.metrics:
-            from .metrics.images import evaluate_images
+            from .metrics.images import check_metrics, evaluate_images
 
             metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+            check_metrics(exp, metrics)
+            exp = load_run(run, load_data=True)
             result = evaluate_images(exp, metrics, n=args.samples or 10_000, n_ref=args.reference_samples,
                                      backbone=args.backbone,
                                      inception_weights=args.inception_weights, progress=not args.quiet)
         elif args.metrics or args.backbone or args.inception_weights:
             raise RunError("--metrics/--backbone are for image runs; 2-D runs report mode coverage (or MMD²) without them")
         else:
+            if exp.images:
+                exp = load_run(run, load_data=True)
             result = {"step": exp.step, "samples": args.samples or exp.cfg.eval_samples,
                       **evaluate(exp, args.samples or None)}
         write_json_atomic(run / "eval.json", result)

@@ -306,10 +306,9 @@ def _conditional_metrics(exp, metrics, fake, fake_feats, asked, backbone_fn, des
     return out
 
 
-def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_000, backbone: str | None = None,
-                    inception_weights: str | None = None, progress: bool = False) -> dict:
-    """The requested ``metrics`` for the run's sampling generator, with their provenance.  ``backbone``:
-    ``mnist`` or ``inception`` (default: :func:`default_backbone` of the run's data)."""
+def check_metrics(exp, metrics: list[str]) -> None:
+    """Raise :class:`MetricUnavailable` (one line: what is wrong, what to ask for) unless every metric fits the run.
+    Needs only the run's config and condition, so it can run before the run's data is loaded."""
     unknown = [m for m in metrics if m not in IMAGE_METRICS]
     if unknown:
         raise MetricUnavailable(f"unknown metric {unknown[0]!r}; choose from {', '.join(IMAGE_METRICS)}")
@@ -319,6 +318,14 @@ def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_00
     if "memorization" in metrics and data != "mnist":
         raise MetricUnavailable("the memorization check compares with MNIST's training digits and needs data=mnist")
     _check_conditional(exp, metrics)
+
+
+def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_000, backbone: str | None = None,
+                    inception_weights: str | None = None, progress: bool = False) -> dict:
+    """The requested ``metrics`` for the run's sampling generator, with their provenance.  ``backbone``:
+    ``mnist`` or ``inception`` (default: :func:`default_backbone` of the run's data)."""
+    check_metrics(exp, metrics)
+    data = exp.cfg.data
     backbone = backbone or default_backbone(data)
     if exp.condition is not None and exp.condition.name == "srgan":
         return _evaluate_superres(exp, metrics)
