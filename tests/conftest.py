@@ -23,3 +23,17 @@ def domains(tmp_path):
                 img[r:r + 10, c:c + 10] = level
                 Image.fromarray(img).save(folder / f"{i}.png")
     return root
+
+
+def crash_after(run_dir, step: int) -> None:
+    """Make a finished run look as if it crashed right after its checkpoint at ``step``: the later checkpoints
+    and the summary are gone, ``latest`` points at ``step``."""
+    import shutil
+    from pathlib import Path
+
+    ck = Path(run_dir) / "checkpoints"
+    for d in ck.glob("step-*"):
+        if int(d.name[len("step-"):]) > step:
+            shutil.rmtree(d)
+    (ck / "latest").write_text(f"step-{step:08d}\n")
+    (Path(run_dir) / "summary.json").unlink(missing_ok=True)

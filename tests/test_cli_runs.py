@@ -14,6 +14,7 @@ from saddlepoint.config import ConfigError, list_recipes, load_recipe
 from saddlepoint.games import GAMES, Minimax
 from saddlepoint.runs import load_checkpoint, read_metrics
 from saddlepoint.train import TrainingDiverged, resume
+from conftest import crash_after
 
 TINY = ["g_hidden=32", "d_hidden=32", "g_layers=2", "d_layers=2", "batch_size=64", "eval_samples=500"]
 
@@ -142,12 +143,7 @@ def test_resume_after_a_crash_is_bit_exact(tmp_path):
     # A second run that "crashed" after its step-20 checkpoint: drop everything later.
     _, cfg = resolve_config("grid25", overrides)
     crashed = train(cfg, out=tmp_path / "crashed", progress=False)
-    ck = crashed.run_dir / "checkpoints"
-    import shutil
-
-    shutil.rmtree(ck / "step-00000040")
-    (ck / "latest").write_text("step-00000020\n")
-    (crashed.run_dir / "summary.json").unlink()
+    crash_after(crashed.run_dir, 20)
     resumed = resume(crashed.run_dir, progress=False)
     a, _ = load_checkpoint(full.run_dir)
     b, _ = load_checkpoint(resumed.run_dir)
@@ -255,10 +251,7 @@ def test_image_gan_trains_samples_and_resumes_exactly(tmp_path, tiny_npz, capsys
     # Crash after step 4, then resume: the batch-norm DCGAN ends bit-for-bit where the full run did.
     crashed = tmp_path / "crashed"
     assert main(["train", "mnist-dcgan", *overrides, "--out", str(crashed), "--quiet"]) == 0
-    import shutil
-
-    shutil.rmtree(crashed / "checkpoints" / "step-00000008")
-    (crashed / "checkpoints" / "latest").write_text("step-00000004\n")
+    crash_after(crashed, 4)
     assert main(["train", "--resume", str(crashed), "--quiet"]) == 0
     a, _ = load_checkpoint(out)
     b, _ = load_checkpoint(crashed)

@@ -4,7 +4,6 @@ layouts, training with exact resume, translate / evaluate."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 import torch
@@ -20,6 +19,7 @@ from saddlepoint.nets.cyclegan import CyclePair, ResNetTranslator, TwinCritic
 from saddlepoint.penalties import cycle_loss, identity_loss, swap_pairs
 from saddlepoint.pool import HistoryPool
 from saddlepoint.runs import load_checkpoint
+from conftest import crash_after
 
 TINY = ["base_channels=4", "res_blocks=1", "batch_size=8", "log_every=10", "checkpoint_every=1000", "sample_every=0",
         "pool_size=6", "lr_decay=none"]
@@ -108,8 +108,7 @@ def test_cyclegan_trains_resumes_exactly_and_reports(tmp_path, domains, capsys):
     full, crashed = tmp_path / "full", tmp_path / "crashed"
     for out in (full, crashed):
         assert main(["train", "cyclegan-digits2mnist", *overrides, "--out", str(out), "--quiet"]) == 0
-    shutil.rmtree(crashed / "checkpoints" / "step-00000006")
-    (crashed / "checkpoints" / "latest").write_text("step-00000003\n")
+    crash_after(crashed, 3)
     assert main(["train", "--resume", str(crashed), "--quiet"]) == 0
     a, meta = load_checkpoint(full)
     b, _ = load_checkpoint(crashed)
