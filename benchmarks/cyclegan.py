@@ -21,7 +21,12 @@ from pathlib import Path
 
 from common import add_run_arguments, read_rows, run_rows, train_steps
 
-SETTINGS: dict[str, list[str]] = {"cyclegan": [], "cyclegan-no-identity": ["identity_weight=0"]}
+SETTINGS: dict[str, list[str]] = {
+    "cyclegan": [],
+    # the paper's translator depth at 128-256 px (two stride-2 stages: a 7×7 map at 28 px) and its λ 10, identity 5
+    "cyclegan-paper-depth": ["translator_downsampling=2", "cycle_weight=10", "identity_weight=5"],
+    "cyclegan-no-identity": ["identity_weight=0"],
+}
 
 
 def run_setting(name: str, steps: int | None, threads: int, seed: int, out_root: Path) -> dict:

@@ -57,8 +57,11 @@ def test_cycle_and_identity_losses():
 
 
 def test_translator_shapes():
-    G = ResNetTranslator(1, 3, 8, 2)
-    assert G(torch.randn(2, 1, 28, 28)).shape == (2, 3, 28, 28)
+    for down, bottleneck in [(0, 28), (1, 14), (2, 7)]:
+        G = ResNetTranslator(1, 3, 8, 2, down=down)
+        assert G(torch.randn(2, 1, 28, 28)).shape == (2, 3, 28, 28)
+        inner = G.net[: 4 + 3 * down](torch.randn(1, 1, 28, 28))  # after the stride-2 convolutions
+        assert inner.shape == (1, 8 * 2 ** down, bottleneck, bottleneck)
 
 
 def test_history_pool_mixes_and_resumes():
@@ -146,10 +149,13 @@ def test_cyclegan_config_is_checked():
     for overrides, message in [(["batch_size=7"], "even batch_size"),
                                (["schedule=simultaneous"], "set pool_size=0 or schedule=alternating"),
                                (["model=dcgan"], "conditional=cyclegan and model=cyclegan go together"),
-                               (["data=mnist"], "not a pair of domains")]:
+                               (["data=mnist"], "not a pair of domains"),
+                               (["translator_downsampling=3"], "divisible by 2\\^translator_downsampling = 8")]:
         with pytest.raises(ConfigError, match=message):
             resolve_config("cyclegan-digits2mnist", overrides)
     resolve_config("cyclegan-digits2mnist", ["schedule=simultaneous", "pool_size=0"])  # no pool: fine
+    with pytest.raises(ConfigError, match="translator_downsampling applies to conditional=cyclegan"):
+        resolve_config("mnist-dcgan", ["translator_downsampling=1"])
     with pytest.raises(ConfigError, match="holds two unpaired domains"):
         resolve_config("mnist-dcgan", ["data=digits2mnist"])
     with pytest.raises(ConfigError, match="cycle_weight applies to conditional=cyclegan"):

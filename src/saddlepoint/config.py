@@ -96,6 +96,8 @@ class TrainConfig:
                                  "residual learning, VDSR; not in the SRGAN paper); false = the paper's generator")
     cycle_weight: float = _f(10.0, "cyclegan: λ on the cycle-consistency L1 loss", min=0)
     identity_weight: float = _f(5.0, "cyclegan: weight of the identity L1 loss (the paper: 0.5·λ)", min=0)
+    translator_downsampling: int = _f(2, "cyclegan: stride-2 convolutions in each translator (the paper: 2 at 128 and "
+                                         "256 px; 1 keeps a 28-px digit's shape)", min=0)
     pool_size: int = _f(50, "cyclegan: generated pairs kept in the critics' history pool (0 = none)", min=0)
     reuse_fake: bool = _f(True, "alternating GDA: the generator step re-scores the last critic step's G(z) instead of "
                                 "running G on fresh noise (one generator forward per step instead of two)")
@@ -178,7 +180,8 @@ class TrainConfig:
         owner = {"label_critic": ("cgan",), "aux_weight": ("acgan", "infogan"), "aux_on_fake": ("acgan",),
                  "info_categorical": ("infogan",), "info_continuous": ("infogan",), "l1_weight": ("pix2pix",),
                  "gan_weight": ("pix2pix", "srgan"), "res_blocks": ("srgan", "cyclegan"), "sr_residual": ("srgan",),
-                 "cycle_weight": ("cyclegan",), "identity_weight": ("cyclegan",), "pool_size": ("cyclegan",)}
+                 "cycle_weight": ("cyclegan",), "identity_weight": ("cyclegan",), "pool_size": ("cyclegan",),
+                 "translator_downsampling": ("cyclegan",)}
         for key, kinds in owner.items():
             if getattr(self, key) != defaults[key].default and self.conditional not in kinds:
                 raise ConfigError(f"{key} applies to conditional={' or conditional='.join(kinds)}, not "
@@ -192,9 +195,11 @@ class TrainConfig:
         if self.conditional == "cyclegan" and self.pool_size and self.schedule == "simultaneous":
             raise ConfigError("the history pool feeds the critic step; simultaneous GDA scores the generator's newest "
                               "batch for both players at once: set pool_size=0 or schedule=alternating")
-        if self.model == "cyclegan" and (self.batch_size % 2 or self.image_size % 4):
-            raise ConfigError(f"cyclegan needs an even batch_size (pairs of A and B images; got {self.batch_size}) and "
-                              f"an image_size divisible by 4 (got {self.image_size})")
+        if self.model == "cyclegan" and self.batch_size % 2:
+            raise ConfigError(f"cyclegan needs an even batch_size (pairs of A and B images; got {self.batch_size})")
+        if self.model == "cyclegan" and self.image_size % 2 ** self.translator_downsampling:
+            raise ConfigError(f"image_size={self.image_size} must be divisible by 2^translator_downsampling = "
+                              f"{2 ** self.translator_downsampling}; change one of them")
         if self.model == "srresnet" and self.image_size % 16:
             raise ConfigError(f"model=srresnet crops high-resolution patches whose side is a multiple of 16; "
                               f"image_size={self.image_size} is not (use 64 or 96)")

@@ -1,8 +1,8 @@
 """CycleGAN players (Zhu et al. 2017, appendix 7.2): two ResNet generators and two PatchGAN critics, held
 as one generator and one critic over a batch of interleaved pairs (see ``penalties.swap_pairs``).
 
-Generator (each direction): c7s1-w, d2w, d4w (3×3 stride-2 convolutions), ``blocks`` residual blocks of
-4w channels, u2w, uw (3×3 stride-½ transposed convolutions), c7s1-C with tanh; instance norm and ReLU
+Generator (each direction): c7s1-w, d2w, d4w (3×3 stride-2 convolutions; ``down`` of them), ``blocks``
+residual blocks of 4w channels, u2w, uw (3×3 stride-½ transposed convolutions), c7s1-C with tanh; instance norm and ReLU
 throughout, reflection padding at the 7×7 ends.  The paper's w is 64 with 6 blocks at 128 px, 9 at 256.
 """
 
@@ -25,18 +25,24 @@ class _Residual(nn.Module):
 
 
 class ResNetTranslator(nn.Module):
-    """image (B, C_in, S, S) → image (B, C_out, S, S) in [−1, 1]; S a multiple of 4."""
+    """image (B, C_in, S, S) → image (B, C_out, S, S) in [−1, 1]; S a multiple of 2^``down``.
 
-    def __init__(self, in_channels: int = 3, out_channels: int = 3, width: int = 64, blocks: int = 6):
+    ``down`` stride-2 convolutions (the paper: 2, d2w and d4w, at 128 and 256 px) set how much of the image
+    one output pixel sees: at 28 px two of them leave a 7×7 map whose blocks can redraw a whole digit, one
+    (a 14×14 map) keeps its shape (BENCHMARKS.md, CycleGAN)."""
+
+    def __init__(self, in_channels: int = 3, out_channels: int = 3, width: int = 64, blocks: int = 6, down: int = 2):
         super().__init__()
         layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(in_channels, width, 7), nn.InstanceNorm2d(width),
                                    nn.ReLU(True)]
-        for m in (1, 2):  # d2w, d4w
-            layers += [nn.Conv2d(width * m, width * 2 * m, 3, 2, 1), nn.InstanceNorm2d(width * 2 * m), nn.ReLU(True)]
-        layers += [_Residual(4 * width) for _ in range(blocks)]
-        for m in (4, 2):  # u2w, uw
-            layers += [nn.ConvTranspose2d(width * m, width * m // 2, 3, 2, 1, output_padding=1),
-                       nn.InstanceNorm2d(width * m // 2), nn.ReLU(True)]
+        w = width
+        for _ in range(down):  # d2w, d4w, …
+            layers += [nn.Conv2d(w, 2 * w, 3, 2, 1), nn.InstanceNorm2d(2 * w), nn.ReLU(True)]
+            w *= 2
+        layers += [_Residual(w) for _ in range(blocks)]
+        for _ in range(down):  # …, u2w, uw
+            layers += [nn.ConvTranspose2d(w, w // 2, 3, 2, 1, output_padding=1), nn.InstanceNorm2d(w // 2), nn.ReLU(True)]
+            w //= 2
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(width, out_channels, 7), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
