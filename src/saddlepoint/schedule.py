@@ -195,14 +195,17 @@ def _critic_step(c: Contest, real: Tensor, y: Tensor | None, fake: Tensor, code:
             "score/D(G(z))": _score(fake_out).detach().float().mean()}
 
 
-def _generator_loss(c: Contest, fake_out: CriticOutput, code: Tensor | None, logs: dict[str, Tensor], fake: Tensor,
-                    real: Tensor) -> Tensor:
-    """gan_weight · g_loss plus the condition's generator term (logged on its own as ``loss/<condition>``)."""
-    loss = c.game.g_loss(_score(fake_out).float())
-    if c.gan_weight != 1.0:
-        loss = c.gan_weight * loss
+def _generator_loss(c: Contest, fake_out: CriticOutput | None, code: Tensor | None, logs: dict[str, Tensor],
+                    fake: Tensor, real: Tensor) -> Tensor:
+    """gan_weight · g_loss plus the condition's generator term (logged on its own as ``loss/<condition>``) and the
+    generator penalties; without critic scores (``fake_out`` None: no game) the last two alone."""
+    loss = torch.zeros((), device=fake.device)
+    if fake_out is not None:
+        loss = c.game.g_loss(_score(fake_out).float())
+        if c.gan_weight != 1.0:
+            loss = c.gan_weight * loss
     if c.condition is not None:
-        term = c.condition.g_term(_aux(fake_out), code, fake, real)
+        term = c.condition.g_term(None if fake_out is None else _aux(fake_out), code, fake, real)
         if term is not None:
             logs[f"loss/{c.condition.name}"] = term.detach()
             loss = loss + term
@@ -221,17 +224,7 @@ def _generator_alone(c: Contest, sample_real: Callable[[], Batch], sample_noise:
     logs: dict[str, Tensor] = {}
     with c.autocast():
         fake = _generate(c.generator, z, code)
-    loss = torch.zeros((), device=fake.device)
-    if c.condition is not None:
-        term = c.condition.g_term(None, code, fake, real)
-        if term is not None:
-            logs[f"loss/{c.condition.name}"] = term.detach()
-            loss = loss + term
-    for pen in c.g_penalties:
-        with c.autocast():
-            term = pen(c.generator, real, fake)
-        logs[f"loss/{pen.name}"] = term.detach()
-        loss = loss + term.float()
+    loss = _generator_loss(c, None, code, logs, fake, real)
     if not loss.requires_grad:
         raise ValueError("gan_weight=0 leaves the generator no loss: its condition adds no term of its own")
     _descend(loss, c.opt_g, c.scaler_g)
