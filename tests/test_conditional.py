@@ -190,15 +190,16 @@ def test_infogan_term_makes_the_code_recoverable_from_the_sample(tmp_path, two_c
 
 def test_conditional_resume_is_exact(tmp_path, two_classes):
     overrides = [f"data={two_classes}", *SMALL, "steps=6", "checkpoint_every=3"]
-    for recipe in ("mnist-acgan", "mnist-infogan"):
-        full, crashed = tmp_path / f"{recipe}-full", tmp_path / f"{recipe}-crashed"
+    for recipe, players in (("mnist-acgan", "dcgan"), ("mnist-infogan", "dcgan"), ("mnist-infogan", "infogan")):
+        full, crashed = tmp_path / f"{recipe}-{players}-full", tmp_path / f"{recipe}-{players}-crashed"
         for out in (full, crashed):
-            assert main(["train", recipe, *overrides, "--out", str(out), "--quiet"]) == 0
+            assert main(["train", recipe, *overrides, f"model={players}", "--out", str(out), "--quiet"]) == 0
         crash_after(crashed, 3)
         assert main(["train", "--resume", str(crashed), "--quiet"]) == 0
         a, _ = load_checkpoint(full)
         b, _ = load_checkpoint(crashed)
-        assert all(torch.equal(a[k], b[k]) for k in a if not k.startswith("rng")), recipe
+        assert all(torch.equal(a[k], b[k]) for k in a if not k.startswith("rng")), (recipe, players)
+    assert any(k.startswith("G.base.project.") for k in a)  # the InfoGAN paper's players were trained
 
 
 def test_simultaneous_gda_and_penalties_with_a_label_critic(tmp_path, two_classes):

@@ -97,6 +97,30 @@ def test_small_players_have_the_papers_widths():
     assert all(m.negative_slope == 0.3 for m in D.modules() if isinstance(m, nn.LeakyReLU))
 
 
+def test_infogan_players_follow_the_papers_table():
+    from saddlepoint.nets import AuxiliaryCritic, InfoGANDiscriminator, InfoGANGenerator
+
+    G, D = InfoGANGenerator(74, 1, 28), InfoGANDiscriminator(1, 28)  # the paper: 62 noise + 12 code dimensions
+    x = G(torch.randn(5, 74))
+    assert x.shape == (5, 1, 28, 28) and x.abs().max() <= 1 and D(x).shape == (5,)
+    assert [m.out_features for m in G.modules() if isinstance(m, nn.Linear)] == [1024, 128 * 7 * 7]
+    assert [m.out_channels for m in G.modules() if isinstance(m, nn.ConvTranspose2d)] == [64, 1]
+    assert [m.out_channels for m in D.modules() if isinstance(m, nn.Conv2d)] == [64, 128]
+    assert D.features(x).shape == (5, 1024) and torch.allclose(D.score(D.features(x)), D(x))
+    assert not isinstance(D.body[1], nn.BatchNorm2d)  # none at D's input
+    Q = AuxiliaryCritic(D, 12, hidden=128)  # Q: FC 128, batch norm, LeakyReLU, FC to the code's parameters
+    score, q = Q(x)
+    assert score.shape == (5,) and q.shape == (5, 12) and isinstance(Q.head[1], nn.BatchNorm1d)
+    assert InfoGANGenerator(8, 3, 32, base_channels=4)(torch.randn(2, 8)).shape == (2, 3, 32, 32)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        InfoGANDiscriminator(1, 30)
+    from saddlepoint import resolve_config
+    from saddlepoint.config import ConfigError
+
+    with pytest.raises(ConfigError, match="model=infogan upsamples twice by 2"):
+        resolve_config("mnist-infogan", ["image_size=14"])
+
+
 @pytest.mark.parametrize("kind", ["conv", "transpose", "transpose-odd", "projection"])
 def test_gemm_convolutions_match_the_library_forward_and_backward(kind):
     from torch.nn import functional as F

@@ -57,9 +57,10 @@ class TrainConfig:
     beta2: float = _f(0.999, "Adam β2", min=0, max=0.999999)
     lr_decay: Literal["none", "linear"] = _f("linear", "learning-rate schedule over the run")
     # --- players
-    model: Literal["mlp", "dcgan", "resnet", "small", "unet", "srresnet", "cyclegan"] = _f(
+    model: Literal["mlp", "dcgan", "resnet", "small", "infogan", "unet", "srresnet", "cyclegan"] = _f(
         "mlp", "player family: mlp (2-D data); dcgan, resnet or small (images; small = the Unrolled-GAN paper's "
-               "28-px stacked-MNIST players, base_channels = critic width: 2 for D = ¼ G, 4 for D = ½ G); unet "
+               "28-px stacked-MNIST players, base_channels = critic width: 2 for D = ¼ G, 4 for D = ½ G); infogan "
+               "(the InfoGAN paper's MNIST players: convolutions and a fully connected layer of 16·base_channels); unet "
                "(pix2pix: U-Net generator, PatchGAN critic); srresnet (SRGAN's players, 4× super-resolution); cyclegan "
                "(two ResNet translators, two PatchGAN critics)")
     image_size: int = _f(28, "image side in pixels (images are resized once on load)", min=4)
@@ -161,6 +162,9 @@ class TrainConfig:
 
             if self.model == "small" and self.image_size != 28:
                 raise ConfigError(f"model=small builds 28×28 players only; set image_size=28 (not {self.image_size})")
+            if self.model == "infogan" and self.image_size % 4:
+                raise ConfigError(f"model=infogan upsamples twice by 2: image_size must be a multiple of 4, not "
+                                  f"{self.image_size}")
             try:
                 resolution_plan(self.image_size)
             except ValueError as e:

@@ -34,6 +34,7 @@ from .nets import (DCGANDiscriminator, DCGANGenerator, MLPCritic, MLPGenerator, 
 from .conditional import Condition, make_condition
 from .nets.conditional import AuxiliaryCritic, ConditionalGenerator, LabelCritic, PairCritic
 from .nets.cyclegan import CyclePair, ResNetTranslator, TwinCritic
+from .nets.infogan import InfoGANDiscriminator, InfoGANGenerator
 from .nets.srresnet import SRCritic, SRResNet
 from .nets.unet import PatchCritic, UNetGenerator
 from .penalties import Penalty, cycle_loss, gradient_penalty, identity_loss, r1_penalty
@@ -356,6 +357,9 @@ def _build_players(cfg: TrainConfig, channels: int, condition: Condition | None 
                 DCGANDiscriminator(d_in, cfg.image_size, cfg.base_channels, cfg.pack))
     elif cfg.model == "small":
         G, D = SmallGenerator(z_in, channels), SmallCritic(d_in, cfg.base_channels, cfg.pack)
+    elif cfg.model == "infogan":
+        G, D = (InfoGANGenerator(z_in, channels, cfg.image_size, cfg.base_channels),
+                InfoGANDiscriminator(d_in, cfg.image_size, cfg.base_channels, cfg.pack))
     elif cfg.model == "resnet":
         steps = resolution_plan(cfg.image_size)[1]
         G, D = (ResNetGenerator(z_in, channels, cfg.image_size, 4 * cfg.base_channels),

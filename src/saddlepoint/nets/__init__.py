@@ -4,10 +4,11 @@ sample (no sigmoid: higher = more real), so any game can use any critic."""
 from .common import with_spectral_norm
 from .conditional import AuxiliaryCritic, ConditionalGenerator, LabelCritic
 from .dcgan import DCGANDiscriminator, DCGANGenerator
+from .infogan import InfoGANDiscriminator, InfoGANGenerator
 from .mlp import MLPCritic, MLPGenerator
 from .resnet import ResNetCritic, ResNetGenerator
 from .small import SmallCritic, SmallGenerator
 
 __all__ = ["MLPGenerator", "MLPCritic", "DCGANGenerator", "DCGANDiscriminator", "ResNetGenerator", "ResNetCritic",
-           "SmallGenerator", "SmallCritic", "ConditionalGenerator", "LabelCritic", "AuxiliaryCritic",
+           "SmallGenerator", "SmallCritic", "InfoGANGenerator", "InfoGANDiscriminator", "ConditionalGenerator", "LabelCritic", "AuxiliaryCritic",
            "with_spectral_norm"]

@@ -54,13 +54,14 @@ class LabelCritic(nn.Module):
 
 class AuxiliaryCritic(nn.Module):
     """D(x) → (raw score (B,), auxiliary outputs (B, n_out)) from one pass through ``base``'s features:
-    AC-GAN's class logits (a linear head) or InfoGAN's Q (a hidden layer, as in Chen et al. 2016)."""
+    AC-GAN's class logits (a linear head) or InfoGAN's Q (a hidden layer with batch norm, as in Chen et al. 2016)."""
 
     def __init__(self, base: nn.Module, n_out: int, hidden: int = 0):
         super().__init__()
         self.base = base
         feature_dim = base.feature_dim
-        self.head = (nn.Sequential(nn.Linear(feature_dim, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, n_out))
+        self.head = (nn.Sequential(nn.Linear(feature_dim, hidden, bias=False), nn.BatchNorm1d(hidden), nn.LeakyReLU(0.2),
+                                   nn.Linear(hidden, n_out))
                      if hidden else nn.Linear(feature_dim, n_out))
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
