@@ -33,6 +33,7 @@ SETTINGS: dict[str, tuple[str, list[str]]] = {
     "cgan-projection": ("mnist-cgan", ["label_critic=projection", "r1=1", "penalty_every=4"]),
     "acgan": ("mnist-acgan", []),
     "infogan": ("mnist-infogan", []),
+    "infogan-dcgan-players": ("mnist-infogan", ["model=dcgan"]),
 }
 
 PUBLISHED = """\
