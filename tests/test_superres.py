@@ -136,6 +136,9 @@ def test_superres_config_is_checked():
                                (["data=mnist"], "not for super-resolution")]:
         with pytest.raises(ConfigError, match=message):
             resolve_config("srgan-photos", overrides)
+    with pytest.raises(ConfigError, match="gan_weight=0 trains no critic, so r1 would do nothing"):
+        resolve_config("srresnet-photos", ["r1=1"])
+    resolve_config("srgan-photos", ["r1=1"])  # with the adversarial term the critic trains and R1 applies
     with pytest.raises(ConfigError, match="res_blocks applies to conditional=srgan"):
         resolve_config("mnist-dcgan", ["res_blocks=4"])
 

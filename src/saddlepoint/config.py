@@ -172,7 +172,14 @@ class TrainConfig:
         _check_choice("game", self.game, GAMES)
         if not (self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")):
             raise ConfigError(f"device={self.device!r} is not a device; use cpu, cuda, cuda:N or auto")
-        if self.game == "wasserstein" and not (self.weight_clip or self.gradient_penalty or self.spectral_norm):
+        if self.gan_weight == 0:  # no game: the critic's settings would be accepted and ignored
+            defaults = TrainConfig.__dataclass_fields__
+            critic_only = [k for k in ("critic_steps", "r1", "gradient_penalty", "weight_clip", "spectral_norm", "pack")
+                           if getattr(self, k) != defaults[k].default]
+            if critic_only:
+                raise ConfigError(f"gan_weight=0 trains no critic, so {critic_only[0]} would do nothing; remove it "
+                                  "(or give the adversarial term a weight)")
+        elif self.game == "wasserstein" and not (self.weight_clip or self.gradient_penalty or self.spectral_norm):
             raise ConfigError("game=wasserstein needs a Lipschitz constraint on the critic; add weight_clip=0.01, "
                               "gradient_penalty=10 or spectral_norm=true")
         if self.batch_size < 2 and (self.g_batch_norm or self.r1 or self.gradient_penalty):
