@@ -119,6 +119,8 @@ def test_infogan_players_follow_the_papers_table():
 
     with pytest.raises(ConfigError, match="model=infogan upsamples twice by 2"):
         resolve_config("mnist-infogan", ["image_size=14"])
+    with pytest.raises(ConfigError, match="batch_size must be at least 2 with batch norm"):
+        resolve_config("mnist-infogan", ["batch_size=1"])  # batch norm over one feature vector is undefined
 
 
 @pytest.mark.parametrize("kind", ["conv", "transpose", "transpose-odd", "projection"])

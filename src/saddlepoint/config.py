@@ -182,7 +182,8 @@ class TrainConfig:
         elif self.game == "wasserstein" and not (self.weight_clip or self.gradient_penalty or self.spectral_norm):
             raise ConfigError("game=wasserstein needs a Lipschitz constraint on the critic; add weight_clip=0.01, "
                               "gradient_penalty=10 or spectral_norm=true")
-        if self.batch_size < 2 and (self.g_batch_norm or self.r1 or self.gradient_penalty):
+        feature_batch_norm = self.model in ("small", "infogan") or self.conditional == "infogan"  # BatchNorm1d layers
+        if self.batch_size < 2 and (self.g_batch_norm or self.r1 or self.gradient_penalty or feature_batch_norm):
             raise ConfigError("batch_size must be at least 2 with batch norm or a penalty")
         return self
 

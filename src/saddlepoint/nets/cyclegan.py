@@ -1,9 +1,9 @@
 """CycleGAN players (Zhu et al. 2017, appendix 7.2): two ResNet generators and two PatchGAN critics, held
 as one generator and one critic over a batch of interleaved pairs (see ``penalties.swap_pairs``).
 
-Generator (each direction): c7s1-w, d2w, d4w (3×3 stride-2 convolutions; ``down`` of them), ``blocks``
-residual blocks of 4w channels, u2w, uw (3×3 stride-½ transposed convolutions), c7s1-C with tanh; instance norm and ReLU
-throughout, reflection padding at the 7×7 ends.  The paper's w is 64 with 6 blocks at 128 px, 9 at 256.
+Generator (each direction): c7s1-w, d2w, d4w (3×3 stride-2 convolutions; ``down`` of them, 2 in the paper),
+``blocks`` residual blocks of 2^down·w channels, u2w, uw (3×3 stride-½ transposed convolutions), c7s1-C with
+tanh; instance norm and ReLU throughout, reflection padding at the 7×7 ends.  The paper's w is 64 with 6 blocks at 128 px, 9 at 256.
 """
 
 from __future__ import annotations
