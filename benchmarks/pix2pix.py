@@ -1,8 +1,9 @@
-"""pix2pix against an L1-only generator of the same architecture, on held-out pairs (edges → MNIST digit).
+"""pix2pix against an L1-only generator of the same architecture, on held-out pairs of MNIST digits.
 
-Both rows train the ``pix2pix-edges2mnist`` recipe for the same number of steps; the L1-only row sets
-``gan_weight=0`` (its generator sees only λ·L1; the critic still trains, unused).  On the 10,000 held-out
-pairs built from the MNIST test split: L1, PSNR and SSIM against the true digits, the FID of the outputs
+Every row trains the ``pix2pix-edges2mnist`` recipe for the same number of steps; the L1-only rows set
+``gan_weight=0`` (the generator sees only λ·L1, no critic trains).  Two built-in tasks: edges → digit (the
+recipe's; close to a function of its input) and ``data=halves2mnist``, top half → digit (many bottoms fit
+one top).  On the 10,000 held-out pairs built from the MNIST test split: L1, PSNR and SSIM against the true digits, the FID of the outputs
 against the test digits on the MNIST classifier's features, and the classifier's accuracy on the outputs
 (does the digit survive?).  Expected from the seeds: pix2pix sharper (lower FID) with PSNR close.
 
@@ -23,7 +24,9 @@ from pathlib import Path
 
 from common import add_run_arguments, read_rows, run_rows, train_steps
 
-SETTINGS: dict[str, list[str]] = {"pix2pix": [], "l1-only": ["gan_weight=0"]}
+SETTINGS: dict[str, list[str]] = {"pix2pix": [], "l1-only": ["gan_weight=0"],
+                                  "pix2pix-halves": ["data=halves2mnist"],
+                                  "l1-only-halves": ["data=halves2mnist", "gan_weight=0"]}
 
 
 def run_setting(name: str, steps: int, threads: int, seed: int, out_root: Path, samples: int) -> dict:
@@ -47,7 +50,7 @@ def table(rows: list[dict]) -> str:
                      f"{r['train_seconds']:.0f} | {r['pairs']} | {r['l1']:.4f} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
                      f"{r['fid']:.1f} | {100 * r['accuracy']:.1f} % |")
     return "\n".join(lines) + ("\n\nL1 on [0, 1] pixels; FID on the MNIST classifier's features (real-data floor 5.7). "
-                               "No published row: edges2mnist is saddlepoint's offline task.\n")
+                               "No published row: edges2mnist and halves2mnist are saddlepoint's offline tasks.\n")
 
 
 def main(argv: list[str] | None = None) -> int:

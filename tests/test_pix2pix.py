@@ -202,3 +202,18 @@ def test_edges2mnist_pairs_from_the_data_home():
     assert pairs.source.shape == pairs.target.shape == (10000, 1, 28, 28) and pairs.labels is not None
     edges, digits = pairs.source[:100] > 0, pairs.target[:100] > 60
     assert edges.float().mean() < digits.float().mean()  # outlines are thinner than strokes
+
+
+def test_halves2mnist_pairs_keep_the_top_half():
+    from saddlepoint.data.images import data_home
+
+    if not (data_home() / "mnist" / "MNIST" / "raw").is_dir():
+        pytest.skip(f"MNIST is not in the data home {data_home()} (set SADDLEPOINT_DATA)")
+    pairs = load_pairs("halves2mnist", 28, train=False)
+    assert pairs.source.shape == pairs.target.shape == (10000, 1, 28, 28) and pairs.labels is not None
+    assert torch.equal(pairs.source[:, :, :14], pairs.target[:, :, :14])  # the top half as it is
+    assert pairs.source[:, :, 14:].max() == 0 and pairs.target[:, :, 14:].float().mean() > 10  # the bottom to draw
+    _, cfg = resolve_config("pix2pix-edges2mnist", ["data=halves2mnist"])
+    assert cfg.data == "halves2mnist"
+    with pytest.raises(ConfigError, match="holds image pairs"):
+        resolve_config("mnist-dcgan", ["data=halves2mnist"])

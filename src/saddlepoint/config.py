@@ -35,7 +35,7 @@ class TrainConfig:
 
     # --- data and length
     data: str = _f("grid25", "dataset: ring8, grid25, moons, spiral, checkerboard, mnist, stacked-mnist, cifar10, a folder "
-                             "or .npz path; pix2pix: edges2mnist or a folder of pairs")
+                             "or .npz path; pix2pix: edges2mnist, halves2mnist or a folder of pairs")
     seed: int = _f(0, "seed for weights, noise and data order", min=0)
     steps: int = _f(12000, "generator steps", min=1)
     time_limit: float = _f(0.0, "minutes of training after which the run stops early, checkpointed and evaluated "
@@ -235,7 +235,7 @@ def _translation_kinds() -> dict[str, tuple[str, dict, str, str]]:
     from .data.unpaired import UNPAIRED_DATASETS
 
     return {"pix2pix": ("unet", PAIRED_DATASETS, "holds image pairs",
-                        "a set of image pairs: pix2pix needs edges2mnist or a folder of pairs"),
+                        "a set of image pairs: pix2pix needs edges2mnist, halves2mnist or a folder of pairs"),
             "srgan": ("srresnet", SR_DATASETS, "is a set of photographs for super-resolution",
                       "for super-resolution: srgan needs skimage-photos or a folder of images"),
             "cyclegan": ("cyclegan", UNPAIRED_DATASETS, "holds two unpaired domains",

@@ -8,8 +8,12 @@ Layouts (``data=`` a folder):
   datasets, ``facades/train/*.jpg``);
 * either of them under ``train/`` with ``test/`` (or ``val/``) beside it: the held-out pairs.
 
-Built in, offline: ``edges2mnist`` — the edges of each MNIST digit (Canny detector, scikit-image) as A,
-the digit as B; training pairs from the MNIST training split, held-out pairs from the test split.
+Built in, offline, from MNIST (training pairs from its training split, held-out pairs from its test split):
+
+* ``edges2mnist`` — the edges of each digit (Canny detector, scikit-image) as A, the digit as B: nearly one
+  digit fits its edges, so the mapping is close to a function;
+* ``halves2mnist`` — the digit's top half (the bottom 14 rows blanked) as A, the whole digit as B: many
+  bottoms fit one top, the many-to-one case where an L1-trained generator draws their blurred average.
 Images are decoded once into memory, resized to ``image_size`` (center square crop), in [−1, 1].
 """
 
@@ -25,9 +29,10 @@ from torch import Tensor
 
 from .images import DataError, data_home, decode_image, load_mnist, square_tensors, warn_skipped
 
-__all__ = ["PairedImages", "PairedSampler", "load_pairs", "edges2mnist", "PAIRED_DATASETS"]
+__all__ = ["PairedImages", "PairedSampler", "load_pairs", "edges2mnist", "halves2mnist", "PAIRED_DATASETS"]
 
-PAIRED_DATASETS = {"edges2mnist": "MNIST digits from their Canny edges (built offline from $SADDLEPOINT_DATA/mnist)"}
+PAIRED_DATASETS = {"edges2mnist": "MNIST digits from their Canny edges (built offline from $SADDLEPOINT_DATA/mnist)",
+                   "halves2mnist": "MNIST digits from their top halves (built offline from $SADDLEPOINT_DATA/mnist)"}
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
@@ -65,6 +70,17 @@ def edges2mnist(train: bool = True) -> PairedImages:
         tmp.replace(cache)
     return PairedImages(torch.from_numpy(edges)[:, None].contiguous(), mnist.images, f"edges2mnist-{split}",
                         mnist.labels)
+
+
+def halves2mnist(train: bool = True) -> PairedImages:
+    """(top half, digit) pairs from MNIST: the source keeps the top half of the rows, the rest is blank."""
+    mnist = load_mnist(train=train)
+    top = mnist.images.clone()
+    top[:, :, top.shape[-2] // 2:] = 0
+    return PairedImages(top, mnist.images, f"halves2mnist-{'train' if train else 'test'}", mnist.labels)
+
+
+_BUILT_IN = {"edges2mnist": edges2mnist, "halves2mnist": halves2mnist}
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -121,13 +137,13 @@ def _load_folder(root: Path, image_size: int) -> PairedImages:
 
 
 def load_pairs(name: str, image_size: int, train: bool = True) -> PairedImages | None:
-    """The training (or held-out) pairs of ``edges2mnist`` or a folder; None where there is no held-out split."""
-    if name == "edges2mnist":
-        return edges2mnist(train)
+    """The training (or held-out) pairs of a built-in set or a folder; None where there is no held-out split."""
+    if name in _BUILT_IN:
+        return _BUILT_IN[name](train)
     root = Path(name).expanduser()
     if not root.is_dir():
-        raise DataError(f"paired data {root} is not a folder; give edges2mnist or a folder with A/ and B/ "
-                        "sub-folders or side-by-side A|B images")
+        raise DataError(f"paired data {root} is not a folder; give {' or '.join(PAIRED_DATASETS)} or a folder with A/ "
+                        "and B/ sub-folders or side-by-side A|B images")
     if (root / "train").is_dir():
         if train:
             return _load_folder(root / "train", image_size)

@@ -76,7 +76,7 @@ def _mnist_backbone() -> tuple[Callable[[Tensor], tuple[Tensor, Tensor]], torch.
     return run, clf
 
 
-MNIST_FAMILY = ("mnist", "stacked-mnist", "edges2mnist", "digits2mnist")
+MNIST_FAMILY = ("mnist", "stacked-mnist", "edges2mnist", "halves2mnist", "digits2mnist")
 BACKBONES = ("mnist", "inception")
 
 
@@ -178,7 +178,7 @@ def _against_reference(exp, metrics, fake: Tensor, get_backbone, n_ref: int) -> 
 
 def _evaluate_translation(exp, metrics, n, n_ref, get_backbone) -> dict:
     """Translation runs: outputs for the first ``n`` held-out sources, against their targets (pixel metrics,
-    the digit classifier's accuracy for edges2mnist) and, for fid/kid/pr, against the reference targets."""
+    the digit classifier's accuracy for the built-in MNIST pairs) and, for fid/kid/pr, against the reference targets."""
     from ..data.paired import PairedSampler, held_out_pairs
     from .translation import pixel_metrics
 
@@ -246,9 +246,10 @@ def _evaluate_cycle(exp, metrics, n, n_ref, get_backbone) -> dict:
 
 
 # translation kind → (the metrics it has, its name in messages, the built-in data whose digits are labelled)
-_TRANSLATION_CHECKS = {"pix2pix": ((*TRANSLATION_METRICS, "fid", "kid", "pr", "accuracy"), "translation", "edges2mnist"),
-                       "srgan": (TRANSLATION_METRICS, "super-resolution", None),
-                       "cyclegan": (("cycle", "fid", "kid", "pr", "accuracy"), "CycleGAN", "digits2mnist")}
+_TRANSLATION_CHECKS = {"pix2pix": ((*TRANSLATION_METRICS, "fid", "kid", "pr", "accuracy"), "translation",
+                                   ("edges2mnist", "halves2mnist")),
+                       "srgan": (TRANSLATION_METRICS, "super-resolution", ()),
+                       "cyclegan": (("cycle", "fid", "kid", "pr", "accuracy"), "CycleGAN", ("digits2mnist",))}
 
 
 def _check_conditional(exp, metrics: list[str]) -> None:
@@ -257,10 +258,11 @@ def _check_conditional(exp, metrics: list[str]) -> None:
         allowed, what, labelled = _TRANSLATION_CHECKS[cond.name]
         wrong = [m for m in metrics if m not in allowed]
         if wrong:
-            usable = [m for m in allowed if m != "accuracy" or exp.cfg.data == labelled]
+            usable = [m for m in allowed if m != "accuracy" or exp.cfg.data in labelled]
             raise MetricUnavailable(f"the {wrong[0]} metric is not for {what} runs; use {', '.join(usable)}")
-        if "accuracy" in metrics and exp.cfg.data != labelled:
-            raise MetricUnavailable(f"accuracy of translated digits needs data={labelled} (labelled MNIST digits)")
+        if "accuracy" in metrics and exp.cfg.data not in labelled:
+            raise MetricUnavailable(f"accuracy of translated digits needs data={' or data='.join(labelled)} (labelled "
+                                    "MNIST digits)")
         return
     if any(m in metrics for m in TRANSLATION_METRICS):
         raise MetricUnavailable(f"l1, psnr and ssim compare translations with their targets and need a translation run "
