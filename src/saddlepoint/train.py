@@ -338,8 +338,8 @@ def _build_players(cfg: TrainConfig, channels: int, condition: Condition | None 
     a U-Net from ``source_channels`` to ``channels`` and a PatchGAN critic of (source, image) pairs."""
     if cfg.model == "cyclegan":
         steps = resolution_plan(cfg.image_size)[1]
-        translator = lambda: ResNetTranslator(channels, channels, cfg.base_channels, cfg.res_blocks,
-                                                    cfg.translator_downsampling)  # noqa: E731
+        translator = lambda: ResNetTranslator(channels, channels, cfg.base_channels, cfg.res_blocks,  # noqa: E731
+                                              cfg.translator_downsampling)
         critic = lambda: PatchCritic(channels, cfg.base_channels, min(3, steps), norm="instance")  # noqa: E731
         return CyclePair(translator(), translator()), TwinCritic(critic(), critic())
     if cfg.model == "srresnet":

@@ -13,7 +13,7 @@ Built in, offline, from MNIST (training pairs from its training split, held-out 
 * ``edges2mnist`` — the edges of each digit (Canny detector, scikit-image) as A, the digit as B: nearly one
   digit fits its edges, so the mapping is close to a function;
 * ``halves2mnist`` — the digit's top half (the bottom 14 rows blanked) as A, the whole digit as B: many
-  bottoms fit one top, the many-to-one case where an L1-trained generator draws their blurred average.
+  bottoms fit one top, the many-to-one case where an L1-trained generator draws their pixel-wise median, blurred.
 Images are decoded once into memory, resized to ``image_size`` (center square crop), in [−1, 1].
 """
 
