@@ -199,8 +199,9 @@ def _generator_loss(c: Contest, fake_out: CriticOutput | None, code: Tensor | No
                     fake: Tensor, real: Tensor) -> Tensor:
     """gan_weight · g_loss plus the condition's generator term (logged on its own as ``loss/<condition>``) and the
     generator penalties; without critic scores (``fake_out`` None: no game) the last two alone."""
-    loss = torch.zeros((), device=fake.device)
-    if fake_out is not None:
+    if fake_out is None:
+        loss = torch.zeros((), device=fake.device)
+    else:
         loss = c.game.g_loss(_score(fake_out).float())
         if c.gan_weight != 1.0:
             loss = c.gan_weight * loss
