@@ -58,6 +58,12 @@ def add_run_arguments(p) -> None:
     p.add_argument("--table-from", metavar="JSONL", help="print the table from earlier --jsonl results")
 
 
+def add_override_argument(p) -> None:
+    """``--override KEY=VALUE`` (repeatable): extra config for every row, recorded in the rows."""
+    p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra config override for every row (repeatable), shown in the table")
+
+
 def run_rows(names: list[str], run, args, table) -> None:
     """Run ``run(name)`` for each name, recording each row as it finishes, then print the table."""
     import platform

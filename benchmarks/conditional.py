@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import add_run_arguments, read_rows, run_rows, train_steps
+from common import add_override_argument, add_run_arguments, read_rows, run_rows, train_steps
 
 # name → (recipe, overrides)
 SETTINGS: dict[str, tuple[str, list[str]]] = {
@@ -90,8 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--setting", action="append", choices=list(SETTINGS), help="run only these (repeatable)")
     p.add_argument("--samples", type=int, default=10_000, help="generated samples per evaluation")
     p.add_argument("--steps", type=int, help="generator steps (default: each recipe's own)")
-    p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra config override for every row (repeatable), shown in the table")
+    add_override_argument(p)
     add_run_arguments(p)
     args = p.parse_args(argv)
     if args.table_from:

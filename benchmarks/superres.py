@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import add_run_arguments, read_rows, record, train_steps
+from common import add_override_argument, add_run_arguments, read_rows, record, train_steps
 
 SETTINGS = {"srresnet": "srresnet-photos", "srgan": "srgan-photos"}
 
@@ -33,13 +33,13 @@ PUBLISHED = """\
 """
 
 
-def run_setting(name: str, steps: int, threads: int, seed: int, out_root: Path):
+def run_setting(name: str, steps: int, threads: int, seed: int, out_root: Path, overrides: list[str] = ()):
     from saddlepoint.metrics.images import evaluate_images
 
     t0 = time.time()
-    summary, exp = train_steps(SETTINGS[name], [], steps, threads, seed, out_root / f"{name}-seed{seed}")
+    summary, exp = train_steps(SETTINGS[name], list(overrides), steps, threads, seed, out_root / f"{name}-seed{seed}")
     ev = evaluate_images(exp, ["l1", "psnr", "ssim"])
-    row = {"setting": name, "recipe": SETTINGS[name], "seed": seed, "threads": threads, "steps": summary["steps"],
+    row = {"setting": name, "recipe": SETTINGS[name], "overrides": list(overrides), "seed": seed, "threads": threads, "steps": summary["steps"],
            "train_seconds": summary["seconds"], "photos": ev["photos"], "psnr": round(ev["psnr"], 2),
            "ssim": round(ev["ssim"], 4), "bicubic_psnr": round(ev["bicubic/psnr"], 2),
            "bicubic_ssim": round(ev["bicubic/ssim"], 4), "wall_seconds": round(time.time() - t0, 1)}
@@ -47,14 +47,14 @@ def run_setting(name: str, steps: int, threads: int, seed: int, out_root: Path):
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| model | recipe | seed | threads | steps | train min | held-out photos | PSNR (dB) | SSIM | vs bicubic |",
+    lines = ["| model | recipe + overrides | seed | threads | steps | train min | held-out photos | PSNR (dB) | SSIM | vs bicubic |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     if rows:
         r0 = rows[0]
         lines.append(f"| bicubic | — | — | — | — | — | {r0['photos']} | {r0['bicubic_psnr']:.2f} | {r0['bicubic_ssim']:.3f} "
                      "| — |")
     for r in rows:
-        lines.append(f"| {r['setting']} | {r['recipe']} | {r['seed']} | {r['threads']} | {r['steps']} | "
+        lines.append(f"| {r['setting']} | {' '.join([r['recipe'], *r.get('overrides', [])])} | {r['seed']} | {r['threads']} | {r['steps']} | "
                      f"{r['train_seconds'] / 60:.1f} | {r['photos']} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
                      f"{r['psnr'] - r['bicubic_psnr']:+.2f} dB |")
     return "\n".join(lines) + "\n\nPSNR / SSIM: RGB in [0, 1], 4-px border trimmed (the paper: Y channel of Set14; " \
@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--setting", action="append", choices=list(SETTINGS), help="run only these (repeatable)")
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--picture", help="save held-out crops side by side here (.png)")
+    add_override_argument(p)
     add_run_arguments(p)
     args = p.parse_args(argv)
     if args.table_from:
@@ -91,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     out_root = Path(args.out or tempfile.mkdtemp(prefix="superres-"))
     rows, models = [], {}
     for name in args.setting or list(SETTINGS):
-        row, models[name] = run_setting(name, args.steps, args.threads, args.seed, out_root)
+        row, models[name] = run_setting(name, args.steps, args.threads, args.seed, out_root, args.override)
         rows.append(row)
         record(row, args.jsonl)
     print(f"\nmachine: {platform.processor() or platform.machine()}, torch threads {args.threads}\n")

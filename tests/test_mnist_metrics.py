@@ -10,11 +10,28 @@ from saddlepoint.metrics.stacked import read_triples, stacked_mode_coverage
 
 
 def test_stacked_mode_coverage_closed_forms():
-    assert stacked_mode_coverage(torch.arange(1000)) == {"modes": 1000, "kl": pytest.approx(0.0, abs=1e-12)}
+    uniform = stacked_mode_coverage(torch.arange(1000))
+    assert uniform["modes"] == 1000 and uniform["kl"] == pytest.approx(0.0, abs=1e-12)
     one = stacked_mode_coverage(torch.full((50,), 123))
     assert one["modes"] == 1 and one["kl"] == pytest.approx(math.log(1000))
+    # One triple: every channel always draws one digit, so the whole KL is the channels' own; none is dependence.
+    assert one["kl_channels"] == pytest.approx(3 * math.log(10)) and one["kl_dependence"] == pytest.approx(0, abs=1e-12)
     two = stacked_mode_coverage(torch.tensor([1, 2] * 10))
     assert two["modes"] == 2 and two["kl"] == pytest.approx(math.log(500))
+
+
+def test_stacked_kl_splits_into_channels_and_dependence():
+    # Channel 0 copies channel 2 (d0 = d2, each uniform, d1 uniform and free): no channel is unbalanced,
+    # so the whole KL is dependence — log 10 (one digit of information shared).
+    d = torch.arange(1000)
+    tied = stacked_mode_coverage((d % 10) * 100 + (d // 10 % 10) * 10 + d % 10)
+    assert tied["kl_channels"] == pytest.approx(0, abs=1e-12) and tied["kl_dependence"] == pytest.approx(math.log(10))
+    # Independent channels, channel 1 always 7: the KL is channel 1's alone.
+    fixed = stacked_mode_coverage((d // 10 % 10) * 100 + 70 + d % 10)
+    assert fixed["kl_channels"] == pytest.approx(math.log(10)) and fixed["kl_dependence"] == pytest.approx(0, abs=1e-12)
+    # Any histogram: the parts add up to the whole.
+    r = stacked_mode_coverage(torch.randint(0, 1000, (300,), generator=torch.Generator().manual_seed(0)) // 7 * 7)
+    assert r["kl_channels"] + r["kl_dependence"] == pytest.approx(r["kl"]) and r["kl_dependence"] > 0
 
 
 class _ReadsMean(torch.nn.Module):
