@@ -73,6 +73,8 @@ class TrainConfig:
     d_layers: int = _f(3, "critic hidden layers", min=1)
     d_maxout: int = _f(1, "maxout pieces per critic unit (1 = LeakyReLU 0.2)", min=1)
     pack: int = _f(1, "PacGAN packing: samples the critic judges jointly", min=1)
+    critic_batch_norm: bool = _f(True, "batch norm in the hidden layers of the dcgan, small and infogan critics (false: "
+                                       "none, and real and fake batches go through the critic as one)")
     ema: float = _f(0.0, "decay of an exponential moving average of G's weights used for sampling and evaluation (0 = off)",
                     min=0, max=0.999999)
     # --- conditioning (image players)
@@ -153,6 +155,9 @@ class TrainConfig:
                 fits = "model=dcgan or model=resnet" if key in image_keys else "model=mlp"
                 raise ConfigError(f"{key} applies to {fits}, not model={self.model}; remove it"
                                   + ("" if self.model == "mlp" else " (base_channels sets the width of image players)"))
+        if not self.critic_batch_norm and self.model not in _BATCH_NORM_CRITICS:
+            raise ConfigError(f"critic_batch_norm=false applies to model={', '.join(_BATCH_NORM_CRITICS)}; the critic of "
+                              f"model={self.model} has no batch norm to remove: remove the key")
         self._validate_conditional(defaults)
         if self.precision == "fp16" and self.schedule == "simultaneous":
             raise ConfigError("precision=fp16 (loss scaling) works with schedule=alternating only; use precision=bf16 "
@@ -225,6 +230,9 @@ class TrainConfig:
             raise ConfigError("conditional=infogan needs a code: set info_categorical or info_continuous above 0")
         if self.conditional == "infogan" and self.info_categorical == 1:
             raise ConfigError("info_categorical=1 is a constant; use 0 (no categorical code) or at least 2")
+
+
+_BATCH_NORM_CRITICS = ("dcgan", "small", "infogan")
 
 
 def _translation_kinds() -> dict[str, tuple[str, dict, str, str]]:

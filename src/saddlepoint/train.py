@@ -354,12 +354,12 @@ def _build_players(cfg: TrainConfig, channels: int, condition: Condition | None 
     d_in = channels + (condition.n_classes if concat else 0)
     if cfg.model == "dcgan":
         G, D = (DCGANGenerator(z_in, channels, cfg.image_size, cfg.base_channels),
-                DCGANDiscriminator(d_in, cfg.image_size, cfg.base_channels, cfg.pack))
+                DCGANDiscriminator(d_in, cfg.image_size, cfg.base_channels, cfg.pack, cfg.critic_batch_norm))
     elif cfg.model == "small":
-        G, D = SmallGenerator(z_in, channels), SmallCritic(d_in, cfg.base_channels, cfg.pack)
+        G, D = SmallGenerator(z_in, channels), SmallCritic(d_in, cfg.base_channels, cfg.pack, cfg.critic_batch_norm)
     elif cfg.model == "infogan":
         G, D = (InfoGANGenerator(z_in, channels, cfg.image_size, cfg.base_channels),
-                InfoGANDiscriminator(d_in, cfg.image_size, cfg.base_channels, cfg.pack))
+                InfoGANDiscriminator(d_in, cfg.image_size, cfg.base_channels, cfg.pack, cfg.critic_batch_norm))
     elif cfg.model == "resnet":
         steps = resolution_plan(cfg.image_size)[1]
         G, D = (ResNetGenerator(z_in, channels, cfg.image_size, 4 * cfg.base_channels),

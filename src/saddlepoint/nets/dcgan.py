@@ -59,9 +59,12 @@ class DCGANDiscriminator(nn.Module):
     """image (B, channels, image_size, image_size) → raw score (B,); higher = more real (no sigmoid).
 
     ``pack`` > 1 makes it a PacDCGAN critic (Lin et al. 2018): ``pack`` consecutive images enter stacked
-    along the channel axis, one score per pack."""
+    along the channel axis, one score per pack.  ``batch_norm=False`` drops the hidden layers' batch norm
+    (their convolutions then get biases), for penalties that need per-sample gradients and for critics too
+    small to see real and fake batches normalized apart."""
 
-    def __init__(self, channels: int = 1, image_size: int = 64, base_channels: int = 64, pack: int = 1):
+    def __init__(self, channels: int = 1, image_size: int = 64, base_channels: int = 64, pack: int = 1,
+                 batch_norm: bool = True):
         super().__init__()
         base, steps = resolution_plan(image_size)
         self.pack = pack
@@ -69,8 +72,8 @@ class DCGANDiscriminator(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(channels * pack, width, 4, 2, 1, bias=False),  # no batch norm at the input
                                    nn.LeakyReLU(0.2, True)]
         for _ in range(steps - 1):
-            layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width * 2),
-                       nn.LeakyReLU(0.2, True)]
+            layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=not batch_norm),
+                       *([nn.BatchNorm2d(width * 2)] if batch_norm else []), nn.LeakyReLU(0.2, True)]
             width *= 2
         layers += [nn.Conv2d(width, 1, base, 1, 0, bias=False)]  # (B, 1, 1, 1)
         self.net = nn.Sequential(*layers)

@@ -48,15 +48,19 @@ class InfoGANGenerator(nn.Module):
 
 class InfoGANDiscriminator(nn.Module):
     """image (B, channels, image_size, image_size) → raw score (B,); ``features`` / ``score`` split it at the
-    16w-unit layer (InfoGAN's Q and AC-GAN's class head read it).  ``pack`` > 1: PacGAN packing."""
+    16w-unit layer (InfoGAN's Q and AC-GAN's class head read it).  ``pack`` > 1: PacGAN packing.
+    ``batch_norm=False``: no batch norm in the hidden layers (biases instead)."""
 
-    def __init__(self, channels: int = 1, image_size: int = 28, base_channels: int = 64, pack: int = 1):
+    def __init__(self, channels: int = 1, image_size: int = 28, base_channels: int = 64, pack: int = 1,
+                 batch_norm: bool = True):
         super().__init__()
         w, base = base_channels, _check_size(image_size)
         self.pack, self.feature_dim = pack, 16 * w
+        bn = (lambda norm: [norm]) if batch_norm else (lambda norm: [])  # noqa: E731
         self.body = nn.Sequential(nn.Conv2d(channels * pack, w, 4, 2, 1), nn.LeakyReLU(0.2, True),  # no BN at the input
-                                  nn.Conv2d(w, 2 * w, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * w), nn.LeakyReLU(0.2, True),
-                                  nn.Flatten(), nn.Linear(2 * w * base ** 2, 16 * w, bias=False), nn.BatchNorm1d(16 * w),
+                                  nn.Conv2d(w, 2 * w, 4, 2, 1, bias=not batch_norm), *bn(nn.BatchNorm2d(2 * w)),
+                                  nn.LeakyReLU(0.2, True), nn.Flatten(),
+                                  nn.Linear(2 * w * base ** 2, 16 * w, bias=not batch_norm), *bn(nn.BatchNorm1d(16 * w)),
                                   nn.LeakyReLU(0.2, True))
         self.out = nn.Linear(16 * w, 1)
         dcgan_init(self)

@@ -5,7 +5,8 @@ Generator: linear to 4×4×64, then 3×3 stride-2 transposed convolutions to 7×
 (batch norm and ReLU after each), then a 3×3 convolution to the image channels with tanh.
 Critic: three 3×3 stride-2 convolutions of ``width``, 2·width, 4·width channels (28→14→7→4) with
 LeakyReLU(0.3) and batch norm after the second and third (none at the input, DCGAN's rule), then a
-linear score.  ``width`` 2 is the paper's "D = ¼ G", 4 is "D = ½ G".
+linear score.  ``width`` 2 is the paper's "D = ¼ G", 4 is "D = ½ G".  ``batch_norm=False`` leaves the
+critic's batch norm out (see ``critic_batch_norm`` in the config).
 Only 28×28 images.
 """
 
@@ -34,7 +35,7 @@ class SmallGenerator(nn.Module):
 
 
 class SmallCritic(nn.Module):
-    def __init__(self, channels: int = 3, width: int = 2, pack: int = 1):
+    def __init__(self, channels: int = 3, width: int = 2, pack: int = 1, batch_norm: bool = True):
         super().__init__()
         self.pack = pack
         layers: list[nn.Module] = []
@@ -42,7 +43,7 @@ class SmallCritic(nn.Module):
         for i, c_out in enumerate((width, 2 * width, 4 * width)):  # 28 → 14 → 7 → 4
             # No batch norm on the first layer (DCGAN's rule): with separate real and fake batches it would
             # normalize a collapsed generator's identical images to the same activations as real ones.
-            norm = [nn.BatchNorm2d(c_out)] if i > 0 else []
+            norm = [nn.BatchNorm2d(c_out)] if i > 0 and batch_norm else []
             layers += [nn.Conv2d(c_in, c_out, 3, 2, 1), *norm, nn.LeakyReLU(0.3)]
             c_in = c_out
         self.net = nn.Sequential(*layers)
