@@ -174,7 +174,7 @@ def test_critic_batch_norm_false_builds_a_critic_that_scores_each_sample_alone(r
 
     torch.manual_seed(0)
     _, cfg = resolve_config(recipe, ["critic_batch_norm=false"])
-    _, with_bn = _build_players(resolve_config(recipe, [])[1], 3 if "stacked" in recipe else 1)
+    _, with_bn = _build_players(resolve_config(recipe, ["critic_batch_norm=true"])[1], 3 if "stacked" in recipe else 1)
     _, D = _build_players(cfg, 3 if "stacked" in recipe else 1)
     norms = (nn.BatchNorm1d, nn.BatchNorm2d)
     critic, before = getattr(D, "base", D), getattr(with_bn, "base", with_bn)  # InfoGAN's Q head keeps its own
