@@ -39,22 +39,24 @@ def run_setting(name: str, steps: int, threads: int, seed: int, out_root: Path, 
     t0 = time.time()
     summary, exp = train_steps(SETTINGS[name], list(overrides), steps, threads, seed, out_root / f"{name}-seed{seed}")
     ev = evaluate_images(exp, ["l1", "psnr", "ssim"])
-    row = {"setting": name, "recipe": SETTINGS[name], "overrides": list(overrides), "seed": seed, "threads": threads, "steps": summary["steps"],
-           "train_seconds": summary["seconds"], "photos": ev["photos"], "psnr": round(ev["psnr"], 2),
+    row = {"setting": name, "recipe": SETTINGS[name], "overrides": list(overrides), "seed": seed, "threads": threads,
+           "steps": summary["steps"], "train_seconds": summary["seconds"], "photos": ev["photos"], "psnr": round(ev["psnr"], 2),
            "ssim": round(ev["ssim"], 4), "bicubic_psnr": round(ev["bicubic/psnr"], 2),
            "bicubic_ssim": round(ev["bicubic/ssim"], 4), "wall_seconds": round(time.time() - t0, 1)}
     return row, exp
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| model | recipe + overrides | seed | threads | steps | train min | held-out photos | PSNR (dB) | SSIM | vs bicubic |",
+    lines = ["| model | recipe + overrides | seed | threads | steps | train min | held-out photos | PSNR (dB) | SSIM | "
+             "vs bicubic |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     if rows:
         r0 = rows[0]
         lines.append(f"| bicubic | — | — | — | — | — | {r0['photos']} | {r0['bicubic_psnr']:.2f} | {r0['bicubic_ssim']:.3f} "
                      "| — |")
     for r in rows:
-        lines.append(f"| {r['setting']} | {' '.join([r['recipe'], *r.get('overrides', [])])} | {r['seed']} | {r['threads']} | {r['steps']} | "
+        recipe = " ".join([r["recipe"], *r.get("overrides", [])])  # rows recorded before --override have none
+        lines.append(f"| {r['setting']} | {recipe} | {r['seed']} | {r['threads']} | {r['steps']} | "
                      f"{r['train_seconds'] / 60:.1f} | {r['photos']} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
                      f"{r['psnr'] - r['bicubic_psnr']:+.2f} dB |")
     return "\n".join(lines) + "\n\nPSNR / SSIM: RGB in [0, 1], 4-px border trimmed (the paper: Y channel of Set14; " \
