@@ -194,3 +194,20 @@ def test_critic_batch_norm_refused_where_there_is_none():
 
     with pytest.raises(ConfigError, match="critic_batch_norm=false applies to model=dcgan, small, infogan"):
         resolve_config("mnist-wgan-gp", ["critic_batch_norm=false"])
+
+
+def test_every_model_choice_is_a_registered_player_family():
+    import typing
+
+    from saddlepoint.config import TrainConfig
+    from saddlepoint.nets import PLAYERS, PlayerSpec, build_players, register_players
+
+    assert set(typing.get_args(typing.get_type_hints(TrainConfig)["model"])) == set(PLAYERS)
+    with pytest.raises(ValueError, match="registered twice"):
+        register_players("dcgan")(lambda cfg, spec: None)
+
+    class Unknown:
+        model = "vit"
+
+    with pytest.raises(ValueError, match="model='vit' is not a registered player family"):
+        build_players(Unknown(), PlayerSpec(1, 8, 1))

@@ -28,20 +28,13 @@ from .data import GaussianMixture2D, get_toy
 from .divergences import mmd2
 from .games import get_game
 from .metrics import mode_coverage
-from .nets import (DCGANDiscriminator, DCGANGenerator, MLPCritic, MLPGenerator, ResNetCritic, ResNetGenerator,
-                   SmallCritic, SmallGenerator,
-                   with_spectral_norm)
+from .nets import PlayerSpec, build_players, with_spectral_norm
 from .conditional import Condition, make_condition
-from .nets.conditional import AuxiliaryCritic, ConditionalGenerator, LabelCritic, PairCritic
-from .nets.cyclegan import CyclePair, ResNetTranslator, TwinCritic
-from .nets.infogan import InfoGANDiscriminator, InfoGANGenerator
-from .nets.srresnet import SRCritic, SRResNet
-from .nets.unet import PatchCritic, UNetGenerator
+from .nets.conditional import AuxiliaryCritic, ConditionalGenerator, LabelCritic
 from .penalties import Penalty, cycle_loss, gradient_penalty, identity_loss, r1_penalty
 from .pool import HistoryPool
 from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, load_checkpoint, read_metrics,
                    save_checkpoint, write_json_atomic, write_yaml)
-from .nets.common import resolution_plan
 from .nets.gemm import use_gemm_convolutions
 from .distributed import setup, wrap
 from .schedule import GDA, Contest, gda_step
@@ -333,40 +326,15 @@ def _make_condition(cfg: TrainConfig, classes: int) -> Condition | None:
 
 def _build_players(cfg: TrainConfig, channels: int, condition: Condition | None = None,
                    source_channels: int = 0) -> tuple[nn.Module, nn.Module]:
-    """(G, D) for the config.  A condition widens G's input by its code and, for a concatenating cGAN
-    critic, D's input by one plane per class, then wraps the plain players (nets.conditional).  pix2pix:
-    a U-Net from ``source_channels`` to ``channels`` and a PatchGAN critic of (source, image) pairs."""
-    if cfg.model == "cyclegan":
-        steps = resolution_plan(cfg.image_size)[1]
-        translator = lambda: ResNetTranslator(channels, channels, cfg.base_channels, cfg.res_blocks,  # noqa: E731
-                                              cfg.translator_downsampling)
-        critic = lambda: PatchCritic(channels, cfg.base_channels, min(3, steps), norm="instance")  # noqa: E731
-        return CyclePair(translator(), translator()), TwinCritic(critic(), critic())
-    if cfg.model == "srresnet":
-        return (SRResNet(channels, cfg.base_channels, cfg.res_blocks, residual=cfg.sr_residual),
-                SRCritic(channels, cfg.base_channels, cfg.image_size))
-    if cfg.model == "unet":
-        steps = resolution_plan(cfg.image_size)[1]
-        return (UNetGenerator(source_channels, channels, cfg.image_size, cfg.base_channels),
-                PairCritic(PatchCritic(source_channels + channels, cfg.base_channels, stride2_layers=min(3, steps))))
+    """(G, D) of the family ``cfg.model`` (nets.registry).  A condition widens G's input by its code and, for a
+    concatenating cGAN critic, D's input by one plane per class, then wraps the plain players
+    (nets.conditional); translation players (pix2pix, CycleGAN, super-resolution) come whole."""
+    if condition is not None and condition.from_real:  # a translator reads a source image: no noise, no labels
+        return build_players(cfg, PlayerSpec(channels, 0, channels, source_channels))
     z_in = cfg.z_dim + (condition.cond_dim if condition is not None else 0)
     concat = condition is not None and condition.critic_reads_label and cfg.label_critic == "concat"
     d_in = channels + (condition.n_classes if concat else 0)
-    if cfg.model == "dcgan":
-        G, D = (DCGANGenerator(z_in, channels, cfg.image_size, cfg.base_channels),
-                DCGANDiscriminator(d_in, cfg.image_size, cfg.base_channels, cfg.pack, cfg.critic_batch_norm))
-    elif cfg.model == "small":
-        G, D = SmallGenerator(z_in, channels), SmallCritic(d_in, cfg.base_channels, cfg.pack, cfg.critic_batch_norm)
-    elif cfg.model == "infogan":
-        G, D = (InfoGANGenerator(z_in, channels, cfg.image_size, cfg.base_channels),
-                InfoGANDiscriminator(d_in, cfg.image_size, cfg.base_channels, cfg.pack, cfg.critic_batch_norm))
-    elif cfg.model == "resnet":
-        steps = resolution_plan(cfg.image_size)[1]
-        G, D = (ResNetGenerator(z_in, channels, cfg.image_size, 4 * cfg.base_channels),
-                ResNetCritic(d_in, 2 * cfg.base_channels, down=min(steps, 2), pack=cfg.pack))
-    else:
-        G, D = (MLPGenerator(z_in, channels, cfg.g_hidden, cfg.g_layers, cfg.g_batch_norm),
-                MLPCritic(d_in, cfg.d_hidden, cfg.d_layers, cfg.d_maxout, cfg.pack))
+    G, D = build_players(cfg, PlayerSpec(channels, z_in, d_in))
     if condition is None:
         return G, D
     G = ConditionalGenerator(G, condition.cond_dim)  # labels are one-hot over cond_dim = n_classes; codes pass as they are

@@ -11,6 +11,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .common import resolution_plan
+from .registry import PlayerSpec, register_players
+from .unet import PatchCritic
+
 __all__ = ["ResNetTranslator", "CyclePair", "TwinCritic"]
 
 
@@ -74,3 +78,17 @@ class TwinCritic(nn.Module):
         n = x.shape[0] // 2
         sb, sa = self.critic_b(x[0::2]).reshape(n, -1), self.critic_a(x[1::2]).reshape(n, -1)
         return torch.stack([sb, sa], dim=1).flatten()
+
+
+@register_players("cyclegan")
+def cyclegan_players(cfg, spec: PlayerSpec) -> tuple[nn.Module, nn.Module]:
+    """Two translators (A → B, B → A) and two instance-normed PatchGAN critics, one per domain."""
+    steps = resolution_plan(cfg.image_size)[1]
+
+    def translator():
+        return ResNetTranslator(spec.channels, spec.channels, cfg.base_channels, cfg.res_blocks, cfg.translator_downsampling)
+
+    def critic():
+        return PatchCritic(spec.channels, cfg.base_channels, min(3, steps), norm="instance")
+
+    return CyclePair(translator(), translator()), TwinCritic(critic(), critic())

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .common import pack_samples, resolution_plan
+from .registry import PlayerSpec, register_players
 
 __all__ = ["DCGANGenerator", "DCGANDiscriminator", "dcgan_init"]
 
@@ -90,3 +91,9 @@ class DCGANDiscriminator(nn.Module):
     def score(self, h: Tensor) -> Tensor:
         """The final convolution covers the whole base×base map, so on features it is a linear map."""
         return F.linear(h, self.net[-1].weight.flatten(1).to(h.dtype)).squeeze(-1)
+
+
+@register_players("dcgan")
+def dcgan_players(cfg, spec: PlayerSpec) -> tuple[nn.Module, nn.Module]:
+    return (DCGANGenerator(spec.z_in, spec.channels, cfg.image_size, cfg.base_channels),
+            DCGANDiscriminator(spec.d_in, cfg.image_size, cfg.base_channels, cfg.pack, cfg.critic_batch_norm))

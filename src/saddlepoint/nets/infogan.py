@@ -18,6 +18,7 @@ from torch.nn import functional as F
 
 from .common import pack_samples
 from .dcgan import dcgan_init
+from .registry import PlayerSpec, register_players
 
 __all__ = ["InfoGANGenerator", "InfoGANDiscriminator"]
 
@@ -73,3 +74,9 @@ class InfoGANDiscriminator(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.score(self.features(x))
+
+
+@register_players("infogan")
+def infogan_players(cfg, spec: PlayerSpec) -> tuple[nn.Module, nn.Module]:
+    return (InfoGANGenerator(spec.z_in, spec.channels, cfg.image_size, cfg.base_channels),
+            InfoGANDiscriminator(spec.d_in, cfg.image_size, cfg.base_channels, cfg.pack, cfg.critic_batch_norm))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from .common import pack_samples
+from .registry import PlayerSpec, register_players
 
 __all__ = ["MLPGenerator", "MLPCritic"]
 
@@ -62,3 +63,9 @@ class _Maxout(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x.unflatten(-1, (-1, self.pieces)).amax(-1)
+
+
+@register_players("mlp")
+def mlp_players(cfg, spec: PlayerSpec) -> tuple[nn.Module, nn.Module]:
+    return (MLPGenerator(spec.z_in, spec.channels, cfg.g_hidden, cfg.g_layers, cfg.g_batch_norm),
+            MLPCritic(spec.d_in, cfg.d_hidden, cfg.d_layers, cfg.d_maxout, cfg.pack))

@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .common import pack_samples, resolution_plan
+from .registry import PlayerSpec, register_players
 
 __all__ = ["ResNetGenerator", "ResNetCritic"]
 
@@ -93,3 +94,10 @@ class ResNetCritic(nn.Module):
 
     def score(self, h: Tensor) -> Tensor:
         return self.linear(h).squeeze(-1)
+
+
+@register_players("resnet")
+def resnet_players(cfg, spec: PlayerSpec) -> tuple[nn.Module, nn.Module]:
+    steps = resolution_plan(cfg.image_size)[1]
+    return (ResNetGenerator(spec.z_in, spec.channels, cfg.image_size, 4 * cfg.base_channels),
+            ResNetCritic(spec.d_in, 2 * cfg.base_channels, down=min(steps, 2), pack=cfg.pack))

@@ -15,6 +15,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from .common import pack_samples
+from .registry import PlayerSpec, register_players
 
 __all__ = ["SmallGenerator", "SmallCritic"]
 
@@ -58,3 +59,8 @@ class SmallCritic(nn.Module):
 
     def score(self, h: Tensor) -> Tensor:
         return self.linear(h).squeeze(-1)
+
+
+@register_players("small")
+def small_players(cfg, spec: PlayerSpec) -> tuple[nn.Module, nn.Module]:
+    return SmallGenerator(spec.z_in, spec.channels), SmallCritic(spec.d_in, cfg.base_channels, cfg.pack, cfg.critic_batch_norm)

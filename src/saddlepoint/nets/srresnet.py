@@ -19,6 +19,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .registry import PlayerSpec, register_players
+
 __all__ = ["SRResNet", "SRCritic"]
 
 
@@ -81,3 +83,9 @@ class SRCritic(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x)).squeeze(-1)
+
+
+@register_players("srresnet")
+def srresnet_players(cfg, spec: PlayerSpec) -> tuple[nn.Module, nn.Module]:
+    return (SRResNet(spec.channels, cfg.base_channels, cfg.res_blocks, residual=cfg.sr_residual),
+            SRCritic(spec.channels, cfg.base_channels, cfg.image_size))

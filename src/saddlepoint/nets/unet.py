@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from .common import resolution_plan
 from .dcgan import dcgan_init
+from .registry import PlayerSpec, register_players
 
 __all__ = ["UNetGenerator", "PatchCritic"]
 
@@ -86,3 +87,13 @@ class PatchCritic(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x).flatten()
+
+
+@register_players("unet")
+def unet_players(cfg, spec: PlayerSpec) -> tuple[nn.Module, nn.Module]:
+    """pix2pix: a U-Net from the source to the target image and a PatchGAN critic of (source, image) pairs."""
+    from .conditional import PairCritic
+
+    steps = resolution_plan(cfg.image_size)[1]
+    return (UNetGenerator(spec.source_channels, spec.channels, cfg.image_size, cfg.base_channels),
+            PairCritic(PatchCritic(spec.source_channels + spec.channels, cfg.base_channels, stride2_layers=min(3, steps))))

@@ -1,0 +1,48 @@
+"""Player families by name (the config's ``model``): each family's module registers one builder with
+``@register_players("name")``, so a new family is one new file under ``nets/`` (plus its name in the
+config's ``model`` choices, which a test keeps equal to this registry).
+
+A builder takes the resolved config (read for its sizes and switches only) and a :class:`PlayerSpec`
+and returns the plain players ``(G, D)``; class conditions are wrapped around them afterwards by the
+training code, and translation families (which take a source image instead of noise) return their
+players whole."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from torch import nn
+
+__all__ = ["PlayerSpec", "PLAYERS", "register_players", "build_players"]
+
+
+@dataclass(frozen=True)
+class PlayerSpec:
+    """What the data and the condition fix about the players' inputs and outputs."""
+
+    channels: int  # channels of a data image (2-D points: their dimension)
+    z_in: int  # the generator's input width: noise plus a condition's code
+    d_in: int  # the critic's input channels: the image plus one plane per class for a concatenating cGAN critic
+    source_channels: int = 0  # translation: channels of the source image the generator reads
+
+
+Builder = Callable[[Any, PlayerSpec], tuple[nn.Module, nn.Module]]
+PLAYERS: dict[str, Builder] = {}
+
+
+def register_players(name: str) -> Callable[[Builder], Builder]:
+    def add(builder: Builder) -> Builder:
+        if name in PLAYERS:
+            raise ValueError(f"player family {name!r} is registered twice")
+        PLAYERS[name] = builder
+        return builder
+
+    return add
+
+
+def build_players(cfg: Any, spec: PlayerSpec) -> tuple[nn.Module, nn.Module]:
+    """(G, D) of the family ``cfg.model``."""
+    if cfg.model not in PLAYERS:
+        raise ValueError(f"model={cfg.model!r} is not a registered player family; choose one of: {', '.join(PLAYERS)}")
+    return PLAYERS[cfg.model](cfg, spec)
