@@ -29,7 +29,7 @@ def test_stacked_kl_splits_into_channels_and_dependence():
     # Independent channels, channel 1 always 7: the KL is channel 1's alone.
     fixed = stacked_mode_coverage((d // 10 % 10) * 100 + 70 + d % 10)
     assert fixed["kl_channels"] == pytest.approx(math.log(10)) and fixed["kl_dependence"] == pytest.approx(0, abs=1e-12)
-    # Any histogram: the parts add up to the whole.
+    # Any histogram: the parts, each computed on its own, add up to the whole (the chain rule).
     r = stacked_mode_coverage(torch.randint(0, 1000, (300,), generator=torch.Generator().manual_seed(0)) // 7 * 7)
     assert r["kl_channels"] + r["kl_dependence"] == pytest.approx(r["kl"]) and r["kl_dependence"] > 0
 

@@ -192,7 +192,7 @@ def test_critic_batch_norm_refused_where_there_is_none():
     from saddlepoint import resolve_config
     from saddlepoint.config import ConfigError
 
-    with pytest.raises(ConfigError, match="critic_batch_norm=false applies to model=dcgan, small, infogan"):
+    with pytest.raises(ConfigError, match="applies to model=dcgan, infogan, small; the critic of model=resnet has no batch"):
         resolve_config("mnist-wgan-gp", ["critic_batch_norm=false"])
 
 

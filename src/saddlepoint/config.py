@@ -128,6 +128,7 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         from .data import TOY_DATASETS
         from .games import GAMES
+        from .nets import PLAYERS  # importing nets registers every player family
 
         for f in fields(self):
             _check_value(f, getattr(self, f.name))
@@ -156,8 +157,10 @@ class TrainConfig:
                 fits = "model=dcgan or model=resnet" if key in image_keys else "model=mlp"
                 raise ConfigError(f"{key} applies to {fits}, not model={self.model}; remove it"
                                   + ("" if self.model == "mlp" else " (base_channels sets the width of image players)"))
-        if not self.critic_batch_norm and self.model not in _BATCH_NORM_CRITICS:
-            raise ConfigError(f"critic_batch_norm=false applies to model={', '.join(_BATCH_NORM_CRITICS)}; the critic of "
+        family = PLAYERS[self.model]  # the model's Literal choices are the registered families (a test keeps them so)
+        if not self.critic_batch_norm and not family.critic_batch_norm:
+            switchable = [name for name, f in PLAYERS.items() if f.critic_batch_norm]
+            raise ConfigError(f"critic_batch_norm=false applies to model={', '.join(switchable)}; the critic of "
                               f"model={self.model} has no batch norm to remove: remove the key")
         self._validate_conditional(defaults)
         if self.precision == "fp16" and self.schedule == "simultaneous":
@@ -187,7 +190,7 @@ class TrainConfig:
         elif self.game == "wasserstein" and not (self.weight_clip or self.gradient_penalty or self.spectral_norm):
             raise ConfigError("game=wasserstein needs a Lipschitz constraint on the critic; add weight_clip=0.01, "
                               "gradient_penalty=10 or spectral_norm=true")
-        feature_batch_norm = self.model in ("small", "infogan") or self.conditional == "infogan"  # BatchNorm1d layers
+        feature_batch_norm = family.feature_batch_norm or self.conditional == "infogan"  # BatchNorm1d (Q's head too)
         if self.batch_size < 2 and (self.g_batch_norm or self.r1 or self.gradient_penalty or feature_batch_norm):
             raise ConfigError("batch_size must be at least 2 with batch norm or a penalty")
         return self
@@ -231,9 +234,6 @@ class TrainConfig:
             raise ConfigError("conditional=infogan needs a code: set info_categorical or info_continuous above 0")
         if self.conditional == "infogan" and self.info_categorical == 1:
             raise ConfigError("info_categorical=1 is a constant; use 0 (no categorical code) or at least 2")
-
-
-_BATCH_NORM_CRITICS = ("dcgan", "small", "infogan")
 
 
 def _translation_kinds() -> dict[str, tuple[str, dict, str, str]]:

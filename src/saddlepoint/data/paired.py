@@ -31,8 +31,6 @@ from .images import DataError, data_home, decode_image, load_mnist, square_tenso
 
 __all__ = ["PairedImages", "PairedSampler", "load_pairs", "edges2mnist", "halves2mnist", "PAIRED_DATASETS"]
 
-PAIRED_DATASETS = {"edges2mnist": "MNIST digits from their Canny edges (built offline from $SADDLEPOINT_DATA/mnist)",
-                   "halves2mnist": "MNIST digits from their top halves (built offline from $SADDLEPOINT_DATA/mnist)"}
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
@@ -80,7 +78,10 @@ def halves2mnist(train: bool = True) -> PairedImages:
     return PairedImages(top, mnist.images, f"halves2mnist-{'train' if train else 'test'}", mnist.labels)
 
 
-_BUILT_IN = {"edges2mnist": edges2mnist, "halves2mnist": halves2mnist}
+# name → (builder, what it is); every built-in pair set is labelled MNIST digits
+_BUILT_IN = {"edges2mnist": (edges2mnist, "MNIST digits from their Canny edges (built offline from $SADDLEPOINT_DATA/mnist)"),
+             "halves2mnist": (halves2mnist, "MNIST digits from their top halves (built offline from $SADDLEPOINT_DATA/mnist)")}
+PAIRED_DATASETS = {name: about for name, (_, about) in _BUILT_IN.items()}
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -139,7 +140,7 @@ def _load_folder(root: Path, image_size: int) -> PairedImages:
 def load_pairs(name: str, image_size: int, train: bool = True) -> PairedImages | None:
     """The training (or held-out) pairs of a built-in set or a folder; None where there is no held-out split."""
     if name in _BUILT_IN:
-        return _BUILT_IN[name](train)
+        return _BUILT_IN[name][0](train)
     root = Path(name).expanduser()
     if not root.is_dir():
         raise DataError(f"paired data {root} is not a folder; give {' or '.join(PAIRED_DATASETS)} or a folder with A/ "

@@ -25,6 +25,7 @@ from torch.nn import functional as F
 
 from .features import feature_statistics, frechet_distance, kernel_distance, precision_recall
 from .stacked import read_triples, stacked_mode_coverage
+from ..data.paired import PAIRED_DATASETS
 
 __all__ = ["IMAGE_METRICS", "BACKBONES", "MetricUnavailable", "default_backbone", "evaluate_images", "inception_score", "fingerprint"]
 
@@ -247,7 +248,7 @@ def _evaluate_cycle(exp, metrics, n, n_ref, get_backbone) -> dict:
 
 # translation kind → (the metrics it has, its name in messages, the built-in data whose digits are labelled)
 _TRANSLATION_CHECKS = {"pix2pix": ((*TRANSLATION_METRICS, "fid", "kid", "pr", "accuracy"), "translation",
-                                   ("edges2mnist", "halves2mnist")),
+                                   tuple(PAIRED_DATASETS)),
                        "srgan": (TRANSLATION_METRICS, "super-resolution", ()),
                        "cyclegan": (("cycle", "fid", "kid", "pr", "accuracy"), "CycleGAN", ("digits2mnist",))}
 

@@ -39,6 +39,9 @@ def stacked_mode_coverage(modes: Tensor) -> dict[str, float]:
     p = counts / counts.sum()
     kl = float(torch.xlogy(p, p).sum() + math.log(1000))
     cube = p.view(10, 10, 10)  # [d0, d1, d2]
-    marginals = [cube.sum(dim=tuple(a for a in range(3) if a != c)) for c in range(3)]
-    kl_channels = sum(float(torch.xlogy(m, m).sum() + math.log(10)) for m in marginals)
-    return {"modes": int((counts > 0).sum()), "kl": kl, "kl_channels": kl_channels, "kl_dependence": kl - kl_channels}
+    m0, m1, m2 = (cube.sum(dim=tuple(a for a in range(3) if a != c)) for c in range(3))
+    kl_channels = sum(float(torch.xlogy(m, m).sum() + math.log(10)) for m in (m0, m1, m2))
+    product = m0[:, None, None] * m1[None, :, None] * m2[None, None, :]
+    seen = cube > 0  # where the joint is positive, so is the product of its marginals
+    kl_dependence = float((cube[seen] * (cube[seen] / product[seen]).log()).sum())
+    return {"modes": int((counts > 0).sum()), "kl": kl, "kl_channels": kl_channels, "kl_dependence": kl_dependence}

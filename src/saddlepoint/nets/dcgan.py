@@ -93,7 +93,7 @@ class DCGANDiscriminator(nn.Module):
         return F.linear(h, self.net[-1].weight.flatten(1).to(h.dtype)).squeeze(-1)
 
 
-@register_players("dcgan")
+@register_players("dcgan", critic_batch_norm=True)
 def dcgan_players(cfg, spec: PlayerSpec) -> tuple[nn.Module, nn.Module]:
     return (DCGANGenerator(spec.z_in, spec.channels, cfg.image_size, cfg.base_channels),
             DCGANDiscriminator(spec.d_in, cfg.image_size, cfg.base_channels, cfg.pack, cfg.critic_batch_norm))

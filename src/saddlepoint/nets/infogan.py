@@ -76,7 +76,7 @@ class InfoGANDiscriminator(nn.Module):
         return self.score(self.features(x))
 
 
-@register_players("infogan")
+@register_players("infogan", critic_batch_norm=True, feature_batch_norm=True)
 def infogan_players(cfg, spec: PlayerSpec) -> tuple[nn.Module, nn.Module]:
     return (InfoGANGenerator(spec.z_in, spec.channels, cfg.image_size, cfg.base_channels),
             InfoGANDiscriminator(spec.d_in, cfg.image_size, cfg.base_channels, cfg.pack, cfg.critic_batch_norm))

@@ -61,6 +61,6 @@ class SmallCritic(nn.Module):
         return self.linear(h).squeeze(-1)
 
 
-@register_players("small")
+@register_players("small", critic_batch_norm=True, feature_batch_norm=True)
 def small_players(cfg, spec: PlayerSpec) -> tuple[nn.Module, nn.Module]:
     return SmallGenerator(spec.z_in, spec.channels), SmallCritic(spec.d_in, cfg.base_channels, cfg.pack, cfg.critic_batch_norm)
