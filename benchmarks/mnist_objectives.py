@@ -64,9 +64,9 @@ def real_row(samples: int) -> dict:
 
     from saddlepoint.data.images import ImageSampler, load_mnist
     from saddlepoint.metrics.features import feature_statistics, frechet_distance, kernel_distance, precision_recall
-    from saddlepoint.metrics.images import _mnist_backbone
+    from saddlepoint.metrics.images import mnist_backbone
 
-    backbone, _ = _mnist_backbone()
+    backbone, _ = mnist_backbone()
     train = ImageSampler("mnist", 28, base=load_mnist(train=True)).sample(samples, torch.Generator().manual_seed(1))
     test = ImageSampler("mnist", 28, base=load_mnist(train=False)).sample(10_000, torch.Generator().manual_seed(7))
     fake, real = backbone(train)[0], backbone(test)[0]

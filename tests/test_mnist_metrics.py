@@ -128,3 +128,29 @@ def test_memorization_metric_from_the_cli(tmp_path, capsys):
     assert main(["evaluate", str(run), "--metrics", "memorization", "--samples", "300"]) == 0
     mem = json.loads((run / "eval.json").read_text())
     assert mem["memorization/median_ratio"] > 0 and 0 <= mem["memorization/copies"] <= 1
+
+
+def test_stacked_mnist_training_logs_the_protocols_numbers(tmp_path):
+    """In-training evaluation of a stacked-MNIST run reads the digit triples (as the protocol does, on fewer
+    samples) and logs them with the run's metrics."""
+    import json
+
+    from saddlepoint import resolve_config, train
+    from saddlepoint.data.images import DataError, load_mnist
+    from saddlepoint.metrics.mnist_classifier import load_mnist_classifier
+    from saddlepoint.train import load_run
+
+    try:
+        load_mnist(train=True, download=False)
+    except DataError as e:
+        pytest.skip(f"MNIST not in the data home: {e}")
+    _, cfg = resolve_config("stacked-mnist-weak-d", ["steps=2", "batch_size=8", "log_every=1", "eval_every=2",
+                                                     "eval_samples=300", "checkpoint_every=2"])
+    result = train(cfg, recipe="stacked-mnist-weak-d", out=tmp_path / "run", progress=False)
+    logged = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert "eval/modes" not in logged[0] and "eval/kl_channels" in logged[1]
+    exp = load_run(tmp_path / "run", load_data=True)
+    direct = stacked_mode_coverage(read_triples(exp.generate(300), load_mnist_classifier()))
+    assert 1 <= direct["modes"] <= 300
+    for k in ("modes", "kl", "kl_channels", "kl_dependence"):
+        assert logged[1][f"eval/{k}"] == pytest.approx(direct[k]) and result.summary[k] == pytest.approx(direct[k])

@@ -27,7 +27,8 @@ from .features import feature_statistics, frechet_distance, kernel_distance, pre
 from .stacked import read_triples, stacked_mode_coverage
 from ..data.paired import PAIRED_DATASETS
 
-__all__ = ["IMAGE_METRICS", "BACKBONES", "MetricUnavailable", "default_backbone", "evaluate_images", "inception_score", "fingerprint"]
+__all__ = ["IMAGE_METRICS", "BACKBONES", "MetricUnavailable", "default_backbone", "evaluate_images", "inception_score", "fingerprint",
+           "mnist_backbone"]
 
 IMAGE_METRICS = ("fid", "kid", "is", "pr", "modes", "memorization", "accuracy", "class_fid", "code_match", "l1", "psnr",
                  "ssim", "cycle")
@@ -52,7 +53,7 @@ def inception_score(probs: Tensor, splits: int = 10) -> tuple[float, float]:
     return float(np.mean(scores)), float(np.std(scores))
 
 
-def _mnist_backbone() -> tuple[Callable[[Tensor], tuple[Tensor, Tensor]], torch.nn.Module]:
+def mnist_backbone() -> tuple[Callable[[Tensor], tuple[Tensor, Tensor]], torch.nn.Module]:
     from .mnist_classifier import load_mnist_classifier
 
     try:
@@ -91,7 +92,7 @@ def _backbone(name: str, data: str, inception_weights: str | None, device, progr
     if name == "mnist":
         if data not in MNIST_FAMILY:
             raise MetricUnavailable(f"the mnist backbone reads MNIST digits, not data={data!r}; use --backbone inception")
-        return _mnist_backbone()[0], "saddlepoint MNIST classifier (128-d pool features, 10 classes)"
+        return mnist_backbone()[0], "saddlepoint MNIST classifier (128-d pool features, 10 classes)"
     if name == "inception":
         from .inception import FID_WEIGHTS_FILE, inception_backbone
 
@@ -193,7 +194,7 @@ def _evaluate_translation(exp, metrics, n, n_ref, get_backbone) -> dict:
     if "accuracy" in metrics:
         from .conditional import class_accuracy
 
-        _, probs = _mnist_backbone()[0](fake)
+        _, probs = mnist_backbone()[0](fake)
         out.update(class_accuracy(probs.argmax(1), pairs.pairs.labels[: len(sources)]))
         out["classifier"] = "saddlepoint MNIST classifier; accuracy = outputs read as their pair's digit"
     out.update(_against_reference(exp, metrics, fake, get_backbone, n_ref))
@@ -237,7 +238,7 @@ def _evaluate_cycle(exp, metrics, n, n_ref, get_backbone) -> dict:
         res["cycle/a"] = float(((back[1::2] - a).abs() / 2).mean())
         res["cycle/b"] = float(((back[0::2] - b).abs() / 2).mean())
     if "accuracy" in metrics:
-        read = lambda x: _mnist_backbone()[0](x)[1].argmax(1)  # noqa: E731
+        read = lambda x: mnist_backbone()[0](x)[1].argmax(1)  # noqa: E731
         res.update(class_accuracy(read(out[0::2]), s.a.labels[:m]))
         res["accuracy/untranslated"] = float((read(a) == s.a.labels[:m]).float().mean())
         res["accuracy/b_to_a"] = float((read(out[1::2]) == s.b.labels[:m]).float().mean())
@@ -290,7 +291,7 @@ def _conditional_metrics(exp, metrics, fake, fake_feats, asked, backbone_fn, des
 
     out: dict = {}
     if "accuracy" in metrics or "code_match" in metrics:
-        _, probs = _mnist_backbone()[0](fake)
+        _, probs = mnist_backbone()[0](fake)
         predicted = probs.argmax(1)
         out["classifier"] = "saddlepoint MNIST classifier (≥ 99 % test accuracy)"
         if "accuracy" in metrics:
@@ -351,8 +352,7 @@ def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_00
         out.update(_conditional_metrics(exp, metrics, fake, fake_feats, exp.condition.categories(cond), backbone_fn,
                                         described, n_ref))
     if "modes" in metrics:  # the protocol reads each channel with the MNIST classifier, whatever the backbone
-        clf = _mnist_backbone()[1]
-        out.update({f"stacked/{k}": v for k, v in stacked_mode_coverage(read_triples(fake, clf)).items()})
+        out.update({f"stacked/{k}": v for k, v in stacked_mode_coverage(read_triples(fake, mnist_backbone()[1])).items()})
     if "memorization" in metrics:
         from ..data.images import ImageSampler, load_mnist
         from .memorization import memorization
