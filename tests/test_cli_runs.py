@@ -406,3 +406,13 @@ def test_sigkill_at_any_moment_then_resume_matches_an_uninterrupted_run(tmp_path
         b, _ = load_checkpoint(run)
         assert all(torch.equal(a[k], b[k]) for k in a if k.startswith(("G.", "D.", "G_ema.")))
     assert interrupted >= 1, "no run was killed before it finished; the test did not test anything"
+
+
+def test_cli_warnings_are_one_line_each(tmp_path, tiny_npz, capsys):
+    """A config warning reaches the terminal once, as one `saddlepoint: warning:` line."""
+    run = tmp_path / "run"
+    assert main(["train", "mnist-dcgan", f"data={tiny_npz}", *IMG, "steps=1", "game=wasserstein",
+                 "gradient_penalty=10", "--out", str(run), "--quiet"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    said = [line for line in err if "gradient_penalty on the batch-normed" in line]
+    assert len(said) == 1 and said[0].startswith("saddlepoint: warning: ") and "UserWarning" not in "".join(err)

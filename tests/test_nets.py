@@ -211,3 +211,19 @@ def test_every_model_choice_is_a_registered_player_family():
 
     with pytest.raises(ValueError, match="model='vit' is not a registered player family"):
         build_players(Unknown(), PlayerSpec(1, 8, 1))
+
+
+def test_penalties_on_a_batch_normed_critic_warn_and_name_the_fix():
+    import warnings
+
+    from saddlepoint import resolve_config
+
+    with pytest.warns(UserWarning, match="gradient_penalty on the batch-normed dcgan critic.*critic_batch_norm=false"):
+        resolve_config("mnist-dcgan", ["game=wasserstein", "gradient_penalty=10"])
+    with pytest.warns(UserWarning, match="r1 on the batch-normed small critic"):
+        resolve_config("stacked-mnist-weak-d", ["critic_batch_norm=true", "r1=1"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no batch norm in the critic, or no penalty: nothing to say
+        resolve_config("mnist-dcgan", ["game=wasserstein", "gradient_penalty=10", "critic_batch_norm=false"])
+        resolve_config("mnist-wgan-gp", [])
+        resolve_config("mnist-dcgan", [])

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 
 __all__ = ["main"]
@@ -251,7 +252,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.parse_args(argv[:1])
         return 2
     args = sub.choices[argv[0]].parse_intermixed_args(argv[1:])
-    return args.func(args)
+    shown: set[str] = set()
+
+    def one_line(message, category, filename, lineno, file=None, line=None) -> None:
+        if str(message) not in shown:  # the config is checked where it is read and again where it trains
+            shown.add(str(message))
+            print(f"saddlepoint: warning: {message}", file=file or sys.stderr)
+
+    with warnings.catch_warnings():  # a warning is one line on the terminal, not a source location
+        warnings.showwarning = one_line
+        return args.func(args)
 
 
 if __name__ == "__main__":

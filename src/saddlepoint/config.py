@@ -8,6 +8,7 @@ the run directory as ``config.yaml``.
 from __future__ import annotations
 
 import difflib
+import warnings
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from importlib import resources
@@ -190,6 +191,11 @@ class TrainConfig:
         elif self.game == "wasserstein" and not (self.weight_clip or self.gradient_penalty or self.spectral_norm):
             raise ConfigError("game=wasserstein needs a Lipschitz constraint on the critic; add weight_clip=0.01, "
                               "gradient_penalty=10 or spectral_norm=true")
+        if (self.gradient_penalty or self.r1) and family.critic_batch_norm and self.critic_batch_norm:
+            warnings.warn(f"{'gradient_penalty' if self.gradient_penalty else 'r1'} on the batch-normed {self.model} "
+                          "critic: its gradient at each sample passes through the batch's statistics, so the penalty "
+                          "is not the per-sample one of the papers (WGAN-GP leaves batch norm out); add "
+                          "critic_batch_norm=false", stacklevel=2)
         feature_batch_norm = family.feature_batch_norm or self.conditional == "infogan"  # BatchNorm1d (Q's head too)
         if self.batch_size < 2 and (self.g_batch_norm or self.r1 or self.gradient_penalty or feature_batch_norm):
             raise ConfigError("batch_size must be at least 2 with batch norm or a penalty")
