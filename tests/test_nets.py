@@ -167,15 +167,16 @@ def test_players_switched_to_gemm_keep_their_weights_and_outputs():
     assert use_gemm_convolutions(DCGANGenerator(z_dim=16, image_size=28, base_channels=8), 0) == []
 
 
-@pytest.mark.parametrize("recipe", ["mnist-dcgan", "stacked-mnist-weak-d", "mnist-infogan"])
+@pytest.mark.parametrize("recipe", ["mnist-dcgan", "stacked-mnist-weak-d", "mnist-infogan", "srgan-photos"])
 def test_critic_batch_norm_false_builds_a_critic_that_scores_each_sample_alone(recipe):
     from saddlepoint import resolve_config
     from saddlepoint.train import _build_players
 
     torch.manual_seed(0)
     _, cfg = resolve_config(recipe, ["critic_batch_norm=false"])
-    _, with_bn = _build_players(resolve_config(recipe, ["critic_batch_norm=true"])[1], 3 if "stacked" in recipe else 1)
-    _, D = _build_players(cfg, 3 if "stacked" in recipe else 1)
+    channels = 1 if recipe.startswith("mnist") else 3
+    _, with_bn = _build_players(resolve_config(recipe, ["critic_batch_norm=true"])[1], channels)
+    _, D = _build_players(cfg, channels)
     norms = (nn.BatchNorm1d, nn.BatchNorm2d)
     critic, before = getattr(D, "base", D), getattr(with_bn, "base", with_bn)  # InfoGAN's Q head keeps its own
     removed = sum(isinstance(m, norms) for m in before.modules())
@@ -183,7 +184,7 @@ def test_critic_batch_norm_false_builds_a_critic_that_scores_each_sample_alone(r
     layers = [m for m in critic.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     assert all(m.bias is not None for m in layers[1:-1])  # hidden layers without batch norm have biases
     # No batch statistics: in training mode a sample's score does not depend on the rest of its batch.
-    x = torch.randn(6, 3 if "stacked" in recipe else 1, 28, 28)
+    x = torch.randn(6, channels, cfg.image_size, cfg.image_size)
     s = critic(x)
     assert torch.allclose(critic(x[:2]), s[:2], atol=1e-6)
 
@@ -192,7 +193,7 @@ def test_critic_batch_norm_refused_where_there_is_none():
     from saddlepoint import resolve_config
     from saddlepoint.config import ConfigError
 
-    with pytest.raises(ConfigError, match="applies to model=dcgan, infogan, small; the critic of model=resnet has no batch"):
+    with pytest.raises(ConfigError, match="applies to model=dcgan, infogan, small, srresnet; the critic of model=resnet has no batch"):
         resolve_config("mnist-wgan-gp", ["critic_batch_norm=false"])
 
 

@@ -138,7 +138,9 @@ def test_superres_config_is_checked():
             resolve_config("srgan-photos", overrides)
     with pytest.raises(ConfigError, match="gan_weight=0 trains no critic, so r1 would do nothing"):
         resolve_config("srresnet-photos", ["r1=1"])
-    resolve_config("srgan-photos", ["r1=1"])  # with the adversarial term the critic trains and R1 applies
+    with pytest.raises(ConfigError, match="gan_weight=0 trains no critic, so critic_batch_norm would do nothing"):
+        resolve_config("srresnet-photos", ["critic_batch_norm=false"])
+    resolve_config("srgan-photos", ["r1=1", "critic_batch_norm=false"])  # the critic trains and R1 applies
     with pytest.raises(ConfigError, match="res_blocks applies to conditional=srgan"):
         resolve_config("mnist-dcgan", ["res_blocks=4"])
 

@@ -74,7 +74,7 @@ class TrainConfig:
     d_layers: int = _f(3, "critic hidden layers", min=1)
     d_maxout: int = _f(1, "maxout pieces per critic unit (1 = LeakyReLU 0.2)", min=1)
     pack: int = _f(1, "PacGAN packing: samples the critic judges jointly", min=1)
-    critic_batch_norm: bool = _f(True, "batch norm in the hidden layers of the dcgan, small and infogan critics (false: "
+    critic_batch_norm: bool = _f(True, "batch norm in the hidden layers of the dcgan, small, infogan and srresnet critics (false: "
                                        "none; a critic then left without batch statistics scores real and fake in one "
                                        "pass — InfoGAN's and AC-GAN's heads keep theirs)")
     ema: float = _f(0.0, "decay of an exponential moving average of G's weights used for sampling and evaluation (0 = off)",
@@ -183,7 +183,8 @@ class TrainConfig:
         if not (self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")):
             raise ConfigError(f"device={self.device!r} is not a device; use cpu, cuda, cuda:N or auto")
         if self.gan_weight == 0:  # no game: the critic's settings would be accepted and ignored
-            critic_only = [k for k in ("critic_steps", "r1", "gradient_penalty", "weight_clip", "spectral_norm", "pack")
+            critic_only = [k for k in ("critic_steps", "r1", "gradient_penalty", "weight_clip", "spectral_norm", "pack",
+                                       "critic_batch_norm")
                            if getattr(self, k) != defaults[k].default]
             if critic_only:
                 raise ConfigError(f"gan_weight=0 trains no critic, so {critic_only[0]} would do nothing; remove it "

@@ -64,9 +64,10 @@ class SRResNet(nn.Module):
 
 
 class SRCritic(nn.Module):
-    """high-resolution image (B, C, S, S), S a multiple of 16 → raw score (B,); higher = more real."""
+    """high-resolution image (B, C, S, S), S a multiple of 16 → raw score (B,); higher = more real.
+    ``batch_norm=False`` leaves out the batch norm after every convolution but the first."""
 
-    def __init__(self, channels: int = 3, width: int = 64, image_size: int = 96):
+    def __init__(self, channels: int = 3, width: int = 64, image_size: int = 96, batch_norm: bool = True):
         super().__init__()
         if image_size % 16:
             raise ValueError(f"the SRGAN critic halves the image four times; image_size={image_size} is not a multiple of 16")
@@ -74,7 +75,7 @@ class SRCritic(nn.Module):
         c = channels
         for i, (mult, stride) in enumerate([(1, 1), (1, 2), (2, 1), (2, 2), (4, 1), (4, 2), (8, 1), (8, 2)]):
             w = width * mult
-            layers += [nn.Conv2d(c, w, 3, stride, 1), *([nn.BatchNorm2d(w)] if i else []), nn.LeakyReLU(0.2, True)]
+            layers += [nn.Conv2d(c, w, 3, stride, 1), *([nn.BatchNorm2d(w)] if i and batch_norm else []), nn.LeakyReLU(0.2, True)]
             c = w
         self.features = nn.Sequential(*layers)
         side = image_size // 16
@@ -85,7 +86,7 @@ class SRCritic(nn.Module):
         return self.head(self.features(x)).squeeze(-1)
 
 
-@register_players("srresnet")
+@register_players("srresnet", critic_batch_norm=True)
 def srresnet_players(cfg, spec: PlayerSpec) -> tuple[nn.Module, nn.Module]:
     return (SRResNet(spec.channels, cfg.base_channels, cfg.res_blocks, residual=cfg.sr_residual),
-            SRCritic(spec.channels, cfg.base_channels, cfg.image_size))
+            SRCritic(spec.channels, cfg.base_channels, cfg.image_size, cfg.critic_batch_norm))
