@@ -317,3 +317,30 @@ def test_class_accuracy_and_per_class_fid():
     by_hand = frechet_distance(*feature_statistics(real[rl == 1]), *feature_statistics(fake[fl == 1]))
     assert res["class_fid/1"] == pytest.approx(by_hand)
     assert res["class_fid"] == pytest.approx((res["class_fid/0"] + res["class_fid/1"]) / 2)
+
+
+@pytest.mark.parametrize("recipe, key", [("mnist-cgan", "accuracy"), ("mnist-infogan", "code_match")])
+def test_mnist_conditional_runs_log_what_the_classifier_reads(tmp_path, recipe, key):
+    """While training on MNIST, a class-conditional run logs the fraction of samples drawn as the class asked
+    for, an InfoGAN run its code match: the numbers of benchmarks/conditional.py, on eval_samples."""
+    from saddlepoint.data.images import DataError, load_mnist
+    from saddlepoint.metrics.mnist_classifier import load_mnist_classifier
+    from saddlepoint.train import EVAL_SEED, load_run
+
+    try:
+        load_mnist(train=True, download=False)
+    except DataError as e:
+        pytest.skip(f"MNIST not in the data home: {e}")
+    _, cfg = resolve_config(recipe, [*SMALL, "steps=2", "log_every=1", "eval_every=2", "eval_samples=100"])
+    run = train(cfg, out=tmp_path / "run", progress=False).run_dir
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert f"eval/{key}" not in rows[0] and 0 <= rows[1][f"eval/{key}"] <= 1
+    exp = load_run(run)
+    cond = exp.condition.balanced(100, torch.Generator().manual_seed(EVAL_SEED + 2))
+    with torch.no_grad():
+        read = load_mnist_classifier()(exp.generate(100, cond=cond)).argmax(1)
+    asked = exp.condition.categories(cond)
+    assert asked.bincount().tolist() == [10] * 10  # every class (category) equally often
+    expected = (float((read == asked).float().mean()) if key == "accuracy"
+                else best_matching_accuracy(asked, read, 10, 10)["code_match"])
+    assert rows[1][f"eval/{key}"] == pytest.approx(expected)

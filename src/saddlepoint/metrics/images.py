@@ -78,6 +78,28 @@ def mnist_backbone() -> tuple[Callable[[Tensor], tuple[Tensor, Tensor]], torch.n
     return run, clf
 
 
+def digit_reads(exp, fake: Tensor, cond: Tensor | None) -> dict[str, float]:
+    """What the shipped MNIST classifier reads in ``fake`` (samples drawn with ``cond``) where the run gives
+    the reading a meaning: stacked MNIST — the digit triples (modes, KL and its two parts); class-conditional
+    MNIST — the fraction drawn as the class asked for; InfoGAN on MNIST — the categorical code's best
+    matching to the digits.  Cheap enough to log while training; {} for other runs."""
+    from .conditional import best_matching_accuracy, class_accuracy
+    from .stacked import read_stacked
+
+    kind = exp.condition.name if exp.condition is not None else None
+    if exp.cfg.data == "stacked-mnist" and kind is None:
+        return read_stacked(fake)
+    if exp.cfg.data != "mnist" or kind not in ("cgan", "acgan", "infogan") or cond is None:
+        return {}
+    predicted = mnist_backbone()[0](fake)[1].argmax(1)
+    if kind != "infogan":
+        return {"accuracy": class_accuracy(predicted, exp.condition.categories(cond))["accuracy"]}
+    if not exp.condition.categorical:
+        return {}
+    return {"code_match": best_matching_accuracy(exp.condition.categories(cond), predicted,
+                                                 exp.condition.categorical, 10)["code_match"]}
+
+
 MNIST_FAMILY = ("mnist", "stacked-mnist", "edges2mnist", "halves2mnist", "digits2mnist")
 BACKBONES = ("mnist", "inception")
 
