@@ -27,8 +27,8 @@ from .features import feature_statistics, frechet_distance, kernel_distance, pre
 from .stacked import read_triples, stacked_mode_coverage
 from ..data.paired import PAIRED_DATASETS
 
-__all__ = ["IMAGE_METRICS", "BACKBONES", "MetricUnavailable", "default_backbone", "evaluate_images", "inception_score", "fingerprint",
-           "mnist_backbone"]
+__all__ = ["IMAGE_METRICS", "BACKBONES", "MetricUnavailable", "default_backbone", "evaluate_images", "inception_score",
+           "fingerprint", "mnist_backbone", "digit_reads"]
 
 IMAGE_METRICS = ("fid", "kid", "is", "pr", "modes", "memorization", "accuracy", "class_fid", "code_match", "l1", "psnr",
                  "ssim", "cycle")

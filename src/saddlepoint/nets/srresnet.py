@@ -75,7 +75,8 @@ class SRCritic(nn.Module):
         c = channels
         for i, (mult, stride) in enumerate([(1, 1), (1, 2), (2, 1), (2, 2), (4, 1), (4, 2), (8, 1), (8, 2)]):
             w = width * mult
-            layers += [nn.Conv2d(c, w, 3, stride, 1), *([nn.BatchNorm2d(w)] if i and batch_norm else []), nn.LeakyReLU(0.2, True)]
+            norm = [nn.BatchNorm2d(w)] if i and batch_norm else []  # none after the first convolution
+            layers += [nn.Conv2d(c, w, 3, stride, 1), *norm, nn.LeakyReLU(0.2, True)]
             c = w
         self.features = nn.Sequential(*layers)
         side = image_size // 16
