@@ -416,3 +416,24 @@ def test_cli_warnings_are_one_line_each(tmp_path, tiny_npz, capsys):
     err = capsys.readouterr().err.splitlines()
     said = [line for line in err if "gradient_penalty on the batch-normed" in line]
     assert len(said) == 1 and said[0].startswith("saddlepoint: warning: ") and "UserWarning" not in "".join(err)
+
+
+def test_uniform_noise_reaches_every_place_z_is_drawn(tmp_path):
+    """noise=uniform: training batches, evaluation samples, sampling and the latent walk all draw z from
+    [−1, 1] (the walk along a straight line, which stays in the cube); the default stays Gaussian."""
+    from saddlepoint.sampling import save_interpolation
+    from saddlepoint.train import Experiment
+
+    seen = []
+    for noise in ("uniform", "normal"):
+        exp = Experiment(resolve_config("ring8", ["steps=3", *TINY, f"noise={noise}"])[1])
+        zs = [exp.sample_noise()]
+        hook = exp.sampler.register_forward_pre_hook(lambda module, args: zs.append(args[0]))
+        exp.generate(500)
+        save_interpolation(exp, tmp_path / f"walk-{noise}.png")
+        hook.remove()
+        z = torch.cat([t.reshape(-1) for t in zs])
+        seen.append((z.abs().max().item(), z.std().item()))
+    (u_max, u_std), (n_max, n_std) = seen
+    assert u_max <= 1 and abs(u_std - 3 ** -0.5) < 0.05  # uniform on [−1, 1]: std 1/√3
+    assert n_max > 2 and abs(n_std - 1) < 0.1

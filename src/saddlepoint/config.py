@@ -67,6 +67,8 @@ class TrainConfig:
     image_size: int = _f(28, "image side in pixels (images are resized once on load)", min=4)
     base_channels: int = _f(64, "DCGAN width (ResNet: G 4×, critic 2× this)", min=1)
     z_dim: int = _f(2, "latent dimension", min=1)
+    noise: Literal["normal", "uniform"] = _f("normal", "prior of the noise z: standard normal, or uniform on [−1, 1] "
+                                                       "(the DCGAN and InfoGAN papers)")
     g_hidden: int = _f(256, "generator hidden units", min=1)
     g_layers: int = _f(3, "generator hidden layers", min=1)
     g_batch_norm: bool = _f(False, "batch norm in the generator's hidden layers")

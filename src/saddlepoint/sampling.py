@@ -110,7 +110,7 @@ def save_code_sweep(exp: Experiment, path: str | Path, code: str, rows: int = 10
 
     codes = code_sweep(exp, code, rows)
     per_row = codes.shape[0] // rows
-    z = torch.randn(rows, exp.cfg.z_dim, generator=torch.Generator().manual_seed(seed)).repeat_interleave(per_row, 0)
+    z = exp.noise(rows, torch.Generator().manual_seed(seed)).repeat_interleave(per_row, 0)
     G = exp.sampler
     was = G.training
     G.eval()
@@ -148,8 +148,11 @@ def save_interpolation(exp: Experiment, path: str | Path, rows: int = 8, steps: 
     _refuse_translation(exp)
     path = Path(path)
     g = torch.Generator().manual_seed(seed)
-    z0, z1 = torch.randn(rows, exp.cfg.z_dim, generator=g), torch.randn(rows, exp.cfg.z_dim, generator=g)
-    z = slerp(z0, z1, torch.linspace(0, 1, steps)).reshape(rows * steps, -1)
+    z0, z1 = exp.noise(rows, g), exp.noise(rows, g)
+    t = torch.linspace(0, 1, steps)
+    # A great circle keeps a Gaussian latent's typical norm; a straight line stays inside the uniform prior's cube.
+    walk = slerp(z0, z1, t) if exp.cfg.noise == "normal" else torch.lerp(z0[:, None], z1[:, None], t[None, :, None])
+    z = walk.reshape(rows * steps, -1)
     G = exp.sampler
     was = G.training
     G.eval()

@@ -146,10 +146,16 @@ class Experiment:
         y = self.dist.shard(y).to(self.device, non_blocking=True)
         return x, (y.contiguous(memory_format=self.memory_format) if y.dim() == 4 else y)  # a source image (pix2pix)
 
+    def noise(self, n: int, generator: torch.Generator) -> Tensor:
+        """``n`` draws of z from the run's prior (``noise``: standard normal or uniform on [−1, 1])."""
+        if self.cfg.noise == "uniform":
+            return torch.rand(n, self.cfg.z_dim, generator=generator) * 2 - 1
+        return torch.randn(n, self.cfg.z_dim, generator=generator)
+
     def sample_noise(self) -> Tensor | tuple[Tensor, Tensor]:
         """Noise z, or (z, c) with the label or code c the conditional generator is given."""
         n = self.cfg.batch_size * self.cfg.pack
-        z = self.dist.shard(torch.randn(n, self.cfg.z_dim, generator=self.rng)).to(self.device)
+        z = self.dist.shard(self.noise(n, self.rng)).to(self.device)
         if self.condition is None:
             return z
         return z, self.dist.shard(self.condition.sample(n, self.rng)).to(self.device)
@@ -159,7 +165,7 @@ class Experiment:
         """``n`` samples in data units (images in [−1, 1]) from the generator in eval mode, noise from ``seed``.
         Conditional runs: ``cond`` holds the n labels (or InfoGAN codes); default every class equally often."""
         g = torch.Generator().manual_seed(seed)
-        z = torch.randn(n, self.cfg.z_dim, generator=g)
+        z = self.noise(n, g)
         G = self.sampler
         was_training = G.training
         G.eval()
