@@ -437,3 +437,13 @@ def test_uniform_noise_reaches_every_place_z_is_drawn(tmp_path):
     (u_max, u_std), (n_max, n_std) = seen
     assert u_max <= 1 and abs(u_std - 3 ** -0.5) < 0.05  # uniform on [−1, 1]: std 1/√3
     assert n_max > 2 and abs(n_std - 1) < 0.1
+
+
+def test_curves_show_each_logged_evaluation_once():
+    from saddlepoint.plots import plot_curves
+
+    rows = [{"step": s, "loss/D": 1.0, "loss/G": 1.0, "eval/modes": 900 + s, "eval/kl": 1 / s,
+             "eval/kl_channels": 0.5 / s, "eval/kl_dependence": 0.5 / s, "eval/code_match": 0.5} for s in (1, 2, 3)]
+    titles = [ax.get_title() for ax in plot_curves(rows, "t").axes]
+    assert titles == ["losses", "mode coverage", "KL", "read by the MNIST classifier"]
+    assert [ax.get_title() for ax in plot_curves([{"step": 1, "loss/D": 1.0}], "t").axes] == ["losses"]
