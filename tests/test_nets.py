@@ -219,12 +219,19 @@ def test_penalties_on_a_batch_normed_critic_warn_and_name_the_fix():
 
     from saddlepoint import resolve_config
 
-    with pytest.warns(UserWarning, match="gradient_penalty on the batch-normed dcgan critic.*critic_batch_norm=false"):
-        resolve_config("mnist-dcgan", ["game=wasserstein", "gradient_penalty=10"])
-    with pytest.warns(UserWarning, match="r1 on the batch-normed small critic"):
-        resolve_config("stacked-mnist-weak-d", ["critic_batch_norm=true", "r1=1"])
+    def warns(recipe, overrides):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            resolve_config(recipe, overrides)[1].warn_if_doubtful()  # as train() does when the run starts
+        return [str(w.message) for w in seen]
+
+    said = warns("mnist-dcgan", ["game=wasserstein", "gradient_penalty=10"])
+    assert len(said) == 1 and said[0].startswith("gradient_penalty on the batch-normed dcgan critic")
+    assert said[0].endswith("add critic_batch_norm=false")
+    assert warns("stacked-mnist-weak-d", ["critic_batch_norm=true", "r1=1"])[0].startswith("r1 on the batch-normed small")
+    # No batch norm in the critic, or no penalty: nothing to say; and loading a config never warns.
+    assert warns("mnist-dcgan", ["game=wasserstein", "gradient_penalty=10", "critic_batch_norm=false"]) == []
+    assert warns("mnist-wgan-gp", []) == [] and warns("mnist-dcgan", []) == []
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no batch norm in the critic, or no penalty: nothing to say
-        resolve_config("mnist-dcgan", ["game=wasserstein", "gradient_penalty=10", "critic_batch_norm=false"])
-        resolve_config("mnist-wgan-gp", [])
-        resolve_config("mnist-dcgan", [])
+        warnings.simplefilter("error")
+        resolve_config("mnist-dcgan", ["game=wasserstein", "gradient_penalty=10"])

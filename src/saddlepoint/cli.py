@@ -252,16 +252,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.parse_args(argv[:1])
         return 2
     args = sub.choices[argv[0]].parse_intermixed_args(argv[1:])
-    shown: set[str] = set()
-
-    def one_line(message, category, filename, lineno, file=None, line=None) -> None:
-        if str(message) not in shown:  # the config is checked where it is read and again where it trains
-            shown.add(str(message))
-            print(f"saddlepoint: warning: {message}", file=file or sys.stderr)
-
     with warnings.catch_warnings():  # a warning is one line on the terminal, not a source location
-        warnings.showwarning = one_line
+        warnings.showwarning = _one_line
         return args.func(args)
+
+
+def _one_line(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"saddlepoint: warning: {message}", file=file or sys.stderr)
 
 
 if __name__ == "__main__":

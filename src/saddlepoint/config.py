@@ -194,16 +194,22 @@ class TrainConfig:
         elif self.game == "wasserstein" and not (self.weight_clip or self.gradient_penalty or self.spectral_norm):
             raise ConfigError("game=wasserstein needs a Lipschitz constraint on the critic; add weight_clip=0.01, "
                               "gradient_penalty=10 or spectral_norm=true")
-        if (self.gradient_penalty or self.r1) and family.critic_batch_norm and self.critic_batch_norm:
-            warnings.warn(f"{'gradient_penalty' if self.gradient_penalty else 'r1'} on the batch-normed {self.model} "
-                          "critic: its gradient at each sample passes through the batch's statistics, so the penalty "
-                          "is not the per-sample one of the papers (WGAN-GP leaves batch norm out); add "
-                          "critic_batch_norm=false", stacklevel=2)
         feature_batch_norm = family.feature_batch_norm or self.conditional == "infogan"  # BatchNorm1d (Q's head too)
         if self.batch_size < 2 and (self.g_batch_norm or self.r1 or self.gradient_penalty or feature_batch_norm):
             raise ConfigError("batch_size must be at least 2 with batch norm or a penalty")
         return self
 
+
+    def warn_if_doubtful(self) -> None:
+        """Warn about settings that train but not as the user probably means (called when training starts,
+        not where a finished run is loaded)."""
+        from .nets import PLAYERS
+
+        if (self.gradient_penalty or self.r1) and PLAYERS[self.model].critic_batch_norm and self.critic_batch_norm:
+            warnings.warn(f"{'gradient_penalty' if self.gradient_penalty else 'r1'} on the batch-normed {self.model} "
+                          "critic: its gradient at each sample passes through the batch's statistics, so the penalty "
+                          "is not the per-sample one of the papers (WGAN-GP leaves batch norm out); add "
+                          "critic_batch_norm=false", stacklevel=3)
 
     def _validate_conditional(self, defaults) -> None:
         owner = {"label_critic": ("cgan",), "aux_weight": ("acgan", "infogan"), "aux_on_fake": ("acgan",),
