@@ -164,7 +164,8 @@ def test_l1_only_baseline_and_its_keys(tmp_path, ab_folder):
         (["model=dcgan"], "conditional=pix2pix and model=unet go together"),
         (["conditional=cgan"], "holds image pairs: use conditional=pix2pix"),
         (["data=mnist"], "not a set of image pairs"),
-        (["z_dim=64"], "takes an image and no noise"),
+        (["z_dim=64"], "takes an image and no noise: remove z_dim"),
+        (["noise=uniform"], "takes an image and no noise: remove noise"),
     ]:
         with pytest.raises(ConfigError, match=message):
             resolve_config("pix2pix-edges2mnist", overrides)

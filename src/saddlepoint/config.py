@@ -199,7 +199,6 @@ class TrainConfig:
             raise ConfigError("batch_size must be at least 2 with batch norm or a penalty")
         return self
 
-
     def warn_if_doubtful(self) -> None:
         """Warn about settings that train but not as the user probably means (called when training starts,
         not where a finished run is loaded)."""
@@ -224,9 +223,10 @@ class TrainConfig:
         for kind, (model, *_) in _translation_kinds().items():  # a translation has its own players
             if (self.conditional == kind) != (self.model == model):
                 raise ConfigError(f"conditional={kind} and model={model} go together: set both or neither")
-        if self.conditional in _translation_kinds() and self.z_dim != defaults["z_dim"].default:
-            raise ConfigError(f"z_dim is the noise of generators that sample; a {self.conditional} generator takes an "
-                              "image and no noise: remove z_dim")
+        for key in ("z_dim", "noise"):
+            if self.conditional in _translation_kinds() and getattr(self, key) != defaults[key].default:
+                raise ConfigError(f"{key} is about the noise of generators that sample; a {self.conditional} generator "
+                                  f"takes an image and no noise: remove {key}")
         if self.conditional == "cyclegan" and self.pool_size and self.schedule == "simultaneous":
             raise ConfigError("the history pool feeds the critic step; simultaneous GDA scores the generator's newest "
                               "batch for both players at once: set pool_size=0 or schedule=alternating")

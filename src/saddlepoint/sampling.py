@@ -142,7 +142,8 @@ def save_sample_picture(exp: Experiment, path: str | Path, n: int = 64, seed: in
 
 @torch.no_grad()
 def save_interpolation(exp: Experiment, path: str | Path, rows: int = 8, steps: int = 10, seed: int = 0) -> Path:
-    """``rows`` walks of ``steps`` points each along great circles between random latent pairs."""
+    """``rows`` walks of ``steps`` points each between random latent pairs: along great circles for Gaussian
+    noise, along straight lines for uniform noise."""
     from . import plots
 
     _refuse_translation(exp)
