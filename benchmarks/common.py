@@ -7,14 +7,17 @@ import sys
 from pathlib import Path
 
 
-def train_for(recipe: str, overrides: list[str], minutes: float, threads: int, seed: int, out: Path):
+def train_for(recipe: str, overrides: list[str], minutes: float, threads: int, seed: int, out: Path,
+              watch: int = 0):
     """Train ``recipe`` + ``overrides`` for ``minutes`` of wall clock (no decay: the budget, not a
-    step count, ends the run) and return (summary, the run loaded for evaluation)."""
+    step count, ends the run) and return (summary, the run loaded for evaluation).  ``watch`` > 0: the
+    run evaluates itself every ``watch`` steps on 3000 samples (logged in its metrics.jsonl)."""
     from saddlepoint import resolve_config, train
     from saddlepoint.train import load_run
 
+    evals = [f"eval_every={watch}", "eval_samples=3000"] if watch else ["eval_every=0"]
     _, cfg = resolve_config(recipe, ["steps=100000000", "lr_decay=none", *overrides, f"time_limit={minutes}",
-                                     f"threads={threads}", f"seed={seed}", "eval_every=0", "sample_every=0"])
+                                     f"threads={threads}", f"seed={seed}", *evals, "sample_every=0"])
     result = train(cfg, recipe=recipe, out=out, progress=sys.stderr.isatty())
     return result.summary, load_run(result.run_dir, load_data=True)
 

@@ -11,6 +11,7 @@ the classifier's errors leave.
     python benchmarks/stacked_mnist.py                           # every setting, 30 min each, in turn
     python benchmarks/stacked_mnist.py --setting pacdcgan2 --threads 1 --jsonl out.jsonl
     python benchmarks/stacked_mnist.py --setting pacdcgan2 --override batch_size=128   # a variant
+    python benchmarks/stacked_mnist.py --setting weak-d-quarter-pac2 --watch 1000   # and the run's course
     python benchmarks/stacked_mnist.py --setting real                # the floor (no training)
     python benchmarks/stacked_mnist.py --table-from out.jsonl
 
@@ -56,7 +57,10 @@ PUBLISHED = """\
 """
 
 
-def run_setting(name: str, minutes: float, threads: int, seed: int, out_root: Path, extra: list[str] = ()) -> dict:
+def run_setting(name: str, minutes: float, threads: int, seed: int, out_root: Path, extra: list[str] = (),
+                watch: int = 0) -> dict:
+    import json
+
     from saddlepoint.metrics.images import evaluate_images
 
     if name == "real":
@@ -64,12 +68,17 @@ def run_setting(name: str, minutes: float, threads: int, seed: int, out_root: Pa
     recipe, overrides, samples = SETTINGS[name]
     overrides = [*overrides, *extra]
     t0 = time.time()
-    summary, exp = train_for(recipe, overrides, minutes, threads, seed, out_root / f"{name}-seed{seed}")
+    summary, exp = train_for(recipe, overrides, minutes, threads, seed, out_root / f"{name}-seed{seed}", watch)
     ev = evaluate_images(exp, ["modes"], n=samples)
-    return {"setting": name, "recipe": recipe, "overrides": overrides, "seed": seed, "threads": threads,
-            "minutes": minutes, "steps": summary["steps"], "train_seconds": summary["seconds"],
-            "samples": samples, **_coverage({k[len("stacked/"):]: v for k, v in ev.items() if k.startswith("stacked/")}),
-            "wall_seconds": round(time.time() - t0, 1)}
+    row = {"setting": name, "recipe": recipe, "overrides": overrides, "seed": seed, "threads": threads,
+           "minutes": minutes, "steps": summary["steps"], "train_seconds": summary["seconds"],
+           "samples": samples, **_coverage({k[len("stacked/"):]: v for k, v in ev.items() if k.startswith("stacked/")}),
+           "wall_seconds": round(time.time() - t0, 1)}
+    if watch:  # the run's course: (step, modes, KL: channels) on 3000 samples at every watched step
+        logged = map(json.loads, (out_root / f"{name}-seed{seed}" / "metrics.jsonl").read_text().splitlines())
+        row["watched"] = [(r["step"], r["eval/modes"], round(r["eval/kl_channels"], 3)) for r in logged
+                          if "eval/modes" in r]
+    return row
 
 
 def real_row(seed: int) -> dict:
@@ -111,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--setting", action="append", choices=[*SETTINGS, "real"],
                    help="run only these (repeatable); real: the protocol on real images, no training")
     add_override_argument(p)
+    p.add_argument("--watch", type=int, default=0, metavar="STEPS",
+                   help="the run evaluates itself every STEPS steps (a multiple of the recipe's log_every) on 3000 "
+                        "samples; the row keeps the course")
     add_budget_arguments(p, minutes=30.0)
     args = p.parse_args(argv)
     if args.table_from:
@@ -118,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     out_root = Path(args.out or tempfile.mkdtemp(prefix="stacked-mnist-"))
     run_rows(args.setting or list(SETTINGS),
-             lambda name: run_setting(name, args.minutes, args.threads, args.seed, out_root, args.override),
+             lambda name: run_setting(name, args.minutes, args.threads, args.seed, out_root, args.override,
+                                      args.watch),
              args, table)
     return 0
 
