@@ -385,8 +385,9 @@ def train(cfg: TrainConfig, recipe: str = "custom", out: str | Path | None = Non
           runs_root: str | Path = "runs") -> RunResult:
     """Train ``cfg`` into a new run directory (``out``, or a fresh ``runs/<recipe>-<time>``)."""
     cfg.validate()
-    cfg.warn_if_doubtful()
     exp = Experiment(cfg)  # fails on a bad device before any folder is made
+    if exp.dist.main:  # one warning per run, not one per process
+        cfg.warn_if_doubtful()
     made: Path | str = ""
     if exp.dist.main:  # only rank 0 writes; the others learn the folder (or the error) from it
         try:
