@@ -23,6 +23,11 @@ def _torchrun(args, nproc=2, timeout=300):
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def _failure(r) -> str:
+    """A failed worker's own error comes first in torchrun's stderr, its summary last: keep both."""
+    return r.stderr if len(r.stderr) <= 6000 else r.stderr[:4000] + "\n[…]\n" + r.stderr[-2000:]
+
+
 def _weights(run):
     tensors, meta = load_checkpoint(run)
     return {k: v for k, v in tensors.items() if k.startswith(("G.", "D."))}, meta
@@ -38,7 +43,7 @@ def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     assert main(["train", *RING, "--out", str(one), "--quiet"]) == 0
     r = _torchrun([*RING, "--out", str(two)])
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, _failure(r)
     a, meta_a = _weights(one)
     b, meta_b = _weights(two)
     assert meta_a["step"] == meta_b["step"] == 6
@@ -66,7 +71,7 @@ def test_batch_norm_players_train_and_resume_under_torchrun(tmp_path):
             "checkpoint_every=2", "eval_samples=16", "eval_every=0", "threads=1"]
     run = tmp_path / "run"
     r = _torchrun([*args, "--out", str(run)])
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, _failure(r)
     assert _weights(run)[1]["step"] == 4
     # An odd global batch cannot be split between two processes: one clear line, no run directory.
     bad = _torchrun([*args, "batch_size=7", "--out", str(tmp_path / "bad")])
@@ -92,7 +97,7 @@ def test_cyclegan_under_torchrun_matches_one_process(tmp_path, domains):
     one, two = tmp_path / "one", tmp_path / "two"
     assert main(["train", *args, "--out", str(one), "--quiet"]) == 0
     r = _torchrun([*args, "--out", str(two)])
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, _failure(r)
     assert _weights(two)[1]["step"] == 3
     # Compared as functions: a convolution's bias just before instance norm has a zero gradient up to rounding,
     # which Adam scales to full-size steps, so those weights differ while the translators do not.
