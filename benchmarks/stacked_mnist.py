@@ -86,12 +86,12 @@ def real_row(seed: int) -> dict:
     import torch
 
     from saddlepoint.data.images import load_images
-    from saddlepoint.metrics.images import mnist_backbone
-    from saddlepoint.metrics.stacked import PROTOCOL_SAMPLES, read_triples, stacked_mode_coverage
+    from saddlepoint.metrics.images import read_stacked
+    from saddlepoint.metrics.stacked import PROTOCOL_SAMPLES
 
     t0 = time.time()
     real = load_images("stacked-mnist", 28).sample(PROTOCOL_SAMPLES, torch.Generator().manual_seed(seed))
-    cov = stacked_mode_coverage(read_triples(real, mnist_backbone()[1]))
+    cov = read_stacked(real)
     return {"setting": "real", "recipe": "—", "overrides": ["(training images)"], "seed": seed, "threads": 0,
             "minutes": 0, "steps": 0, "train_seconds": 0, "samples": PROTOCOL_SAMPLES, **_coverage(cov),
             "wall_seconds": round(time.time() - t0, 1)}

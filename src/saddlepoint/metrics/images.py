@@ -28,7 +28,7 @@ from .stacked import read_triples, stacked_mode_coverage
 from ..data.paired import PAIRED_DATASETS
 
 __all__ = ["IMAGE_METRICS", "BACKBONES", "MetricUnavailable", "default_backbone", "evaluate_images", "inception_score",
-           "fingerprint", "mnist_backbone", "digit_reads"]
+           "fingerprint", "mnist_backbone", "read_stacked", "digit_reads"]
 
 IMAGE_METRICS = ("fid", "kid", "is", "pr", "modes", "memorization", "accuracy", "class_fid", "code_match", "l1", "psnr",
                  "ssim", "cycle")
@@ -78,13 +78,18 @@ def mnist_backbone() -> tuple[Callable[[Tensor], tuple[Tensor, Tensor]], torch.n
     return run, clf
 
 
+def read_stacked(images: Tensor) -> dict[str, float]:
+    """The stacked-MNIST protocol's numbers for (N, 3, 28, 28) images in [−1, 1], each channel read by the
+    shipped classifier: modes, KL and its two parts."""
+    return stacked_mode_coverage(read_triples(images, mnist_backbone()[1]))
+
+
 def digit_reads(exp, fake: Tensor, cond: Tensor | None) -> dict[str, float]:
     """What the shipped MNIST classifier reads in ``fake`` (samples drawn with ``cond``) where the run gives
     the reading a meaning: stacked MNIST — the digit triples (modes, KL and its two parts); class-conditional
     MNIST — the fraction drawn as the class asked for; InfoGAN on MNIST — the categorical code's best
     matching to the digits.  Cheap enough to log while training; {} for other runs."""
     from .conditional import best_matching_accuracy, class_accuracy
-    from .stacked import read_stacked
 
     kind = exp.condition.name if exp.condition is not None else None
     if exp.cfg.data == "stacked-mnist" and kind is None:
@@ -374,7 +379,7 @@ def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_00
         out.update(_conditional_metrics(exp, metrics, fake, fake_feats, exp.condition.categories(cond), backbone_fn,
                                         described, n_ref))
     if "modes" in metrics:  # the protocol reads each channel with the MNIST classifier, whatever the backbone
-        out.update({f"stacked/{k}": v for k, v in stacked_mode_coverage(read_triples(fake, mnist_backbone()[1])).items()})
+        out.update({f"stacked/{k}": v for k, v in read_stacked(fake).items()})
     if "memorization" in metrics:
         from ..data.images import ImageSampler, load_mnist
         from .memorization import memorization

@@ -16,7 +16,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-__all__ = ["read_triples", "read_stacked", "stacked_mode_coverage", "PROTOCOL_SAMPLES"]
+__all__ = ["read_triples", "stacked_mode_coverage", "PROTOCOL_SAMPLES"]
 
 PROTOCOL_SAMPLES = 26_000
 
@@ -45,10 +45,3 @@ def stacked_mode_coverage(modes: Tensor) -> dict[str, float]:
     seen = cube > 0  # where the joint is positive, so is the product of its marginals
     kl_dependence = float((cube[seen] * (cube[seen] / product[seen]).log()).sum())
     return {"modes": int((counts > 0).sum()), "kl": kl, "kl_channels": kl_channels, "kl_dependence": kl_dependence}
-
-
-def read_stacked(images: Tensor) -> dict[str, float]:
-    """The protocol's numbers for generated (N, 3, 28, 28) images in [−1, 1], read by the shipped classifier."""
-    from .mnist_classifier import load_mnist_classifier
-
-    return stacked_mode_coverage(read_triples(images, load_mnist_classifier()))
