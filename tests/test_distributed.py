@@ -79,6 +79,19 @@ def test_batch_norm_players_train_and_resume_under_torchrun(tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+@pytest.mark.parametrize("world", ["1", "2"])
+def test_a_torchrun_worker_leaves_without_the_interpreters_teardown(world):
+    """gloo's threads can abort a worker during interpreter teardown (SIGABRT after a finished run), so under
+    torchrun the command flushes and exits before it; a single process exits normally."""
+    code = ("import atexit, sys; atexit.register(lambda: print('teardown')); "
+            "sys.argv = ['saddlepoint', 'recipes']; from saddlepoint.cli import entry; entry()")
+    r = subprocess.run([sys.executable, "-c", code], env={**os.environ, "WORLD_SIZE": world}, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "mnist-dcgan" in r.stdout  # the command ran and its output was flushed
+    assert ("teardown" in r.stdout) == (world == "1")
+
+
 def test_each_process_keeps_its_own_slice_of_the_global_batch():
     from saddlepoint.distributed import Dist
 

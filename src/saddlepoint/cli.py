@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -261,5 +262,16 @@ def _one_line(message, category, filename, lineno, file=None, line=None) -> None
     print(f"saddlepoint: warning: {message}", file=file or sys.stderr)
 
 
+def entry() -> None:
+    """The ``saddlepoint`` command: :func:`main`, then the exit a torchrun worker needs
+    (:func:`saddlepoint.distributed.exit_worker`)."""
+    code = main()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        from .distributed import exit_worker
+
+        exit_worker(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -27,14 +27,15 @@ Semantics (the same config means the same training, whatever the process count):
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-__all__ = ["Dist", "setup", "wrap"]
+__all__ = ["Dist", "exit_worker", "setup", "wrap"]
 
 
 @dataclass(frozen=True)
@@ -100,4 +101,18 @@ def wrap(module: nn.Module, d: Dist, device: torch.device) -> nn.Module:
         return module
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    return DDP(module, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=True)
+    # Buffers (batch-norm running statistics) are synced from rank 0 at each forward: DDP's default, left
+    # implicit because the keyword that names it changed (broadcast_buffers → forward_sync_buffers).
+    return DDP(module, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def exit_worker(code: int) -> NoReturn:
+    """End a torchrun worker once its command is done: flush the terminal, then leave without the interpreter's
+    teardown.  At teardown gloo's worker threads may still be letting go of their last collective, whose
+    thread-local state holds a Python object; releasing it then needs a GIL that is gone, and the process
+    aborts (SIGABRT, ``terminate called without an active exception``) at random, failing a finished run.
+    ``destroy_process_group`` does not stop it while DDP has touched the group (torch 2.14).  Every file the
+    run writes is closed before this point."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
