@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import add_budget_arguments, add_override_argument, read_rows, record, run_rows, train_for
+from common import add_budget_arguments, add_override_argument, read_rows, run_rows, train_for
 
 # name → (recipe, overrides, protocol samples, published rows it sits beside)
 SETTINGS: dict[str, tuple[str, list[str], int]] = {

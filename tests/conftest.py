@@ -25,6 +25,17 @@ def domains(tmp_path):
     return root
 
 
+def mnist_or_skip(train: bool = False):
+    """MNIST's train or test split from the data home, or a skip that says it is missing there (the suite runs
+    offline, on machines without ../shared)."""
+    from saddlepoint.data.images import DataError, load_mnist
+
+    try:
+        return load_mnist(train=train, download=False)
+    except DataError as e:
+        pytest.skip(f"MNIST not in the data home: {e}")
+
+
 def crash_after(run_dir, step: int) -> None:
     """Make a finished run look as if it crashed right after its checkpoint at ``step``: the later checkpoints
     and the summary are gone, ``latest`` points at ``step``."""

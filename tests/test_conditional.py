@@ -20,7 +20,7 @@ from saddlepoint.nets import (AuxiliaryCritic, ConditionalGenerator, DCGANDiscri
                               ResNetCritic, SmallCritic)
 from saddlepoint.runs import RunError, load_checkpoint
 from saddlepoint.schedule import critic_scores
-from conftest import crash_after
+from conftest import crash_after, mnist_or_skip
 
 SMALL = ["model=dcgan", "base_channels=8", "z_dim=8", "batch_size=32", "lr_decay=none", "eval_samples=64",
          "log_every=10", "checkpoint_every=1000"]
@@ -323,14 +323,10 @@ def test_class_accuracy_and_per_class_fid():
 def test_mnist_conditional_runs_log_what_the_classifier_reads(tmp_path, recipe, key):
     """While training on MNIST, a class-conditional run logs the fraction of samples drawn as the class asked
     for, an InfoGAN run its code match: the numbers of benchmarks/conditional.py, on eval_samples."""
-    from saddlepoint.data.images import DataError, load_mnist
     from saddlepoint.metrics.mnist_classifier import load_mnist_classifier
     from saddlepoint.train import EVAL_SEED, load_run
 
-    try:
-        load_mnist(train=True, download=False)
-    except DataError as e:
-        pytest.skip(f"MNIST not in the data home: {e}")
+    mnist_or_skip(train=True)
     _, cfg = resolve_config(recipe, [*SMALL, "steps=2", "log_every=1", "eval_every=2", "eval_samples=100"])
     run = train(cfg, out=tmp_path / "run", progress=False).run_dir
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

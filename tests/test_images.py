@@ -4,13 +4,7 @@ import pytest
 import torch
 
 from saddlepoint.data.images import DataError, ImageTensorDataset, StackedMNIST, data_home, load_mnist
-
-
-def _mnist_or_skip():
-    try:
-        return load_mnist(train=False, download=False)
-    except DataError as e:
-        pytest.skip(f"MNIST not in the data home: {e}")
+from conftest import mnist_or_skip
 
 
 def test_data_home_follows_the_environment(monkeypatch, tmp_path):
@@ -27,7 +21,7 @@ def test_missing_mnist_is_one_clear_error(monkeypatch, tmp_path):
 
 
 def test_mnist_is_decoded_into_memory():
-    ds = _mnist_or_skip()
+    ds = mnist_or_skip()
     assert ds.images.shape == (10000, 1, 28, 28) and ds.images.dtype == torch.uint8
     x = ds.to_float(torch.arange(4))
     assert x.min() >= -1 and x.max() <= 1 and x.max() == 1.0

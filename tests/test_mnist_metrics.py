@@ -7,6 +7,7 @@ import torch
 
 from saddlepoint.metrics.memorization import memorization
 from saddlepoint.metrics.stacked import read_triples, stacked_mode_coverage
+from conftest import mnist_or_skip
 
 
 def test_stacked_mode_coverage_closed_forms():
@@ -60,16 +61,12 @@ def test_memorization_flags_copies():
 
 
 def test_shipped_classifier_is_small_and_accurate():
-    from saddlepoint.data.images import DataError, load_mnist
     from saddlepoint.metrics.mnist_classifier import WEIGHTS, accuracy, load_mnist_classifier
 
     assert WEIGHTS.is_file(), "the package must ship the MNIST classifier"
     assert WEIGHTS.stat().st_size < 4_000_000
     model = load_mnist_classifier()
-    try:
-        test = load_mnist(train=False, download=False)
-    except DataError as e:
-        pytest.skip(f"MNIST not in the data home: {e}")
+    test = mnist_or_skip(train=False)
     assert accuracy(model, test.images, test.labels) >= 0.99
 
 
@@ -85,12 +82,9 @@ def test_evaluate_image_run_with_the_mnist_backbone(tmp_path, capsys, monkeypatc
     import json
 
     from saddlepoint.cli import main
-    from saddlepoint.data.images import DataError, data_home, load_mnist
+    from saddlepoint.data.images import data_home
 
-    try:
-        load_mnist(train=False, download=False)
-    except DataError as e:
-        pytest.skip(f"MNIST not in the data home: {e}")
+    mnist_or_skip(train=False)
     cache = tmp_path / "home"
     # Reference statistics are cached under the data home: point a copy of it at tmp_path.
     real_home = data_home()
@@ -116,12 +110,8 @@ def test_memorization_metric_from_the_cli(tmp_path, capsys):
     import json
 
     from saddlepoint.cli import main
-    from saddlepoint.data.images import DataError, load_mnist
 
-    try:
-        load_mnist(train=False, download=False)
-    except DataError as e:
-        pytest.skip(f"MNIST not in the data home: {e}")
+    mnist_or_skip(train=False)
     run = tmp_path / "run"
     assert main(["train", "mnist-dcgan", "base_channels=8", "z_dim=16", "batch_size=16", "steps=2",
                  "eval_every=0", "--out", str(run), "--quiet"]) == 0
@@ -136,14 +126,10 @@ def test_stacked_mnist_training_logs_the_protocols_numbers(tmp_path):
     import json
 
     from saddlepoint import resolve_config, train
-    from saddlepoint.data.images import DataError, load_mnist
     from saddlepoint.metrics.mnist_classifier import load_mnist_classifier
     from saddlepoint.train import load_run
 
-    try:
-        load_mnist(train=True, download=False)
-    except DataError as e:
-        pytest.skip(f"MNIST not in the data home: {e}")
+    mnist_or_skip(train=True)
     _, cfg = resolve_config("stacked-mnist-weak-d", ["steps=2", "batch_size=8", "log_every=1", "eval_every=2",
                                                      "eval_samples=300", "checkpoint_every=2"])
     result = train(cfg, recipe="stacked-mnist-weak-d", out=tmp_path / "run", progress=False)

@@ -167,7 +167,8 @@ def test_players_switched_to_gemm_keep_their_weights_and_outputs():
     assert use_gemm_convolutions(DCGANGenerator(z_dim=16, image_size=28, base_channels=8), 0) == []
 
 
-@pytest.mark.parametrize("recipe", ["mnist-dcgan", "stacked-mnist-weak-d", "mnist-infogan", "srgan-photos"])
+@pytest.mark.parametrize("recipe", ["mnist-dcgan", "stacked-mnist-weak-d", "mnist-infogan", "srgan-photos",
+                                    "pix2pix-edges2mnist"])
 def test_critic_batch_norm_false_builds_a_critic_that_scores_each_sample_alone(recipe):
     from saddlepoint import resolve_config
     from saddlepoint.train import _build_players
@@ -183,17 +184,18 @@ def test_critic_batch_norm_false_builds_a_critic_that_scores_each_sample_alone(r
     assert removed > 0 and not any(isinstance(m, norms) for m in critic.modules())
     layers = [m for m in critic.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     assert all(m.bias is not None for m in layers[1:-1])  # hidden layers without batch norm have biases
-    # No batch statistics: in training mode a sample's score does not depend on the rest of its batch.
+    # No batch statistics: in training mode a sample's scores (one, or one per patch) do not depend on the rest
+    # of its batch.
     x = torch.randn(6, channels, cfg.image_size, cfg.image_size)
-    s = critic(x)
-    assert torch.allclose(critic(x[:2]), s[:2], atol=1e-6)
+    s = critic(x).view(6, -1)
+    assert torch.allclose(critic(x[:2]).view(2, -1), s[:2], atol=1e-6)
 
 
 def test_critic_batch_norm_refused_where_there_is_none():
     from saddlepoint import resolve_config
     from saddlepoint.config import ConfigError
 
-    with pytest.raises(ConfigError, match="applies to model=dcgan, infogan, small, srresnet; the critic of model=resnet has no batch"):
+    with pytest.raises(ConfigError, match="applies to model=dcgan, infogan, small, srresnet, unet; the critic of model=resnet has no batch"):
         resolve_config("mnist-wgan-gp", ["critic_batch_norm=false"])
 
 
@@ -229,6 +231,7 @@ def test_penalties_on_a_batch_normed_critic_warn_and_name_the_fix():
     assert len(said) == 1 and said[0].startswith("gradient_penalty on the batch-normed dcgan critic")
     assert said[0].endswith("add critic_batch_norm=false")
     assert warns("stacked-mnist-weak-d", ["critic_batch_norm=true", "r1=1"])[0].startswith("r1 on the batch-normed small")
+    assert warns("pix2pix-edges2mnist", ["r1=1"])[0].startswith("r1 on the batch-normed unet")
     # No batch norm in the critic, or no penalty: nothing to say; and loading a config never warns.
     assert warns("mnist-dcgan", ["game=wasserstein", "gradient_penalty=10", "critic_batch_norm=false"]) == []
     assert warns("mnist-wgan-gp", []) == [] and warns("mnist-dcgan", []) == []

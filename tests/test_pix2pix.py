@@ -18,6 +18,7 @@ from saddlepoint.data.images import DataError
 from saddlepoint.data.paired import PairedSampler, load_pairs
 from saddlepoint.metrics.translation import pixel_metrics
 from saddlepoint.nets.unet import PatchCritic, UNetGenerator
+from conftest import mnist_or_skip
 
 TINY = ["base_channels=8", "batch_size=16", "eval_samples=32", "log_every=10", "checkpoint_every=1000",
         "sample_every=0", "lr_g=0.001", "lr_d=0.001"]
@@ -193,10 +194,7 @@ def test_pixel_metrics_agree_with_independent_formulas():
 
 
 def test_edges2mnist_pairs_from_the_data_home():
-    from saddlepoint.data.images import data_home
-
-    if not (data_home() / "mnist" / "MNIST" / "raw").is_dir():
-        pytest.skip(f"MNIST is not in the data home {data_home()} (set SADDLEPOINT_DATA)")
+    mnist_or_skip()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pairs = load_pairs("edges2mnist", 28, train=False)
@@ -206,10 +204,7 @@ def test_edges2mnist_pairs_from_the_data_home():
 
 
 def test_halves2mnist_pairs_keep_the_top_half():
-    from saddlepoint.data.images import data_home
-
-    if not (data_home() / "mnist" / "MNIST" / "raw").is_dir():
-        pytest.skip(f"MNIST is not in the data home {data_home()} (set SADDLEPOINT_DATA)")
+    mnist_or_skip()
     pairs = load_pairs("halves2mnist", 28, train=False)
     assert pairs.source.shape == pairs.target.shape == (10000, 1, 28, 28) and pairs.labels is not None
     assert torch.equal(pairs.source[:, :, :14], pairs.target[:, :, :14])  # the top half as it is

@@ -76,8 +76,8 @@ class TrainConfig:
     d_layers: int = _f(3, "critic hidden layers", min=1)
     d_maxout: int = _f(1, "maxout pieces per critic unit (1 = LeakyReLU 0.2)", min=1)
     pack: int = _f(1, "PacGAN packing: samples the critic judges jointly", min=1)
-    critic_batch_norm: bool = _f(True, "batch norm in the hidden layers of the dcgan, small, infogan and srresnet "
-                                       "critics (false: none; a critic then left without batch statistics scores "
+    critic_batch_norm: bool = _f(True, "batch norm in the hidden layers of the dcgan, small, infogan, srresnet "
+                                       "and unet (pix2pix PatchGAN) critics (false: none; a critic then left without batch statistics scores "
                                        "real and fake in one pass — InfoGAN's and AC-GAN's heads keep theirs)")
     ema: float = _f(0.0, "decay of an exponential moving average of G's weights used for sampling and evaluation (0 = off)",
                     min=0, max=0.999999)
@@ -162,7 +162,7 @@ class TrainConfig:
                                   + ("" if self.model == "mlp" else " (base_channels sets the width of image players)"))
         family = PLAYERS[self.model]  # the model's Literal choices are the registered families (a test keeps them so)
         if not self.critic_batch_norm and not family.critic_batch_norm:
-            switchable = [name for name, f in PLAYERS.items() if f.critic_batch_norm]
+            switchable = sorted(name for name, f in PLAYERS.items() if f.critic_batch_norm)
             raise ConfigError(f"critic_batch_norm=false applies to model={', '.join(switchable)}; the critic of "
                               f"model={self.model} has no batch norm to remove: remove the key")
         self._validate_conditional(defaults)

@@ -294,7 +294,7 @@ def _check_conditional(exp, metrics: list[str]) -> None:
                                     "MNIST digits)")
         return
     if any(m in metrics for m in TRANSLATION_METRICS):
-        raise MetricUnavailable(f"l1, psnr and ssim compare translations with their targets and need a translation run "
+        raise MetricUnavailable("l1, psnr and ssim compare translations with their targets and need a translation run "
                                 "(conditional=pix2pix or srgan)")
     if "cycle" in metrics:
         raise MetricUnavailable("the cycle metric translates there and back and needs a conditional=cyclegan run")

@@ -68,20 +68,25 @@ class UNetGenerator(nn.Module):
 
 class PatchCritic(nn.Module):
     """image (B, channels, S, S) → raw scores (B·P,) of P overlapping patches; higher = more real.
-    ``norm``: batch norm (pix2pix) or instance norm (CycleGAN, which trains on tiny batches)."""
+    ``norm``: batch norm (pix2pix), instance norm (CycleGAN, which trains on tiny batches) or none (each
+    sample scored alone, as a per-sample gradient penalty needs)."""
 
     def __init__(self, channels: int, base_channels: int = 64, stride2_layers: int = 3,
-                 norm: Literal["batch", "instance"] = "batch"):
+                 norm: Literal["batch", "instance", "none"] = "batch"):
         super().__init__()
-        make_norm = nn.BatchNorm2d if norm == "batch" else nn.InstanceNorm2d
+        make_norm = {"batch": nn.BatchNorm2d, "instance": nn.InstanceNorm2d, "none": None}[norm]
+
+        def block(c_in: int, c_out: int, stride: int, normed: bool) -> list[nn.Module]:
+            # Biases only in a critic without norms (with one, the input layer has none either, as it always had).
+            return [nn.Conv2d(c_in, c_out, 4, stride, 1, bias=make_norm is None),
+                    *([make_norm(c_out)] if normed and make_norm is not None else []), nn.LeakyReLU(0.2, True)]
+
         layers: list[nn.Module] = []
         c, w = channels, base_channels
         for i in range(stride2_layers):
-            normed = [make_norm(w)] if i > 0 else []  # none at the input (DCGAN's rule)
-            layers += [nn.Conv2d(c, w, 4, 2, 1, bias=False), *normed, nn.LeakyReLU(0.2, True)]
+            layers += block(c, w, 2, normed=i > 0)  # none at the input (DCGAN's rule)
             c, w = w, min(2 * w, 8 * base_channels)
-        layers += [nn.Conv2d(c, w, 4, 1, 1, bias=False), make_norm(w), nn.LeakyReLU(0.2, True),
-                   nn.Conv2d(w, 1, 4, 1, 1)]
+        layers += [*block(c, w, 1, normed=True), nn.Conv2d(w, 1, 4, 1, 1)]
         self.net = nn.Sequential(*layers)
         dcgan_init(self)
 
@@ -89,11 +94,12 @@ class PatchCritic(nn.Module):
         return self.net(x).flatten()
 
 
-@register_players("unet")
+@register_players("unet", critic_batch_norm=True)
 def unet_players(cfg, spec: PlayerSpec) -> tuple[nn.Module, nn.Module]:
     """pix2pix: a U-Net from the source to the target image and a PatchGAN critic of (source, image) pairs."""
     from .conditional import PairCritic
 
     steps = resolution_plan(cfg.image_size)[1]
     return (UNetGenerator(spec.source_channels, spec.channels, cfg.image_size, cfg.base_channels),
-            PairCritic(PatchCritic(spec.source_channels + spec.channels, cfg.base_channels, stride2_layers=min(3, steps))))
+            PairCritic(PatchCritic(spec.source_channels + spec.channels, cfg.base_channels, stride2_layers=min(3, steps),
+                                   norm="batch" if cfg.critic_batch_norm else "none")))
