@@ -77,8 +77,9 @@ class TrainConfig:
     d_maxout: int = _f(1, "maxout pieces per critic unit (1 = LeakyReLU 0.2)", min=1)
     pack: int = _f(1, "PacGAN packing: samples the critic judges jointly", min=1)
     critic_batch_norm: bool = _f(True, "batch norm in the hidden layers of the dcgan, small, infogan, srresnet "
-                                       "and unet (pix2pix PatchGAN) critics (false: none; a critic then left without batch statistics scores "
-                                       "real and fake in one pass — InfoGAN's and AC-GAN's heads keep theirs)")
+                                       "and unet (pix2pix PatchGAN) critics (false: none; a critic then left "
+                                       "without batch statistics scores real and fake in one pass — InfoGAN's "
+                                       "and AC-GAN's heads keep theirs)")
     ema: float = _f(0.0, "decay of an exponential moving average of G's weights used for sampling and evaluation (0 = off)",
                     min=0, max=0.999999)
     # --- conditioning (image players)
