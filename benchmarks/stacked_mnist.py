@@ -59,9 +59,8 @@ PUBLISHED = """\
 
 def run_setting(name: str, minutes: float, threads: int, seed: int, out_root: Path, extra: list[str] = (),
                 watch: int = 0) -> dict:
-    import json
-
     from saddlepoint.metrics.images import evaluate_images
+    from saddlepoint.runs import read_metrics
 
     if name == "real":
         return real_row(seed)
@@ -75,9 +74,8 @@ def run_setting(name: str, minutes: float, threads: int, seed: int, out_root: Pa
            "samples": samples, **_coverage({k[len("stacked/"):]: v for k, v in ev.items() if k.startswith("stacked/")}),
            "wall_seconds": round(time.time() - t0, 1)}
     if watch:  # the run's course: (step, modes, KL: channels) on 3000 samples at every watched step
-        logged = map(json.loads, (out_root / f"{name}-seed{seed}" / "metrics.jsonl").read_text().splitlines())
-        row["watched"] = [(r["step"], r["eval/modes"], round(r["eval/kl_channels"], 3)) for r in logged
-                          if "eval/modes" in r]
+        row["watched"] = [(r["step"], r["eval/modes"], round(r["eval/kl_channels"], 3))
+                          for r in read_metrics(out_root / f"{name}-seed{seed}") if "eval/modes" in r]
     return row
 
 
@@ -121,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="run only these (repeatable); real: the protocol on real images, no training")
     add_override_argument(p)
     p.add_argument("--watch", type=int, default=0, metavar="STEPS",
-                   help="the run evaluates itself every STEPS steps (a multiple of the recipe's log_every) on 3000 "
-                        "samples; the row keeps the course")
+                   help="the run evaluates itself every STEPS steps on 3000 samples; the row keeps the course")
     add_budget_arguments(p, minutes=30.0)
     args = p.parse_args(argv)
     if args.table_from:

@@ -85,8 +85,10 @@ def test_train_writes_a_complete_run_directory(tmp_path, capsys):
     cfg = yaml.safe_load((out / "config.yaml").read_text())
     assert cfg["steps"] == 60 and cfg["g_hidden"] == 32
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in rows] == [20, 40, 60]
-    assert "eval/modes" in rows[-1] and "loss/D" in rows[0] and "score/D(G(z))" in rows[0]
+    # Rows every log_every steps, and at every evaluation even where log_every does not fall (step 30).
+    assert [r["step"] for r in rows] == [20, 30, 40, 60]
+    assert [r["step"] for r in rows if "eval/modes" in r] == [30, 60]
+    assert "loss/D" in rows[1] and "score/D(G(z))" in rows[0]
     summary = json.loads((out / "summary.json").read_text())
     assert {"modes", "high_quality", "reverse_kl"} <= set(summary)
     assert 0 <= summary["high_quality"] <= 1

@@ -491,7 +491,10 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
             # Every process stops at the same step (rank 0's clock decides).
             out_of_time = deadline < math.inf and exp.dist.any(main and time.time() >= deadline)
             last = exp.step == cfg.steps or out_of_time
-            log_now, save_now = exp.step % cfg.log_every == 0 or last, exp.step % cfg.checkpoint_every == 0 or last
+            eval_now = bool(cfg.eval_every) and (exp.step % cfg.eval_every == 0 or last)
+            # An evaluation is logged with the step's losses, whether or not log_every falls on it.
+            log_now = exp.step % cfg.log_every == 0 or last or eval_now
+            save_now = exp.step % cfg.checkpoint_every == 0 or last
             # Checking the losses reads them from the device: every step on the CPU (free), only before a
             # log line or a checkpoint on a GPU, so the step never waits on the host.
             bad = _finite(logs) if (exp.device.type == "cpu" or log_now or save_now) else None
@@ -505,7 +508,7 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
             if log_now:
                 scalars = {k: float(v) for k, v in logs.items()}
                 scalars["lr/G"] = exp.contest.opt_g.param_groups[0]["lr"]
-                if cfg.eval_every and (exp.step % cfg.eval_every == 0 or last):
+                if eval_now:
                     scalars.update({f"eval/{k}": v for k, v in evaluate(exp).items()})
                 sink.log(exp.step, scalars)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in scalars.items() if k.startswith(("loss", "eval/modes"))})
