@@ -138,7 +138,8 @@ def test_non_finite_loss_stops_with_the_step_and_an_intact_checkpoint(tmp_path, 
 
 
 def test_resume_after_a_crash_is_bit_exact(tmp_path):
-    overrides = ["steps=40", "checkpoint_every=20", "r1=0.1", "ema=0.9", *TINY]
+    # The mixture's snapshots (steps 7, 14 before the crash; 21, 28, 35 after) must come back exactly too.
+    overrides = ["steps=40", "checkpoint_every=20", "r1=0.1", "ema=0.9", "mixture=3", "mixture_every=7", *TINY]
     _, cfg = resolve_config("grid25", overrides)
     full = train(cfg, out=tmp_path / "full", progress=False)
     # A second run that "crashed" after its step-20 checkpoint: drop everything later.
@@ -149,9 +150,10 @@ def test_resume_after_a_crash_is_bit_exact(tmp_path):
     a, _ = load_checkpoint(full.run_dir)
     b, _ = load_checkpoint(resumed.run_dir)
     for k in a:
-        if k.startswith(("G.", "D.", "G_ema.", "opt_")):
+        if k.startswith(("G.", "D.", "G_ema.", "G_mix.", "opt_")):
             assert torch.equal(a[k], b[k]), k
-    assert any(k.startswith("G_ema.") for k in a)
+    assert any(k.startswith("G_ema.") for k in a) and any(k.startswith("G_mix.members.2.") for k in a)
+    assert set(a) == set(b)
     assert resumed.summary["modes"] == full.summary["modes"]
     steps = [json.loads(x)["step"] for x in (resumed.run_dir / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps))  # the lost stretch is logged once, not twice

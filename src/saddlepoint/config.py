@@ -82,6 +82,10 @@ class TrainConfig:
                                        "and AC-GAN's heads keep theirs)")
     ema: float = _f(0.0, "decay of an exponential moving average of G's weights used for sampling and evaluation (0 = off)",
                     min=0, max=0.999999)
+    mixture: int = _f(0, "sample and evaluate the uniform mixture of the last N snapshots of G (the EMA copy when "
+                         "ema > 0), one taken every mixture_every steps: the generator's time-averaged mixed "
+                         "strategy (0 = off: the last iterate)", min=0)
+    mixture_every: int = _f(1000, "steps between the snapshots a mixture keeps", min=1)
     # --- conditioning (image players)
     conditional: Literal["none", "cgan", "acgan", "infogan", "pix2pix", "srgan", "cyclegan"] = _f(
         "none", "conditional generation: cgan or acgan (class labels; needs labelled data), infogan (latent codes, "
@@ -195,6 +199,15 @@ class TrainConfig:
         elif self.game == "wasserstein" and not (self.weight_clip or self.gradient_penalty or self.spectral_norm):
             raise ConfigError("game=wasserstein needs a Lipschitz constraint on the critic; add weight_clip=0.01, "
                               "gradient_penalty=10 or spectral_norm=true")
+        if self.mixture_every != defaults["mixture_every"].default and not self.mixture:
+            raise ConfigError("mixture_every sets how often a mixture takes a snapshot of G, and mixture=0 keeps none; "
+                              "set mixture=N (members) or remove mixture_every")
+        if self.mixture and self.conditional in _translation_kinds():
+            raise ConfigError(f"mixture samples generators that draw noise; a {self.conditional} translator maps each "
+                              "source to one output: remove mixture")
+        if self.mixture and self.steps < self.mixture_every:
+            raise ConfigError(f"mixture={self.mixture} takes a snapshot every {self.mixture_every} steps and this run "
+                              f"has {self.steps}, so it would never take one; lower mixture_every")
         feature_batch_norm = family.feature_batch_norm or self.conditional == "infogan"  # BatchNorm1d (Q's head too)
         if self.batch_size < 2 and (self.g_batch_norm or self.r1 or self.gradient_penalty or feature_batch_norm):
             raise ConfigError("batch_size must be at least 2 with batch norm or a penalty")

@@ -27,7 +27,8 @@ def slerp(z0: Tensor, z1: Tensor, t: Tensor) -> Tensor:
 
 @torch.no_grad()
 def sample(exp: Experiment, n: int, seed: int = EVAL_SEED, cond: Tensor | None = None) -> Tensor:
-    """``n`` samples from the run's sampling generator (EMA if trained with one); same seed, same samples.
+    """``n`` samples from the run's sampling generator (its mixture of snapshots, else EMA, if trained with
+    one); same seed, same samples.
     Conditional runs: ``cond`` holds n labels (or InfoGAN codes); default every class equally often."""
     return exp.generate(n, seed, cond)
 
@@ -103,6 +104,14 @@ def code_sweep(exp: Experiment, code: str, rows: int = 10, steps: int = 9, limit
     return cond.code(cats, cont)
 
 
+def _one_member_per_row(exp: Experiment, rows: int, per_row: int) -> dict[str, Tensor]:
+    """For a mixture of generators: row r of a picture drawn by member r mod K, so that a walk or sweep along
+    the row changes only its latent input (keyword arguments for the sampler's call; none otherwise)."""
+    if exp.sampler is not exp.mixture:
+        return {}
+    return {"member": (torch.arange(rows) % len(exp.mixture)).repeat_interleave(per_row)}
+
+
 @torch.no_grad()
 def save_code_sweep(exp: Experiment, path: str | Path, code: str, rows: int = 10, seed: int = 0) -> Path:
     """A picture of :func:`code_sweep`: each row keeps its noise z, its columns change only ``code``."""
@@ -114,7 +123,7 @@ def save_code_sweep(exp: Experiment, path: str | Path, code: str, rows: int = 10
     G = exp.sampler
     was = G.training
     G.eval()
-    x = G(z.to(exp.device), codes.to(exp.device)).float().cpu()
+    x = G(z.to(exp.device), codes.to(exp.device), **_one_member_per_row(exp, rows, per_row)).float().cpu()
     G.train(was)
     path = Path(path)
     save_image(x, str(path), nrow=per_row, normalize=True, value_range=(-1, 1))
@@ -157,10 +166,12 @@ def save_interpolation(exp: Experiment, path: str | Path, rows: int = 8, steps: 
     G = exp.sampler
     was = G.training
     G.eval()
+    member = _one_member_per_row(exp, rows, steps)
     if exp.condition is None:
-        x = G(z.to(exp.device)).float().cpu() * exp.scale
+        x = G(z.to(exp.device), **member).float().cpu() * exp.scale
     else:  # conditional: the walk changes z only; row r keeps class (category) r
-        x = G(z.to(exp.device), _row_conditions(exp, rows).repeat_interleave(steps, 0).to(exp.device)).float().cpu()
+        x = G(z.to(exp.device), _row_conditions(exp, rows).repeat_interleave(steps, 0).to(exp.device),
+              **member).float().cpu()
     G.train(was)
     if exp.images:
         from torchvision.utils import save_image

@@ -32,6 +32,7 @@ from .nets import PlayerSpec, build_players, with_spectral_norm
 from .conditional import Condition, make_condition
 from .nets.conditional import AuxiliaryCritic, ConditionalGenerator, LabelCritic
 from .penalties import Penalty, cycle_loss, gradient_penalty, identity_loss, r1_penalty
+from .mixture import IterateMixture
 from .pool import HistoryPool
 from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, load_checkpoint, read_metrics,
                    save_checkpoint, write_json_atomic, write_yaml)
@@ -102,6 +103,8 @@ class Experiment:
         self.D = D.to(self.device, memory_format=self.memory_format)
         # Polyak averaging of the generator (Yazıcı et al. 2019): the averaged weights sample and evaluate.
         self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if cfg.ema > 0 else None
+        # The time-averaged mixed strategy: snapshots of (the averaged) G, sampled as a uniform mixture.
+        self.mixture = IterateMixture(cfg.mixture) if cfg.mixture else None
         opt_g = _adam(self.G.parameters(), cfg.lr_g, cfg)
         opt_d = _adam(self.D.parameters(), cfg.lr_d, cfg)
         fp16 = self.precision == torch.float16
@@ -169,8 +172,10 @@ class Experiment:
         G = self.sampler
         was_training = G.training
         G.eval()
+        # A mixture gives sample i to member i mod K: batches of a multiple of K keep that over the request.
+        chunk = 256 if G is not self.mixture else -(-256 // len(self.mixture)) * len(self.mixture)
         if self.condition is None:
-            x = torch.cat([G(zb.to(self.device)).float().cpu() for zb in z.split(256)])
+            x = torch.cat([G(zb.to(self.device)).float().cpu() for zb in z.split(chunk)])
         elif self.condition.from_real:  # translation: cond holds the source images (default: n training pairs')
             cond = self.data.sample_labelled(n, g)[1] if cond is None else cond
             x = torch.cat([G(cb.to(self.device, memory_format=self.memory_format)).float().cpu()
@@ -180,14 +185,32 @@ class Experiment:
             if cond.shape[0] != n:
                 raise ValueError(f"{cond.shape[0]} conditions for {n} samples")
             x = torch.cat([G(zb.to(self.device), cb.to(self.device)).float().cpu()
-                           for zb, cb in zip(z.split(256), cond.split(256))])
+                           for zb, cb in zip(z.split(chunk), cond.split(chunk))])
         G.train(was_training)
         return x * self.scale
 
     @property
     def sampler(self) -> nn.Module:
-        """The generator that samples and is evaluated: the EMA copy when ``ema`` > 0."""
+        """The generator that samples and is evaluated: the mixture of snapshots when ``mixture`` > 0 and it
+        holds one, else the EMA copy when ``ema`` > 0, else G."""
+        if self.mixture is not None and len(self.mixture):
+            return self.mixture
         return self.G_ema if self.G_ema is not None else self.G
+
+    @property
+    def sampler_name(self) -> str:
+        """What :attr:`sampler` is, in words (recorded beside every evaluation)."""
+        last = "EMA generator" if self.G_ema is not None else "generator"
+        if self.mixture is not None and len(self.mixture):
+            return (f"uniform mixture of the last {len(self.mixture)} snapshots of the {last}, "
+                    f"one every {self.cfg.mixture_every} steps")
+        return last
+
+    @torch.no_grad()
+    def update_mixture(self) -> None:
+        """Take a snapshot for the mixture at every ``mixture_every``-th step."""
+        if self.mixture is not None and self.step % self.cfg.mixture_every == 0:
+            self.mixture.add(self.G_ema if self.G_ema is not None else self.G)
 
     @torch.no_grad()
     def update_ema(self) -> None:
@@ -231,9 +254,13 @@ class Experiment:
 
     def _modules(self) -> list[tuple[str, nn.Module]]:
         mods = [("G", self.G), ("D", self.D)]
-        return mods + ([("G_ema", self.G_ema)] if self.G_ema is not None else [])
+        mods += [("G_ema", self.G_ema)] if self.G_ema is not None else []
+        return mods + ([("G_mix", self.mixture)] if self.mixture is not None else [])
 
     def load_players(self, tensors: dict[str, Tensor]) -> None:
+        if self.mixture is not None:  # as many members as the checkpoint holds (none before the first snapshot)
+            held = {k.split(".")[2] for k in tensors if k.startswith("G_mix.members.")}
+            self.mixture.resize(len(held), self.G)
         for prefix, module in self._modules():
             sd = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
             try:
@@ -487,6 +514,7 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
             logs = gda_step(exp.schedule, exp.contest, exp.sample_real, exp.sample_noise)
             exp.update_ema()
             exp.step += 1
+            exp.update_mixture()
             bar.update(1)
             # Every process stops at the same step (rank 0's clock decides).
             out_of_time = deadline < math.inf and exp.dist.any(main and time.time() >= deadline)
@@ -530,6 +558,7 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
     if exp.dist.world > 1:
         summary["processes"] = exp.dist.world
     summary["eval_samples"] = cfg.eval_samples
+    summary["generator"] = exp.sampler_name
     write_json_atomic(run_dir / "summary.json", summary)
     make_plots(exp, run_dir, recipe)
     return RunResult(run_dir, summary)

@@ -374,7 +374,7 @@ def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_00
         cond = exp.condition.balanced(n, torch.Generator().manual_seed(EVAL_SEED + 2))
     fake = exp.generate(n, cond=cond)
     fake_feats, fake_probs = backbone_fn(fake)
-    out: dict = {"generated_samples": n, "step": exp.step, "backbone": described}
+    out: dict = {"generated_samples": n, "step": exp.step, "generator": exp.sampler_name, "backbone": described}
     if cond is not None:
         out.update(_conditional_metrics(exp, metrics, fake, fake_feats, exp.condition.categories(cond), backbone_fn,
                                         described, n_ref))
