@@ -171,13 +171,15 @@ def test_players_switched_to_gemm_keep_their_weights_and_outputs():
                                     "pix2pix-edges2mnist"])
 def test_critic_batch_norm_false_builds_a_critic_that_scores_each_sample_alone(recipe):
     from saddlepoint import resolve_config
-    from saddlepoint.train import _build_players
+    from saddlepoint.train import _build_players, _make_condition
 
     torch.manual_seed(0)
     _, cfg = resolve_config(recipe, ["critic_batch_norm=false"])
-    channels = 1 if recipe.startswith("mnist") else 3
-    _, with_bn = _build_players(resolve_config(recipe, ["critic_batch_norm=true"])[1], channels)
-    _, D = _build_players(cfg, channels)
+    channels = 3 if recipe.startswith(("stacked", "srgan")) else 1
+    # pix2pix's critic reads (edges, digit) pairs: its players are built for a one-channel source.
+    source, cond = (1, _make_condition(cfg, 0)) if recipe.startswith("pix2pix") else (0, None)
+    _, with_bn = _build_players(resolve_config(recipe, ["critic_batch_norm=true"])[1], channels, cond, source)
+    _, D = _build_players(cfg, channels, cond, source)
     norms = (nn.BatchNorm1d, nn.BatchNorm2d)
     critic, before = getattr(D, "base", D), getattr(with_bn, "base", with_bn)  # InfoGAN's Q head keeps its own
     removed = sum(isinstance(m, norms) for m in before.modules())
@@ -186,7 +188,7 @@ def test_critic_batch_norm_false_builds_a_critic_that_scores_each_sample_alone(r
     assert all(m.bias is not None for m in layers[1:-1])  # hidden layers without batch norm have biases
     # No batch statistics: in training mode a sample's scores (one, or one per patch) do not depend on the rest
     # of its batch.
-    x = torch.randn(6, channels, cfg.image_size, cfg.image_size)
+    x = torch.randn(6, channels + source, cfg.image_size, cfg.image_size)
     s = critic(x).view(6, -1)
     assert torch.allclose(critic(x[:2]).view(2, -1), s[:2], atol=1e-6)
 
