@@ -44,6 +44,8 @@ def test_the_mixture_keeps_the_newest_snapshots_and_gives_each_its_share():
     assert not any(p.requires_grad for p in mix.parameters())
     picked = mix(torch.zeros(4, 1), torch.tensor([1.0, 0, 0, 1]), member=torch.tensor([2, 2, 0, 1])).squeeze(1)
     assert picked.tolist() == [104, 4, 2, 103]  # conditions follow their samples to the member asked for
+    with pytest.raises(ValueError, match="one of the 3 members"):
+        mix(torch.zeros(2, 1), member=torch.tensor([0, 3]))
     with pytest.raises(RuntimeError, match="no member"):
         IterateMixture(2)(torch.zeros(1, 1))
 

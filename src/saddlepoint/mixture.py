@@ -5,8 +5,9 @@ circles the equilibrium.  What converges, for no-regret play, is the *time avera
 strategies* (Freund & Schapire 1999).  For a GAN the generator's mixed strategy over its past iterates is
 the mixture of their distributions, p̄ = (1/K) Σₖ p_{G_k} — not the average of their weights, which is what
 an exponential moving average gives (Grnarova et al. 2018 and Arora et al. 2017 train with such mixtures).
-On stacked MNIST with a weak critic, the last iterate drops a different third of the digits every few
-thousand steps; a mixture of snapshots taken across those swings covers what each one drops.
+On stacked MNIST with a weak critic the last iterate drops a different third of the digits every few
+thousand steps, so the protocol's count at the end of a run is a draw from that swing; a mixture of
+snapshots taken across the swings averages it (BENCHMARKS.md measures what that gives).
 
 A sample from the mixture is a sample from one member chosen uniformly; here sample i of a request goes to
 member i mod K, which gives each member exactly its share (stratified sampling of the mixture).
@@ -61,6 +62,8 @@ class IterateMixture(nn.Module):
         if k == 0:
             raise RuntimeError("the mixture has no member yet")
         member = torch.arange(z.shape[0], device=z.device) % k if member is None else member.to(z.device)
+        if member.numel() != z.shape[0] or (member.numel() and not 0 <= int(member.min()) <= int(member.max()) < k):
+            raise ValueError(f"member must give each of the {z.shape[0]} samples one of the {k} members (0..{k - 1})")
         out: Tensor | None = None
         for j, G in enumerate(self.members):
             rows = (member == j).nonzero().squeeze(1)
