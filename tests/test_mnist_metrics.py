@@ -131,7 +131,7 @@ def test_stacked_mnist_training_logs_the_protocols_numbers(tmp_path):
 
     mnist_or_skip(train=True)
     _, cfg = resolve_config("stacked-mnist-weak-d", ["steps=2", "batch_size=8", "log_every=1", "eval_every=2",
-                                                     "eval_samples=300", "checkpoint_every=2"])
+                                                     "eval_samples=300", "checkpoint_every=2", "mixture_every=1"])
     result = train(cfg, recipe="stacked-mnist-weak-d", out=tmp_path / "run", progress=False)
     logged = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert "eval/modes" not in logged[0] and "eval/kl_channels" in logged[1]

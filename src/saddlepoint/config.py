@@ -205,9 +205,6 @@ class TrainConfig:
         if self.mixture and self.conditional in _translation_kinds():
             raise ConfigError(f"mixture samples generators that draw noise; a {self.conditional} translator maps each "
                               "source to one output: remove mixture")
-        if self.mixture and self.steps < self.mixture_every:
-            raise ConfigError(f"mixture={self.mixture} takes a snapshot every {self.mixture_every} steps and this run "
-                              f"has {self.steps}, so it would never take one; lower mixture_every")
         feature_batch_norm = family.feature_batch_norm or self.conditional == "infogan"  # BatchNorm1d (Q's head too)
         if self.batch_size < 2 and (self.g_batch_norm or self.r1 or self.gradient_penalty or feature_batch_norm):
             raise ConfigError("batch_size must be at least 2 with batch norm or a penalty")
@@ -218,6 +215,10 @@ class TrainConfig:
         not where a finished run is loaded)."""
         from .nets import PLAYERS
 
+        if self.mixture and self.steps < self.mixture_every:
+            warnings.warn(f"mixture={self.mixture} takes a snapshot every {self.mixture_every} steps and this run has "
+                          f"{self.steps}, so the last iterate samples; lower mixture_every to sample a mixture",
+                          stacklevel=3)
         if (self.gradient_penalty or self.r1) and PLAYERS[self.model].critic_batch_norm and self.critic_batch_norm:
             warnings.warn(f"{'gradient_penalty' if self.gradient_penalty else 'r1'} on the batch-normed {self.model} "
                           "critic: its gradient at each sample passes through the batch's statistics, so the penalty "
