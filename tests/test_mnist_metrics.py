@@ -140,3 +140,17 @@ def test_stacked_mnist_training_logs_the_protocols_numbers(tmp_path):
     assert 1 <= direct["modes"] <= 300
     for k in ("modes", "kl", "kl_channels", "kl_dependence"):
         assert logged[1][f"eval/{k}"] == pytest.approx(direct[k]) and result.summary[k] == pytest.approx(direct[k])
+
+
+def test_train_command_ends_a_stacked_mnist_run_with_its_digit_triples(tmp_path, capsys):
+    """The command's last line for stacked MNIST (its summary holds "modes", as a 2-D mixture's does, and used
+    to be read as one: KeyError "unknown toy dataset 'stacked-mnist'" after the run was saved)."""
+    from saddlepoint.cli import main
+
+    mnist_or_skip(train=True)
+    out = tmp_path / "run"
+    assert main(["train", "stacked-mnist-weak-d", "steps=2", "batch_size=8", "eval_samples=100", "mixture_every=1",
+                 "--out", str(out), "--quiet"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("stacked-mnist-weak-d (nonsaturating, 2 steps")
+    assert "/1000 digit triples, KL " in line and "on 100 samples" in line and str(out) in line

@@ -40,13 +40,16 @@ def _split_positionals(items: list[str]) -> tuple[str | None, list[str]]:
 
 
 def _summary_line(summary: dict, run_dir: Path) -> str:
-    if "modes" in summary:
+    if "high_quality" in summary:  # a 2-D mixture: PacGAN's numbers
         from .data import get_toy
 
         k = len(get_toy(summary["data"]).means)
         q = f"{summary['modes']}/{k} modes, high quality {100 * summary['high_quality']:.1f}%, reverse KL {summary['reverse_kl']:.3f}"
+    elif "modes" in summary:  # stacked MNIST: digit triples read by the shipped classifier
+        q = (f"{summary['modes']}/1000 digit triples, KL {summary['kl']:.3f} on {summary['eval_samples']} samples "
+             "(the protocol's 26,000: `saddlepoint evaluate RUN --metrics modes`)")
     else:
-        q = ", ".join(f"{k} {v:.4g}" for k, v in summary.items() if k in ("mmd2", "mmd2_pixels"))
+        q = ", ".join(f"{k} {v:.4g}" for k, v in summary.items() if k in ("mmd2", "mmd2_pixels", "accuracy", "code_match"))
     return f"{summary['recipe']} ({summary['game']}, {summary['steps']} steps, {summary['seconds']:.0f} s): {q} — saved to {run_dir}"
 
 
