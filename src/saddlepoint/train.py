@@ -201,7 +201,7 @@ class Experiment:
     def sampler_name(self) -> str:
         """What :attr:`sampler` is, in words (recorded beside every evaluation)."""
         last = "EMA generator" if self.G_ema is not None else "generator"
-        if self.mixture is not None and len(self.mixture):
+        if self.sampler is self.mixture:
             return (f"uniform mixture of the last {len(self.mixture)} snapshots of the {last}, "
                     f"one every {self.cfg.mixture_every} steps")
         return last
