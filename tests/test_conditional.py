@@ -16,6 +16,7 @@ from saddlepoint.conditional import AuxiliaryClassifier, LabelCondition, MutualI
 from saddlepoint.config import ConfigError
 from saddlepoint.metrics.conditional import best_matching_accuracy, class_accuracy, per_class_fid
 from saddlepoint.metrics.features import feature_statistics, frechet_distance
+from saddlepoint.penalties import paired_information, random_affine
 from saddlepoint.nets import (AuxiliaryCritic, ConditionalGenerator, DCGANDiscriminator, DCGANGenerator, LabelCritic,
                               ResNetCritic, SmallCritic)
 from saddlepoint.runs import RunError, load_checkpoint
@@ -188,12 +189,61 @@ def test_infogan_term_makes_the_code_recoverable_from_the_sample(tmp_path, two_c
     assert found[1][1] > found[0][1], found
 
 
+def test_paired_information_is_iics_objective():
+    """log K for agreeing, confident, balanced readings; 0 for independent ones or for one cluster only."""
+    K = 4
+    one_hot = torch.eye(K).repeat(4, 1)  # 16 images, every cluster 4 times
+    assert paired_information(one_hot, one_hot).item() == pytest.approx(np.log(K), abs=1e-5)
+    every_pair = torch.eye(K).repeat_interleave(K, 0)  # (a, b) runs over all K² pairs once: independent
+    assert paired_information(one_hot, every_pair).item() == pytest.approx(0.0, abs=1e-5)
+    single = torch.zeros(16, K)
+    single[:, 0] = 1
+    assert paired_information(single, single).item() == pytest.approx(0.0, abs=1e-5)
+    swapped = one_hot[:, [1, 0, 3, 2]]  # the second reading relabels clusters: still one-to-one, still log K
+    assert paired_information(one_hot, swapped).item() == pytest.approx(np.log(K), abs=1e-5)
+
+
+def test_random_affine_deforms_each_image_and_keeps_the_background():
+    torch.manual_seed(0)
+    x = torch.full((6, 1, 28, 28), -1.0)
+    x[:, :, 8:20, 12:16] = 1.0  # a bar
+    assert torch.allclose(random_affine(x, degrees=0, translate=0, scale=0), x, atol=1e-5)
+    y = random_affine(x)
+    assert y.shape == x.shape and y.min() >= -1 - 1e-5 and y.max() <= 1 + 1e-5
+    assert (y[:, :, :3, :3] == -1).all()  # corners stay background
+    assert all(not torch.allclose(y[i], y[0], atol=1e-3) for i in range(1, 6))  # a draw per image
+    assert ((y + 1).sum((1, 2, 3)) / (x + 1).sum((1, 2, 3))).sub(1).abs().max() < 0.3  # ink moved, not lost
+
+
+def test_code_consistency_reads_q_and_is_not_ignored(tmp_path, two_classes):
+    """The term reaches the Q head through the step (``reads_aux``): the same run with info_consistency=1
+    trains a different critic and generator than with 0, and Q's reading of real images agrees with its
+    reading of their deformed copies."""
+    from saddlepoint.train import load_run
+
+    heads = {}
+    for weight in (0, 1):
+        _, cfg = resolve_config("mnist-infogan", [f"data={two_classes}", *SMALL, "steps=40", "info_categorical=2",
+                                                  "info_continuous=0", f"info_consistency={weight}"])
+        exp = load_run(train(cfg, out=tmp_path / f"c{weight}", progress=False).run_dir, load_data=True)
+        real = exp.data.sample(128, torch.Generator().manual_seed(3))
+        real = real[0] if isinstance(real, tuple) else real
+        torch.manual_seed(4)
+        with torch.no_grad():
+            q = exp.D.eval()(torch.cat([real, random_affine(real)]))[1].softmax(1)
+        heads[weight] = (exp.D.state_dict(), paired_information(*q.chunk(2)).item())
+    assert any(not torch.equal(v, heads[1][0][k]) for k, v in heads[0][0].items())
+    assert heads[1][1] > 0.5 and heads[1][1] > heads[0][1], (heads[0][1], heads[1][1])
+
+
 def test_conditional_resume_is_exact(tmp_path, two_classes):
     overrides = [f"data={two_classes}", *SMALL, "steps=6", "checkpoint_every=3"]
-    for recipe, players in (("mnist-acgan", "dcgan"), ("mnist-infogan", "dcgan"), ("mnist-infogan", "infogan")):
+    # the last: IIC's term on Q draws its deformations from torch's global stream, which checkpoints keep
+    for recipe, players, extra in (("mnist-acgan", "dcgan", []), ("mnist-infogan", "dcgan", []),
+                                   ("mnist-infogan", "infogan", ["info_consistency=1"])):
         full, crashed = tmp_path / f"{recipe}-{players}-full", tmp_path / f"{recipe}-{players}-crashed"
         for out in (full, crashed):
-            assert main(["train", recipe, *overrides, f"model={players}", "--out", str(out), "--quiet"]) == 0
+            assert main(["train", recipe, *overrides, f"model={players}", *extra, "--out", str(out), "--quiet"]) == 0
         crash_after(crashed, 3)
         assert main(["train", "--resume", str(crashed), "--quiet"]) == 0
         a, _ = load_checkpoint(full)
@@ -218,6 +268,9 @@ def test_simultaneous_gda_and_penalties_with_a_label_critic(tmp_path, two_classe
     (["conditional=cgan", "aux_on_fake=false"], "aux_on_fake applies to conditional=acgan"),
     (["conditional=cgan", "pack=2"], "remove pack=2"),
     (["conditional=infogan", "info_categorical=0", "info_continuous=0"], "needs a code"),
+    (["conditional=cgan", "info_consistency=1"], "info_consistency applies to conditional=infogan"),
+    (["conditional=infogan", "model=infogan", "info_categorical=0", "info_consistency=1"],
+     "info_consistency acts on the categorical code"),
 ])
 def test_conditional_keys_are_checked(overrides, message):
     with pytest.raises(ConfigError, match=message):

@@ -99,6 +99,9 @@ class TrainConfig:
                                  "from real samples only")
     info_categorical: int = _f(10, "infogan: categories of the categorical code (0 = none)", min=0)
     info_continuous: int = _f(2, "infogan: continuous codes, uniform on [−1, 1]", min=0)
+    info_consistency: float = _f(0.0, "infogan: weight of IIC's term on Q's categorical code (Ji et al. 2019): minus "
+                                      "the mutual information between Q's reading of real images and of randomly "
+                                      "turned, shifted and scaled copies (0 = off; applied with penalty_every)", min=0)
     l1_weight: float = _f(100.0, "pix2pix: λ on the L1 distance between G(A) and the target B", min=0)
     gan_weight: float = _f(1.0, "pix2pix, srgan: weight of the adversarial term in G's loss (0 = the L1-only "
                                 "baseline, no critic is trained; srgan: 0 = SRResNet, 0.001 = SRGAN)", min=0)
@@ -227,7 +230,8 @@ class TrainConfig:
 
     def _validate_conditional(self, defaults) -> None:
         owner = {"label_critic": ("cgan",), "aux_weight": ("acgan", "infogan"), "aux_on_fake": ("acgan",),
-                 "info_categorical": ("infogan",), "info_continuous": ("infogan",), "l1_weight": ("pix2pix",),
+                 "info_categorical": ("infogan",), "info_continuous": ("infogan",),
+                 "info_consistency": ("infogan",), "l1_weight": ("pix2pix",),
                  "gan_weight": ("pix2pix", "srgan"), "res_blocks": ("srgan", "cyclegan"), "sr_residual": ("srgan",),
                  "cycle_weight": ("cyclegan",), "identity_weight": ("cyclegan",), "pool_size": ("cyclegan",),
                  "translator_downsampling": ("cyclegan",)}
@@ -262,6 +266,8 @@ class TrainConfig:
             raise ConfigError(f"conditional={self.conditional} needs one score per sample; remove pack={self.pack}")
         if self.conditional == "infogan" and self.info_categorical + self.info_continuous == 0:
             raise ConfigError("conditional=infogan needs a code: set info_categorical or info_continuous above 0")
+        if self.info_consistency and not self.info_categorical:
+            raise ConfigError("info_consistency acts on the categorical code; set info_categorical (e.g. 10) or remove it")
         if self.conditional == "infogan" and self.info_categorical == 1:
             raise ConfigError("info_categorical=1 is a constant; use 0 (no categorical code) or at least 2")
 

@@ -8,13 +8,16 @@ clipping) live here too.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
-__all__ = ["Penalty", "gradient_penalty", "r1_penalty", "clip_weights", "swap_pairs", "cycle_loss", "identity_loss"]
+__all__ = ["Penalty", "gradient_penalty", "r1_penalty", "clip_weights", "swap_pairs", "cycle_loss", "identity_loss",
+           "random_affine", "paired_information", "code_consistency"]
 
 Critic = Callable[[Tensor], Tensor]  # x → raw scores (B,): a plain critic, or a conditional one at fixed labels
 CriticPenaltyFn = Callable[[Critic, Tensor, Tensor], Tensor]
@@ -36,6 +39,48 @@ def gradient_penalty(critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
 def r1_penalty(critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
     """R1 (Mescheder et al. 2018, eq. 9 without the γ/2, which is the weight): E_P[‖∇_x D(x)‖²]."""
     return (_per_sample_grad_norm(critic, real) ** 2).mean()
+
+
+# --- InfoGAN's code on real images: consistency under small deformations ---------------------------------
+# InfoGAN's bound is indifferent to *which* partition of the data its categorical code learns: a code that
+# splits 4s and 9s together by slant is as recoverable from G(z, c) as one that follows the digits.  IIC
+# (Ji et al. 2019) picks the partition that survives small deformations: it maximizes the mutual information
+# between the cluster read from an image and the one read from a randomly deformed copy.  Applied to Q on real
+# images, it makes Q read digits, and G's categories must then be digits for Q to recover them.
+
+
+def random_affine(x: Tensor, degrees: float = 20.0, translate: float = 0.075, scale: float = 0.1) -> Tensor:
+    """Each image of ``x`` (B, C, H, W) in [−1, 1] turned by up to ±``degrees``, shifted by up to ±``translate``
+    of its size along each axis and scaled by 1 ± ``scale``, a fresh draw per image from torch's global stream
+    (saved in checkpoints); uncovered borders are background (−1)."""
+    n = x.shape[0]
+    angle = (torch.rand(n) * 2 - 1) * math.radians(degrees)
+    zoom = 1 + (torch.rand(n) * 2 - 1) * scale
+    shift = (torch.rand(n, 2) * 2 - 1) * (2 * translate)  # affine_grid's coordinates span 2 per image side
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom  # the grid maps output to input: the inverse map
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta.to(x), list(x.shape), align_corners=False)
+    return F.grid_sample(x + 1, grid, align_corners=False) - 1  # zero padding, shifted: background −1
+
+
+def paired_information(p: Tensor, q: Tensor) -> Tensor:
+    """I(a; b) in nats of the joint P = sym(E_i p_i q_iᵀ) of two cluster readings (B, K) of the same images —
+    IIC's objective: log K when the readings agree, are confident and use every cluster equally; 0 when they are
+    independent."""
+    joint = p.float().T @ q.float() / p.shape[0]
+    joint = ((joint + joint.T) / 2).clamp_min(1e-8)
+    return (joint * (joint.log() - joint.sum(1, keepdim=True).log() - joint.sum(0, keepdim=True).log())).sum()
+
+
+def code_consistency(categorical: int) -> Callable[[Callable[[Tensor], Tensor], Tensor, Tensor], Tensor]:
+    """−I(Q(x); Q(x̃)) over real images x and random affine views x̃, on the first ``categorical`` outputs of the
+    critic's auxiliary head (InfoGAN's Q); the penalty is called with ``x → aux outputs`` (``reads_aux``)."""
+
+    def fn(aux: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
+        q = aux(torch.cat([real, random_affine(real)]))[:, :categorical].float().softmax(1)
+        return -paired_information(*q.chunk(2))
+
+    return fn
 
 
 # --- translation regularizers on the generator: fn(generator, real, fake) ---------------------------------
@@ -64,12 +109,14 @@ def identity_loss(generator: Callable[[Tensor], Tensor], real: Tensor, fake: Ten
 @dataclass(frozen=True)
 class Penalty:
     """``weight · fn(player, real, fake)``, applied on every ``every``-th step (weight × every).  Critic
-    penalties get the critic, generator penalties (cycle, identity) the generator."""
+    penalties get the critic (x → scores, or x → auxiliary outputs when ``reads_aux``), generator penalties
+    (cycle, identity) the generator."""
 
     name: str
     fn: CriticPenaltyFn
     weight: float
     every: int = 1
+    reads_aux: bool = False
 
     def due(self, critic_step: int) -> bool:
         return self.weight > 0 and critic_step % self.every == 0

@@ -170,7 +170,7 @@ def _critic_loss(c: Contest, real: Tensor, fake: Tensor, real_out: CriticOutput,
         D = c.critic
         critic = (lambda x: _score(D(x, y))) if _reads_label(c) else (lambda x: _score(D(x)))
         for pen in due:
-            loss = loss + pen(critic, real, fake)
+            loss = loss + pen((lambda x: _aux(D(x))) if pen.reads_aux else critic, real, fake)
     return loss
 
 

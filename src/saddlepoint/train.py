@@ -31,7 +31,7 @@ from .metrics import mode_coverage
 from .nets import PlayerSpec, build_players, with_spectral_norm
 from .conditional import Condition, make_condition
 from .nets.conditional import AuxiliaryCritic, ConditionalGenerator, LabelCritic
-from .penalties import Penalty, cycle_loss, gradient_penalty, identity_loss, r1_penalty
+from .penalties import Penalty, code_consistency, cycle_loss, gradient_penalty, identity_loss, r1_penalty
 from .mixture import IterateMixture
 from .pool import HistoryPool
 from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, load_checkpoint, read_metrics,
@@ -118,6 +118,9 @@ class Experiment:
             penalties.append(Penalty("gradient_penalty", gradient_penalty, cfg.gradient_penalty, cfg.penalty_every))
         if cfg.r1 > 0:
             penalties.append(Penalty("r1", r1_penalty, cfg.r1, cfg.penalty_every))
+        if cfg.info_consistency > 0:
+            penalties.append(Penalty("code_consistency", code_consistency(cfg.info_categorical), cfg.info_consistency,
+                                     cfg.penalty_every, reads_aux=True))
         g_penalties = []
         if cfg.conditional == "cyclegan":
             g_penalties += [Penalty(name, fn, w) for name, fn, w in (("cycle", cycle_loss, cfg.cycle_weight),
