@@ -217,7 +217,7 @@ def test_random_affine_deforms_each_image_and_keeps_the_background():
 
 def test_code_consistency_reads_q_and_is_not_ignored(tmp_path, two_classes):
     """The term reaches the Q head through the step (``reads_aux``): the same run with info_consistency=1
-    trains a different critic and generator than with 0, and Q's reading of real images agrees with its
+    trains a different critic than with 0 and logs the term, and Q's reading of real images agrees with its
     reading of their deformed copies."""
     from saddlepoint.train import load_run
 
@@ -232,6 +232,8 @@ def test_code_consistency_reads_q_and_is_not_ignored(tmp_path, two_classes):
         with torch.no_grad():
             q = exp.D.eval()(torch.cat([real, random_affine(real)]))[1].softmax(1)
         heads[weight] = (exp.D.state_dict(), paired_information(*q.chunk(2)).item())
+        logged = [json.loads(line) for line in (tmp_path / f"c{weight}" / "metrics.jsonl").read_text().splitlines()]
+        assert any("loss/code_consistency" in row for row in logged) == bool(weight)  # −I, logged on its own
     assert any(not torch.equal(v, heads[1][0][k]) for k, v in heads[0][0].items())
     assert heads[1][1] > 0.5 and heads[1][1] > heads[0][1], (heads[0][1], heads[1][1])
 

@@ -156,10 +156,11 @@ def _reads_label(c: "Contest") -> bool:
 
 
 def _critic_loss(c: Contest, real: Tensor, fake: Tensor, real_out: CriticOutput, fake_out: CriticOutput,
-                 y: Tensor | None, code: Tensor | None) -> Tensor:
-    """d_loss, the condition's critic term and every penalty due on this critic step.  ``fake`` must
-    already be detached.  Penalties (input gradients, double backward) run in float32, outside autocast;
-    a critic that reads labels is penalized at the real labels."""
+                 y: Tensor | None, code: Tensor | None, logs: dict[str, Tensor]) -> Tensor:
+    """d_loss, the condition's critic term and every penalty due on this critic step (each penalty also
+    logged on its own as ``loss/<name>``).  ``fake`` must already be detached.  Penalties (input gradients,
+    double backward) run in float32, outside autocast; a critic that reads labels is penalized at the real
+    labels."""
     loss = c.game.d_loss(_score(real_out).float(), _score(fake_out).float())
     if c.condition is not None:
         term = c.condition.d_term(_aux(real_out), _aux(fake_out), y, code)
@@ -170,7 +171,9 @@ def _critic_loss(c: Contest, real: Tensor, fake: Tensor, real_out: CriticOutput,
         D = c.critic
         critic = (lambda x: _score(D(x, y))) if _reads_label(c) else (lambda x: _score(D(x)))
         for pen in due:
-            loss = loss + pen((lambda x: _aux(D(x))) if pen.reads_aux else critic, real, fake)
+            term = pen((lambda x: _aux(D(x))) if pen.reads_aux else critic, real, fake)
+            logs[f"loss/{pen.name}"] = term.detach()
+            loss = loss + term
     return loss
 
 
@@ -188,11 +191,12 @@ def _critic_step(c: Contest, real: Tensor, y: Tensor | None, fake: Tensor, code:
     labels = (y, code) if _reads_label(c) else (None, None)
     with c.autocast():
         real_out, fake_out = critic_scores(c.critic, real, fake, *labels)
-    loss_d = _critic_loss(c, real, fake, real_out, fake_out, y, code)
+    logs: dict[str, Tensor] = {}
+    loss_d = _critic_loss(c, real, fake, real_out, fake_out, y, code, logs)
     _descend(loss_d, c.opt_d, c.scaler_d)
     _after_critic_step(c)
     return {"loss/D": loss_d.detach(), "score/D(x)": _score(real_out).detach().float().mean(),
-            "score/D(G(z))": _score(fake_out).detach().float().mean()}
+            "score/D(G(z))": _score(fake_out).detach().float().mean(), **logs}
 
 
 def _generator_loss(c: Contest, fake_out: CriticOutput | None, code: Tensor | None, logs: dict[str, Tensor],
@@ -282,8 +286,8 @@ def gda_step(
     with c.autocast():
         fake = _generate(G, z, code)
         real_out, fake_out = critic_scores(D, real, fake, *labels)
-    loss_d = _critic_loss(c, real, fake.detach(), real_out, fake_out, y, code)
-    logs = {}
+    logs: dict[str, Tensor] = {}
+    loss_d = _critic_loss(c, real, fake.detach(), real_out, fake_out, y, code, logs)
     loss_g = _generator_loss(c, fake_out, code, logs, fake, real)
     d_params = [p for p in D.parameters() if p.requires_grad]
     g_params = [p for p in G.parameters() if p.requires_grad]
