@@ -42,11 +42,12 @@ def r1_penalty(critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
 
 
 # --- InfoGAN's code on real images: consistency under small deformations ---------------------------------
-# InfoGAN's bound is indifferent to *which* partition of the data its categorical code learns: a code that
-# splits 4s and 9s together by slant is as recoverable from G(z, c) as one that follows the digits.  IIC
-# (Ji et al. 2019) picks the partition that survives small deformations: it maximizes the mutual information
-# between the cluster read from an image and the one read from a randomly deformed copy.  Applied to Q on real
-# images, it makes Q read digits, and G's categories must then be digits for Q to recover them.
+# InfoGAN's bound is indifferent to *which* partition of the data its categorical code learns: two categories
+# that each draw half 4s and half 9s, told apart by style, are as recoverable from G(z, c) as two that follow
+# the digits.  IIC (Ji et al. 2019) prefers the partition that survives small deformations: it maximizes the
+# mutual information between the cluster read from an image and the one read from a randomly deformed copy.
+# Applied to Q on real images, it pushes Q to read digits, and G's categories must then be digits for Q to
+# recover them.
 
 
 def random_affine(x: Tensor, degrees: float = 20.0, translate: float = 0.075, scale: float = 0.1) -> Tensor:
