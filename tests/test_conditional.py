@@ -227,7 +227,6 @@ def test_code_consistency_reads_q_and_is_not_ignored(tmp_path, two_classes):
                                                   "info_continuous=0", f"info_consistency={weight}"])
         exp = load_run(train(cfg, out=tmp_path / f"c{weight}", progress=False).run_dir, load_data=True)
         real = exp.data.sample(128, torch.Generator().manual_seed(3))
-        real = real[0] if isinstance(real, tuple) else real
         torch.manual_seed(4)
         with torch.no_grad():
             q = exp.D.eval()(torch.cat([real, random_affine(real)]))[1].softmax(1)

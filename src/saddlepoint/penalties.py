@@ -20,6 +20,7 @@ __all__ = ["Penalty", "gradient_penalty", "r1_penalty", "clip_weights", "swap_pa
            "random_affine", "paired_information", "code_consistency"]
 
 Critic = Callable[[Tensor], Tensor]  # x → raw scores (B,): a plain critic, or a conditional one at fixed labels
+#                                     (x → the auxiliary head's outputs for a penalty that ``reads_aux``)
 CriticPenaltyFn = Callable[[Critic, Tensor, Tensor], Tensor]
 
 
@@ -73,11 +74,11 @@ def paired_information(p: Tensor, q: Tensor) -> Tensor:
     return (joint * (joint.log() - joint.sum(1, keepdim=True).log() - joint.sum(0, keepdim=True).log())).sum()
 
 
-def code_consistency(categorical: int) -> Callable[[Callable[[Tensor], Tensor], Tensor, Tensor], Tensor]:
+def code_consistency(categorical: int) -> CriticPenaltyFn:
     """−I(Q(x); Q(x̃)) over real images x and random affine views x̃, on the first ``categorical`` outputs of the
     critic's auxiliary head (InfoGAN's Q); the penalty is called with ``x → aux outputs`` (``reads_aux``)."""
 
-    def fn(aux: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
+    def fn(aux: Critic, real: Tensor, fake: Tensor) -> Tensor:
         q = aux(torch.cat([real, random_affine(real)]))[:, :categorical].float().softmax(1)
         return -paired_information(*q.chunk(2))
 
