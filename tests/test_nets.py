@@ -240,3 +240,22 @@ def test_penalties_on_a_batch_normed_critic_warn_and_name_the_fix():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         resolve_config("mnist-dcgan", ["game=wasserstein", "gradient_penalty=10"])
+
+
+def test_penalty_every_without_a_penalty_warns_that_it_does_nothing():
+    import warnings
+
+    from saddlepoint import resolve_config
+
+    def warns(recipe, overrides):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            resolve_config(recipe, overrides)[1].warn_if_doubtful()
+        return [str(w.message) for w in seen]
+
+    said = warns("grid25", ["r1=0"])  # the recipe spaces out its R1; the user turned R1 off
+    assert len(said) == 1 and said[0].startswith("penalty_every=4 spaces out the critic's penalties")
+    assert said[0].endswith("remove it or turn a penalty on")
+    assert warns("grid25", []) == []  # R1 on: penalty_every does its work
+    assert warns("mnist-infogan", ["penalty_every=2"]) == []  # the IIC term is a critic penalty too
+    assert warns("mnist-dcgan", ["penalty_every=1"]) == []

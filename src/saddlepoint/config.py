@@ -227,6 +227,11 @@ class TrainConfig:
                           "critic: its gradient at each sample passes through the batch's statistics, so the penalty "
                           "is not the per-sample one of the papers (WGAN-GP leaves batch norm out); add "
                           "critic_batch_norm=false", stacklevel=3)
+        # Not refused: a recipe's penalty_every (grid25, ring8) must not break the user's r1=0.
+        if self.penalty_every > 1 and not (self.r1 or self.gradient_penalty or self.info_consistency):
+            warnings.warn(f"penalty_every={self.penalty_every} spaces out the critic's penalties and this run has none "
+                          "(r1, gradient_penalty and info_consistency are 0), so it does nothing; remove it or turn a "
+                          "penalty on", stacklevel=3)
 
     def _validate_conditional(self, defaults) -> None:
         owner = {"label_critic": ("cgan",), "aux_weight": ("acgan", "infogan"), "aux_on_fake": ("acgan",),
