@@ -78,6 +78,46 @@ def test_infogan_term_is_the_negative_information_bound():
     assert torch.equal(cond.categories(cond.balanced(6)), torch.tensor([0, 1, 2, 0, 1, 2]))
 
 
+def test_several_categorical_codes_are_independent_and_each_pays_its_cross_entropy():
+    cond = MutualInformation(categorical=3, continuous=1, weight=0.5, codes=2)
+    assert cond.cond_dim == cond.aux_outputs == 7
+    code = cond.sample(500, torch.Generator().manual_seed(0))
+    assert code.shape == (500, 7) and torch.equal(code[:, :6].unflatten(1, (2, 3)).sum(2), torch.ones(500, 2))
+    cats = cond.categories(code)
+    assert cats.shape == (500, 2) and torch.equal(code[:, 3:6].argmax(1), cats[:, 1])
+    joint = torch.bincount(cats[:, 0] * 3 + cats[:, 1], minlength=9).float() / 500
+    assert (joint - 1 / 9).abs().max() < 0.05  # the two codes are drawn independently
+    q = torch.randn(500, 7)
+    expected = 0.5 * (F.cross_entropy(q[:, :3], cats[:, 0]) + F.cross_entropy(q[:, 3:6], cats[:, 1])
+                      + 0.5 * ((q[:, 6:] - code[:, 6:]) ** 2).sum(1).mean())
+    assert torch.allclose(cond.g_term(q, code, None, None), expected)
+    # Pictures: every combination equally often; one category given for all codes fills each.
+    assert cond.categories(cond.balanced(9)).tolist() == [[i % 3, i // 3] for i in range(9)]
+    assert cond.categories(cond.code(torch.tensor([2, 0]), torch.zeros(2, 1))).tolist() == [[2, 2], [0, 0]]
+    # One code keeps the one-code layout: categories (B,).
+    assert MutualInformation(categorical=3, continuous=0).categories(torch.eye(3)).tolist() == [0, 1, 2]
+
+
+def test_code_consistency_sums_the_information_of_every_code(monkeypatch):
+    import saddlepoint.penalties as penalties
+
+    monkeypatch.setattr(penalties, "random_affine", lambda x: x)  # the copy is the image: each reading agrees
+    K = 4
+    x = (torch.arange(16.0) % K).view(16, 1, 1, 1)  # image i belongs to cluster i mod K
+    one_cluster = torch.zeros(32, K)
+    one_cluster[:, 0] = 50
+
+    def head(images):  # code 1 reads the cluster one-to-one, code 2 reads one cluster for every image
+        return torch.cat([F.one_hot(images.flatten().long(), K).float() * 50, one_cluster], 1)
+
+    assert penalties.code_consistency(K, codes=2)(head, x, None).item() == pytest.approx(-np.log(K), abs=1e-4)
+    swapped = lambda images: head(images)[:, [4, 5, 6, 7, 0, 1, 2, 3]]  # noqa: E731
+    assert penalties.code_consistency(K, codes=2)(swapped, x, None).item() == pytest.approx(-np.log(K), abs=1e-4)
+    assert penalties.code_consistency(K)(swapped, x, None).item() == pytest.approx(0.0, abs=1e-4)  # reads code 1 only
+    both = lambda images: torch.cat([head(images)[:, :K]] * 2, 1)  # noqa: E731
+    assert penalties.code_consistency(K, codes=2)(both, x, None).item() == pytest.approx(-2 * np.log(K), abs=1e-4)
+
+
 def test_make_condition_by_name():
     assert make_condition("none") is None
     assert isinstance(make_condition("cgan", 10), LabelCondition)
@@ -241,8 +281,10 @@ def test_conditional_resume_is_exact(tmp_path, two_classes):
     overrides = [f"data={two_classes}", *SMALL, "steps=6", "checkpoint_every=3"]
     # the last: the recipe's IIC term on Q draws its deformations from torch's global stream, which checkpoints keep
     for recipe, players, extra in (("mnist-acgan", "dcgan", []), ("mnist-infogan", "dcgan", ["info_consistency=0"]),
+                                   ("mnist-infogan", "dcgan", ["info_codes=3", "info_continuous=0"]),
                                    ("mnist-infogan", "infogan", [])):
-        full, crashed = tmp_path / f"{recipe}-{players}-full", tmp_path / f"{recipe}-{players}-crashed"
+        name = f"{recipe}-{players}-{len(extra)}"
+        full, crashed = tmp_path / f"{name}-full", tmp_path / f"{name}-crashed"
         for out in (full, crashed):
             assert main(["train", recipe, *overrides, f"model={players}", *extra, "--out", str(out), "--quiet"]) == 0
         crash_after(crashed, 3)
@@ -272,6 +314,8 @@ def test_simultaneous_gda_and_penalties_with_a_label_critic(tmp_path, two_classe
     (["conditional=cgan", "info_consistency=1"], "info_consistency applies to conditional=infogan"),
     (["conditional=infogan", "model=infogan", "info_categorical=0", "info_consistency=1"],
      "info_consistency acts on the categorical code"),
+    (["conditional=cgan", "info_codes=3"], "info_codes applies to conditional=infogan"),
+    (["conditional=infogan", "info_categorical=0", "info_codes=3"], "info_categorical=0 makes none"),
 ])
 def test_conditional_keys_are_checked(overrides, message):
     with pytest.raises(ConfigError, match=message):
@@ -394,3 +438,33 @@ def test_mnist_conditional_runs_log_what_the_classifier_reads(tmp_path, recipe, 
     expected = (float((read == asked).float().mean()) if key == "accuracy"
                 else best_matching_accuracy(asked, read, 10, 10)["code_match"])
     assert rows[1][f"eval/{key}"] == pytest.approx(expected)
+
+
+def test_stacked_mnist_infogan_logs_the_protocol_on_codes_drawn_from_their_prior(tmp_path):
+    """Three categorical codes on stacked MNIST: the run logs the protocol's digit triples, read on samples
+    whose codes come from their prior (the generator's own distribution), not from the stratified draw
+    that pictures use, which would read more even than the generator samples."""
+    from saddlepoint.metrics.images import read_stacked
+    from saddlepoint.train import load_run
+
+    mnist_or_skip(train=True)
+    _, cfg = resolve_config("stacked-mnist-infogan", [*SMALL, "steps=2", "log_every=1", "eval_every=2",
+                                                      "eval_samples=200"])
+    run = train(cfg, out=tmp_path / "run", progress=False).run_dir
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    exp = load_run(run)
+    cond = exp.evaluation_conditions(200)
+    assert torch.equal(cond, exp.evaluation_conditions(200)) and cond.shape == (200, 30)
+    cats = exp.condition.categories(cond)
+    assert not torch.equal(cats, exp.condition.categories(exp.condition.balanced(200)))
+    assert len({tuple(c) for c in cats.tolist()}) > 150  # independent draws over 1000 combinations
+    assert rows[1]["eval/modes"] == read_stacked(exp.generate(200, cond=cond))["modes"]
+
+
+def test_code_match_needs_a_single_categorical_code():
+    from saddlepoint.metrics.images import MetricUnavailable, check_metrics
+    from saddlepoint.train import Experiment
+
+    _, cfg = resolve_config("mnist-infogan", ["info_codes=3"])
+    with pytest.raises(MetricUnavailable, match="this run has info_codes=3; train with info_codes=1 to measure it"):
+        check_metrics(Experiment(cfg, channels=1), ["code_match"])

@@ -145,11 +145,15 @@ class AuxiliaryClassifier(_Labels):
 @dataclass(frozen=True)
 class MutualInformation:
     """InfoGAN: λ · (−L_I) for both players, with L_I's constant entropy H(c) dropped.  A code is
-    (B, categorical + continuous): a one-hot categorical part and continuous parts uniform on [−1, 1]."""
+    (B, codes · categorical + continuous): ``codes`` independent one-hot categorical parts (one by default;
+    three on stacked MNIST, where each channel holds its own digit) and continuous parts uniform on [−1, 1].
+    Each categorical code is uniform over its values, so a generator whose categories each hold one mode of
+    the data draws those modes equally often."""
 
     categorical: int = 10
     continuous: int = 2
     weight: float = 1.0
+    codes: int = 1
     critic_reads_label: ClassVar[bool] = False
     needs_labels: ClassVar[bool] = False
     from_real: ClassVar[bool] = False
@@ -157,37 +161,47 @@ class MutualInformation:
 
     @property
     def cond_dim(self) -> int:
-        return self.categorical + self.continuous
+        return self.codes * self.categorical + self.continuous
 
     @property
     def aux_outputs(self) -> int:
-        return self.categorical + self.continuous
+        return self.cond_dim
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
-        cat = torch.randint(max(self.categorical, 1), (n,), generator=generator)
+        shape = (n,) if self.codes == 1 else (n, self.codes)
+        cat = torch.randint(max(self.categorical, 1), shape, generator=generator)
         return self.code(cat, torch.rand(n, self.continuous, generator=generator) * 2 - 1)
 
     def code(self, categories: Tensor, continuous: Tensor) -> Tensor:
-        """Assemble codes from categories (B,) and continuous values (B, continuous) → (B, cond_dim)."""
-        parts = [F.one_hot(categories, self.categorical).float()] if self.categorical else []
+        """Assemble codes from categories and continuous values (B, continuous) → (B, cond_dim).  Categories
+        are (B, codes), or (B,): the same category in every categorical code."""
+        if categories.dim() == 1:
+            categories = categories[:, None].expand(-1, self.codes)
+        parts = [F.one_hot(categories, self.categorical).float().flatten(1)] if self.categorical else []
         return torch.cat(parts + [continuous.float()], dim=1)
 
     def balanced(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """Codes with every category equally often and continuous codes from their prior, for evaluation."""
-        return self.code(torch.arange(n) % max(self.categorical, 1),
-                         torch.rand(n, self.continuous, generator=generator) * 2 - 1)
+        """Codes for pictures and evaluation: every category equally often (with several codes, every
+        combination: code j of sample i is digit j of i in base K); continuous codes from their prior."""
+        k = max(self.categorical, 1)
+        i = torch.arange(n)
+        cats = i % k if self.codes == 1 else torch.stack([(i // k**j) % k for j in range(self.codes)], 1)
+        return self.code(cats, torch.rand(n, self.continuous, generator=generator) * 2 - 1)
 
     def categories(self, code: Tensor) -> Tensor:
-        """The categorical part of codes (B, cond_dim) as indices (B,)."""
-        return code[:, : self.categorical].argmax(1)
+        """The categorical parts of codes (B, cond_dim) as indices: (B,) for one code, else (B, codes)."""
+        cats = code[:, : self.codes * self.categorical].unflatten(1, (self.codes, self.categorical)).argmax(2)
+        return cats[:, 0] if self.codes == 1 else cats
 
     def _neg_info(self, q: Tensor, code: Tensor) -> Tensor:
         q = q.float()
         loss = q.new_zeros(())
-        if self.categorical:
-            loss = loss + F.cross_entropy(q[:, : self.categorical], self.categories(code))
+        width = self.codes * self.categorical
+        if self.categorical:  # one cross-entropy per categorical code, summed
+            logits = q[:, :width].unflatten(1, (self.codes, self.categorical))
+            loss = loss + self.codes * F.cross_entropy(logits.flatten(0, 1), self.categories(code).flatten())
         if self.continuous:  # −log N(c; μ, 1) up to a constant, summed over the codes
-            loss = loss + 0.5 * ((q[:, self.categorical:] - code[:, self.categorical:]) ** 2).sum(1).mean()
+            loss = loss + 0.5 * ((q[:, width:] - code[:, width:]) ** 2).sum(1).mean()
         return self.weight * loss
 
     def d_term(self, aux_real, aux_fake, y_real, c_fake):
@@ -255,7 +269,8 @@ class CycleTranslation(_Translation):
 
 
 def make_condition(name: str, n_classes: int = 0, weight: float = 1.0, categorical: int = 10,
-                   continuous: int = 2, l1_weight: float = 100.0, aux_on_fake: bool = True) -> Condition | None:
+                   continuous: int = 2, l1_weight: float = 100.0, aux_on_fake: bool = True,
+                   codes: int = 1) -> Condition | None:
     """The condition ``name`` (``none`` → None)."""
     if name == "none":
         return None
@@ -268,7 +283,7 @@ def make_condition(name: str, n_classes: int = 0, weight: float = 1.0, categoric
     if name == "cyclegan":
         return CycleTranslation()
     if name == "infogan":
-        return MutualInformation(categorical, continuous, weight)
+        return MutualInformation(categorical, continuous, weight, codes)
     if name not in CONDITIONS:
         raise KeyError(f"unknown conditional={name!r}; choose one of none, {', '.join(CONDITIONS)}")
     return CONDITIONS[name](n_classes, weight)

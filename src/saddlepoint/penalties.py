@@ -74,13 +74,15 @@ def paired_information(p: Tensor, q: Tensor) -> Tensor:
     return (joint * (joint.log() - joint.sum(1, keepdim=True).log() - joint.sum(0, keepdim=True).log())).sum()
 
 
-def code_consistency(categorical: int) -> CriticPenaltyFn:
-    """−I(Q(x); Q(x̃)) over real images x and random affine views x̃, on the first ``categorical`` outputs of the
-    critic's auxiliary head (InfoGAN's Q); the penalty is called with ``x → aux outputs`` (``reads_aux``)."""
+def code_consistency(categorical: int, codes: int = 1) -> CriticPenaltyFn:
+    """−I(Q(x); Q(x̃)) over real images x and random affine views x̃, on the first ``codes`` · ``categorical``
+    outputs of the critic's auxiliary head (InfoGAN's Q), summed over the ``codes`` categorical codes; the
+    penalty is called with ``x → aux outputs`` (``reads_aux``)."""
 
     def fn(aux: Critic, real: Tensor, fake: Tensor) -> Tensor:
-        q = aux(torch.cat([real, random_affine(real)]))[:, :categorical].float().softmax(1)
-        return -paired_information(*q.chunk(2))
+        logits = aux(torch.cat([real, random_affine(real)]))[:, :codes * categorical].float()
+        q = logits.unflatten(1, (codes, categorical)).softmax(2)
+        return -sum(paired_information(*q[:, j].chunk(2)) for j in range(codes))
 
     return fn
 

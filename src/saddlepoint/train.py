@@ -119,7 +119,7 @@ class Experiment:
         if cfg.r1 > 0:
             penalties.append(Penalty("r1", r1_penalty, cfg.r1, cfg.penalty_every))
         if cfg.info_consistency > 0:
-            penalties.append(Penalty("code_consistency", code_consistency(cfg.info_categorical), cfg.info_consistency,
+            penalties.append(Penalty("code_consistency", code_consistency(cfg.info_categorical, cfg.info_codes), cfg.info_consistency,
                                      cfg.penalty_every, reads_aux=True))
         g_penalties = []
         if cfg.conditional == "cyclegan":
@@ -191,6 +191,16 @@ class Experiment:
                            for zb, cb in zip(z.split(chunk), cond.split(chunk))])
         G.train(was_training)
         return x * self.scale
+
+    def evaluation_conditions(self, n: int) -> Tensor:
+        """The labels (codes) a conditional run is evaluated with: every class (category) equally often, InfoGAN's
+        continuous codes from their prior.  On stacked MNIST, whose protocol counts how often each digit triple
+        is drawn, InfoGAN's codes all come from their prior: the generator's own distribution, not a stratified
+        draw that would read more even than it samples."""
+        g = torch.Generator().manual_seed(EVAL_SEED + 2)
+        if self.cfg.data == "stacked-mnist":
+            return self.condition.sample(n, g)
+        return self.condition.balanced(n, g)
 
     @property
     def sampler(self) -> nn.Module:
@@ -357,7 +367,7 @@ def _make_condition(cfg: TrainConfig, classes: int) -> Condition | None:
                        f"{cfg.data} has {'none' if classes == 0 else 'one'}; use mnist, cifar10, class sub-folders or "
                        "an .npz with a 'labels' array (or conditional=infogan, which needs no labels)")
     return make_condition(cfg.conditional, classes, cfg.aux_weight, cfg.info_categorical, cfg.info_continuous,
-                          cfg.l1_weight, cfg.aux_on_fake)
+                          cfg.l1_weight, cfg.aux_on_fake, cfg.info_codes)
 
 
 def _build_players(cfg: TrainConfig, channels: int, condition: Condition | None = None,
@@ -391,9 +401,7 @@ def evaluate(exp: Experiment, n: int | None = None) -> dict[str, float]:
     n = n or exp.cfg.eval_samples
     if isinstance(exp.data, GaussianMixture2D):
         return mode_coverage(exp.generate(n), exp.data.means_tensor, exp.data.std)
-    cond = None
-    if exp.condition is not None and not exp.condition.from_real:  # every class (category) equally often
-        cond = exp.condition.balanced(n, torch.Generator().manual_seed(EVAL_SEED + 2))
+    cond = exp.evaluation_conditions(n) if exp.condition is not None and not exp.condition.from_real else None
     fake = exp.generate(n, cond=cond) / exp.scale
     real = exp.data.sample(n, torch.Generator().manual_seed(EVAL_SEED + 1)) / exp.scale
     if not exp.images:

@@ -92,14 +92,14 @@ def digit_reads(exp, fake: Tensor, cond: Tensor | None) -> dict[str, float]:
     from .conditional import best_matching_accuracy, class_accuracy
 
     kind = exp.condition.name if exp.condition is not None else None
-    if exp.cfg.data == "stacked-mnist" and kind is None:
+    if exp.cfg.data == "stacked-mnist" and kind in (None, "infogan"):
         return read_stacked(fake)
     if exp.cfg.data != "mnist" or kind not in ("cgan", "acgan", "infogan") or cond is None:
         return {}
     predicted = mnist_backbone()[0](fake)[1].argmax(1)
     if kind != "infogan":
         return {"accuracy": class_accuracy(predicted, exp.condition.categories(cond))["accuracy"]}
-    if not exp.condition.categorical:
+    if not exp.condition.categorical or exp.condition.codes > 1:
         return {}
     return {"code_match": best_matching_accuracy(exp.condition.categories(cond), predicted,
                                                  exp.condition.categorical, 10)["code_match"]}
@@ -310,6 +310,9 @@ def _check_conditional(exp, metrics: list[str]) -> None:
                                 "need data=mnist")
     if "code_match" in metrics and not cond.categorical:
         raise MetricUnavailable("code_match needs a categorical code; this run has info_categorical=0")
+    if "code_match" in metrics and cond.codes > 1:
+        raise MetricUnavailable(f"code_match matches one categorical code to the digit classes and this run has "
+                                f"info_codes={cond.codes}; train with info_codes=1 to measure it")
 
 
 def _conditional_metrics(exp, metrics, fake, fake_feats, asked, backbone_fn, described, n_ref) -> dict:
@@ -367,11 +370,7 @@ def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_00
         return _evaluate_translation(exp, metrics, n, n_ref,
                                      lambda: _backbone(backbone, data, inception_weights, exp.device, progress))
     backbone_fn, described = _backbone(backbone, data, inception_weights, exp.device, progress)
-    cond = None
-    if exp.condition is not None:  # every class (category) equally often, InfoGAN's continuous codes from their prior
-        from ..train import EVAL_SEED
-
-        cond = exp.condition.balanced(n, torch.Generator().manual_seed(EVAL_SEED + 2))
+    cond = exp.evaluation_conditions(n) if exp.condition is not None else None
     fake = exp.generate(n, cond=cond)
     fake_feats, fake_probs = backbone_fn(fake)
     out: dict = {"generated_samples": n, "step": exp.step, "generator": exp.sampler_name, "backbone": described}
