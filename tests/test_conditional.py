@@ -448,8 +448,8 @@ def test_stacked_mnist_infogan_logs_the_protocol_on_codes_drawn_from_their_prior
     from saddlepoint.train import load_run
 
     mnist_or_skip(train=True)
-    _, cfg = resolve_config("stacked-mnist-infogan", [*SMALL, "steps=2", "log_every=1", "eval_every=2",
-                                                      "eval_samples=200"])
+    _, cfg = resolve_config("stacked-mnist", [*SMALL, "conditional=infogan", "info_codes=3", "info_continuous=0",
+                                              "steps=2", "log_every=1", "eval_every=2", "eval_samples=200"])
     run = train(cfg, out=tmp_path / "run", progress=False).run_dir
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     exp = load_run(run)
