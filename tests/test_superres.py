@@ -14,7 +14,7 @@ from saddlepoint import resolve_config, train
 from saddlepoint.cli import main
 from saddlepoint.config import ConfigError
 from saddlepoint.data.images import DataError
-from saddlepoint.data.superres import SRSampler, downsample, load_photos, upsample_bicubic
+from saddlepoint.data.superres import SRSampler, dihedral, downsample, load_photos, upsample_bicubic
 from saddlepoint.metrics.translation import pixel_metrics, superres_metrics
 from saddlepoint.nets.srresnet import SRCritic, SRResNet
 
@@ -63,6 +63,33 @@ def test_sampler_crops_and_degrades(photo_folder):
         SRSampler(str(photo_folder), 128)
     with pytest.raises(DataError, match="multiple of the scale"):
         SRSampler(str(photo_folder), 30)
+
+
+def test_dihedral_gives_the_squares_eight_symmetries():
+    x = torch.arange(16.0).view(1, 1, 4, 4).expand(8, 2, 4, 4)
+    y = dihedral(x, torch.arange(8))
+    assert torch.equal(y[0], x[0]) and torch.equal(y[1], torch.rot90(x[0], 1, (1, 2)))
+    assert torch.equal(y[4], x[0].flip(-1)) and torch.equal(y[6], torch.rot90(x[0].flip(-1), 2, (1, 2)))
+    assert len({tuple(t.flatten().tolist()) for t in y}) == 8  # all different
+    assert torch.equal(dihedral(y, torch.zeros(8, dtype=torch.long)), y)
+
+
+def test_augmented_crops_are_turned_and_mirrored_copies_of_the_same_crops(photo_folder):
+    plain, turned = SRSampler(str(photo_folder), 32), SRSampler(str(photo_folder), 32, augment=True)
+    (a, _), (b, low) = (s.sample_labelled(24, torch.Generator().manual_seed(1)) for s in (plain, turned))
+    assert torch.allclose(low, downsample(b, 4))  # degraded after the symmetry, as the model will see it
+    which = [next(k for k in range(8) if torch.equal(dihedral(a[i:i + 1], torch.tensor([k]))[0], b[i]))
+             for i in range(24)]  # StopIteration if a crop were anything else
+    assert len(set(which)) >= 5
+    again, _ = turned.sample_labelled(24, torch.Generator().manual_seed(1))
+    assert torch.equal(again, b)  # from the run's generator: exact resume
+    with pytest.raises(ConfigError, match="sr_augment applies to conditional=srgan"):
+        resolve_config("mnist-dcgan", ["sr_augment=true"])
+    from saddlepoint.train import Experiment
+
+    for flag in (False, True):  # the key reaches the run's sampler
+        _, cfg = resolve_config("srresnet-photos", [f"data={photo_folder}", *TINY, f"sr_augment={flag}"])
+        assert Experiment(cfg).data.augment is flag
 
 
 def test_superres_metrics_score_bicubic_as_bicubic():

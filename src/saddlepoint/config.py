@@ -111,6 +111,8 @@ class TrainConfig:
                          min=1)
     sr_residual: bool = _f(True, "srgan: the generator adds its output to the bicubic enlargement of its input (global "
                                  "residual learning, VDSR; not in the SRGAN paper); false = the paper's generator")
+    sr_augment: bool = _f(False, "srgan: each training crop turned by a multiple of 90° and mirrored at random (the "
+                                 "square's 8 symmetries), as EDSR trains")
     cycle_weight: float = _f(10.0, "cyclegan: λ on the cycle-consistency L1 loss", min=0)
     identity_weight: float = _f(5.0, "cyclegan: weight of the identity L1 loss (the paper: 0.5·λ)", min=0)
     translator_downsampling: int = _f(2, "cyclegan: stride-2 convolutions in each translator (the paper: 2 at 128 and "
@@ -239,7 +241,7 @@ class TrainConfig:
         owner = {"label_critic": ("cgan",), "aux_weight": ("acgan", "infogan"), "aux_on_fake": ("acgan",),
                  "info_categorical": ("infogan",), "info_continuous": ("infogan",), "info_codes": ("infogan",),
                  "info_consistency": ("infogan",), "l1_weight": ("pix2pix",),
-                 "gan_weight": ("pix2pix", "srgan"), "res_blocks": ("srgan", "cyclegan"), "sr_residual": ("srgan",),
+                 "gan_weight": ("pix2pix", "srgan"), "res_blocks": ("srgan", "cyclegan"), "sr_residual": ("srgan",), "sr_augment": ("srgan",),
                  "cycle_weight": ("cyclegan",), "identity_weight": ("cyclegan",), "pool_size": ("cyclegan",),
                  "translator_downsampling": ("cyclegan",)}
         for key, kinds in owner.items():

@@ -355,7 +355,9 @@ def _load_image_data(cfg: TrainConfig):
     elif cfg.conditional == "cyclegan":
         from .data.unpaired import UnpairedSampler as sampler
     elif cfg.conditional == "srgan":
-        from .data.superres import SRSampler as sampler
+        from .data.superres import SRSampler
+
+        return SRSampler(cfg.data, cfg.image_size, augment=cfg.sr_augment)
     else:
         from .data.images import load_images as sampler
     return sampler(cfg.data, cfg.image_size)

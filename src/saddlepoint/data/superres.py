@@ -6,7 +6,8 @@ immunohistochemistry slide for training; the cat ``chelsea`` and ``coffee`` held
 folder of images (any sizes), with an optional ``test/`` sub-folder of held-out images.
 
 Training batches are random ``image_size`` × ``image_size`` crops of the training images (drawn from
-the run's generator: exact resume), each with its low-resolution version made by bicubic
+the run's generator: exact resume), with ``sr_augment`` each turned and mirrored by one of the square's
+eight symmetries, each with its low-resolution version made by bicubic
 downsampling with antialiasing (the degradation of Ledig et al. 2017).  Pixels in [−1, 1].
 """
 
@@ -20,7 +21,7 @@ from torch.nn import functional as F
 
 from .images import DataError, decode_image, warn_skipped
 
-__all__ = ["SR_DATASETS", "SRSampler", "load_photos", "downsample", "upsample_bicubic"]
+__all__ = ["SR_DATASETS", "SRSampler", "load_photos", "downsample", "upsample_bicubic", "dihedral"]
 
 SR_DATASETS = {"skimage-photos": "natural photographs shipped with scikit-image (6 for training, 2 held out)"}
 _TRAIN = ("astronaut", "rocket", "stereo_motorcycle", "hubble_deep_field", "retina", "immunohistochemistry")
@@ -35,6 +36,18 @@ def downsample(x: Tensor, scale: int) -> Tensor:
 def upsample_bicubic(x: Tensor, scale: int) -> Tensor:
     """The baseline: bicubic interpolation back up, clamped to [−1, 1]."""
     return F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False).clamp(-1, 1)
+
+
+def dihedral(x: Tensor, which: Tensor) -> Tensor:
+    """Square images (B, C, S, S), each under one of the square's 8 symmetries: ``which`` (B,) in 0..7 turns
+    image b by 90° · (which mod 4) and, for 4..7, mirrors it left to right first."""
+    out = torch.where((which >= 4)[:, None, None, None], x.flip(-1), x)
+    turns = which % 4
+    for k in (1, 2, 3):
+        sel = turns == k
+        if sel.any():
+            out[sel] = torch.rot90(out[sel], k, (-2, -1))
+    return out
 
 
 def _skimage_photo(name: str) -> Tensor:
@@ -92,10 +105,11 @@ class SRSampler:
 
     kind = "superres"
 
-    def __init__(self, name: str, image_size: int, scale: int = 4, photos: list[Tensor] | None = None):
+    def __init__(self, name: str, image_size: int, scale: int = 4, photos: list[Tensor] | None = None,
+                 augment: bool = False):
         if image_size % scale:
             raise DataError(f"image_size={image_size} (the high-resolution crop) must be a multiple of the scale {scale}")
-        self.name, self.image_size, self.scale = name, image_size, scale
+        self.name, self.image_size, self.scale, self.augment = name, image_size, scale, augment
         self.photos = photos if photos is not None else load_photos(name)
         small = [p for p in self.photos if min(p.shape[-2:]) < image_size]
         if small:
@@ -119,6 +133,8 @@ class SRSampler:
             left = int(torch.randint(p.shape[-1] - s + 1, (1,), generator=generator))
             crops.append(p[:, top:top + s, left:left + s])
         high = torch.stack(crops).float().div_(127.5).sub_(1.0)
+        if self.augment:
+            high = dihedral(high, torch.randint(8, (n,), generator=generator))
         return high, downsample(high, self.scale)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
