@@ -145,8 +145,8 @@ class AuxiliaryClassifier(_Labels):
 @dataclass(frozen=True)
 class MutualInformation:
     """InfoGAN: λ · (−L_I) for both players, with L_I's constant entropy H(c) dropped.  A code is
-    (B, codes · categorical + continuous): ``codes`` independent one-hot categorical parts (one by default;
-    three on stacked MNIST, where each channel holds its own digit) and continuous parts uniform on [−1, 1].
+    (B, codes · categorical + continuous): ``codes`` independent one-hot categorical parts (one by default; the
+    paper used four 10-way codes on SVHN and ten on CelebA) and continuous parts uniform on [−1, 1].
     Each categorical code is uniform over its values, so a generator whose categories each hold one mode of
     the data draws those modes equally often."""
 

@@ -119,8 +119,8 @@ class Experiment:
         if cfg.r1 > 0:
             penalties.append(Penalty("r1", r1_penalty, cfg.r1, cfg.penalty_every))
         if cfg.info_consistency > 0:
-            penalties.append(Penalty("code_consistency", code_consistency(cfg.info_categorical, cfg.info_codes), cfg.info_consistency,
-                                     cfg.penalty_every, reads_aux=True))
+            penalties.append(Penalty("code_consistency", code_consistency(cfg.info_categorical, cfg.info_codes),
+                                     cfg.info_consistency, cfg.penalty_every, reads_aux=True))
         g_penalties = []
         if cfg.conditional == "cyclegan":
             g_penalties += [Penalty(name, fn, w) for name, fn, w in (("cycle", cycle_loss, cfg.cycle_weight),
