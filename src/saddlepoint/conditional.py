@@ -168,8 +168,7 @@ class MutualInformation:
         return self.cond_dim
 
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
-        shape = (n,) if self.codes == 1 else (n, self.codes)
-        cat = torch.randint(max(self.categorical, 1), shape, generator=generator)
+        cat = torch.randint(max(self.categorical, 1), (n, self.codes), generator=generator)
         return self.code(cat, torch.rand(n, self.continuous, generator=generator) * 2 - 1)
 
     def code(self, categories: Tensor, continuous: Tensor) -> Tensor:
@@ -185,7 +184,7 @@ class MutualInformation:
         combination: code j of sample i is digit j of i in base K); continuous codes from their prior."""
         k = max(self.categorical, 1)
         i = torch.arange(n)
-        cats = i % k if self.codes == 1 else torch.stack([(i // k**j) % k for j in range(self.codes)], 1)
+        cats = torch.stack([(i // k**j) % k for j in range(self.codes)], 1)
         return self.code(cats, torch.rand(n, self.continuous, generator=generator) * 2 - 1)
 
     def categories(self, code: Tensor) -> Tensor:
