@@ -34,6 +34,7 @@ SETTINGS: dict[str, tuple[str, list[str], int]] = {
     "pacdcgan2": ("stacked-mnist", ["pack=2"], 26_000),
     "pacdcgan2-ema": ("stacked-mnist", ["pack=2", "ema=0.999"], 26_000),
     "pacdcgan4": ("stacked-mnist", ["pack=4"], 26_000),
+    "pacdcgan2-mmd": ("stacked-mnist-mmd", [], 26_000),
     "weak-d-quarter": ("stacked-mnist-weak-d", [], 25_600),
     "weak-d-quarter-pac2": ("stacked-mnist-weak-d", ["pack=2"], 25_600),
 }

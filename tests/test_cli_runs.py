@@ -367,6 +367,25 @@ def test_image_experiment_uses_the_lean_settings(tiny_npz):
     assert exp.contest.precision is None and exp.D.net[0].weight.is_contiguous()
 
 
+def test_mmd_term_reaches_the_generators_loss_and_its_keys_are_checked(tiny_npz):
+    from saddlepoint.train import Experiment
+
+    _, cfg = resolve_config("mnist-dcgan", [f"data={tiny_npz}", *IMG, "mmd=5", "mmd_bandwidth=10", "mmd_channels=true"])
+    (term,) = Experiment(cfg).contest.g_penalties
+    assert term.name == "mmd" and term.weight == 5
+    real, fake = torch.zeros(4, 2, 3, 3), torch.ones(4, 2, 3, 3)
+    assert term.fn(None, real, fake).item() > 0 and term.fn(None, real, real).item() < 0.05
+    for bad, says in ((["mmd_bandwidth=10"], "mmd=0 leaves it off"), (["mmd_channels=true"], "mmd=0 leaves it off")):
+        with pytest.raises(ConfigError, match=says):
+            resolve_config("mnist-dcgan", [f"data={tiny_npz}", *IMG, *bad])
+    with pytest.raises(ConfigError, match="2-D points have none"):
+        resolve_config("ring8", ["mmd=1", "mmd_channels=true"])
+    with pytest.raises(ConfigError, match="remove mmd"):
+        resolve_config("pix2pix-edges2mnist", ["mmd=1"])
+    _, toy = resolve_config("ring8", ["mmd=1"])  # GMMN's term works on points too
+    assert Experiment(toy).contest.g_penalties[0].name == "mmd"
+
+
 def test_time_limit_stops_early_with_a_checkpoint_and_says_so(tmp_path):
     _, cfg = resolve_config("ring8", ["steps=1000000", "time_limit=0.01", "checkpoint_every=1000000", "eval_samples=64",
                                       "g_hidden=16", "d_hidden=16", "batch_size=16", "threads=1"])

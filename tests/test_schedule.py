@@ -6,7 +6,8 @@ from torch import nn
 
 from saddlepoint.games import get_game
 from saddlepoint.nets import MLPCritic, with_spectral_norm
-from saddlepoint.penalties import Penalty, gradient_penalty, r1_penalty
+from saddlepoint.divergences import mmd2
+from saddlepoint.penalties import Penalty, gradient_penalty, mmd_to_data, r1_penalty
 from saddlepoint.schedule import GDA, Contest, gda_step
 
 
@@ -138,6 +139,47 @@ def test_penalty_changes_the_critic_update():
         return torch.cat([p.detach().flatten() for p in D.parameters()])
 
     assert not torch.allclose(run(0.0), run(10.0))
+
+
+def test_mmd_term_is_gmmns_estimate_per_image_or_per_channel():
+    torch.manual_seed(0)
+    real, fake = torch.randn(16, 3, 4, 4), (torch.randn(16, 3, 4, 4) + 0.5).requires_grad_(True)
+    whole, channels = mmd_to_data(2.0)(None, real, fake), mmd_to_data(2.0, per_channel=True)(None, real, fake)
+    assert whole.item() == pytest.approx(mmd2(fake, real, (2.0, 4.0)).item())
+    assert channels.item() == pytest.approx(sum(mmd2(fake[:, c], real[:, c], (2.0, 4.0)).item() for c in range(3)))
+    assert channels.item() > whole.item() > 0
+    (grad,) = torch.autograd.grad(channels, fake)
+    assert grad.abs().sum() > 0  # the generator's batch gets the gradient (the real one is detached)
+
+
+def test_mmd_term_sees_how_often_each_kind_of_sample_is_drawn():
+    """Two clusters drawn half and half in the data: a batch that draws them 80/20 has every sample in the
+    right place and still scores higher than one that draws them 50/50."""
+    g = torch.Generator().manual_seed(0)
+
+    def batch(p_first, n=400):
+        first = torch.rand(n, generator=g) < p_first
+        return torch.where(first[:, None], -2.0, 2.0) + 0.1 * torch.randn(n, 2, generator=g)
+
+    term = mmd_to_data(1.0)
+    real = batch(0.5)
+    assert term(None, real, batch(0.8)).item() > 10 * abs(term(None, real, batch(0.5)).item())
+
+
+def test_mmd_term_changes_the_generator_update():
+    def run(weight):
+        torch.manual_seed(0)
+        G, D = nn.Linear(2, 2), MLPCritic(2, 16, 2)
+        pens = (Penalty("mmd", mmd_to_data(1.0), weight),) if weight else ()
+        c = Contest(G, D, torch.optim.SGD(G.parameters(), 0.1), torch.optim.SGD(D.parameters(), 0.1),
+                    get_game("nonsaturating"), g_penalties=pens)
+        torch.manual_seed(1)
+        logs = gda_step(GDA(), c, lambda: torch.ones(8, 2), lambda: torch.randn(8, 2))
+        return torch.cat([p.detach().flatten() for p in G.parameters()]), logs
+
+    (off, _), (on, logs) = run(0.0), run(10.0)
+    assert "loss/mmd" in logs and logs["loss/mmd"] > 0
+    assert not torch.allclose(off, on)
 
 
 def test_spectral_norm_bounds_each_layer():

@@ -49,6 +49,13 @@ class TrainConfig:
     penalty_every: int = _f(1, "apply penalties every k-th critic step (lazy regularization)", min=1)
     weight_clip: float = _f(0.0, "WGAN weight clipping c: critic weights clamped to [−c, c] (0 = off)", min=0)
     spectral_norm: bool = _f(False, "spectral normalization on every critic layer")
+    mmd: float = _f(0.0, "weight of MMD² between each generator batch and a real batch, added to G's loss: GMMN's "
+                         "objective (Li et al. 2015) beside the game, which sees how often each kind of sample is "
+                         "drawn (0 = off)", min=0)
+    mmd_bandwidth: float = _f(8.0, "mmd: width σ of the Gaussian kernels (σ and 2σ, summed), in the data's units "
+                                   "(images in [−1, 1]: two MNIST digits lie about 20 apart)", positive=True)
+    mmd_channels: bool = _f(False, "mmd on images: one MMD² per channel, summed (each channel's distribution "
+                                   "matched on its own; stacked MNIST's channels are independent digits)")
     # --- the schedule
     schedule: Literal["alternating", "simultaneous"] = _f("alternating", "gradient descent-ascent form")
     critic_steps: int = _f(1, "critic steps per generator step (k)", min=1)
@@ -206,6 +213,16 @@ class TrainConfig:
         elif self.game == "wasserstein" and not (self.weight_clip or self.gradient_penalty or self.spectral_norm):
             raise ConfigError("game=wasserstein needs a Lipschitz constraint on the critic; add weight_clip=0.01, "
                               "gradient_penalty=10 or spectral_norm=true")
+        if not self.mmd:
+            unused = [k for k in ("mmd_bandwidth", "mmd_channels") if getattr(self, k) != defaults[k].default]
+            if unused:
+                raise ConfigError(f"{unused[0]} shapes the mmd term and mmd=0 leaves it off; set mmd=WEIGHT or remove "
+                                  f"{unused[0]}")
+        if self.mmd_channels and self.model == "mlp":
+            raise ConfigError("mmd_channels compares image channels one by one and 2-D points have none; remove it")
+        if self.mmd and self.conditional in _translation_kinds():
+            raise ConfigError(f"mmd compares the distribution of a generator's samples with the data's; a "
+                              f"{self.conditional} translator is matched to its targets by its own losses: remove mmd")
         if self.mixture_every != defaults["mixture_every"].default and not self.mixture:
             raise ConfigError("mixture_every sets how often a mixture takes a snapshot of G, and mixture=0 keeps none; "
                               "set mixture=N (members) or remove mixture_every")

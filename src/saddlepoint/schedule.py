@@ -73,7 +73,7 @@ class Contest:
     scaler_d: torch.amp.GradScaler | None = None
     condition: "Condition | None" = None  # class / code conditioning and its loss terms (saddlepoint.conditional)
     gan_weight: float = 1.0  # weight of the adversarial term in the generator's loss (0: its condition's term alone)
-    g_penalties: tuple[Penalty, ...] = ()  # regularizers that run the generator again (cycle, identity)
+    g_penalties: tuple[Penalty, ...] = ()  # terms in G's loss: cycle, identity (they run G again), mmd
     pool: "HistoryPool | None" = None  # the critic sees a history of fakes (CycleGAN)
 
     def autocast(self) -> contextlib.AbstractContextManager:

@@ -31,7 +31,7 @@ from .metrics import mode_coverage
 from .nets import PlayerSpec, build_players, with_spectral_norm
 from .conditional import Condition, make_condition
 from .nets.conditional import AuxiliaryCritic, ConditionalGenerator, LabelCritic
-from .penalties import Penalty, code_consistency, cycle_loss, gradient_penalty, identity_loss, r1_penalty
+from .penalties import Penalty, code_consistency, cycle_loss, gradient_penalty, identity_loss, mmd_to_data, r1_penalty
 from .mixture import IterateMixture
 from .pool import HistoryPool
 from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, load_checkpoint, read_metrics,
@@ -122,6 +122,8 @@ class Experiment:
             penalties.append(Penalty("code_consistency", code_consistency(cfg.info_categorical, cfg.info_codes),
                                      cfg.info_consistency, cfg.penalty_every, reads_aux=True))
         g_penalties = []
+        if cfg.mmd > 0:
+            g_penalties.append(Penalty("mmd", mmd_to_data(cfg.mmd_bandwidth, cfg.mmd_channels), cfg.mmd))
         if cfg.conditional == "cyclegan":
             g_penalties += [Penalty(name, fn, w) for name, fn, w in (("cycle", cycle_loss, cfg.cycle_weight),
                                                                      ("identity", identity_loss, cfg.identity_weight))
