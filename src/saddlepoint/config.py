@@ -52,8 +52,9 @@ class TrainConfig:
     mmd: float = _f(0.0, "weight of MMD² between each generator batch and a real batch, added to G's loss: GMMN's "
                          "objective (Li et al. 2015) beside the game, which sees how often each kind of sample is "
                          "drawn (0 = off)", min=0)
-    mmd_bandwidth: float = _f(8.0, "mmd: width σ of the Gaussian kernels (σ and 2σ, summed), in the data's units "
-                                   "(images in [−1, 1]: two MNIST digits lie about 20 apart)", positive=True)
+    mmd_bandwidth: float = _f(8.0, "mmd: width σ of the Gaussian kernels (σ and 2σ, summed), in the units the "
+                                   "players see (images: pixels in [−1, 1], where two MNIST digits lie about 20 "
+                                   "apart; 2-D data: divided by its scale)", positive=True)
     mmd_channels: bool = _f(False, "mmd on images: one MMD² per channel, summed (each channel's distribution "
                                    "matched on its own; stacked MNIST's channels are independent digits)")
     # --- the schedule

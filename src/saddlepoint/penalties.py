@@ -98,8 +98,8 @@ def code_consistency(categorical: int, codes: int = 1) -> CriticPenaltyFn:
 
 def mmd_to_data(bandwidth: float, per_channel: bool = False) -> Callable[[object, Tensor, Tensor], Tensor]:
     """MMD² (unbiased, :func:`saddlepoint.divergences.mmd2`) between the generator's batch and a real batch, with
-    the sum of two Gaussian kernels of widths ``bandwidth`` and 2·``bandwidth`` in the data's units (for images in
-    [−1, 1], ‖a − b‖ between two MNIST digits is about 20).  ``per_channel``: the sum of one MMD² per image channel
+    the sum of two Gaussian kernels of widths ``bandwidth`` and 2·``bandwidth`` in the units of ``real`` and ``fake``
+    (for images in [−1, 1], ‖a − b‖ between two MNIST digits is about 20).  ``per_channel``: the sum of one MMD² per image channel
     — each channel's distribution matched on its own (stacked MNIST: each channel's digits).  In float32, outside
     autocast; the generator argument is not used (the fakes carry its graph)."""
     widths = (bandwidth, 2 * bandwidth)
