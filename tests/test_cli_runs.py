@@ -373,8 +373,14 @@ def test_mmd_term_reaches_the_generators_loss_and_its_keys_are_checked(tiny_npz)
     _, cfg = resolve_config("mnist-dcgan", [f"data={tiny_npz}", *IMG, "mmd=5", "mmd_bandwidth=10", "mmd_channels=true"])
     (term,) = Experiment(cfg).contest.g_penalties
     assert term.name == "mmd" and term.weight == 5
-    real, fake = torch.zeros(4, 2, 3, 3), torch.ones(4, 2, 3, 3)
-    assert term.fn(None, real, fake).item() > 0 and term.fn(None, real, real).item() < 0.05
+    from saddlepoint.penalties import mmd_to_data
+
+    torch.manual_seed(0)
+    real, fake = torch.randn(8, 2, 3, 3), torch.randn(8, 2, 3, 3) + 1
+    value = term.fn(None, real, fake).item()  # the keys' kernel width (10) and per-channel sum, not the defaults
+    assert value == pytest.approx(mmd_to_data(10.0, per_channel=True)(None, real, fake).item())
+    assert value != pytest.approx(mmd_to_data(8.0, per_channel=True)(None, real, fake).item())
+    assert value != pytest.approx(mmd_to_data(10.0)(None, real, fake).item())
     for bad, says in ((["mmd_bandwidth=10"], "mmd=0 leaves it off"), (["mmd_channels=true"], "mmd=0 leaves it off")):
         with pytest.raises(ConfigError, match=says):
             resolve_config("mnist-dcgan", [f"data={tiny_npz}", *IMG, *bad])
