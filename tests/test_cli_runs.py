@@ -388,6 +388,8 @@ def test_mmd_term_reaches_the_generators_loss_and_its_keys_are_checked(tiny_npz)
         resolve_config("ring8", ["mmd=1", "mmd_channels=true"])
     with pytest.raises(ConfigError, match="remove mmd"):
         resolve_config("pix2pix-edges2mnist", ["mmd=1"])
+    with pytest.raises(ConfigError, match="at least 2 with batch norm, a penalty or the mmd term"):
+        resolve_config("ring8", ["mmd=1", "batch_size=1", "r1=0", "penalty_every=1"])  # not a traceback mid-run
     _, toy = resolve_config("ring8", ["mmd=1"])  # GMMN's term works on points too
     assert Experiment(toy).contest.g_penalties[0].name == "mmd"
 

@@ -231,8 +231,9 @@ class TrainConfig:
             raise ConfigError(f"mixture samples generators that draw noise; a {self.conditional} translator maps each "
                               "source to one output: remove mixture")
         feature_batch_norm = family.feature_batch_norm or self.conditional == "infogan"  # BatchNorm1d (Q's head too)
-        if self.batch_size < 2 and (self.g_batch_norm or self.r1 or self.gradient_penalty or feature_batch_norm):
-            raise ConfigError("batch_size must be at least 2 with batch norm or a penalty")
+        if self.batch_size < 2 and (self.g_batch_norm or self.r1 or self.gradient_penalty or feature_batch_norm
+                                    or self.mmd):  # the unbiased MMD² compares pairs within each batch
+            raise ConfigError("batch_size must be at least 2 with batch norm, a penalty or the mmd term")
         return self
 
     def warn_if_doubtful(self) -> None:
