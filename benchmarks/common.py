@@ -46,6 +46,14 @@ def read_rows(jsonl: str) -> list[dict]:
     return [json.loads(line) for line in Path(jsonl).read_text().splitlines() if line.strip()]
 
 
+def print_table_from(args, table) -> bool:
+    """With ``--table-from JSONL``: print ``table`` of the rows recorded there and return True (nothing to run)."""
+    if not args.table_from:
+        return False
+    print(table(read_rows(args.table_from)))
+    return True
+
+
 def add_budget_arguments(p, minutes: float) -> None:
     """The options every fixed-budget benchmark takes."""
     p.add_argument("--minutes", type=float, default=minutes, help="training wall clock per row")

@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import add_override_argument, add_run_arguments, read_rows, run_rows, train_steps
+from common import add_override_argument, add_run_arguments, print_table_from, run_rows, train_steps
 
 # name → (recipe, overrides)
 SETTINGS: dict[str, tuple[str, list[str]]] = {
@@ -93,8 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     add_override_argument(p)
     add_run_arguments(p)
     args = p.parse_args(argv)
-    if args.table_from:
-        print(table(read_rows(args.table_from)))
+    if print_table_from(args, table):
         return 0
     out_root = Path(args.out or tempfile.mkdtemp(prefix="conditional-"))
     run_rows(args.setting or list(SETTINGS),

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import add_run_arguments, read_rows, run_rows, train_steps
+from common import add_run_arguments, print_table_from, run_rows, train_steps
 
 SETTINGS: dict[str, list[str]] = {
     "cyclegan": [],
@@ -62,8 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, help="generator steps (default: the recipe's)")
     add_run_arguments(p)
     args = p.parse_args(argv)
-    if args.table_from:
-        print(table(read_rows(args.table_from)))
+    if print_table_from(args, table):
         return 0
     out_root = Path(args.out or tempfile.mkdtemp(prefix="cyclegan-"))
     run_rows(args.setting or ["cyclegan"], lambda name: run_setting(name, args.steps, args.threads, args.seed, out_root),

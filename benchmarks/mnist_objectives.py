@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import add_budget_arguments, read_rows, record, run_rows, train_for
+from common import add_budget_arguments, print_table_from, record, run_rows, train_for
 
 # name → (recipe, overrides)
 OBJECTIVES: dict[str, tuple[str, list[str]]] = {
@@ -99,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.real:
         record(real_row(args.samples), args.jsonl)
         return 0
-    if args.table_from:
-        print(table(read_rows(args.table_from)))
+    if print_table_from(args, table):
         return 0
     out_root = Path(args.out or tempfile.mkdtemp(prefix="mnist-objectives-"))
     run_rows(args.objective or list(OBJECTIVES),

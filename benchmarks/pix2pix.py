@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import add_run_arguments, read_rows, run_rows, train_steps
+from common import add_run_arguments, print_table_from, run_rows, train_steps
 
 SETTINGS: dict[str, list[str]] = {"pix2pix": [], "l1-only": ["gan_weight=0"],
                                   "pix2pix-halves": ["data=halves2mnist"],
@@ -60,8 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=10_000, help="held-out pairs to translate")
     add_run_arguments(p)
     args = p.parse_args(argv)
-    if args.table_from:
-        print(table(read_rows(args.table_from)))
+    if print_table_from(args, table):
         return 0
     out_root = Path(args.out or tempfile.mkdtemp(prefix="pix2pix-"))
     run_rows(args.setting or list(SETTINGS),

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import add_budget_arguments, add_override_argument, read_rows, run_rows, train_for
+from common import add_budget_arguments, add_override_argument, print_table_from, run_rows, train_for
 
 # name → (recipe, overrides, protocol samples, published rows it sits beside)
 SETTINGS: dict[str, tuple[str, list[str], int]] = {
@@ -123,8 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="the run evaluates itself every STEPS steps on 3000 samples; the row keeps the course")
     add_budget_arguments(p, minutes=30.0)
     args = p.parse_args(argv)
-    if args.table_from:
-        print(table(read_rows(args.table_from)))
+    if print_table_from(args, table):
         return 0
     out_root = Path(args.out or tempfile.mkdtemp(prefix="stacked-mnist-"))
     run_rows(args.setting or list(SETTINGS),

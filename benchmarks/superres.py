@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import add_override_argument, add_run_arguments, read_rows, record, train_steps
+from common import add_override_argument, add_run_arguments, print_table_from, record, train_steps
 
 SETTINGS = {"srresnet": "srresnet-photos", "srgan": "srgan-photos"}
 
@@ -88,8 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     add_override_argument(p)
     add_run_arguments(p)
     args = p.parse_args(argv)
-    if args.table_from:
-        print(table(read_rows(args.table_from)))
+    if print_table_from(args, table):
         return 0
     out_root = Path(args.out or tempfile.mkdtemp(prefix="superres-"))
     rows, models = [], {}
