@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -268,10 +267,10 @@ def _one_line(message, category, filename, lineno, file=None, line=None) -> None
 def entry() -> None:
     """The ``saddlepoint`` command: :func:`main`, then the exit a torchrun worker needs
     (:func:`saddlepoint.distributed.exit_worker`)."""
-    code = main()
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        from .distributed import exit_worker
+    from .distributed import exit_worker, launched_world
 
+    code = main()
+    if launched_world() > 1:
         exit_worker(code)
     sys.exit(code)
 

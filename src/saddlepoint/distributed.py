@@ -35,7 +35,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-__all__ = ["Dist", "exit_worker", "setup", "wrap"]
+__all__ = ["Dist", "exit_worker", "launched_world", "setup", "wrap"]
 
 
 @dataclass(frozen=True)
@@ -79,10 +79,15 @@ def _collective_device() -> torch.device:
     return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
 
 
+def launched_world() -> int:
+    """The number of processes torchrun launched this one among (``WORLD_SIZE``; 1 without torchrun)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def setup(device: str) -> tuple[Dist, str]:
     """Join the process group torchrun describes in the environment (``WORLD_SIZE`` > 1), once; return
     this process's :class:`Dist` and its device name (``cuda`` becomes ``cuda:LOCAL_RANK``)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = launched_world()
     if world <= 1:
         return Dist(), device
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
