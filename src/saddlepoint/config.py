@@ -20,6 +20,8 @@ import yaml
 __all__ = ["TrainConfig", "ConfigError", "resolve_config", "list_recipes", "DEFAULT_RECIPE"]
 
 DEFAULT_RECIPE = "grid25"
+# The keys of the critic's penalties (weights; train.py makes each a Penalty spaced out by penalty_every).
+CRITIC_PENALTIES = ("gradient_penalty", "r1", "info_consistency")
 
 
 class ConfigError(ValueError):
@@ -251,10 +253,10 @@ class TrainConfig:
                           "is not the per-sample one of the papers (WGAN-GP leaves batch norm out); add "
                           "critic_batch_norm=false", stacklevel=3)
         # Not refused: a recipe's penalty_every (grid25, ring8) must not break the user's r1=0.
-        if self.penalty_every > 1 and not (self.r1 or self.gradient_penalty or self.info_consistency):
+        if self.penalty_every > 1 and not any(getattr(self, k) for k in CRITIC_PENALTIES):
             warnings.warn(f"penalty_every={self.penalty_every} spaces out the critic's penalties and this run has none "
-                          "(r1, gradient_penalty and info_consistency are 0), so it does nothing; remove it or turn a "
-                          "penalty on", stacklevel=3)
+                          f"({', '.join(CRITIC_PENALTIES)} are 0), so it does nothing; remove it or turn a penalty on",
+                          stacklevel=3)
 
     def _validate_conditional(self, defaults) -> None:
         owner = {"label_critic": ("cgan",), "aux_weight": ("acgan", "infogan"), "aux_on_fake": ("acgan",),
