@@ -14,7 +14,8 @@ from saddlepoint import resolve_config, train
 from saddlepoint.cli import main
 from saddlepoint.config import ConfigError
 from saddlepoint.data.images import DataError
-from saddlepoint.data.superres import SRSampler, dihedral, downsample, load_photos, upsample_bicubic
+from saddlepoint.data.superres import (SRSampler, dihedral, downsample, load_photos, self_ensemble,
+                                       upsample_bicubic)
 from saddlepoint.metrics.translation import pixel_metrics, superres_metrics
 from saddlepoint.nets.srresnet import SRCritic, SRResNet
 
@@ -92,6 +93,21 @@ def test_augmented_crops_are_turned_and_mirrored_copies_of_the_same_crops(photo_
         assert Experiment(cfg).data.augment is flag
 
 
+def test_self_ensemble_is_the_mean_over_the_eight_symmetries():
+    low = torch.rand(2, 3, 6, 6) * 2 - 1
+    # Bicubic enlargement commutes with turning and mirroring: turning each output back gives it unchanged.
+    assert torch.allclose(self_ensemble(lambda x: upsample_bicubic(x, 4), low), upsample_bicubic(low, 4), atol=1e-5)
+    # A position-dependent output (a ramp added left to right) is averaged over the symmetries of the square.
+    ramp = torch.linspace(0, 1, 24).expand(1, 1, 24, 24)
+    out = self_ensemble(lambda x: upsample_bicubic(x, 4) + ramp, low)
+    mean_ramp = dihedral(ramp.expand(8, 1, 24, 24).clone(), torch.arange(8)).mean(0, keepdim=True)
+    assert torch.allclose(out, upsample_bicubic(low, 4) + mean_ramp, atol=1e-5)
+    assert not torch.allclose(mean_ramp, ramp, atol=0.1)
+    G = SRResNet(3, 8, 2, residual=True).eval()  # a fully convolutional generator takes turned oblong images
+    with torch.no_grad():
+        assert self_ensemble(G, torch.rand(1, 3, 6, 10) * 2 - 1).shape == (1, 3, 24, 40)
+
+
 def test_superres_metrics_score_bicubic_as_bicubic():
     photo = (torch.rand(3, 40, 48) * 255).to(torch.uint8)
     res = superres_metrics(lambda low: upsample_bicubic(low, 4), [photo])
@@ -120,12 +136,24 @@ def test_srresnet_learns_and_is_scored_against_bicubic(tmp_path, photo_folder, c
     assert main(["evaluate", str(untrained), "--metrics", "psnr", "--quiet"]) == 0
     before = json.loads((untrained / "eval.json").read_text())["psnr"]
     assert ev["psnr"] > before + 3, (before, ev["psnr"])
+    assert ev["self_ensemble"] is False
+    assert main(["evaluate", str(run), "--metrics", "psnr", "--self-ensemble", "--quiet"]) == 0
+    ens = json.loads((run / "eval.json").read_text())
+    assert ens["self_ensemble"] is True and ens["psnr"] != pytest.approx(ev["psnr"], abs=1e-4)
+    assert ens["bicubic/psnr"] == pytest.approx(ev["bicubic/psnr"])
     out = tmp_path / "crops.png"
     assert main(["translate", str(run), "-n", "2", "-o", str(out)]) == 0
     assert Image.open(out).size == (3 * 32 + 4 * 2, 2 * 32 + 3 * 2)  # enlarged input | output | original
+    ens_out = tmp_path / "crops-ensemble.png"
+    assert main(["translate", str(run), "-n", "2", "-o", str(ens_out), "--self-ensemble"]) == 0
+    assert not np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(ens_out)))
+    toy = tmp_path / "toy"
+    assert main(["train", "grid25", "steps=2", "eval_every=0", "sample_every=0", "--out", str(toy), "--quiet"]) == 0
     capsys.readouterr()
     for args, message in [(["sample", str(run)], "this run translates images"),
-                          (["evaluate", str(run), "--metrics", "fid"], "not for super-resolution runs")]:
+                          (["evaluate", str(run), "--metrics", "fid"], "not for super-resolution runs"),
+                          (["evaluate", str(toy), "--self-ensemble"], "--self-ensemble averages over the input's turns"),
+                          (["translate", str(toy), "--self-ensemble"], "is for super-resolution runs")]:
         assert main(args) == 2
         assert message in capsys.readouterr().err
 

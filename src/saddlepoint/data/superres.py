@@ -21,7 +21,7 @@ from torch.nn import functional as F
 
 from .images import DataError, decode_image, warn_skipped
 
-__all__ = ["SR_DATASETS", "SRSampler", "load_photos", "downsample", "upsample_bicubic", "dihedral"]
+__all__ = ["SR_DATASETS", "SRSampler", "load_photos", "downsample", "upsample_bicubic", "dihedral", "self_ensemble"]
 
 SR_DATASETS = {"skimage-photos": "natural photographs shipped with scikit-image (6 for training, 2 held out)"}
 _TRAIN = ("astronaut", "rocket", "stereo_motorcycle", "hubble_deep_field", "retina", "immunohistochemistry")
@@ -48,6 +48,19 @@ def dihedral(x: Tensor, which: Tensor) -> Tensor:
         if sel.any():
             out[sel] = torch.rot90(out[sel], k, (-2, -1))
     return out
+
+
+def self_ensemble(upscale, low: Tensor) -> Tensor:
+    """EDSR's geometric self-ensemble (Lim et al. 2017) at test time: ``upscale`` applied to ``low`` (B, C, h, w)
+    under each of the square's 8 symmetries (turned by 90° · k, mirrored for the last four), each output turned
+    back, and the 8 averaged.  Any image shape (a fully convolutional ``upscale`` takes the turned ones)."""
+    total = None
+    for k in range(8):
+        x = low.flip(-1) if k >= 4 else low
+        y = torch.rot90(upscale(torch.rot90(x, k % 4, (-2, -1))), -(k % 4), (-2, -1))
+        y = y.flip(-1) if k >= 4 else y
+        total = y if total is None else total + y
+    return total / 8
 
 
 def _skimage_photo(name: str) -> Tensor:

@@ -238,6 +238,7 @@ def _evaluate_superres(exp, metrics) -> dict:
     res = superres_metrics(lambda low: exp.generate(1, cond=low), photos)
     keep = {k: v for k, v in res.items() if k.split("/")[-1] in metrics}
     return {"photos": len(photos), "images": what, "step": exp.step, "scale": 4, "border": 4, **keep,
+            "self_ensemble": exp.self_ensemble,
             "protocol": "RGB in [0, 1], 4-px border trimmed, mean over photos; bicubic = the same low-resolution "
                         "input enlarged by bicubic interpolation"}
 
