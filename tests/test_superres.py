@@ -141,6 +141,8 @@ def test_srresnet_learns_and_is_scored_against_bicubic(tmp_path, photo_folder, c
     ens = json.loads((run / "eval.json").read_text())
     assert ens["self_ensemble"] is True and ens["psnr"] != pytest.approx(ev["psnr"], abs=1e-4)
     assert ens["bicubic/psnr"] == pytest.approx(ev["bicubic/psnr"])
+    assert main(["evaluate", str(run), "--self-ensemble"]) == 0  # the quick check records the ensemble too
+    assert json.loads((run / "eval.json").read_text())["self_ensemble"] is True
     out = tmp_path / "crops.png"
     assert main(["translate", str(run), "-n", "2", "-o", str(out)]) == 0
     assert Image.open(out).size == (3 * 32 + 4 * 2, 2 * 32 + 3 * 2)  # enlarged input | output | original
