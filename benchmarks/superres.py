@@ -42,7 +42,7 @@ def run_setting(name: str, steps: int, threads: int, seed: int, out_root: Path, 
     ev = evaluate_images(exp, ["l1", "psnr", "ssim"])
     exp.use_self_ensemble()
     ens = evaluate_images(exp, ["psnr", "ssim"])
-    exp.self_ensemble = False  # the picture shows the plain outputs
+    exp.use_self_ensemble(False)  # the picture shows the plain outputs
     row = {"setting": name, "recipe": SETTINGS[name], "overrides": list(overrides), "seed": seed, "threads": threads,
            "steps": summary["steps"], "train_seconds": summary["seconds"], "photos": ev["photos"], "psnr": round(ev["psnr"], 2),
            "ssim": round(ev["ssim"], 4), "bicubic_psnr": round(ev["bicubic/psnr"], 2),

@@ -143,6 +143,15 @@ def test_srresnet_learns_and_is_scored_against_bicubic(tmp_path, photo_folder, c
     assert ens["bicubic/psnr"] == pytest.approx(ev["bicubic/psnr"])
     assert main(["evaluate", str(run), "--self-ensemble"]) == 0  # the quick check records the ensemble too
     assert json.loads((run / "eval.json").read_text())["self_ensemble"] is True
+    from saddlepoint.train import load_run
+
+    exp = load_run(run)
+    low = torch.rand(1, 3, 8, 8) * 2 - 1
+    plain = exp.generate(1, cond=low)
+    exp.use_self_ensemble()
+    assert not torch.allclose(exp.generate(1, cond=low), plain)
+    exp.use_self_ensemble(False)  # and back
+    assert torch.equal(exp.generate(1, cond=low), plain)
     out = tmp_path / "crops.png"
     assert main(["translate", str(run), "-n", "2", "-o", str(out)]) == 0
     assert Image.open(out).size == (3 * 32 + 4 * 2, 2 * 32 + 3 * 2)  # enlarged input | output | original

@@ -132,7 +132,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             if exp.images:
                 exp = load(True)
             result = {"step": exp.step, "samples": args.samples or exp.cfg.eval_samples,
-                      **({"self_ensemble": True} if args.self_ensemble else {}), **evaluate(exp, args.samples or None)}
+                      **({"self_ensemble": True} if exp.self_ensemble else {}), **evaluate(exp, args.samples or None)}
         write_json_atomic(run / "eval.json", result)
     except (RunError, RuntimeError) as e:
         return _fail(str(e))

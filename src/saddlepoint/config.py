@@ -233,8 +233,8 @@ class TrainConfig:
             raise ConfigError(f"mixture samples generators that draw noise; a {self.conditional} translator maps each "
                               "source to one output: remove mixture")
         feature_batch_norm = family.feature_batch_norm or self.conditional == "infogan"  # BatchNorm1d (Q's head too)
-        if self.batch_size < 2 and (self.g_batch_norm or self.r1 or self.gradient_penalty or feature_batch_norm
-                                    or self.mmd):  # the unbiased MMD² compares pairs within each batch
+        if self.batch_size < 2 and (self.g_batch_norm or feature_batch_norm or self.mmd  # MMD² compares pairs
+                                    or any(getattr(self, k) for k in CRITIC_PENALTIES)):
             raise ConfigError("batch_size must be at least 2 with batch norm, a penalty or the mmd term")
         return self
 

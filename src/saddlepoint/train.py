@@ -212,10 +212,13 @@ class Experiment:
             return self.condition.sample(n, g)
         return self.condition.balanced(n, g)
 
-    def use_self_ensemble(self) -> None:
+    def use_self_ensemble(self, on: bool = True) -> None:
         """Super-resolution runs: from now on each output is the mean over the input's 8 turns and mirrors
-        (EDSR's self-ensemble; 8× the time).  Refused (RunError) for other runs, whose players are not trained
-        to see their inputs turned."""
+        (EDSR's self-ensemble; 8× the time), or again the plain output with ``on=False``.  Refused (RunError)
+        for other runs, whose players are not trained to see their inputs turned."""
+        if not on:
+            self.self_ensemble = False
+            return
         if self.condition is None or self.condition.name != "srgan":
             raise RunError("--self-ensemble averages over the input's turns and mirrors and is for super-resolution "
                            "runs (conditional=srgan); this run's generator was not trained on turned inputs")
