@@ -39,10 +39,12 @@ RING = ["ring8", "g_hidden=32", "d_hidden=32", "g_layers=2", "d_layers=2", "batc
         "critic_steps=2"]
 
 
-def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
+# GMMN's MMD reads the batch as a whole: under torchrun it must see the global batch, not each slice.
+@pytest.mark.parametrize("extra", [[], ["mmd=1", "mmd_bandwidth=0.5"]], ids=["game", "mmd"])
+def test_two_processes_match_one_process_with_the_same_global_batch(tmp_path, extra):
     one, two = tmp_path / "one", tmp_path / "two"
-    assert main(["train", *RING, "--out", str(one), "--quiet"]) == 0
-    r = _torchrun([*RING, "--out", str(two)])
+    assert main(["train", *RING, *extra, "--out", str(one), "--quiet"]) == 0
+    r = _torchrun([*RING, *extra, "--out", str(two)])
     assert r.returncode == 0, _failure(r)
     a, meta_a = _weights(one)
     b, meta_b = _weights(two)
@@ -123,3 +125,60 @@ def test_cyclegan_under_torchrun_matches_one_process(tmp_path, domains):
         y0, y1, y2 = (G.eval()(x) for G in (G0, runs[0].G, runs[1].G))
     assert (y1 - y0).abs().max() > 1e-2  # the translators moved, so the match says something
     assert torch.allclose(y1, y2, atol=1e-4), (y1 - y2).abs().max()
+
+
+# --- terms of the whole batch under a process group: the same value and (DDP-averaged) gradient as one process ----
+
+
+def _batch_terms(real: torch.Tensor, z: torch.Tensor):
+    """IIC's code consistency through a small Q, and the MMD of a small generator's batch, on (slices of) a fixed
+    global batch; returns both values and the gradients of Q's and G's weights."""
+    from saddlepoint.penalties import code_consistency, mmd_to_data
+
+    torch.manual_seed(0)  # the random views' stream, as train seeds it on every process
+    q = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 6))
+    g = torch.nn.Linear(4, 64)
+    fake = torch.tanh(g(z)).view(-1, 1, 8, 8)
+    iic = code_consistency(categorical=3, codes=2)(q, real, fake)
+    mmd = mmd_to_data(4.0)(None, real, fake)
+    (iic + mmd).backward()
+    return torch.stack([iic.detach(), mmd.detach()]), [p.grad for p in (*q.parameters(), *g.parameters())]
+
+
+def _global_batch():
+    g = torch.Generator().manual_seed(1)
+    return torch.rand(8, 1, 8, 8, generator=g) * 2 - 1, torch.randn(8, 4, generator=g)
+
+
+def _batch_terms_worker(rank: int, world: int, rendezvous: str, out: str):
+    import torch.distributed as dist
+
+    from saddlepoint.distributed import local_part
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world)
+    real, z = _global_batch()
+    values, grads = _batch_terms(local_part(real), local_part(z))
+    for grad in grads:  # what DistributedDataParallel does with the gradients
+        dist.all_reduce(grad)
+        grad /= world
+    if rank == 0:
+        torch.save({"values": values, "grads": grads}, out)
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def test_terms_of_the_whole_batch_see_the_global_batch_under_a_process_group(tmp_path):
+    import torch.multiprocessing as mp
+
+    out = tmp_path / "two.pt"
+    mp.spawn(_batch_terms_worker, args=(2, str(tmp_path / "rendezvous"), str(out)), nprocs=2)
+    two = torch.load(out, weights_only=True)
+    values, grads = _batch_terms(*_global_batch())
+    assert torch.allclose(two["values"], values, atol=1e-5), (two["values"], values)
+    for a, b in zip(two["grads"], grads):
+        assert b.abs().max() > 0  # the term reaches the weight, so the match says something
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-6), (a - b).abs().max()
+    # A slice alone reads neither term as the global batch does.
+    half, _ = _batch_terms(*(x[:4] for x in _global_batch()))
+    assert not torch.allclose(half, values, atol=1e-3)

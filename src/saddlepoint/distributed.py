@@ -14,6 +14,9 @@ Semantics (the same config means the same training, whatever the process count):
   divide evenly among the processes.
 * Gradients are averaged across processes (DDP), so a step equals the single-process step on the
   global batch and the learning rates mean what they mean on one process: no rescaling.
+* Terms that read the batch as a whole — GMMN's MMD (``mmd``) and IIC's code consistency
+  (``info_consistency``) — see the global batch: each process gathers the others' slices with
+  :func:`gather`, whose gradient reaches every process's own slice, so they too equal the one-process step.
 * Batch norm computes its batch statistics **per process**, over the local slice (the
   DCGAN paper's players then see smaller batches; use a larger ``batch_size`` to compensate).  Running
   statistics are broadcast from rank 0 at each forward pass, so every process — and the checkpoint —
@@ -35,7 +38,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-__all__ = ["Dist", "exit_worker", "launched_world", "setup", "wrap"]
+__all__ = ["Dist", "exit_worker", "gather", "launched_world", "local_part", "setup", "wrap"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,43 @@ class Dist:
         box = [obj]
         dist.broadcast_object_list(box, src=0)
         return box[0]
+
+
+def _group() -> Dist:
+    """This process's place in the process group torchrun made (one process when there is none)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return Dist()
+    return Dist(dist.get_rank(), dist.get_world_size())
+
+
+class _Gather(torch.autograd.Function):
+    """All processes' equal slices concatenated in rank order.  Every process goes on to compute the same loss
+    of the global batch, so the gradient of its own slice is the sum of all processes' gradients for that
+    slice; DDP's average then gives the gradient of the one-process loss."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor) -> Tensor:
+        parts = [torch.empty_like(x) for _ in range(dist.get_world_size())]
+        dist.all_gather(parts, x.contiguous())
+        return torch.cat(parts)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        grad = grad.contiguous()
+        dist.all_reduce(grad)
+        return _group().shard(grad)
+
+
+def gather(x: Tensor) -> Tensor:
+    """The global batch (dim 0) from this process's slice ``x`` and the others' (``x`` itself on one process),
+    differentiable: for terms that read the batch as a whole (MMD, IIC's joint distribution), so that they see
+    what they see on one process.  Every process must call it, in the same order."""
+    return x if _group().world == 1 else _Gather.apply(x)
+
+
+def local_part(x: Tensor) -> Tensor:
+    """This process's slice of a global batch (``x`` itself on one process): the inverse of :func:`gather`."""
+    return _group().shard(x)
 
 
 def _collective_device() -> torch.device:

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .distributed import gather, local_part
 from .divergences import mmd2
 
 __all__ = ["Penalty", "gradient_penalty", "r1_penalty", "clip_weights", "swap_pairs", "cycle_loss", "identity_loss",
@@ -79,12 +80,16 @@ def paired_information(p: Tensor, q: Tensor) -> Tensor:
 def code_consistency(categorical: int, codes: int = 1) -> CriticPenaltyFn:
     """−I(Q(x); Q(x̃)) over real images x and random affine views x̃, on the first ``codes`` · ``categorical``
     outputs of the critic's auxiliary head (InfoGAN's Q), summed over the ``codes`` categorical codes; the
-    penalty is called with ``x → aux outputs`` (``reads_aux``)."""
+    penalty is called with ``x → aux outputs`` (``reads_aux``).  Under torchrun the joint is read over the global
+    batch, as one process would."""
 
     def fn(aux: Critic, real: Tensor, fake: Tensor) -> Tensor:
-        logits = aux(torch.cat([real, random_affine(real)]))[:, :codes * categorical].float()
+        # Under torchrun the views are drawn for the global batch (the one-process draws) and the joint is read
+        # over the global batch; each process runs Q on its own slice only.
+        views = local_part(random_affine(gather(real.detach())))
+        logits = aux(torch.cat([real, views]))[:, :codes * categorical].float()
         q = logits.unflatten(1, (codes, categorical)).softmax(2)
-        return -sum(paired_information(*q[:, j].chunk(2)) for j in range(codes))
+        return -sum(paired_information(*(gather(half) for half in q[:, j].chunk(2))) for j in range(codes))
 
     return fn
 
@@ -101,12 +106,13 @@ def mmd_to_data(bandwidth: float, per_channel: bool = False) -> Callable[[object
     the sum of two Gaussian kernels of widths ``bandwidth`` and 2·``bandwidth`` in the units of ``real`` and ``fake``
     (for images in [−1, 1], ‖a − b‖ between two MNIST digits is about 20).  ``per_channel``: the sum of one MMD² per image channel
     — each channel's distribution matched on its own (stacked MNIST: each channel's digits).  In float32, outside
-    autocast; the generator argument is not used (the fakes carry its graph)."""
+    autocast; the generator argument is not used (the fakes carry its graph).  Under torchrun it compares the
+    global batches (:func:`saddlepoint.distributed.gather`), as one process would."""
     widths = (bandwidth, 2 * bandwidth)
 
     def fn(generator: object, real: Tensor, fake: Tensor) -> Tensor:
         with torch.autocast(fake.device.type, enabled=False):
-            x, y = fake.float(), real.detach().float()
+            x, y = gather(fake.float()), gather(real.detach().float())  # the global batches under torchrun
             if not per_channel:
                 return mmd2(x, y, widths)
             return sum(mmd2(x[:, c], y[:, c], widths) for c in range(x.shape[1]))
