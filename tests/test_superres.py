@@ -215,3 +215,61 @@ def test_skimage_photos_are_shipped():
     train_photos, held = load_photos("skimage-photos"), load_photos("skimage-photos", train=False)
     assert len(train_photos) == 6 and len(held) == 2
     assert all(p.dtype == torch.uint8 and p.shape[0] == 3 and min(p.shape[1:]) >= 256 for p in train_photos + held)
+
+
+def _tiny_sr(photo_folder, *extra):
+    from saddlepoint.train import Experiment
+
+    _, cfg = resolve_config("srresnet-photos", [f"data={photo_folder}", *TINY, "sr_residual=false", *extra])
+    return Experiment(cfg)
+
+
+def test_upscale_in_tiles_is_the_whole_images_output(photo_folder, monkeypatch):
+    import saddlepoint.sampling as sampling
+
+    exp = _tiny_sr(photo_folder)
+    image = torch.from_numpy(np.array(Image.open(photo_folder / "a.png"))).permute(2, 0, 1)[:, :37, :50].contiguous()
+    whole = exp.generate(1, cond=image[None].float().div(127.5).sub(1.0))[0]
+    whole = whole.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
+    assert whole.shape == (3, 148, 200)
+    for tile in (7, 16, 1000):
+        tiled = sampling.upscale(exp, image, tile=tile)
+        assert tiled.shape == whole.shape
+        assert (tiled.int() - whole.int()).abs().max() <= 1, tile  # float rounding at most
+        assert (tiled != whole).float().mean() < 1e-3, tile
+    # The margins matter: tiles read without them differ from the whole image near every seam.
+    monkeypatch.setattr(sampling, "_reach", lambda run, channels: (4, -1))
+    assert (sampling.upscale(exp, image, tile=16).int() - whole.int()).abs().max() > 8
+
+
+def test_upscale_command_enlarges_photographs_and_overwrites_nothing(tmp_path, photo_folder, capsys):
+    run = tmp_path / "sr"
+    assert main(["train", "srresnet-photos", f"data={photo_folder}", *TINY, "steps=2", "--out", str(run),
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["upscale", str(run), str(photo_folder / "a.png")]) == 0
+    out = run / "upscaled" / "a.png"
+    assert capsys.readouterr().out.strip() == str(out)
+    assert Image.open(out).size == (4 * 96, 4 * 80)
+    before = out.read_bytes()
+    assert main(["upscale", str(run), str(photo_folder / "a.png")]) == 2  # the same target again: refused
+    assert "exists (nothing is overwritten)" in capsys.readouterr().err and out.read_bytes() == before
+    ens = tmp_path / "a-ensemble.png"
+    assert main(["upscale", str(run), str(photo_folder / "a.png"), "-o", str(ens), "--self-ensemble"]) == 0
+    assert not np.array_equal(np.asarray(Image.open(ens)), np.asarray(Image.open(out)))
+    (photo_folder / "test" / "notes.txt").write_text("not an image")
+    folder = tmp_path / "big"
+    capsys.readouterr()
+    assert main(["upscale", str(run), str(photo_folder / "test"), "-o", str(folder)]) == 0
+    assert "skipped 1 of 2 files" in capsys.readouterr().err
+    assert [p.name for p in folder.iterdir()] == ["e.png"] and Image.open(folder / "e.png").size == (384, 320)
+    toy = tmp_path / "toy"
+    assert main(["train", "grid25", "steps=2", "eval_every=0", "sample_every=0", "--out", str(toy), "--quiet"]) == 0
+    capsys.readouterr()
+    for args, message in [([str(toy), str(photo_folder / "a.png")], "upscale is for super-resolution runs"),
+                          ([str(run), str(tmp_path / "missing.png")], "does not exist"),
+                          ([str(run), str(photo_folder / "a.png"), "-o", str(tmp_path / "a.txt")], "give an image file"),
+                          ([str(run), str(photo_folder / "a.png"), "--tile", "0"], "tile=0")]:
+        assert main(["upscale", *args]) == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "a.txt").exists()

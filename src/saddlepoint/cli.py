@@ -183,11 +183,37 @@ def cmd_translate(args: argparse.Namespace) -> int:
     return _picture(args, "translate.png" if args.input is None else f"translate-{Path(args.input).stem}.png", draw, 8)
 
 
+def cmd_upscale(args: argparse.Namespace) -> int:
+    import sys
+
+    from .runs import RunError
+    from .sampling import save_upscaled
+    from .train import load_run
+
+    source = Path(args.input)
+    default = Path(args.run) / "upscaled"
+    out = Path(args.out) if args.out else (default if source.is_dir() else default / f"{source.stem}.png")
+    try:
+        exp = load_run(args.run)
+        if args.self_ensemble:
+            exp.use_self_ensemble()
+        written = save_upscaled(exp, source, out, args.tile, progress=sys.stderr.isatty())
+    except RunError as e:
+        return _fail(str(e))
+    for path in written:
+        print(path)
+    return 0
+
+
 def cmd_interpolate(args: argparse.Namespace) -> int:
     from .sampling import save_interpolation
 
     return _picture(args, f"interpolate-seed{args.seed}.png",
                     lambda exp, out: save_interpolation(exp, out, args.n, args.steps, args.seed), 8)
+
+
+_ENSEMBLE_HELP = ("super-resolution runs: each output is the mean over the input's 8 turns and mirrors (EDSR's "
+                 "self-ensemble, 8× the time)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -222,9 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--inception-weights", metavar="FILE",
                    help="the FID Inception weights file weights-inception-2015-12-05-6726825d.pth (default: looked "
                         "for in $SADDLEPOINT_DATA/weights, downloaded there when online)")
-    e.add_argument("--self-ensemble", action="store_true",
-                   help="super-resolution runs: each output is the mean over the input's 8 turns and "
-                        "mirrors (EDSR's self-ensemble, 8× the time)")
+    e.add_argument("--self-ensemble", action="store_true", help=_ENSEMBLE_HELP)
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=cmd_evaluate)
     sm = sub.add_parser("sample", help="draw samples from RUN's latest checkpoint into a picture")
@@ -244,10 +268,18 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("-i", "--input", help="an image or a folder of images to translate (default: held-out pairs)")
     tr.add_argument("-n", type=int, default=None, help="rows (default 8)")
     tr.add_argument("-o", "--out", help="output picture (default RUN/translate.png)")
-    tr.add_argument("--self-ensemble", action="store_true",
-                    help="super-resolution runs: each output is the mean over the input's 8 turns and "
-                        "mirrors (EDSR's self-ensemble, 8× the time)")
+    tr.add_argument("--self-ensemble", action="store_true", help=_ENSEMBLE_HELP)
     tr.set_defaults(func=cmd_translate)
+
+    up = sub.add_parser("upscale", help="super-resolution runs: enlarge your own photographs 4× at full size")
+    up.add_argument("run", metavar="RUN")
+    up.add_argument("input", metavar="IMAGE|FOLDER", help="a photograph, or a folder of them")
+    up.add_argument("-o", "--out", help="the enlarged image (for a folder: a folder of NAME.png); default "
+                                        "RUN/upscaled/NAME.png; nothing is overwritten")
+    up.add_argument("--tile", type=int, default=128, help="low-resolution pixels per tile side (memory; the result "
+                                                          "is the same)")
+    up.add_argument("--self-ensemble", action="store_true", help=_ENSEMBLE_HELP)
+    up.set_defaults(func=cmd_upscale)
 
     ip = sub.add_parser("interpolate", help="spherical interpolation between random latent points of RUN")
     ip.add_argument("run", metavar="RUN")
