@@ -263,6 +263,10 @@ def test_upscale_command_enlarges_photographs_and_overwrites_nothing(tmp_path, p
     assert main(["upscale", str(run), str(photo_folder / "test"), "-o", str(folder)]) == 0
     assert "skipped 1 of 2 files" in capsys.readouterr().err
     assert [p.name for p in folder.iterdir()] == ["e.png"] and Image.open(folder / "e.png").size == (384, 320)
+    Image.open(photo_folder / "test" / "e.png").save(photo_folder / "test" / "e.jpg")
+    assert main(["upscale", str(run), str(photo_folder / "test"), "-o", str(tmp_path / "twice")]) == 2
+    assert "e.jpg and e.png would both be written as e.png" in capsys.readouterr().err
+    assert not (tmp_path / "twice").exists()
     toy = tmp_path / "toy"
     assert main(["train", "grid25", "steps=2", "eval_every=0", "sample_every=0", "--out", str(toy), "--quiet"]) == 0
     capsys.readouterr()

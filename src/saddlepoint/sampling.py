@@ -349,6 +349,11 @@ def save_upscaled(exp: Experiment, inputs: str | Path, out: str | Path, tile: in
     if src.is_dir():
         files = sorted(p for p in src.iterdir() if p.is_file() and not p.name.startswith("."))
         targets = [out / f"{f.stem}.png" for f in files]
+        seen: dict[Path, Path] = {}
+        for f, t in zip(files, targets):
+            if t in seen:
+                raise RunError(f"{seen[t].name} and {f.name} would both be written as {t.name}; rename one")
+            seen[t] = f
     else:
         files, targets = [src], [out]
         if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp"):
