@@ -273,7 +273,9 @@ def test_upscale_command_enlarges_photographs_and_overwrites_nothing(tmp_path, p
     for args, message in [([str(toy), str(photo_folder / "a.png")], "upscale is for super-resolution runs"),
                           ([str(run), str(tmp_path / "missing.png")], "does not exist"),
                           ([str(run), str(photo_folder / "a.png"), "-o", str(tmp_path / "a.txt")], "give an image file"),
-                          ([str(run), str(photo_folder / "a.png"), "--tile", "0"], "tile=0")]:
+                          ([str(run), str(photo_folder / "a.png"), "--tile", "0"], "tile=0"),
+                          ([str(run), str(photo_folder / "test" / "notes.txt"), "-o", str(tmp_path / "n.png")],
+                           "no readable images")]:
         assert main(["upscale", *args]) == 2
         assert message in capsys.readouterr().err
     assert not (tmp_path / "a.txt").exists()

@@ -277,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("-o", "--out", help="the enlarged image (for a folder: a folder of NAME.png); default "
                                         "RUN/upscaled/NAME.png; nothing is overwritten")
     up.add_argument("--tile", type=int, default=128, help="low-resolution pixels per tile side (memory; the result "
-                                                          "is the same)")
+                                                          "is the same, to rounding)")
     up.add_argument("--self-ensemble", action="store_true", help=_ENSEMBLE_HELP)
     up.set_defaults(func=cmd_upscale)
 

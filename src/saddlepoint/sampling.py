@@ -361,19 +361,21 @@ def save_upscaled(exp: Experiment, inputs: str | Path, out: str | Path, tile: in
     taken = [t for t in targets if t.exists()]
     if taken:
         raise RunError(f"{taken[0]} exists (nothing is overwritten); give another -o")
-    decoded = [(f, t, decode_image(f)) for f, t in zip(files, targets)]
-    warn_skipped([f.name for f, _, im in decoded if im is None], len(files), src)
-    decoded = [(t, im) for _, t, im in decoded if im is not None]
-    if not decoded:
-        raise RunError(f"{src}: no readable images there")
     from torchvision.transforms.functional import pil_to_tensor
 
-    written = []
-    for target, im in decoded:
-        big = upscale(exp, pil_to_tensor(im.convert("RGB")), tile, progress)
+    written, skipped = [], []
+    for f, target in zip(files, targets):  # one photograph in memory at a time
+        im = decode_image(f)
+        if im is None:
+            skipped.append(f.name)
+            continue
+        big = upscale(exp, pil_to_tensor(im.convert("RGB")), tile, progress).permute(1, 2, 0).numpy()
         target.parent.mkdir(parents=True, exist_ok=True)
         part = target.with_name(f".{target.name}.part")
-        Image.fromarray(big.permute(1, 2, 0).numpy()).save(part, format=Image.registered_extensions()[target.suffix.lower()])
+        Image.fromarray(big).save(part, format=Image.registered_extensions()[target.suffix.lower()])
         os.replace(part, target)
         written.append(target)
+    warn_skipped(skipped, len(files), src)
+    if not written:
+        raise RunError(f"{src}: no readable images there")
     return written
