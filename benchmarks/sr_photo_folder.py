@@ -15,6 +15,7 @@ coffee, so the benchmark evaluates where it always does.  Nothing is written int
 from __future__ import annotations
 
 import argparse
+import math
 import shutil
 import subprocess
 import sys
@@ -44,16 +45,15 @@ def _wallpaper(root: Path, name: str) -> Path:
     hits = [p for p in root.rglob("*") if p.suffix.lower() in _IMAGE and "screenshot" not in p.name
             and "images_dark" not in p.parts and (p.stem == name or f"wallpapers/{name}/" in p.as_posix())]
     if not hits:
-        sys.exit(f"wallpaper {name} is in none of the unpacked packages; download the three wallpaper packages (see --help)")
-    return max(hits, key=lambda p: Image.open(p).size[0] * Image.open(p).size[1])
+        sys.exit(f"wallpaper {name} is in none of the unpacked packages; download the three wallpaper packages "
+                 "(see --help)")
+    return max(hits, key=lambda p: math.prod(Image.open(p).size))
 
 
 def build(debs: Path, out: Path, opencv: bool = True, long_side: int = 640) -> int:
-    import numpy as np
-    import skimage.data
     from PIL import Image
 
-    from saddlepoint.data.superres import _HELD_OUT, _TRAIN, _skimage_photo
+    from saddlepoint.data.superres import _HELD_OUT, _TRAIN, load_photos
 
     if out.exists():
         sys.exit(f"{out} exists; give a new folder")
@@ -63,10 +63,9 @@ def build(debs: Path, out: Path, opencv: bool = True, long_side: int = 640) -> i
     part = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))  # renamed to ``out`` once complete
     try:
         (part / "test").mkdir()
-        for name in _TRAIN:
-            Image.fromarray(_skimage_photo(name).permute(1, 2, 0).numpy()).save(part / f"{name}.png")
-        for name in _HELD_OUT:
-            Image.fromarray(np.asarray(getattr(skimage.data, name)())).save(part / "test" / f"{name}.png")
+        for names, train, where in ((_TRAIN, True, part), (_HELD_OUT, False, part / "test")):
+            for name, photo in zip(names, load_photos("skimage-photos", train=train)):
+                Image.fromarray(photo.permute(1, 2, 0).numpy()).save(where / f"{name}.png")
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             _unpack(debs, root)

@@ -217,17 +217,11 @@ def test_skimage_photos_are_shipped():
     assert all(p.dtype == torch.uint8 and p.shape[0] == 3 and min(p.shape[1:]) >= 256 for p in train_photos + held)
 
 
-def _tiny_sr(photo_folder, *extra):
-    from saddlepoint.train import Experiment
-
-    _, cfg = resolve_config("srresnet-photos", [f"data={photo_folder}", *TINY, "sr_residual=false", *extra])
-    return Experiment(cfg)
-
-
 def test_upscale_in_tiles_is_the_whole_images_output(photo_folder, monkeypatch):
     import saddlepoint.sampling as sampling
+    from saddlepoint.train import Experiment
 
-    exp = _tiny_sr(photo_folder)
+    exp = Experiment(resolve_config("srresnet-photos", [f"data={photo_folder}", *TINY, "sr_residual=false"])[1])
     image = torch.from_numpy(np.array(Image.open(photo_folder / "a.png"))).permute(2, 0, 1)[:, :37, :50].contiguous()
     whole = exp.generate(1, cond=image[None].float().div(127.5).sub(1.0))[0]
     whole = whole.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
@@ -270,7 +264,9 @@ def test_upscale_command_enlarges_photographs_and_overwrites_nothing(tmp_path, p
     toy = tmp_path / "toy"
     assert main(["train", "grid25", "steps=2", "eval_every=0", "sample_every=0", "--out", str(toy), "--quiet"]) == 0
     capsys.readouterr()
-    for args, message in [([str(toy), str(photo_folder / "a.png")], "upscale is for super-resolution runs"),
+    # A run that is not super-resolution is refused before the files are looked at (``out`` exists).
+    for args, message in [([str(toy), str(photo_folder / "a.png"), "-o", str(out)],
+                           "upscale is for super-resolution runs"),
                           ([str(run), str(tmp_path / "missing.png")], "does not exist"),
                           ([str(run), str(photo_folder / "a.png"), "-o", str(tmp_path / "a.txt")], "give an image file"),
                           ([str(run), str(photo_folder / "a.png"), "--tile", "0"], "tile=0"),

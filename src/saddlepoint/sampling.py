@@ -297,7 +297,10 @@ def _reach(run, channels: int) -> tuple[int, int]:
     raise RunError("this generator's output depends on the whole input, so it cannot be run in tiles")
 
 
-def _check_tile(tile: int) -> None:
+def _check_upscale(exp: Experiment, tile: int) -> None:
+    if exp.condition is None or exp.condition.name != "srgan":
+        raise RunError("upscale is for super-resolution runs (conditional=srgan); for pix2pix and CycleGAN runs use "
+                       "`saddlepoint translate RUN -i IMAGES`")
     if tile < 1:
         raise RunError(f"tile={tile}: give a tile of at least 1 pixel")
 
@@ -309,10 +312,7 @@ def upscale(exp: Experiment, image: Tensor, tile: int = 128, progress: bool = Fa
     on), but in tiles of ``tile`` low-resolution pixels, each read with a margin as wide as the generator's reach."""
     from tqdm import tqdm
 
-    if exp.condition is None or exp.condition.name != "srgan":
-        raise RunError("upscale is for super-resolution runs (conditional=srgan); for pix2pix and CycleGAN runs use "
-                       "`saddlepoint translate RUN -i IMAGES`")
-    _check_tile(tile)
+    _check_upscale(exp, tile)
 
     def run(low: Tensor) -> Tensor:
         return exp.generate(1, cond=low)
@@ -342,7 +342,7 @@ def save_upscaled(exp: Experiment, inputs: str | Path, out: str | Path, tile: in
 
     from .data.images import decode_image, warn_skipped
 
-    _check_tile(tile)
+    _check_upscale(exp, tile)  # before any file is looked at
     src, out = Path(inputs), Path(out)
     if not src.exists():
         raise RunError(f"{src} does not exist; give an image file or a folder of images")
