@@ -96,6 +96,15 @@ def test_train_writes_a_complete_run_directory(tmp_path, capsys):
     assert state["step"] == 60 and any(k.startswith("G.") for k in tensors)
 
 
+def test_progress_bar_into_a_log_redraws_rarely(tmp_path, capsys):
+    """Into a pipe or a log file (stderr is not a terminal, as under capsys) the bar is not redrawn ten times a second."""
+    t0 = time.time()
+    assert main(["train", "grid25", "steps=1000", "eval_every=0", "--out", str(tmp_path / "run"), *TINY]) == 0
+    err = capsys.readouterr().err
+    assert time.time() - t0 > 1 and "1000/1000" in err  # long enough for a dozen redraws at tqdm's 0.1 s
+    assert err.count("\r") <= 4, err.count("\r")
+
+
 def test_existing_run_directory_is_never_overwritten(tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()

@@ -123,6 +123,9 @@ def test_cyclegan_trains_resumes_exactly_and_reports(tmp_path, domains, capsys):
     assert main(["evaluate", str(full), "--metrics", "cycle", "--quiet"]) == 0
     ev = json.loads((full / "eval.json").read_text())
     assert ev["pairs"] == 6 and 0 <= ev["cycle"] <= 1 and ev["images"].startswith("held-out")
+    s = json.loads((full / "summary.json").read_text())  # the run's last line reports the same held-out cycle error
+    assert s["cycle"] == pytest.approx(ev["cycle"]) and "mmd2_pixels" not in s
+    assert f"cycle error {s['cycle']:.4f} on 6 of each domain's held-out images (testA, testB)" in capsys.readouterr().out
     picture = tmp_path / "rows.png"
     assert main(["translate", str(full), "-n", "4", "-o", str(picture)]) == 0
     assert Image.open(picture).size == (3 * 28 + 4 * 2, 4 * 28 + 5 * 2)  # source | translated | back

@@ -118,10 +118,18 @@ def test_sampler_draws_matching_pairs(ab_folder):
 
 def test_pix2pix_learns_the_translation_and_the_cli_shows_it(tmp_path, ab_folder, capsys):
     run = tmp_path / "p2p"
-    assert main(["train", "pix2pix-edges2mnist", f"data={ab_folder}", *TINY, "steps=120", "--out", str(run),
-                 "--quiet"]) == 0
+    assert main(["train", "pix2pix-edges2mnist", f"data={ab_folder}", *TINY, "steps=120", "eval_every=60",
+                 "--out", str(run), "--quiet"]) == 0
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["loss/pix2pix"] < 0.5 * rows[0]["loss/pix2pix"]  # λ·L1 falls as G learns to fill the squares
+    # The run reports its own task's numbers on the held-out pairs, while training and at the end.
+    evals = [r for r in rows if "eval/l1" in r]
+    assert [r["step"] for r in evals] == [60, 120] and evals[1]["eval/l1"] < evals[0]["eval/l1"]
+    assert "eval/mmd2_pixels" not in rows[-1] and "eval/accuracy" not in rows[-1]  # squares are no digits
+    summary = json.loads((run / "summary.json").read_text())
+    line = capsys.readouterr().out
+    assert f"L1 {summary['l1']:.4f}, PSNR {summary['psnr']:.2f} dB, SSIM {summary['ssim']:.3f} on 8 held-out pairs" in line
+    assert summary["l1"] == pytest.approx(evals[1]["eval/l1"])
     assert main(["evaluate", str(run), "--metrics", "l1,psnr,ssim,fid", "--backbone", "mnist", "--quiet"]) == 2
     assert "reads MNIST digits" in capsys.readouterr().err  # a folder of squares is not MNIST
     before = _untrained_l1(ab_folder, tmp_path)
@@ -130,6 +138,10 @@ def test_pix2pix_learns_the_translation_and_the_cli_shows_it(tmp_path, ab_folder
     assert ev["pairs"] == "held-out pairs" and ev["translated"] == 8
     assert ev["l1"] < 0.5 * before, (ev["l1"], before)
     assert 0 < ev["ssim"] <= 1 and ev["psnr"] > 10
+    assert main(["evaluate", str(run)]) == 0  # the quick check: the same numbers, said on what
+    quick = json.loads((run / "eval.json").read_text())
+    assert quick["evaluated_on"] == "8 held-out pairs" and "samples" not in quick
+    assert quick["l1"] == pytest.approx(ev["l1"]) and quick["psnr"] == pytest.approx(ev["psnr"])
     out = tmp_path / "rows.png"
     assert main(["translate", str(run), "-n", "4", "-o", str(out)]) == 0
     assert Image.open(out).size == (3 * 28 + 4 * 2, 4 * 28 + 5 * 2)  # source | output | target
@@ -145,6 +157,47 @@ def test_pix2pix_learns_the_translation_and_the_cli_shows_it(tmp_path, ab_folder
         assert main(args) == 2
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
+
+
+def test_evaluating_while_training_leaves_the_training_stream_alone(tmp_path, ab_folder, monkeypatch):
+    """The U-Net's dropout draws from torch's global stream; an evaluation that draws from it too (building the MNIST
+    classifier initializes weights) must not move the run onto another trajectory."""
+    from saddlepoint.metrics import images
+    from saddlepoint.train import load_run
+
+    quality = images.translation_quality
+
+    def drawing(exp, n):
+        torch.rand(1000)
+        return quality(exp, n)
+
+    monkeypatch.setattr(images, "translation_quality", drawing)
+    weights = []
+    for every in (0, 3):
+        _, cfg = resolve_config("pix2pix-edges2mnist", [f"data={ab_folder}", *TINY, "steps=6", f"eval_every={every}",
+                                                        f"sample_every={every}"])
+        run = train(cfg, out=tmp_path / f"every{every}", progress=False).run_dir
+        weights.append(load_run(run).G.state_dict())
+    assert (run / "samples-00000003.png").is_file()
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows if "eval/l1" in r] == [3, 6]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0]), "evaluation changed the training"
+
+
+def test_edges2mnist_reports_the_digit_and_trains_as_if_unwatched(tmp_path):
+    """On the built-in MNIST pairs the run also reports how many outputs the classifier reads as their digit; that
+    reading builds the classifier, and the weights still do not depend on eval_every."""
+    mnist_or_skip(train=True)
+    from saddlepoint.train import load_run
+
+    weights = []
+    for every in (0, 3):
+        _, cfg = resolve_config("pix2pix-edges2mnist", [*TINY, "steps=6", f"eval_every={every}", "eval_samples=64"])
+        run = train(cfg, out=tmp_path / f"every{every}", progress=False).run_dir
+        weights.append(load_run(run).G.state_dict())
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0]), "evaluation changed the training"
+    summary = json.loads((run / "summary.json").read_text())
+    assert 0 <= summary["accuracy"] <= 1 and summary["evaluated_on"] == "64 held-out pairs"
 
 
 def _untrained_l1(ab_folder, tmp_path) -> float:

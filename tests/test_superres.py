@@ -120,9 +120,17 @@ def test_superres_metrics_score_bicubic_as_bicubic():
 
 def test_srresnet_learns_and_is_scored_against_bicubic(tmp_path, photo_folder, capsys):
     run = tmp_path / "sr"
-    assert main(["train", "srresnet-photos", f"data={photo_folder}", *TINY, "steps=80", "sr_residual=false", "--out",
-                 str(run), "--quiet"]) == 0
+    assert main(["train", "srresnet-photos", f"data={photo_folder}", *TINY, "steps=80", "sr_residual=false",
+                 "eval_every=40", "--out", str(run), "--quiet"]) == 0
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    # The run reports held-out PSNR / SSIM beside bicubic's, while training and in its last line.
+    evals = [r for r in rows if "eval/psnr" in r]
+    assert [r["step"] for r in evals] == [40, 80] and evals[1]["eval/psnr"] > evals[0]["eval/psnr"]
+    assert evals[0]["eval/bicubic/psnr"] == evals[1]["eval/bicubic/psnr"] and "eval/mmd2_pixels" not in evals[1]
+    s = json.loads((run / "summary.json").read_text())
+    assert s["evaluated_on"] == "1 held-out photograph" and s["psnr"] == pytest.approx(evals[1]["eval/psnr"])
+    assert (f"PSNR {s['psnr']:.2f} dB, SSIM {s['ssim']:.3f} on 1 held-out photograph (bicubic {s['bicubic/psnr']:.2f} "
+            f"dB / {s['bicubic/ssim']:.3f}: {s['psnr'] - s['bicubic/psnr']:+.2f} dB)") in capsys.readouterr().out
     assert rows[-1]["loss/srgan"] < 0.5 * rows[0]["loss/srgan"]
     assert rows[-1]["loss/G"] == pytest.approx(rows[-1]["loss/srgan"])  # gan_weight=0: the pixel loss alone
     assert "loss/D" not in rows[-1]  # ... and no critic is trained for it
@@ -142,7 +150,8 @@ def test_srresnet_learns_and_is_scored_against_bicubic(tmp_path, photo_folder, c
     assert ens["self_ensemble"] is True and ens["psnr"] != pytest.approx(ev["psnr"], abs=1e-4)
     assert ens["bicubic/psnr"] == pytest.approx(ev["bicubic/psnr"])
     assert main(["evaluate", str(run), "--self-ensemble"]) == 0  # the quick check records the ensemble too
-    assert json.loads((run / "eval.json").read_text())["self_ensemble"] is True
+    quick = json.loads((run / "eval.json").read_text())
+    assert quick["self_ensemble"] is True and quick["psnr"] == pytest.approx(ens["psnr"])  # ... and measures with it
     from saddlepoint.train import load_run
 
     exp = load_run(run)

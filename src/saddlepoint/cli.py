@@ -38,6 +38,18 @@ def _split_positionals(items: list[str]) -> tuple[str | None, list[str]]:
     return recipe, overrides
 
 
+def _translation_quality(s: dict) -> str:
+    """'PSNR 28.98 dB, SSIM 0.796 on 2 held-out photographs (bicubic 28.04 dB / 0.765: +0.94 dB)' and the like."""
+    parts = [text.format(s[key]) for key, text in (("l1", "L1 {:.4f}"), ("psnr", "PSNR {:.2f} dB"), ("ssim", "SSIM {:.3f}"),
+                                                   ("cycle", "cycle error {:.4f}")) if key in s]
+    if "accuracy" in s:
+        parts.append(f"{100 * s['accuracy']:.1f}% read as their source's digit")
+    line = f"{', '.join(parts)} on {s['evaluated_on']}"
+    if "bicubic/psnr" in s:
+        line += f" (bicubic {s['bicubic/psnr']:.2f} dB / {s['bicubic/ssim']:.3f}: {s['psnr'] - s['bicubic/psnr']:+.2f} dB)"
+    return line
+
+
 def _summary_line(summary: dict, run_dir: Path) -> str:
     if "high_quality" in summary:  # a 2-D mixture: PacGAN's numbers
         from .data import get_toy
@@ -47,6 +59,8 @@ def _summary_line(summary: dict, run_dir: Path) -> str:
     elif "modes" in summary:  # stacked MNIST: digit triples read by the shipped classifier
         q = (f"{summary['modes']}/1000 digit triples, KL {summary['kl']:.3f} on {summary['eval_samples']} samples "
              "(the protocol's 26,000: `saddlepoint evaluate RUN --metrics modes`)")
+    elif "evaluated_on" in summary:  # a translation run: its own task's numbers on held-out data
+        q = _translation_quality(summary)
     else:
         q = ", ".join(f"{k} {v:.4g}" for k, v in summary.items() if k in ("mmd2", "mmd2_pixels", "accuracy", "code_match"))
     return f"{summary['recipe']} ({summary['game']}, {summary['steps']} steps, {summary['seconds']:.0f} s): {q} — saved to {run_dir}"
@@ -131,8 +145,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         else:
             if exp.images:
                 exp = load(True)
-            result = {"step": exp.step, "samples": args.samples or exp.cfg.eval_samples,
-                      **({"self_ensemble": True} if exp.self_ensemble else {}), **evaluate(exp, args.samples or None)}
+            quality = evaluate(exp, args.samples or None)
+            result = {"step": exp.step,  # a translation run says itself what it measured (evaluated_on)
+                      **({} if "evaluated_on" in quality else {"samples": args.samples or exp.cfg.eval_samples}),
+                      **({"self_ensemble": True} if exp.self_ensemble else {}), **quality}
         write_json_atomic(run / "eval.json", result)
     except (RunError, RuntimeError) as e:
         return _fail(str(e))

@@ -66,8 +66,8 @@ def plot_critic(score_fn: Callable[[Tensor], Tensor], g_loss_fn: Callable[[Tenso
 
 
 def plot_curves(rows: list[dict[str, Any]], title: str):
-    """Losses, critic scores and (where logged) mode coverage, KL and what the MNIST classifier reads
-    against the step."""
+    """Losses, critic scores and (where logged) mode coverage, KL, what the MNIST classifier reads and a
+    translation run's held-out PSNR and pixel error against the step."""
     def series(key):
         pts = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float))]
         return (np.array([p[0] for p in pts]), np.array([p[1] for p in pts])) if pts else (None, None)
@@ -75,7 +75,9 @@ def plot_curves(rows: list[dict[str, Any]], title: str):
     panels = [("losses", ["loss/D", "loss/G"]), ("critic scores", ["score/D(x)", "score/D(G(z))"]),
               ("mode coverage", ["eval/modes"]), ("high quality", ["eval/high_quality"]),
               ("KL", ["eval/kl", "eval/kl_channels", "eval/kl_dependence", "eval/reverse_kl"]),
-              ("read by the MNIST classifier", ["eval/accuracy", "eval/code_match"])]
+              ("read by the MNIST classifier", ["eval/accuracy", "eval/code_match"]),
+              ("PSNR (dB), held out", ["eval/psnr", "eval/bicubic/psnr"]),
+              ("pixel error, held out", ["eval/l1", "eval/cycle"])]
     panels = [(t, [k for k in keys if series(k)[0] is not None]) for t, keys in panels]
     panels = [p for p in panels if p[1]]
     fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(4.2 * max(len(panels), 1), 3.4), squeeze=False)

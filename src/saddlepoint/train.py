@@ -14,6 +14,7 @@ import copy
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, fields
 from functools import partial
@@ -415,17 +416,23 @@ def _build_players(cfg: TrainConfig, channels: int, condition: Condition | None 
     return G, D
 
 
-def evaluate(exp: Experiment, n: int | None = None) -> dict[str, float]:
-    """Quality of the generator now: PacGAN's mode-coverage numbers on mixtures; otherwise the
-    unbiased MMD² (Gaussian kernels) between generated and real samples — on the points for 2-D
-    shapes, on raw pixels for images (a cheap proxy until feature-space metrics are computed) — and,
-    on MNIST and stacked MNIST, what the shipped classifier reads in the samples (``digit_reads``: the
-    stacked-MNIST protocol's numbers on ``n`` samples instead of 26,000, whose KL is biased upwards by
-    about 999/(2n); a conditional run's class accuracy; InfoGAN's code match)."""
+def evaluate(exp: Experiment, n: int | None = None) -> dict[str, float | str]:
+    """Quality of the generator now: PacGAN's mode-coverage numbers on mixtures; for translation runs their
+    own task's numbers on held-out data (``translation_quality``: PSNR and SSIM beside bicubic's for
+    super-resolution, L1 / PSNR / SSIM for pix2pix, the cycle error for CycleGAN; ``evaluated_on``, the one
+    string, says on what); otherwise the unbiased MMD² (Gaussian kernels) between generated and real samples —
+    on the points for 2-D shapes, on raw pixels for images (a cheap proxy until feature-space metrics are
+    computed) — and, on MNIST and stacked MNIST, what the shipped classifier reads in the samples
+    (``digit_reads``: the stacked-MNIST protocol's numbers on ``n`` samples instead of 26,000, whose KL is
+    biased upwards by about 999/(2n); a conditional run's class accuracy; InfoGAN's code match)."""
     n = n or exp.cfg.eval_samples
     if isinstance(exp.data, GaussianMixture2D):
         return mode_coverage(exp.generate(n), exp.data.means_tensor, exp.data.std)
-    cond = exp.evaluation_conditions(n) if exp.condition is not None and not exp.condition.from_real else None
+    if exp.condition is not None and exp.condition.from_real:
+        from .metrics.images import translation_quality
+
+        return translation_quality(exp, n)
+    cond = exp.evaluation_conditions(n) if exp.condition is not None else None
     fake = exp.generate(n, cond=cond) / exp.scale
     real = exp.data.sample(n, torch.Generator().manual_seed(EVAL_SEED + 1)) / exp.scale
     if not exp.images:
@@ -530,6 +537,14 @@ def _save(exp: Experiment, run_dir: Path) -> Path:
     return save_checkpoint(run_dir, exp.step, tensors, meta)
 
 
+def _aside(exp: Experiment):
+    """A context for work beside training (evaluating, drawing pictures) that leaves torch's global random streams
+    as they were.  Dropout, IIC's deformations and the gradient penalty's interpolation points draw from them;
+    evaluation may too (building the MNIST classifier initializes its weights).  Without it a run's weights would depend on ``eval_every``, and only
+    rank 0, which evaluates, would move on to another stream than the other processes."""
+    return torch.random.fork_rng(devices=[exp.device] if exp.device.type == "cuda" else [])
+
+
 def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResult:
     from tqdm.auto import tqdm
 
@@ -539,8 +554,10 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
     sink = MetricsSink(run_dir) if main else None  # only rank 0 writes the run directory
     last_ckpt = latest_checkpoint(run_dir)
     t0 = time.time()
+    # Into a log file or a pipe each redraw would be a line of its own: there, one every 30 s, and the last one stays.
+    live = sys.stderr.isatty() or "ipykernel" in sys.modules  # a terminal, or a notebook's widget
     bar = tqdm(total=cfg.steps, initial=exp.step, desc=recipe, disable=not (progress and main), dynamic_ncols=True,
-               unit="step", leave=False)
+               unit="step", leave=not live, mininterval=0.1 if live else 30.0)
     deadline = t0 + 60 * cfg.time_limit if cfg.time_limit else math.inf
     out_of_time = False
     try:
@@ -572,11 +589,14 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
                 scalars = {k: float(v) for k, v in logs.items()}
                 scalars["lr/G"] = exp.contest.opt_g.param_groups[0]["lr"]
                 if eval_now:
-                    scalars.update({f"eval/{k}": v for k, v in evaluate(exp).items()})
+                    with _aside(exp):
+                        scalars.update({f"eval/{k}": v for k, v in evaluate(exp).items() if not isinstance(v, str)})
                 sink.log(exp.step, scalars)
-                bar.set_postfix({k: f"{v:.3g}" for k, v in scalars.items() if k.startswith(("loss", "eval/modes"))})
+                bar.set_postfix({k: f"{v:.3g}" for k, v in scalars.items() if k.startswith(("loss", "eval/modes"))},
+                                refresh=live)
             if cfg.sample_every and exp.step % cfg.sample_every == 0 and not last:
-                save_samples(exp, run_dir / f"samples-{exp.step:08d}.png", sink)
+                with _aside(exp):
+                    save_samples(exp, run_dir / f"samples-{exp.step:08d}.png", sink)
             if save_now:
                 last_ckpt = _save(exp, run_dir)
     finally:
