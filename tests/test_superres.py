@@ -129,6 +129,7 @@ def test_srresnet_learns_and_is_scored_against_bicubic(tmp_path, photo_folder, c
     assert evals[0]["eval/bicubic/psnr"] == evals[1]["eval/bicubic/psnr"] and "eval/mmd2_pixels" not in evals[1]
     s = json.loads((run / "summary.json").read_text())
     assert s["evaluated_on"] == "1 held-out photograph" and s["psnr"] == pytest.approx(evals[1]["eval/psnr"])
+    assert s["game"] == "no game: gan_weight=0"
     assert (f"PSNR {s['psnr']:.2f} dB, SSIM {s['ssim']:.3f} on 1 held-out photograph (bicubic {s['bicubic/psnr']:.2f} "
             f"dB / {s['bicubic/ssim']:.3f}: {s['psnr'] - s['bicubic/psnr']:+.2f} dB)") in capsys.readouterr().out
     assert rows[-1]["loss/srgan"] < 0.5 * rows[0]["loss/srgan"]
@@ -211,6 +212,8 @@ def test_superres_config_is_checked():
                                (["data=mnist"], "not for super-resolution")]:
         with pytest.raises(ConfigError, match=message):
             resolve_config("srgan-photos", overrides)
+    with pytest.raises(ConfigError, match="gan_weight=0 trains no critic, so game would do nothing"):
+        resolve_config("srresnet-photos", ["game=hinge"])
     with pytest.raises(ConfigError, match="gan_weight=0 trains no critic, so r1 would do nothing"):
         resolve_config("srresnet-photos", ["r1=1"])
     with pytest.raises(ConfigError, match="gan_weight=0 trains no critic, so critic_batch_norm would do nothing"):

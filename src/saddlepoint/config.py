@@ -207,8 +207,8 @@ class TrainConfig:
         if not (self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")):
             raise ConfigError(f"device={self.device!r} is not a device; use cpu, cuda, cuda:N or auto")
         if self.gan_weight == 0:  # no game: the critic's settings would be accepted and ignored
-            critic_only = [k for k in ("critic_steps", "r1", "gradient_penalty", "weight_clip", "spectral_norm", "pack",
-                                       "critic_batch_norm")
+            critic_only = [k for k in ("game", "critic_steps", "r1", "gradient_penalty", "weight_clip", "spectral_norm",
+                                       "pack", "critic_batch_norm")
                            if getattr(self, k) != defaults[k].default]
             if critic_only:
                 raise ConfigError(f"gan_weight=0 trains no critic, so {critic_only[0]} would do nothing; remove it "

@@ -537,6 +537,10 @@ def _save(exp: Experiment, run_dir: Path) -> Path:
     return save_checkpoint(run_dir, exp.step, tensors, meta)
 
 
+def _game_played(cfg: TrainConfig) -> str:
+    return cfg.game if cfg.gan_weight else "no game: gan_weight=0"
+
+
 def _aside(exp: Experiment):
     """A context for work beside training (evaluating, drawing pictures) that leaves torch's global random streams
     as they were.  Dropout, IIC's deformations and the gradient penalty's interpolation points draw from them;
@@ -606,7 +610,7 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
     seconds = time.time() - t0
     if not main:
         return RunResult(run_dir, {})
-    summary: dict[str, Any] = {"recipe": recipe, "data": cfg.data, "game": cfg.game, "steps": exp.step,
+    summary: dict[str, Any] = {"recipe": recipe, "data": cfg.data, "game": _game_played(cfg), "steps": exp.step,
                                "seconds": round(seconds, 2), **evaluate(exp)}
     if out_of_time:
         summary["stopped"] = f"time_limit of {cfg.time_limit:g} min reached at step {exp.step} of {cfg.steps}"
@@ -656,7 +660,7 @@ def make_plots(exp: Experiment, run_dir: Path, recipe: str) -> None:
     """samples.png and curves.png in ``run_dir``; for 2-D data also critic.png."""
     from . import plots
 
-    title = f"{recipe}: {exp.cfg.game}, step {exp.step}"
+    title = f"{recipe}: {_game_played(exp.cfg)}, step {exp.step}"
     plots.save(plots.plot_curves(read_metrics(run_dir), title), run_dir / "curves.png")
     save_samples(exp, run_dir / "samples.png", title=title)
     if exp.images:
