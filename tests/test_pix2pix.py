@@ -159,6 +159,22 @@ def test_pix2pix_learns_the_translation_and_the_cli_shows_it(tmp_path, ab_folder
         assert message in err and err.count("\n") == 1, err
 
 
+def test_translate_says_in_one_line_when_the_runs_data_has_gone(tmp_path, ab_folder, capsys):
+    import shutil
+
+    data = tmp_path / "moved"
+    shutil.copytree(ab_folder, data)
+    run = tmp_path / "run"
+    assert main(["train", "pix2pix-edges2mnist", f"data={data}", *TINY, "steps=1", "--out", str(run), "--quiet"]) == 0
+    shutil.rmtree(data)
+    capsys.readouterr()
+    for args in (["translate", str(run), "-o", str(tmp_path / "t.png")], ["evaluate", str(run)]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("saddlepoint: error: ") and str(data) in err and err.count("\n") == 1, err
+    assert not (tmp_path / "t.png").exists()
+
+
 def test_evaluating_while_training_leaves_the_training_stream_alone(tmp_path, ab_folder, monkeypatch):
     """The U-Net's dropout draws from torch's global stream; an evaluation that draws from it too (building the MNIST
     classifier initializes weights) must not move the run onto another trajectory."""

@@ -157,6 +157,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _picture(args: argparse.Namespace, default_name: str, draw, default_n: int) -> int:
+    from .data.images import DataError
     from .runs import RunError
     from .train import load_run
 
@@ -170,7 +171,7 @@ def _picture(args: argparse.Namespace, default_name: str, draw, default_n: int) 
     try:
         exp = load_run(args.run)
         draw(exp, out)
-    except RunError as e:
+    except (RunError, DataError) as e:  # DataError: the run's data has moved (translate reads held-out pairs)
         return _fail(str(e))
     print(out)
     return 0
