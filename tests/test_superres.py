@@ -173,6 +173,7 @@ def test_srresnet_learns_and_is_scored_against_bicubic(tmp_path, photo_folder, c
     capsys.readouterr()
     for args, message in [(["sample", str(run)], "this run translates images"),
                           (["evaluate", str(run), "--metrics", "fid"], "not for super-resolution runs"),
+                          (["evaluate", str(run), "--samples", "50"], "--samples does not apply to super-resolution"),
                           (["evaluate", str(toy), "--self-ensemble"], "--self-ensemble averages over the input's turns"),
                           (["translate", str(toy), "--self-ensemble"], "is for super-resolution runs")]:
         assert main(args) == 2

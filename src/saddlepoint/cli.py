@@ -131,6 +131,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     try:
         exp = load(False)  # the players alone: the metrics are checked against the run before its data loads
+        if args.samples and exp.condition is not None and exp.condition.name == "srgan":
+            raise RunError("--samples does not apply to super-resolution runs: they are scored on whole held-out "
+                           "photographs (the data's test/ folder); leave it out")
         if exp.images and args.metrics:
             from .metrics.images import check_metrics, evaluate_images
 
