@@ -215,6 +215,9 @@ def test_superres_config_is_checked():
             resolve_config("srgan-photos", overrides)
     with pytest.raises(ConfigError, match="gan_weight=0 trains no critic, so game would do nothing"):
         resolve_config("srresnet-photos", ["game=hinge"])
+    with pytest.raises(ConfigError, match="gan_weight=0 trains no critic, so lr_d would do nothing"):
+        resolve_config("srresnet-photos", ["lr_d=0.5"])
+    resolve_config("srgan-photos", ["lr_d=0.5"])  # where the critic trains, it is its learning rate
     with pytest.raises(ConfigError, match="gan_weight=0 trains no critic, so r1 would do nothing"):
         resolve_config("srresnet-photos", ["r1=1"])
     with pytest.raises(ConfigError, match="gan_weight=0 trains no critic, so critic_batch_norm would do nothing"):

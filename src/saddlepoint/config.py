@@ -447,10 +447,17 @@ def resolve_config(recipe: str | None = None, overrides: list[str] | dict[str, A
     name, data = load_recipe(recipe or DEFAULT_RECIPE)
     cfg_dict = TrainConfig().to_dict()
     _apply(cfg_dict, data, f"recipe {name!r}")
+    ov: dict[str, Any] = {}
     if overrides:
         ov = parse_overrides(overrides) if isinstance(overrides, list) else overrides
         _apply(cfg_dict, ov, "the overrides")
-    return name, TrainConfig(**cfg_dict).validate()
+    cfg = TrainConfig(**cfg_dict).validate()
+    # validate() sees only the values; a recipe may set lr_d for its game, but asking for one where none is played
+    # (pix2pix's L1 baseline, SRResNet) would be accepted and ignored.
+    if cfg.gan_weight == 0 and "lr_d" in ov:
+        raise ConfigError("gan_weight=0 trains no critic, so lr_d would do nothing; remove it "
+                          "(or give the adversarial term a weight)")
+    return name, cfg
 
 
 def describe_keys() -> str:
