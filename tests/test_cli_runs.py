@@ -96,6 +96,20 @@ def test_train_writes_a_complete_run_directory(tmp_path, capsys):
     assert state["step"] == 60 and any(k.startswith("G.") for k in tensors)
 
 
+@pytest.mark.parametrize("every, evaluated_at", [(10, [10, 20]), (0, [20])])
+def test_the_summary_reuses_the_last_steps_evaluation(tmp_path, monkeypatch, every, evaluated_at):
+    """The last step's evaluation is the summary's; the run does not evaluate the same weights twice."""
+    import sys
+
+    tr = sys.modules["saddlepoint.train"]  # the package's `train` is the function
+    seen, real = [], tr.evaluate
+    monkeypatch.setattr(tr, "evaluate", lambda exp, n=None: seen.append(exp.step) or real(exp, n))
+    _, cfg = resolve_config("grid25", ["steps=20", f"eval_every={every}", *TINY])
+    result = train(cfg, out=tmp_path / "run", progress=False)
+    assert seen == evaluated_at
+    assert result.summary["reverse_kl"] == real(tr.load_run(result.run_dir))["reverse_kl"]
+
+
 def test_progress_bar_into_a_log_redraws_rarely(tmp_path, capsys):
     """Into a pipe or a log file (stderr is not a terminal, as under capsys) the bar is not redrawn ten times a second."""
     t0 = time.time()

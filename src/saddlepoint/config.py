@@ -211,8 +211,7 @@ class TrainConfig:
                                        "pack", "critic_batch_norm")
                            if getattr(self, k) != defaults[k].default]
             if critic_only:
-                raise ConfigError(f"gan_weight=0 trains no critic, so {critic_only[0]} would do nothing; remove it "
-                                  "(or give the adversarial term a weight)")
+                raise _no_critic(critic_only[0])
         elif self.game == "wasserstein" and not (self.weight_clip or self.gradient_penalty or self.spectral_norm):
             raise ConfigError("game=wasserstein needs a Lipschitz constraint on the critic; add weight_clip=0.01, "
                               "gradient_penalty=10 or spectral_norm=true")
@@ -455,9 +454,13 @@ def resolve_config(recipe: str | None = None, overrides: list[str] | dict[str, A
     # validate() sees only the values; a recipe may set lr_d for its game, but asking for one where none is played
     # (pix2pix's L1 baseline, SRResNet) would be accepted and ignored.
     if cfg.gan_weight == 0 and "lr_d" in ov:
-        raise ConfigError("gan_weight=0 trains no critic, so lr_d would do nothing; remove it "
-                          "(or give the adversarial term a weight)")
+        raise _no_critic("lr_d")
     return name, cfg
+
+
+def _no_critic(key: str) -> ConfigError:
+    return ConfigError(f"gan_weight=0 trains no critic, so {key} would do nothing; remove it "
+                       "(or give the adversarial term a weight)")
 
 
 def describe_keys() -> str:

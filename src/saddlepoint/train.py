@@ -544,8 +544,9 @@ def _game_played(cfg: TrainConfig) -> str:
 def _aside(exp: Experiment):
     """A context for work beside training (evaluating, drawing pictures) that leaves torch's global random streams
     as they were.  Dropout, IIC's deformations and the gradient penalty's interpolation points draw from them;
-    evaluation may too (building the MNIST classifier initializes its weights).  Without it a run's weights would depend on ``eval_every``, and only
-    rank 0, which evaluates, would move on to another stream than the other processes."""
+    evaluation may too (building the MNIST classifier initializes its weights).  Without it a run's weights would
+    depend on ``eval_every``, and only rank 0, which evaluates, would move on to another stream than the other
+    processes."""
     return torch.random.fork_rng(devices=[exp.device] if exp.device.type == "cuda" else [])
 
 
@@ -564,6 +565,7 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
                unit="step", leave=not live, mininterval=0.1 if live else 30.0)
     deadline = t0 + 60 * cfg.time_limit if cfg.time_limit else math.inf
     out_of_time = False
+    quality, evaluated_at = {}, None  # the last evaluation: the summary reuses the last step's instead of redoing it
     try:
         while exp.step < cfg.steps and not out_of_time:
             exp.set_lr()
@@ -594,7 +596,8 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
                 scalars["lr/G"] = exp.contest.opt_g.param_groups[0]["lr"]
                 if eval_now:
                     with _aside(exp):
-                        scalars.update({f"eval/{k}": v for k, v in evaluate(exp).items() if not isinstance(v, str)})
+                        quality, evaluated_at = evaluate(exp), exp.step
+                    scalars.update({f"eval/{k}": v for k, v in quality.items() if not isinstance(v, str)})
                 sink.log(exp.step, scalars)
                 bar.set_postfix({k: f"{v:.3g}" for k, v in scalars.items() if k.startswith(("loss", "eval/modes"))},
                                 refresh=live)
@@ -611,7 +614,7 @@ def _run(exp: Experiment, run_dir: Path, recipe: str, progress: bool) -> RunResu
     if not main:
         return RunResult(run_dir, {})
     summary: dict[str, Any] = {"recipe": recipe, "data": cfg.data, "game": _game_played(cfg), "steps": exp.step,
-                               "seconds": round(seconds, 2), **evaluate(exp)}
+                               "seconds": round(seconds, 2), **(quality if evaluated_at == exp.step else evaluate(exp))}
     if out_of_time:
         summary["stopped"] = f"time_limit of {cfg.time_limit:g} min reached at step {exp.step} of {cfg.steps}"
     if exp.dist.world > 1:
