@@ -70,7 +70,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .config import ConfigError, resolve_config
     from .data.images import DataError
     from .runs import RunError
-    from .train import resume, train
+    from .trainer import resume, train
 
     try:
         if args.resume:
@@ -119,7 +119,7 @@ def cmd_recipes(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .runs import RunError, write_json_atomic
-    from .train import evaluate, load_run
+    from .trainer import load_run
 
     run = Path(args.run)
 
@@ -148,7 +148,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         else:
             if exp.images:
                 exp = load(True)
-            quality = evaluate(exp, args.samples or None)
+            quality = exp.evaluate(args.samples or None)
             result = {"step": exp.step,  # a translation run says itself what it measured (evaluated_on)
                       **({} if "evaluated_on" in quality else {"samples": args.samples or exp.cfg.eval_samples}),
                       **({"self_ensemble": True} if exp.self_ensemble else {}), **quality}
@@ -162,7 +162,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _picture(args: argparse.Namespace, default_name: str, draw, default_n: int) -> int:
     from .data.images import DataError
     from .runs import RunError
-    from .train import load_run
+    from .trainer import load_run
 
     if args.n is not None and args.n < 1:
         return _fail(f"-n {args.n}: ask for at least one sample")
@@ -208,7 +208,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
     from .runs import RunError
     from .sampling import save_upscaled
-    from .train import load_run
+    from .trainer import load_run
 
     source = Path(args.input)
     default = Path(args.run) / "upscaled"

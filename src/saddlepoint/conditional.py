@@ -37,6 +37,8 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from .penalties import cycle_loss, identity_loss
+
 __all__ = ["Condition", "CONDITIONS", "register_condition", "make_condition", "LabelCondition", "AuxiliaryClassifier",
            "MutualInformation", "PairedTranslation", "SuperResolution", "CycleTranslation", "split_batch"]
 
@@ -219,6 +221,15 @@ class _Translation:
     from_real: ClassVar[bool] = True
     cond_dim: ClassVar[int] = 0
     aux_outputs: ClassVar[int] = 0
+    unpaired: ClassVar[bool] = False  # no target belongs to a source (pictures show the way back instead)
+    history_pool: ClassVar[bool] = False  # the critics see a history of fakes (saddlepoint.pool)
+    test_time: ClassVar[None] = None  # a test-time ensemble over the input (super-resolution's self-ensemble)
+    generator_terms: ClassVar[tuple] = ()  # (name, fn(generator, real, fake), weight): terms that run G again
+
+    @staticmethod
+    def load_data(cfg):
+        """The sampler of this translation's training batches: (target, source) pairs."""
+        raise NotImplementedError
 
     def d_term(self, aux_real, aux_fake, y_real, c_fake):
         return None
@@ -236,6 +247,12 @@ class PairedTranslation(_Translation):
     l1_weight: float = 100.0
     critic_reads_label: ClassVar[bool] = True
 
+    @staticmethod
+    def load_data(cfg):
+        from .data.paired import PairedSampler
+
+        return PairedSampler(cfg.data, cfg.image_size)
+
     def g_term(self, aux_fake, c_fake, fake, real):
         return self.l1_weight * (fake.float() - real.float()).abs().mean()
 
@@ -251,6 +268,18 @@ class SuperResolution(_Translation):
     content_weight: float = 1.0
     critic_reads_label: ClassVar[bool] = False
 
+    @staticmethod
+    def load_data(cfg):
+        from .data.superres import SRSampler
+
+        return SRSampler(cfg.data, cfg.image_size, augment=cfg.sr_augment)
+
+    def test_time(self, upscale, low: Tensor) -> Tensor:
+        """EDSR's geometric self-ensemble: the mean of ``upscale`` over the input's 8 turns and mirrors."""
+        from .data.superres import self_ensemble
+
+        return self_ensemble(upscale, low)
+
     def g_term(self, aux_fake, c_fake, fake, real):
         return self.content_weight * ((fake.float() - real.float()) ** 2).mean()
 
@@ -262,14 +291,30 @@ class CycleTranslation(_Translation):
     pairs and the generator pair is given the same batch with each pair swapped (so G sees a, F sees b);
     the twin critic judges every image in its own domain.  Its regularizers — cycle consistency and
     identity — run the generators again, so they are generator penalties (``penalties.cycle_loss``,
-    ``identity_loss``); the condition adds no term of its own."""
+    ``identity_loss``, weighted by ``cycle_weight`` and ``identity_weight``); the condition adds no term of its own.
+    The critics see a history pool of fakes (Shrivastava et al. 2017), as the paper's do."""
 
+    cycle_weight: float = 10.0
+    identity_weight: float = 5.0
     critic_reads_label: ClassVar[bool] = False
+    unpaired: ClassVar[bool] = True
+    history_pool: ClassVar[bool] = True
+
+    @property
+    def generator_terms(self) -> tuple:
+        return tuple((name, fn, w) for name, fn, w in (("cycle", cycle_loss, self.cycle_weight),
+                                                       ("identity", identity_loss, self.identity_weight)) if w > 0)
+
+    @staticmethod
+    def load_data(cfg):
+        from .data.unpaired import UnpairedSampler
+
+        return UnpairedSampler(cfg.data, cfg.image_size)
 
 
 def make_condition(name: str, n_classes: int = 0, weight: float = 1.0, categorical: int = 10,
                    continuous: int = 2, l1_weight: float = 100.0, aux_on_fake: bool = True,
-                   codes: int = 1) -> Condition | None:
+                   codes: int = 1, cycle_weight: float = 10.0, identity_weight: float = 5.0) -> Condition | None:
     """The condition ``name`` (``none`` → None)."""
     if name == "none":
         return None
@@ -280,7 +325,7 @@ def make_condition(name: str, n_classes: int = 0, weight: float = 1.0, categoric
     if name == "srgan":
         return SuperResolution()
     if name == "cyclegan":
-        return CycleTranslation()
+        return CycleTranslation(cycle_weight, identity_weight)
     if name == "infogan":
         return MutualInformation(categorical, continuous, weight, codes)
     if name not in CONDITIONS:

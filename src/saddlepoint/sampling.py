@@ -9,7 +9,10 @@ import torch
 from torch import Tensor
 
 from .runs import RunError
-from .train import EVAL_SEED, Experiment
+from .families.base import EVAL_SEED, Family as Experiment
+from .families.pictures import (conditions_for_picture, refuse_translation as _refuse_translation,
+                                require_translation as _require_translation, row_conditions as _row_conditions,
+                                translation_grid)
 
 __all__ = ["slerp", "sample", "save_sample_picture", "save_interpolation", "conditions_for_picture", "code_sweep",
            "translation_grid", "save_translation", "upscale", "save_upscaled"]
@@ -32,53 +35,6 @@ def sample(exp: Experiment, n: int, seed: int = EVAL_SEED, cond: Tensor | None =
     one); same seed, same samples.
     Conditional runs: ``cond`` holds n labels (or InfoGAN codes); default every class equally often."""
     return exp.generate(n, seed, cond)
-
-
-def _refuse_translation(exp: Experiment) -> None:
-    if exp.condition is not None and exp.condition.from_real:
-        raise RunError(f"this run translates images (conditional={exp.condition.name}): it needs a source image, not "
-                       "noise; use `saddlepoint translate RUN` (held-out pairs) or `saddlepoint translate RUN -i IMAGES`")
-
-
-def _require_translation(exp: Experiment) -> None:
-    if exp.condition is None or not exp.condition.from_real:
-        raise RunError("translate needs a translation run (conditional=pix2pix, srgan or cyclegan); use "
-                       "`saddlepoint sample RUN`")
-
-
-def _check_label(exp: Experiment, label: int) -> None:
-    cond = exp.condition
-    if cond is None or not cond.needs_labels:
-        kind = "unconditional" if cond is None else f"conditional={cond.name} (codes, not labels)"
-        raise RunError(f"--label needs a class-conditional run (cgan or acgan); this run is {kind}"
-                       + ("; use --sweep to walk its codes" if cond is not None else ""))
-    if not 0 <= label < cond.n_classes:
-        raise RunError(f"label {label} is outside the classes this run was trained on (0..{cond.n_classes - 1})")
-
-
-def _row_conditions(exp: Experiment, rows: int) -> Tensor:
-    """Row r: class r mod K (InfoGAN: category r mod K, continuous codes 0)."""
-    cond = exp.condition
-    if cond.needs_labels:
-        return torch.arange(rows) % cond.n_classes
-    return cond.code(torch.arange(rows) % max(cond.categorical, 1), torch.zeros(rows, cond.continuous))
-
-
-def conditions_for_picture(exp: Experiment, n: int, label: int | None = None) -> tuple[Tensor | None, int, int]:
-    """(conditions, number of samples, samples per row) for a sample picture of a run.
-
-    Unconditional: no conditions, ``n`` samples in rows of √n.  ``label`` given: n samples of that class.
-    Class- or code-conditional without a label: one row per class (or category), ⌈n / K⌉ samples each."""
-    cond = exp.condition
-    _refuse_translation(exp)
-    if label is not None:
-        _check_label(exp, label)
-        return torch.full((n,), label, dtype=torch.long), n, max(1, int(round(n**0.5)))
-    if cond is None:
-        return None, n, max(1, int(round(n**0.5)))
-    k = cond.n_classes if cond.needs_labels else max(cond.categorical, 1)
-    per_row = -(-n // k)
-    return _row_conditions(exp, k).repeat_interleave(per_row, 0), k * per_row, per_row
 
 
 def code_sweep(exp: Experiment, code: str, rows: int = 10, steps: int = 9, limit: float = 2.0) -> Tensor:
@@ -185,32 +141,6 @@ def save_interpolation(exp: Experiment, path: str | Path, rows: int = 8, steps: 
             fig.axes[0].plot(walk[:, 0], walk[:, 1], lw=0.8)
         plots.save(fig, path)
     return path
-
-
-@torch.no_grad()
-def translation_grid(exp: Experiment, sources: Tensor, targets: Tensor | None = None) -> Tensor:
-    """One row per source image: source | G(source) [| target], as a picture tensor in [0, 1].  CycleGAN
-    (sources: interleaved [a₀, b₀, …]): source | translated | translated back."""
-    from torchvision.utils import make_grid
-
-    _require_translation(exp)
-    if sources.shape[1] != exp.source_channels:
-        raise RunError(f"the source images have {sources.shape[1]} channels and this run translates images with "
-                       f"{exp.source_channels}; convert them (grey = 1 channel, RGB = 3)")
-    out = exp.generate(sources.shape[0], cond=sources)
-    if exp.condition.name == "cyclegan" and targets is None:  # unpaired: the third column is the way back
-        from .penalties import swap_pairs
-
-        targets = swap_pairs(exp.generate(out.shape[0], cond=swap_pairs(out)))
-    if sources.shape[-1] != out.shape[-1]:  # super-resolution: show the source enlarged by bicubic interpolation
-        from .data.superres import upsample_bicubic
-
-        sources = upsample_bicubic(sources, out.shape[-1] // sources.shape[-1])
-    columns = [sources, out] + ([targets] if targets is not None else [])
-    width = max(c.shape[1] for c in columns)
-    columns = [c.expand(-1, width, -1, -1) if c.shape[1] == 1 else c for c in columns]  # grey beside colour
-    rows = torch.stack(columns, dim=1).flatten(0, 1)  # (n·k, C, H, W): source, output[, target] per row
-    return make_grid(rows, nrow=len(columns), normalize=True, value_range=(-1, 1))
 
 
 def save_translation(exp: Experiment, path: str | Path, n: int = 8, inputs: str | Path | None = None) -> Path:

@@ -1,0 +1,278 @@
+"""What every model family offers the trainer, and what they share.
+
+A family builds its parts from the config, takes one training step, generates samples, evaluates itself and
+draws its pictures.  The trainer (:mod:`saddlepoint.trainer`) runs any family through these methods and never
+asks which one it runs.  What most families need the same way lives here once: the data a run samples, the
+noise prior, the averaged generators (an EMA copy, the mixture of snapshots), sampling in eval mode, the quick
+evaluation of an unconditional sampler and its picture.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from ..data import TOY_DATASETS, GaussianMixture2D, get_toy
+from ..divergences import mmd2
+from ..distributed import Dist
+from ..metrics import mode_coverage
+from ..mixture import IterateMixture
+from ..runs import RunError
+from ..state import CudaRNGState, GeneratorState, OptimizerState, Stateful, TorchRNGState
+
+if TYPE_CHECKING:
+    from ..runs import MetricsSink
+
+__all__ = ["Family", "EVAL_SEED", "adam", "resolve_precision", "cpu_has_amx"]
+
+EVAL_SEED = 2018  # fixed noise for every evaluation, so numbers across steps and runs compare
+
+
+class Family:
+    """One kind of model on the shared trainer.  Subclasses register with ``@register_family("name")``, declare
+    their own keys with ``@config_section("name", family="name")`` and override what differs."""
+
+    name: ClassVar[str] = ""
+    condition = None  # what a conditional generator is told beside its noise (the GAN families' conditions)
+    self_ensemble = False
+
+    def __init__(self, cfg: Any, dist: Dist, device: torch.device, shapes: dict[str, int] | None = None):
+        """``shapes`` (``channels``, ``classes``, ``source_channels`` from a run's run.json) given: build the
+        parts without loading an image set (sampling from a run)."""
+        self.cfg, self.dist, self.device = cfg, dist, device
+        self.step = 0
+        self.images = cfg.data not in TOY_DATASETS
+        self.G_ema: nn.Module | None = None
+        self.mixture: IterateMixture | None = None
+
+    # --- what the trainer calls ------------------------------------------------------------------------------
+    def train_step(self) -> dict[str, Tensor]:
+        """One training step; detached scalars by hierarchical name (``loss/G``, ...), left on the device."""
+        raise NotImplementedError
+
+    def optimizers(self) -> list[tuple[torch.optim.Optimizer, float]]:
+        """(optimizer, its base learning rate), generator's first: the trainer decays them and logs the first."""
+        raise NotImplementedError
+
+    def parts(self) -> dict[str, Stateful]:
+        """Every stateful part by name: what a checkpoint holds and a resume restores."""
+        parts: dict[str, Stateful] = dict(self.weights())
+        for i, (opt, _) in enumerate(self.optimizers()):
+            parts[self.optimizer_names[i]] = OptimizerState(opt)
+        parts["rng.data"] = GeneratorState(self.rng)
+        parts["rng.torch"] = TorchRNGState()
+        if self.device.type == "cuda" and torch.cuda.is_available():
+            parts["rng.cuda"] = CudaRNGState(self.device)
+        return parts
+
+    optimizer_names: ClassVar[tuple[str, ...]] = ("opt_g",)
+
+    def weights(self) -> dict[str, nn.Module]:
+        """The networks by name (what sampling from a run loads): the generator and its averaged copies."""
+        out: dict[str, nn.Module] = {"G": self.G}
+        if self.G_ema is not None:
+            out["G_ema"] = self.G_ema
+        if self.mixture is not None:
+            out["G_mix"] = self.mixture
+        return out
+
+    def prepare_weights(self, tensors: dict[str, Tensor]) -> None:
+        """Shape the parts for a checkpoint's tensors before they load: a mixture holds as many members as the
+        checkpoint has (none before its first snapshot)."""
+        if self.mixture is not None:
+            held = {k.split(".")[2] for k in tensors if k.startswith("G_mix.members.")}
+            self.mixture.resize(len(held), self.G)
+
+    def objective(self) -> str:
+        """What the run optimizes, in a few words (the summary's ``game``)."""
+        raise NotImplementedError
+
+    def run_info(self) -> dict[str, Any]:
+        """What sampling from the run needs to rebuild the parts without the data (run.json)."""
+        return {"channels": self.channels, "classes": 0, "source_channels": 0}
+
+    # --- generator averaging: EMA (Yazıcı et al. 2019) and the mixture of snapshots ---------------------------
+    def _averages(self) -> None:
+        """Make the EMA copy of G and the empty mixture the config asks for (call once G is on its device)."""
+        self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if self.cfg.ema > 0 else None
+        self.mixture = IterateMixture(self.cfg.mixture) if self.cfg.mixture else None
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        if self.G_ema is None:
+            return
+        ema_p, p = list(self.G_ema.parameters()), list(self.G.parameters())
+        torch._foreach_lerp_(ema_p, p, 1.0 - self.cfg.ema)
+        for eb, b in zip(self.G_ema.buffers(), self.G.buffers()):  # batch-norm statistics follow G
+            eb.copy_(b)
+
+    @torch.no_grad()
+    def update_mixture(self) -> None:
+        """Take a snapshot for the mixture at every ``mixture_every``-th step."""
+        if self.mixture is not None and self.step % self.cfg.mixture_every == 0:
+            self.mixture.add(self.G_ema if self.G_ema is not None else self.G)
+
+    @property
+    def sampler(self) -> nn.Module:
+        """The generator that samples and is evaluated: the mixture of snapshots when ``mixture`` > 0 and it
+        holds one, else the EMA copy when ``ema`` > 0, else G."""
+        if self.mixture is not None and len(self.mixture):
+            return self.mixture
+        return self.G_ema if self.G_ema is not None else self.G
+
+    @property
+    def sampler_name(self) -> str:
+        """What :attr:`sampler` is, in words (recorded beside every evaluation)."""
+        last = "EMA generator" if self.G_ema is not None else "generator"
+        if self.sampler is self.mixture:
+            return (f"uniform mixture of the last {len(self.mixture)} snapshots of the {last}, "
+                    f"one every {self.cfg.mixture_every} steps")
+        return last
+
+    # --- data and noise -------------------------------------------------------------------------------------
+    def _load_data(self, shapes: dict[str, int] | None) -> None:
+        """The run's data: a 2-D distribution, or an image set (not loaded when ``shapes`` says the sizes)."""
+        if not self.images:
+            self.data = get_toy(self.cfg.data)
+            self.scale = self.data.scale
+        else:
+            self.scale = 1.0  # images are already in [−1, 1]
+            self.data = None
+            if not shapes or shapes.get("channels") is None:
+                self.data = self.load_image_data()
+        shapes = shapes or {}
+        self.channels = shapes.get("channels") or getattr(self.data, "channels", 2)
+        self.classes = shapes["classes"] if shapes.get("classes") is not None else getattr(self.data, "n_classes", 0)
+        self.source_channels = shapes.get("source_channels") or getattr(self.data, "source_channels", 0)
+
+    def load_image_data(self):
+        from ..data.images import load_images
+
+        return load_images(self.cfg.data, self.cfg.image_size)
+
+    def noise(self, n: int, generator: torch.Generator) -> Tensor:
+        """``n`` draws of z from the run's prior (``noise``: standard normal or uniform on [−1, 1])."""
+        if self.cfg.noise == "uniform":
+            return torch.rand(n, self.cfg.z_dim, generator=generator) * 2 - 1
+        return torch.randn(n, self.cfg.z_dim, generator=generator)
+
+    def sample_data(self, n: int) -> Tensor:
+        """A real batch of ``n`` per process (this process's slice of the global draw), in the players' units."""
+        x = self.data.sample(n, self.rng)
+        x = (self.dist.shard(x) / self.scale).to(self.device, non_blocking=True)
+        return x.contiguous(memory_format=self.memory_format) if x.dim() == 4 else x
+
+    memory_format = torch.contiguous_format
+
+    @torch.no_grad()
+    def generate(self, n: int, seed: int = EVAL_SEED, cond: Tensor | None = None) -> Tensor:
+        """``n`` samples in data units (images in [−1, 1]) from :attr:`sampler` in eval mode, noise from ``seed``."""
+        if cond is not None:
+            raise RunError(f"this {self.name} run is unconditional; it takes no labels or codes")
+        z = self.noise(n, torch.Generator().manual_seed(seed))
+        G = self.sampler
+        was_training = G.training
+        G.eval()
+        # A mixture gives sample i to member i mod K: batches of a multiple of K keep that over the request.
+        chunk = 256 if G is not self.mixture else -(-256 // len(self.mixture)) * len(self.mixture)
+        x = torch.cat([G(zb.to(self.device)).float().cpu() for zb in z.split(chunk)])
+        G.train(was_training)
+        return x * self.scale
+
+    # --- evaluation and pictures ----------------------------------------------------------------------------
+    def evaluate(self, n: int | None = None) -> dict[str, float | str]:
+        """Quality of the sampler now (see :meth:`sample_quality`)."""
+        return self.sample_quality(n or self.cfg.eval_samples)
+
+    def sample_quality(self, n: int, cond: Tensor | None = None) -> dict[str, float | str]:
+        """PacGAN's mode-coverage numbers on mixtures; otherwise the unbiased MMD² (Gaussian kernels) between
+        generated and real samples — on the points for 2-D shapes, on raw pixels for images (a cheap proxy
+        until feature-space metrics are computed) — and, on MNIST and stacked MNIST, what the shipped classifier
+        reads in the samples (``digit_reads``)."""
+        if isinstance(self.data, GaussianMixture2D):
+            return mode_coverage(self.generate(n), self.data.means_tensor, self.data.std)
+        fake = self.generate(n, cond=cond) / self.scale
+        real = self.data.sample(n, torch.Generator().manual_seed(EVAL_SEED + 1)) / self.scale
+        if not self.images:
+            return {"mmd2": float(mmd2(real, fake, bandwidths=(0.05, 0.1, 0.2, 0.5)))}
+        from ..metrics.images import digit_reads
+
+        d = real[0].numel() ** 0.5  # pixel distances grow like √(pixels)
+        return {"mmd2_pixels": float(mmd2(real, fake, bandwidths=(0.25 * d, 0.5 * d, d))),
+                **digit_reads(self, fake, cond)}
+
+    def save_picture(self, path: Path, sink: "MetricsSink | None" = None, title: str | None = None) -> None:
+        """A picture of the sampler now: an 8×8 image grid, or 2500 points over the data (with the 3-std
+        high-quality circles on a mixture)."""
+        from .. import plots
+
+        if self.images:
+            from torchvision.utils import make_grid, save_image
+
+            grid = make_grid(self.generate(64), nrow=8, normalize=True, value_range=(-1, 1))
+            save_image(grid, str(path))
+            if sink is not None:
+                sink.add_image("samples", grid, self.step)
+            return
+        data = self.data
+        mixture = isinstance(data, GaussianMixture2D)
+        fig = plots.plot_samples(data.sample(2500, torch.Generator().manual_seed(EVAL_SEED + 1)), self.generate(2500),
+                                 data.limits, title or f"{self.cfg.data}: step {self.step}",
+                                 data.means_tensor if mixture else None, 3 * data.std if mixture else None)
+        if sink is not None:
+            sink.add_figure("samples", fig, self.step)
+        plots.save(fig, path)
+
+    def extra_pictures(self, run_dir: Path, title: str) -> None:
+        """Pictures beside samples.png and curves.png at the end of a run (none by default)."""
+
+    # --- the config ------------------------------------------------------------------------------------------
+    @classmethod
+    def validate(cls, cfg: Any) -> None:
+        """Refuse (ConfigError, one line) what this family cannot train; called after every key's range."""
+
+    @classmethod
+    def warn_if_doubtful(cls, cfg: Any) -> None:
+        """Warn about settings that train but not as the user probably means (when training starts)."""
+
+    @classmethod
+    def check_overrides(cls, cfg: Any, asked: set[str]) -> None:
+        """Refuse keys the user asked for that this run would ignore although their values are allowed."""
+
+
+def adam(params, lr: float, cfg: Any) -> torch.optim.Adam:
+    """Adam with its fused kernel where this PyTorch has one for the device (one kernel for all tensors)."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
+
+
+def resolve_precision(cfg: Any, device: torch.device, mlp: bool) -> torch.dtype:
+    """The forward passes' dtype for ``cfg.precision`` on ``device``.  ``auto``: bf16 for convolutional
+    players where the hardware has bf16 matrix units — GPUs from Ampere on, CPUs with AMX tiles — and
+    float32 otherwise (a CPU with AVX-512-BF16 but no AMX measured bf16 matmuls at half the float32
+    rate, and its DCGAN step 30 % slower) and for the small MLPs of 2-D data (``mlp``; bf16 measured slower)."""
+    named = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+    if cfg.precision != "auto":
+        if cfg.precision == "fp16" and device.type != "cuda":
+            raise RunError("precision=fp16 needs a CUDA device (loss scaling); use precision=bf16 or fp32 on the CPU")
+        return named[cfg.precision]
+    if mlp:
+        return torch.float32
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cpu_has_amx() else torch.float32
+
+
+def cpu_has_amx() -> bool:
+    """Whether this CPU has usable AMX tiles (oneDNN's fast bf16 path)."""
+    try:
+        return bool(torch._C._cpu._init_amx())
+    except (AttributeError, RuntimeError):
+        return False

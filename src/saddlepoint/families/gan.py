@@ -1,0 +1,570 @@
+"""The GAN families: a generator and a critic playing a registered game by gradient descent-ascent.
+
+Unconditional GANs, class-conditional ones (cGAN, projection, AC-GAN), InfoGAN and the translation games
+(pix2pix, CycleGAN, super-resolution) share this module's step: :func:`saddlepoint.schedule.gda_step` over a
+:class:`~saddlepoint.schedule.Contest` of the two players, their optimizers, the game
+(:mod:`saddlepoint.games`), the critic's penalties and the condition (:mod:`saddlepoint.conditional`) that says
+what the generator is told beside its noise.  ``gan_weight=0`` trains the generator on its condition's own
+term alone (pix2pix's L1 baseline, SRResNet) and builds no optimizer step for the critic.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from ..conditional import CONDITIONS, Condition, make_condition
+from ..data import TOY_DATASETS, GaussianMixture2D
+from ..distributed import Dist, wrap
+from ..games import GAMES, get_game
+from ..keys import ConfigError, check_choice, config_section, key
+from ..nets import PLAYERS, PlayerSpec, build_players, with_spectral_norm
+from ..nets.conditional import AuxiliaryCritic, ConditionalGenerator, LabelCritic
+from ..nets.gemm import use_gemm_convolutions
+from ..penalties import Penalty, code_consistency, cycle_loss, gradient_penalty, identity_loss, mmd_to_data, r1_penalty
+from ..pool import HistoryPool
+from ..runs import RunError
+from ..schedule import GDA, Contest, gda_step
+from ..state import Stateful, Value, Whole
+from . import register_family
+from .base import EVAL_SEED, Family, adam, resolve_precision
+
+__all__ = ["GANKeys", "GANFamily", "CRITIC_PENALTIES"]
+
+# The keys of the critic's penalties (weights; each becomes a Penalty spaced out by penalty_every).
+CRITIC_PENALTIES = ("gradient_penalty", "r1", "info_consistency")
+
+
+@config_section("gan", family="gan")
+class GANKeys:
+    """The game, its players, their conditions and the schedule: keys only the GAN families read."""
+
+    game: str = key("nonsaturating", "objective (see `saddlepoint recipes --games`)")
+    gradient_penalty: float = key(0.0, "WGAN-GP weight λ on E(‖∇D(x̂)‖−1)² (0 = off)", min=0)
+    r1: float = key(0.0, "R1 weight (γ/2 in Mescheder et al. 2018) on E_P‖∇D(x)‖² (0 = off)", min=0)
+    penalty_every: int = key(1, "apply penalties every k-th critic step (lazy regularization)", min=1)
+    weight_clip: float = key(0.0, "WGAN weight clipping c: critic weights clamped to [−c, c] (0 = off)", min=0)
+    spectral_norm: bool = key(False, "spectral normalization on every critic layer")
+    mmd: float = key(0.0, "weight of MMD² between each generator batch and a real batch, added to G's loss: GMMN's "
+                         "objective (Li et al. 2015) beside the game, which sees how often each kind of sample is "
+                         "drawn (0 = off)", min=0)
+    mmd_bandwidth: float = key(8.0, "mmd: width σ of the Gaussian kernels (σ and 2σ, summed), in the units the "
+                                   "players see (images: pixels in [−1, 1], where two MNIST digits lie about 20 "
+                                   "apart; 2-D data: divided by its scale)", positive=True)
+    mmd_channels: bool = key(False, "mmd on images: one MMD² per channel, summed (each channel's distribution "
+                                   "matched on its own; stacked MNIST's channels are independent digits)")
+    schedule: Literal["alternating", "simultaneous"] = key("alternating", "gradient descent-ascent form")
+    critic_steps: int = key(1, "critic steps per generator step (k)", min=1)
+    lr_d: float = key(1e-3, "critic learning rate (Adam)", positive=True)
+    model: Literal["mlp", "dcgan", "resnet", "small", "infogan", "unet", "srresnet", "cyclegan"] = key(
+        "mlp", "player family: mlp (2-D data); dcgan, resnet or small (images; small = the Unrolled-GAN paper's "
+               "28-px stacked-MNIST players, base_channels = critic width: 2 for D = ¼ G, 4 for D = ½ G); infogan "
+               "(the InfoGAN paper's MNIST players: convolutions and a fully connected layer of 16·base_channels); unet "
+               "(pix2pix: U-Net generator, PatchGAN critic); srresnet (SRGAN's players, 4× super-resolution); cyclegan "
+               "(two ResNet translators, two PatchGAN critics)")
+    base_channels: int = key(64, "DCGAN width (ResNet: G 4×, critic 2× this)", min=1)
+    g_hidden: int = key(256, "generator hidden units", min=1)
+    g_layers: int = key(3, "generator hidden layers", min=1)
+    g_batch_norm: bool = key(False, "batch norm in the generator's hidden layers")
+    d_hidden: int = key(256, "critic hidden units", min=1)
+    d_layers: int = key(3, "critic hidden layers", min=1)
+    d_maxout: int = key(1, "maxout pieces per critic unit (1 = LeakyReLU 0.2)", min=1)
+    pack: int = key(1, "PacGAN packing: samples the critic judges jointly", min=1)
+    critic_batch_norm: bool = key(True, "batch norm in the hidden layers of the dcgan, small, infogan, srresnet "
+                                       "and unet (pix2pix PatchGAN) critics (false: none; a critic then left "
+                                       "without batch statistics scores real and fake in one pass — InfoGAN's "
+                                       "and AC-GAN's heads keep theirs)")
+    conditional: Literal["none", "cgan", "acgan", "infogan", "pix2pix", "srgan", "cyclegan"] = key(
+        "none", "conditional generation: cgan or acgan (class labels; needs labelled data), infogan (latent codes, "
+                "no labels), pix2pix (paired image translation, model=unet), srgan (4× super-resolution, "
+                "model=srresnet) or cyclegan (unpaired translation, model=cyclegan)")
+    label_critic: Literal["concat", "projection"] = key(
+        "concat", "cgan: the critic reads the label as one-hot planes (concat) or by projection (Miyato & Koyama 2018)")
+    aux_weight: float = key(1.0, "acgan: weight of the class cross-entropy; infogan: λ on the mutual-information term",
+                           min=0)
+    aux_on_fake: bool = key(True, "acgan: the critic's class head also learns from fake samples (Odena et al.); false = "
+                                 "from real samples only")
+    info_categorical: int = key(10, "infogan: categories of the categorical code (0 = none)", min=0)
+    info_codes: int = key(1, "infogan: independent categorical codes of info_categorical values each (the paper: 4 "
+                             "on SVHN, 10 on CelebA)", min=1)
+    info_continuous: int = key(2, "infogan: continuous codes, uniform on [−1, 1]", min=0)
+    info_consistency: float = key(0.0, "infogan: weight of IIC's term on Q's categorical code (Ji et al. 2019): minus "
+                                      "the mutual information between Q's reading of real images and of randomly "
+                                      "turned, shifted and scaled copies (0 = off; applied with penalty_every)", min=0)
+    l1_weight: float = key(100.0, "pix2pix: λ on the L1 distance between G(A) and the target B", min=0)
+    gan_weight: float = key(1.0, "pix2pix, srgan: weight of the adversarial term in G's loss (0 = the L1-only "
+                                "baseline, no critic is trained; srgan: 0 = SRResNet, 0.001 = SRGAN)", min=0)
+    res_blocks: int = key(16, "srresnet, cyclegan: residual blocks in each generator (SRGAN: 16; CycleGAN: 6 at 128 px)",
+                         min=1)
+    sr_residual: bool = key(True, "srgan: the generator adds its output to the bicubic enlargement of its input (global "
+                                 "residual learning, VDSR; not in the SRGAN paper); false = the paper's generator")
+    sr_augment: bool = key(False, "srgan: each training crop turned by a multiple of 90° and mirrored at random (the "
+                                 "square's 8 symmetries), as EDSR trains")
+    cycle_weight: float = key(10.0, "cyclegan: λ on the cycle-consistency L1 loss", min=0)
+    identity_weight: float = key(5.0, "cyclegan: weight of the identity L1 loss (the paper: 0.5·λ)", min=0)
+    translator_downsampling: int = key(2, "cyclegan: stride-2 convolutions in each translator (the paper: 2 at 128 and "
+                                         "256 px; 1 keeps a 28-px digit's shape)", min=0)
+    pool_size: int = key(50, "cyclegan: generated pairs kept in the critics' history pool (0 = none)", min=0)
+    reuse_fake: bool = key(True, "alternating GDA: the generator step re-scores the last critic step's G(z) instead of "
+                                "running G on fresh noise (one generator forward per step instead of two)")
+    channels_last: bool = key(True, "image players and batches in channels-last memory format (faster convolutions)")
+    gemm_pixels: int = key(0, "image players: convolutions whose smaller feature map has at most this many pixels run "
+                             "as one matrix product, e.g. 64 (0 = never)", min=0)
+    compile: bool = key(False, "torch.compile both players (slow first steps, then faster on some hardware)")
+
+@register_family("gan")
+class GANFamily(Family):
+    """A generator G and a critic D in a saddle-point game: data, players, optimizers, game, penalties and the
+    GDA schedule that a config describes."""
+
+    optimizer_names = ("opt_g", "opt_d")
+
+    def __init__(self, cfg: Any, dist: Dist, device: torch.device, shapes: dict[str, int] | None = None):
+        super().__init__(cfg, dist, device, shapes)
+        self._load_data(shapes)
+        self.condition = _make_condition(cfg, self.classes)
+        self.rng = torch.Generator().manual_seed(cfg.seed)  # data order and noise stream
+        G, D = _build_players(cfg, self.channels, self.condition, self.source_channels)
+        if cfg.spectral_norm:
+            with_spectral_norm(D)
+        self.precision = resolve_precision(cfg, self.device, mlp=not self.images)
+        if self.images and cfg.gemm_pixels:  # small feature maps as matrix products (see nets.gemm)
+            use_gemm_convolutions(G, cfg.gemm_pixels)
+            use_gemm_convolutions(D, cfg.gemm_pixels, input_size=cfg.image_size)
+        self.memory_format = torch.channels_last if (self.images and cfg.channels_last) else torch.contiguous_format
+        self.G = G.to(self.device, memory_format=self.memory_format)
+        self.D = D.to(self.device, memory_format=self.memory_format)
+        self._averages()
+        opt_g = adam(self.G.parameters(), cfg.lr_g, cfg)
+        opt_d = adam(self.D.parameters(), cfg.lr_d, cfg)
+        fp16 = self.precision == torch.float16
+        # The players the step runs: compiled when asked (self.G / self.D keep the weights and state-dict names).
+        # Several processes: gradients averaged by DDP (see saddlepoint.distributed for the semantics).
+        G_run, D_run = wrap(self.G, self.dist, self.device), wrap(self.D, self.dist, self.device)
+        if cfg.compile:
+            G_run, D_run = torch.compile(G_run), torch.compile(D_run)
+        penalties = []
+        if cfg.gradient_penalty > 0:
+            penalties.append(Penalty("gradient_penalty", gradient_penalty, cfg.gradient_penalty, cfg.penalty_every))
+        if cfg.r1 > 0:
+            penalties.append(Penalty("r1", r1_penalty, cfg.r1, cfg.penalty_every))
+        if cfg.info_consistency > 0:
+            penalties.append(Penalty("code_consistency", code_consistency(cfg.info_categorical, cfg.info_codes),
+                                     cfg.info_consistency, cfg.penalty_every, reads_aux=True))
+        g_penalties = []
+        if cfg.mmd > 0:
+            g_penalties.append(Penalty("mmd", mmd_to_data(cfg.mmd_bandwidth, cfg.mmd_channels), cfg.mmd))
+        g_penalties += [Penalty(name, fn, w) for name, fn, w in getattr(self.condition, "generator_terms", ())]
+        self.pool = (HistoryPool(cfg.pool_size, group=2, seed=cfg.seed)
+                     if getattr(self.condition, "history_pool", False) else None)
+        self.contest = Contest(G_run, D_run, opt_g, opt_d, get_game(cfg.game), tuple(penalties),
+                               weight_clip=cfg.weight_clip or None,
+                               precision=None if self.precision == torch.float32 else self.precision,
+                               scaler_g=torch.amp.GradScaler(self.device.type) if fp16 else None,
+                               scaler_d=torch.amp.GradScaler(self.device.type) if fp16 else None,
+                               condition=self.condition, gan_weight=cfg.gan_weight, g_penalties=tuple(g_penalties),
+                               pool=self.pool)
+        self.schedule = GDA(cfg.schedule, cfg.critic_steps, cfg.reuse_fake)
+
+    # --- the step --------------------------------------------------------------------------------------------
+    def train_step(self) -> dict[str, Tensor]:
+        return gda_step(self.schedule, self.contest, self.sample_real, self.sample_noise)
+
+    def optimizers(self) -> list[tuple[torch.optim.Optimizer, float]]:
+        return [(self.contest.opt_g, self.cfg.lr_g), (self.contest.opt_d, self.cfg.lr_d)]
+
+    def weights(self) -> dict[str, nn.Module]:
+        w = super().weights()
+        return {"G": w.pop("G"), "D": self.D, **w}
+
+    def parts(self) -> dict[str, Stateful]:
+        parts = super().parts()
+        rngs = {k: parts.pop(k) for k in [k for k in parts if k.startswith("rng.")]}
+        for name in ("scaler_g", "scaler_d"):
+            scaler = getattr(self.contest, name)
+            if scaler is not None:
+                parts[name] = Whole(scaler)
+        if self.pool is not None:
+            parts["pool"] = _PoolState(self.pool, next(self.G.parameters()))
+        parts.update(rngs)
+        parts["critic_steps_taken"] = Value(lambda: self.contest.critic_steps_taken,
+                                            lambda v: setattr(self.contest, "critic_steps_taken", int(v)))
+        return parts
+
+    def objective(self) -> str:
+        return self.cfg.game if self.cfg.gan_weight else "no game: gan_weight=0"
+
+    def run_info(self) -> dict[str, Any]:
+        return {"channels": self.channels, "classes": self.classes, "source_channels": self.source_channels}
+
+    # --- streams; networks see data divided by its scale ------------------------------------------------------
+    # Each process draws the global batch from the shared generator and keeps its slice, so the stream
+    # (and every checkpoint) is the same for any number of processes.
+    def sample_real(self) -> Tensor | tuple[Tensor, Tensor]:
+        """A real batch x, or (x, labels) for a class-conditional game."""
+        n = self.cfg.batch_size * self.cfg.pack
+        labelled = self.condition is not None and self.condition.needs_labels
+        if not labelled:
+            return self.sample_data(n)
+        x, y = self.data.sample_labelled(n, self.rng)
+        x = (self.dist.shard(x) / self.scale).to(self.device, non_blocking=True)
+        x = x.contiguous(memory_format=self.memory_format) if x.dim() == 4 else x
+        y = self.dist.shard(y).to(self.device, non_blocking=True)
+        return x, (y.contiguous(memory_format=self.memory_format) if y.dim() == 4 else y)  # a source image (pix2pix)
+
+    def sample_noise(self) -> Tensor | tuple[Tensor, Tensor]:
+        """Noise z, or (z, c) with the label or code c the conditional generator is given."""
+        n = self.cfg.batch_size * self.cfg.pack
+        z = self.dist.shard(self.noise(n, self.rng)).to(self.device)
+        if self.condition is None:
+            return z
+        return z, self.dist.shard(self.condition.sample(n, self.rng)).to(self.device)
+
+    def load_image_data(self):
+        """Pairs (pix2pix), two domains (CycleGAN), photographs cut into patches (super-resolution) or one image
+        set: the condition says which."""
+        kind = CONDITIONS.get(self.cfg.conditional)
+        return kind.load_data(self.cfg) if hasattr(kind, "load_data") else super().load_image_data()
+
+    @torch.no_grad()
+    def generate(self, n: int, seed: int = EVAL_SEED, cond: Tensor | None = None) -> Tensor:
+        """``n`` samples in data units (images in [−1, 1]) from the generator in eval mode, noise from ``seed``.
+        Conditional runs: ``cond`` holds the n labels (or InfoGAN codes); default every class equally often."""
+        if self.condition is None:
+            return super().generate(n, seed, cond)
+        g = torch.Generator().manual_seed(seed)
+        z = self.noise(n, g)
+        G = self.sampler
+        was_training = G.training
+        G.eval()
+        chunk = 256 if G is not self.mixture else -(-256 // len(self.mixture)) * len(self.mixture)
+        if self.condition.from_real:  # translation: cond holds the source images (default: n training pairs')
+            cond = self.data.sample_labelled(n, g)[1] if cond is None else cond
+            run = partial(self.condition.test_time, G) if self.self_ensemble else G
+            x = torch.cat([run(cb.to(self.device, memory_format=self.memory_format)).float().cpu()
+                           for cb in cond.split(256)])
+        else:
+            cond = self.condition.balanced(n, g) if cond is None else cond
+            if cond.shape[0] != n:
+                raise ValueError(f"{cond.shape[0]} conditions for {n} samples")
+            x = torch.cat([G(zb.to(self.device), cb.to(self.device)).float().cpu()
+                           for zb, cb in zip(z.split(chunk), cond.split(chunk))])
+        G.train(was_training)
+        return x * self.scale
+
+    def evaluation_conditions(self, n: int) -> Tensor:
+        """The labels (codes) a conditional run is evaluated with: every class (category) equally often, InfoGAN's
+        continuous codes from their prior.  On stacked MNIST, whose protocol counts how often each digit triple
+        is drawn, InfoGAN's codes all come from their prior: the generator's own distribution, not a stratified
+        draw that would read more even than it samples."""
+        g = torch.Generator().manual_seed(EVAL_SEED + 2)
+        if self.cfg.data == "stacked-mnist":
+            return self.condition.sample(n, g)
+        return self.condition.balanced(n, g)
+
+    def use_self_ensemble(self, on: bool = True) -> None:
+        """Super-resolution runs: from now on each output is the mean over the input's 8 turns and mirrors
+        (EDSR's self-ensemble; 8× the time), or again the plain output with ``on=False``.  Refused (RunError)
+        for other runs, whose players are not trained to see their inputs turned."""
+        if not on:
+            self.self_ensemble = False
+            return
+        if getattr(self.condition, "test_time", None) is None:
+            raise RunError("--self-ensemble averages over the input's turns and mirrors and is for super-resolution "
+                           "runs (conditional=srgan); this run's generator was not trained on turned inputs")
+        self.self_ensemble = True
+
+    # --- evaluation and pictures ------------------------------------------------------------------------------
+    def evaluate(self, n: int | None = None) -> dict[str, float | str]:
+        """Quality of the generator now: PacGAN's mode-coverage numbers on mixtures; for translation runs their
+        own task's numbers on held-out data (``translation_quality``: PSNR and SSIM beside bicubic's for
+        super-resolution, L1 / PSNR / SSIM for pix2pix, the cycle error for CycleGAN; ``evaluated_on``, the one
+        string, says on what); otherwise :meth:`Family.sample_quality` — with, on MNIST, a conditional run's
+        class accuracy and InfoGAN's code match (``digit_reads``)."""
+        n = n or self.cfg.eval_samples
+        if isinstance(self.data, GaussianMixture2D):
+            return super().sample_quality(n)
+        if self.condition is not None and self.condition.from_real:
+            from ..metrics.images import translation_quality
+
+            return translation_quality(self, n)
+        return self.sample_quality(n, self.evaluation_conditions(n) if self.condition is not None else None)
+
+    def save_picture(self, path: Path, sink=None, title: str | None = None) -> None:
+        """An 8×8 grid (a conditional run: one row per class; a translation run: source | output | target rows),
+        or 2500 points over the data."""
+        if not self.images or self.condition is None:
+            return super().save_picture(path, sink, title)
+        from torchvision.utils import make_grid, save_image
+
+        from .pictures import conditions_for_picture, translation_grid
+
+        if self.condition.from_real:  # rows: source | G(source) | target
+            real, sources = self.data.sample_labelled(8, torch.Generator().manual_seed(EVAL_SEED))
+            grid = translation_grid(self, sources, None if self.condition.unpaired else real)
+        else:
+            cond, n, per_row = conditions_for_picture(self, 64)  # conditional: one row per class
+            grid = make_grid(self.generate(n, cond=cond), nrow=per_row, normalize=True, value_range=(-1, 1))
+        save_image(grid, str(path))
+        if sink is not None:
+            sink.add_image("samples", grid, self.step)
+
+    def extra_pictures(self, run_dir: Path, title: str) -> None:
+        """critic.png for 2-D data: the critic's score as a heat map, with the force −∇x g_loss on the generator."""
+        from .. import plots
+
+        if self.images:
+            return
+        s, limits = self.scale, self.data.limits
+        fake = self.generate(2500)
+        D, game = self.D, self.contest.game
+        was_training = D.training
+        D.eval()
+
+        def score(x: Tensor) -> Tensor:
+            return _critic_on_points(D, (x / s).to(self.device))
+
+        def g_loss_per_point(x: Tensor) -> Tensor:
+            sc = _critic_on_points(D, (x / s).to(self.device))
+            return torch.stack([game.g_loss(v.reshape(1)) for v in sc])
+
+        plots.save(plots.plot_critic(score, g_loss_per_point, fake, limits, f"critic and generator force — {title}"),
+                   run_dir / "critic.png")
+        D.train(was_training)
+
+    # --- the config -------------------------------------------------------------------------------------------
+    @classmethod
+    def validate(cls, cfg: Any) -> None:
+        _validate(cfg)
+
+    @classmethod
+    def warn_if_doubtful(cls, cfg: Any) -> None:
+        if cfg.mixture and cfg.steps < cfg.mixture_every:
+            warnings.warn(f"mixture={cfg.mixture} takes a snapshot every {cfg.mixture_every} steps and this run has "
+                          f"{cfg.steps}, so the last iterate samples; lower mixture_every to sample a mixture",
+                          stacklevel=4)
+        if (cfg.gradient_penalty or cfg.r1) and PLAYERS[cfg.model].critic_batch_norm and cfg.critic_batch_norm:
+            warnings.warn(f"{'gradient_penalty' if cfg.gradient_penalty else 'r1'} on the batch-normed {cfg.model} "
+                          "critic: its gradient at each sample passes through the batch's statistics, so the penalty "
+                          "is not the per-sample one of the papers (WGAN-GP leaves batch norm out); add "
+                          "critic_batch_norm=false", stacklevel=4)
+        # Not refused: a recipe's penalty_every (grid25, ring8) must not break the user's r1=0.
+        if cfg.penalty_every > 1 and not any(getattr(cfg, k) for k in CRITIC_PENALTIES):
+            warnings.warn(f"penalty_every={cfg.penalty_every} spaces out the critic's penalties and this run has none "
+                          f"({', '.join(CRITIC_PENALTIES)} are 0), so it does nothing; remove it or turn a penalty on",
+                          stacklevel=4)
+
+    @classmethod
+    def check_overrides(cls, cfg: Any, asked: set[str]) -> None:
+        # The values alone cannot tell: a recipe may set lr_d for its game, but asking for one where none is played
+        # (pix2pix's L1 baseline, SRResNet) would be accepted and ignored.
+        if cfg.gan_weight == 0 and "lr_d" in asked:
+            raise no_critic("lr_d")
+
+
+class _PoolState:
+    """The history pool as a checkpoint part (its images come back on the players' device)."""
+
+    def __init__(self, pool: HistoryPool, like: Tensor):
+        self.pool, self.like = pool, like
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return self.pool.state()
+
+    def load_state_dict(self, flat: dict[str, Tensor]) -> None:
+        self.pool.load_state(flat, like=self.like)
+
+
+def _make_condition(cfg: Any, classes: int) -> Condition | None:
+    if cfg.conditional in ("cgan", "acgan") and classes < 2:
+        raise RunError(f"conditional={cfg.conditional} needs labelled images with at least two classes, and data="
+                       f"{cfg.data} has {'none' if classes == 0 else 'one'}; use mnist, cifar10, class sub-folders or "
+                       "an .npz with a 'labels' array (or conditional=infogan, which needs no labels)")
+    return make_condition(cfg.conditional, classes, cfg.aux_weight, cfg.info_categorical, cfg.info_continuous,
+                          cfg.l1_weight, cfg.aux_on_fake, cfg.info_codes, cfg.cycle_weight, cfg.identity_weight)
+
+
+def _build_players(cfg: Any, channels: int, condition: Condition | None = None,
+                   source_channels: int = 0) -> tuple[nn.Module, nn.Module]:
+    """(G, D) of the player family ``cfg.model`` (nets.registry).  A condition widens G's input by its code and,
+    for a concatenating cGAN critic, D's input by one plane per class, then wraps the plain players
+    (nets.conditional); translation players (pix2pix, CycleGAN, super-resolution) come whole."""
+    if condition is not None and condition.from_real:  # a translator reads a source image: no noise, no labels
+        return build_players(cfg, PlayerSpec(channels, 0, channels, source_channels))
+    z_in = cfg.z_dim + (condition.cond_dim if condition is not None else 0)
+    concat = condition is not None and condition.critic_reads_label and cfg.label_critic == "concat"
+    d_in = channels + (condition.n_classes if concat else 0)
+    G, D = build_players(cfg, PlayerSpec(channels, z_in, d_in))
+    if condition is None:
+        return G, D
+    G = ConditionalGenerator(G, condition.cond_dim)  # labels are one-hot over cond_dim = n_classes; codes pass as they are
+    if condition.critic_reads_label:
+        D = LabelCritic(D, condition.n_classes, cfg.label_critic)
+    elif condition.aux_outputs:
+        D = AuxiliaryCritic(D, condition.aux_outputs, condition.aux_hidden)
+    return G, D
+
+
+def _critic_on_points(D: nn.Module, x: Tensor) -> Tensor:
+    # A packed critic scores groups of `pack` points; to map single points, repeat each one pack times.
+    pack = getattr(D, "pack", 1)
+    if pack > 1:
+        x = x.repeat_interleave(pack, dim=0)
+    return D(x)
+
+
+def no_critic(key: str) -> ConfigError:
+    return ConfigError(f"gan_weight=0 trains no critic, so {key} would do nothing; remove it "
+                       "(or give the adversarial term a weight)")
+
+
+def _validate(self) -> None:
+    """Refuse, in one line each, what the GAN families cannot train as asked."""
+    from ..data.images import IMAGE_DATASETS
+
+    is_toy = self.data in TOY_DATASETS
+    is_path = self.data.endswith(".npz") or "/" in self.data or self.data.startswith(("~", "."))
+    special = {name: kind for kind, spec in _TRANSLATIONS().items() for name in spec[1]}
+    if not (is_toy or self.data in IMAGE_DATASETS or self.data in special or is_path):
+        check_choice("data", self.data, [*TOY_DATASETS, *IMAGE_DATASETS, *special])
+    # Each translation kind has its own built-in data; one kind's data does not fit another.
+    for kind, (model, datasets, holds, needs) in _TRANSLATIONS().items():
+        if (self.data in datasets) != (self.conditional == kind) and not is_path:
+            raise ConfigError(f"data={self.data} " + (f"{holds}: use conditional={kind} model={model}"
+                                                      if self.data in datasets else f"is not {needs}"))
+    if is_toy != (self.model == "mlp"):
+        raise ConfigError(f"model={self.model} does not fit data={self.data}: use model=mlp for 2-D data and "
+                          "model=dcgan or model=resnet for images")
+    # Keys of the other player family would be accepted and silently ignored: refuse them.
+    defaults = type(self).__dataclass_fields__
+    mlp_keys = ("g_hidden", "g_layers", "g_batch_norm", "d_hidden", "d_layers", "d_maxout")
+    image_keys = ("image_size", "base_channels")
+    foreign = image_keys if self.model == "mlp" else mlp_keys
+    for key in foreign:
+        if getattr(self, key) != defaults[key].default:
+            fits = "model=dcgan or model=resnet" if key in image_keys else "model=mlp"
+            raise ConfigError(f"{key} applies to {fits}, not model={self.model}; remove it"
+                              + ("" if self.model == "mlp" else " (base_channels sets the width of image players)"))
+    family = PLAYERS[self.model]  # the model's Literal choices are the registered families (a test keeps them so)
+    if not self.critic_batch_norm and not family.critic_batch_norm:
+        switchable = sorted(name for name, f in PLAYERS.items() if f.critic_batch_norm)
+        raise ConfigError(f"critic_batch_norm=false applies to model={', '.join(switchable)}; the critic of "
+                          f"model={self.model} has no batch norm to remove: remove the key")
+    _validate_conditional(self, defaults)
+    if self.precision == "fp16" and self.schedule == "simultaneous":
+        raise ConfigError("precision=fp16 (loss scaling) works with schedule=alternating only; use precision=bf16 "
+                          "or fp32 for simultaneous GDA")
+    if self.model != "mlp":
+        from ..nets.common import resolution_plan
+
+        if self.model == "small" and self.image_size != 28:
+            raise ConfigError(f"model=small builds 28×28 players only; set image_size=28 (not {self.image_size})")
+        if self.model == "infogan" and self.image_size % 4:
+            raise ConfigError(f"model=infogan upsamples twice by 2: image_size must be a multiple of 4, not "
+                              f"{self.image_size}")
+        try:
+            resolution_plan(self.image_size)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+    check_choice("game", self.game, GAMES)
+    if not (self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")):
+        raise ConfigError(f"device={self.device!r} is not a device; use cpu, cuda, cuda:N or auto")
+    if self.gan_weight == 0:  # no game: the critic's settings would be accepted and ignored
+        critic_only = [k for k in ("game", "critic_steps", "r1", "gradient_penalty", "weight_clip", "spectral_norm",
+                                   "pack", "critic_batch_norm")
+                       if getattr(self, k) != defaults[k].default]
+        if critic_only:
+            raise no_critic(critic_only[0])
+    elif self.game == "wasserstein" and not (self.weight_clip or self.gradient_penalty or self.spectral_norm):
+        raise ConfigError("game=wasserstein needs a Lipschitz constraint on the critic; add weight_clip=0.01, "
+                          "gradient_penalty=10 or spectral_norm=true")
+    if not self.mmd:
+        unused = [k for k in ("mmd_bandwidth", "mmd_channels") if getattr(self, k) != defaults[k].default]
+        if unused:
+            raise ConfigError(f"{unused[0]} shapes the mmd term and mmd=0 leaves it off; set mmd=WEIGHT or remove "
+                              f"{unused[0]}")
+    if self.mmd_channels and self.model == "mlp":
+        raise ConfigError("mmd_channels compares image channels one by one and 2-D points have none; remove it")
+    if self.mmd and self.conditional in _TRANSLATIONS():
+        raise ConfigError(f"mmd compares the distribution of a generator's samples with the data's; a "
+                          f"{self.conditional} translator is matched to its targets by its own losses: remove mmd")
+    if self.mixture_every != defaults["mixture_every"].default and not self.mixture:
+        raise ConfigError("mixture_every sets how often a mixture takes a snapshot of G, and mixture=0 keeps none; "
+                          "set mixture=N (members) or remove mixture_every")
+    if self.mixture and self.conditional in _TRANSLATIONS():
+        raise ConfigError(f"mixture samples generators that draw noise; a {self.conditional} translator maps each "
+                          "source to one output: remove mixture")
+    feature_batch_norm = family.feature_batch_norm or self.conditional == "infogan"  # BatchNorm1d (Q's head too)
+    if self.batch_size < 2 and (self.g_batch_norm or feature_batch_norm or self.mmd  # MMD² compares pairs
+                                or any(getattr(self, k) for k in CRITIC_PENALTIES)):
+        raise ConfigError("batch_size must be at least 2 with batch norm, a penalty or the mmd term")
+
+
+def _validate_conditional(self, defaults) -> None:
+    """The condition keys: each belongs to its conditional= kinds, translations to their players."""
+    owner = {"label_critic": ("cgan",), "aux_weight": ("acgan", "infogan"), "aux_on_fake": ("acgan",),
+             "info_categorical": ("infogan",), "info_continuous": ("infogan",), "info_codes": ("infogan",),
+             "info_consistency": ("infogan",), "l1_weight": ("pix2pix",),
+             "gan_weight": ("pix2pix", "srgan"), "res_blocks": ("srgan", "cyclegan"), "sr_residual": ("srgan",),
+             "sr_augment": ("srgan",),
+             "cycle_weight": ("cyclegan",), "identity_weight": ("cyclegan",), "pool_size": ("cyclegan",),
+             "translator_downsampling": ("cyclegan",)}
+    for key, kinds in owner.items():
+        if getattr(self, key) != defaults[key].default and self.conditional not in kinds:
+            raise ConfigError(f"{key} applies to conditional={' or conditional='.join(kinds)}, not "
+                              f"conditional={self.conditional}; remove it or set conditional=")
+    for kind, (model, *_) in _TRANSLATIONS().items():  # a translation has its own players
+        if (self.conditional == kind) != (self.model == model):
+            raise ConfigError(f"conditional={kind} and model={model} go together: set both or neither")
+    for key in ("z_dim", "noise"):
+        if self.conditional in _TRANSLATIONS() and getattr(self, key) != defaults[key].default:
+            raise ConfigError(f"{key} is about the noise of generators that sample; a {self.conditional} generator "
+                              f"takes an image and no noise: remove {key}")
+    if self.conditional == "cyclegan" and self.pool_size and self.schedule == "simultaneous":
+        raise ConfigError("the history pool feeds the critic step; simultaneous GDA scores the generator's newest "
+                          "batch for both players at once: set pool_size=0 or schedule=alternating")
+    if self.model == "cyclegan" and self.batch_size % 2:
+        raise ConfigError(f"cyclegan needs an even batch_size (pairs of A and B images; got {self.batch_size})")
+    if self.model == "cyclegan" and self.image_size % 2 ** self.translator_downsampling:
+        raise ConfigError(f"image_size={self.image_size} must be divisible by 2^translator_downsampling = "
+                          f"{2 ** self.translator_downsampling}; change one of them")
+    if self.model == "srresnet" and self.image_size % 16:
+        raise ConfigError(f"model=srresnet crops high-resolution patches whose side is a multiple of 16; "
+                          f"image_size={self.image_size} is not (use 64 or 96)")
+    if self.conditional == "none":
+        return
+    if self.model == "mlp":
+        raise ConfigError(f"conditional={self.conditional} is for image players (model=dcgan, resnet or small), "
+                          "not model=mlp")
+    if self.pack > 1:
+        raise ConfigError(f"conditional={self.conditional} needs one score per sample; remove pack={self.pack}")
+    if self.conditional == "infogan" and self.info_categorical + self.info_continuous == 0:
+        raise ConfigError("conditional=infogan needs a code: set info_categorical or info_continuous above 0")
+    if self.info_consistency and not self.info_categorical:
+        raise ConfigError("info_consistency acts on the categorical code; set info_categorical (e.g. 10) or remove it")
+    if self.info_codes > 1 and not self.info_categorical:
+        raise ConfigError(f"info_codes={self.info_codes} counts categorical codes and info_categorical=0 makes "
+                          "none; set info_categorical (e.g. 10) or remove info_codes")
+    if self.conditional == "infogan" and self.info_categorical == 1:
+        raise ConfigError("info_categorical=1 is a constant; use 0 (no categorical code) or at least 2")
+
+
+def _TRANSLATIONS() -> dict[str, tuple[str, dict, str, str]]:
+    """conditional → (its model, its built-in datasets, what such data holds, what the data must be)."""
+    from ..data.paired import PAIRED_DATASETS
+    from ..data.superres import SR_DATASETS
+    from ..data.unpaired import UNPAIRED_DATASETS
+
+    return {"pix2pix": ("unet", PAIRED_DATASETS, "holds image pairs",
+                        "a set of image pairs: pix2pix needs edges2mnist, halves2mnist or a folder of pairs"),
+            "srgan": ("srresnet", SR_DATASETS, "is a set of photographs for super-resolution",
+                      "for super-resolution: srgan needs skimage-photos or a folder of images"),
+            "cyclegan": ("cyclegan", UNPAIRED_DATASETS, "holds two unpaired domains",
+                         "a pair of domains: cyclegan needs digits2mnist or a folder with trainA/ and trainB/")}
+
+
