@@ -12,7 +12,9 @@ from torch.nn import functional as F
 
 from saddlepoint import resolve_config, train
 from saddlepoint.cli import main
-from saddlepoint.conditional import AuxiliaryClassifier, LabelCondition, MutualInformation, make_condition
+from saddlepoint.conditional import CONDITIONS, make_condition
+from saddlepoint.families.classcond import AuxiliaryClassifier, LabelCondition
+from saddlepoint.families.infogan import MutualInformation
 from saddlepoint.config import ConfigError
 from saddlepoint.metrics.conditional import best_matching_accuracy, class_accuracy, per_class_fid
 from saddlepoint.metrics.features import feature_statistics, frechet_distance
@@ -119,14 +121,20 @@ def test_code_consistency_sums_the_information_of_every_code(monkeypatch):
 
 
 def test_make_condition_by_name():
-    assert make_condition("none") is None
-    assert isinstance(make_condition("cgan", 10), LabelCondition)
-    assert make_condition("acgan", 4, weight=3.0).weight == 3.0
-    assert make_condition("acgan", 4, aux_on_fake=False).on_fake is False
-    info = make_condition("infogan", categorical=4, continuous=1)
+    from types import SimpleNamespace
+
+    def cfg(name, **keys):
+        return SimpleNamespace(**{**resolve_config("mnist-dcgan")[1].to_dict(), "conditional": name, **keys})
+
+    assert make_condition(cfg("none")) is None
+    assert isinstance(make_condition(cfg("cgan"), 10), LabelCondition)
+    assert make_condition(cfg("acgan", aux_weight=3.0), 4).weight == 3.0
+    assert make_condition(cfg("acgan", aux_on_fake=False), 4).on_fake is False
+    info = make_condition(cfg("infogan", info_categorical=4, info_continuous=1))
     assert info.cond_dim == 5 and info.aux_hidden > 0
     with pytest.raises(KeyError):
-        make_condition("bogus")
+        make_condition(cfg("bogus"))
+    assert set(CONDITIONS) == {"cgan", "acgan", "infogan", "pix2pix", "srgan", "cyclegan"}
 
 
 # --- players ------------------------------------------------------------------------------------------------

@@ -110,6 +110,12 @@ def cmd_recipes(args: argparse.Namespace) -> int:
     if args.keys:
         print(describe_keys())
         return 0
+    if args.families:
+        from .families import FAMILIES
+
+        for name, cls in FAMILIES.items():
+            print(f"{name:<8} {(cls.__doc__ or '').strip().splitlines()[0]}")
+        return 0
     recipes = list_recipes()
     width = max(map(len, recipes)) + 2
     for name, desc in recipes.items():
@@ -131,7 +137,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     try:
         exp = load(False)  # the players alone: the metrics are checked against the run before its data loads
-        if args.samples and exp.condition is not None and exp.condition.name == "srgan":
+        if args.samples and getattr(exp.condition, "whole_photos", False):
             raise RunError("--samples does not apply to super-resolution runs: they are scored on whole held-out "
                            "photographs (the data's test/ folder); leave it out")
         if exp.images and args.metrics:
@@ -252,7 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("recipes", help="list the recipes, one line each")
     r.add_argument("--games", action="store_true", help="list the registered games instead")
-    r.add_argument("--keys", action="store_true", help="list every config key with its type and default")
+    r.add_argument("--keys", action="store_true", help="list every config key with its type and default, by owner")
+    r.add_argument("--families", action="store_true", help="list the model families (family=NAME)")
     r.set_defaults(func=cmd_recipes)
 
     e = sub.add_parser("evaluate", help="evaluate a run's latest checkpoint into RUN/eval.json")

@@ -33,9 +33,9 @@ DEFAULT_RECIPE = "grid25"
 class RunKeys:
     """What every run has: the family, the data, the length, the machine, logging and checkpoints."""
 
-    family: str = key("gan", "model family: gan (a generator and a critic in a game: every conditional and translation "
-                             "kind), gmmn (a generator trained on MMD² to the data alone); `saddlepoint recipes --keys` "
-                             "groups the keys by family")
+    family: str = key("gan", "model family: gan (a generator and a critic in a game; every conditional and translation "
+                             "kind) or another registered one (`saddlepoint recipes --families` lists them; `--keys` "
+                             "groups the keys by owner)")
     data: str = key("grid25", "dataset: ring8, grid25, moons, spiral, checkerboard, mnist, stacked-mnist, cifar10, a folder "
                              "or .npz path; pix2pix: edges2mnist, halves2mnist or a folder of pairs")
     seed: int = key(0, "seed for weights, noise and data order", min=0)
@@ -92,13 +92,7 @@ def _validate(self) -> "TrainConfig":
         _check_value(f, getattr(self, f.name))
     family = families.get_family(self.family)
     defaults = type(self).__dataclass_fields__
-    for section in SECTIONS.values():
-        if section.family is None or section.family == self.family:
-            continue
-        for name in section.names:
-            if getattr(self, name) != defaults[name].default:
-                raise ConfigError(f"{name} belongs to family={section.family}, not family={self.family}; remove it "
-                                  f"(or set family={section.family})")
+    _refuse_foreign(self, {n for n in defaults if getattr(self, n) != defaults[n].default})
     if not (self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")):
         raise ConfigError(f"device={self.device!r} is not a device; use cpu, cuda, cuda:N or auto")
     if self.mixture_every != defaults["mixture_every"].default and not self.mixture:
@@ -106,6 +100,17 @@ def _validate(self) -> "TrainConfig":
                           "set mixture=N (members) or remove mixture_every")
     family.validate(self)
     return self
+
+
+def _refuse_foreign(cfg: Any, keys: set[str]) -> None:
+    """Refuse any of ``keys`` that only another family than ``cfg.family`` reads (it would be ignored)."""
+    for section in SECTIONS.values():
+        if section.family is None or section.family == cfg.family:
+            continue
+        for name in section.names:
+            if name in keys:
+                raise ConfigError(f"{name} belongs to family={section.family}, not family={cfg.family}; remove it "
+                                  f"(or set family={section.family})")
 
 
 def _warn_if_doubtful(self) -> None:
@@ -182,7 +187,11 @@ def _coerce(key: str, raw: Any, typ: Any) -> Any:
         if not isinstance(items, (list, tuple)) or not items:
             raise ConfigError(f"{key}={raw!r} must be a list of numbers, e.g. {key}=[2,5,10]")
         inner = typing.get_args(typ)[0]
-        return tuple(_coerce(key, yaml.safe_load(v) if isinstance(v, str) else v, inner) for v in items)
+        try:
+            return tuple(_coerce(key, yaml.safe_load(v) if isinstance(v, str) else v, inner) for v in items)
+        except ConfigError:
+            raise ConfigError(f"{key}={raw!r} must be a list of {'whole numbers' if inner is int else 'numbers'}, "
+                              f"e.g. {key}=[2,5,10]") from None
     if typ is str:
         if isinstance(raw, (dict, list)) or raw is None:
             raise ConfigError(f"{key}={raw!r} must be a plain string")
@@ -270,7 +279,9 @@ def resolve_config(recipe: str | None = None, overrides: list[str] | dict[str, A
         ov = parse_overrides(overrides) if isinstance(overrides, list) else overrides
         _apply(cfg_dict, ov, "the overrides")
     cfg = TrainConfig(**cfg_dict).validate()
-    # validate() sees only the values; the family may refuse a key the user asked for that its run would ignore.
+    # validate() sees only the values: a key asked for at its default value is refused where another family owns it.
+    _refuse_foreign(cfg, {k.rpartition(".")[2] for k in (*data, *ov)})
+    # The family may refuse a key the user asked for that its run would ignore.
     families.get_family(cfg.family).check_overrides(cfg, {k.rpartition(".")[2] for k in ov})
     return name, cfg
 

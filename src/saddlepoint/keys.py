@@ -30,9 +30,11 @@ def check_choice(key: str, value: str, choices) -> None:
         raise ConfigError(f"{key}={value!r} is not known; {hint}choose one of: {', '.join(choices)}")
 
 
-def key(default: Any, help: str, min: float | None = None, max: float | None = None, positive: bool = False):
-    """One config key: its default, one line of help, and its range (checked before anything is written)."""
-    return field(default=default, metadata={"help": help, "min": min, "max": max, "positive": positive})
+def key(default: Any, help: str, min: float | None = None, max: float | None = None, positive: bool = False,
+        **more: Any):
+    """One config key: its default, one line of help, and its range (checked before anything is written).
+    ``more``: facts the owner checks itself (the GAN family's ``conditions``: the conditional= kinds that read it)."""
+    return field(default=default, metadata={"help": help, "min": min, "max": max, "positive": positive, **more})
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .data.unpaired import swap_pairs  # the pair layout of unpaired batches is the data's
 from .distributed import gather, local_part
 from .divergences import mmd2
 
@@ -124,11 +125,6 @@ def mmd_to_data(bandwidth: float, per_channel: bool = False) -> Callable[[object
 # Unpaired translation (CycleGAN) keeps both domains in one batch as interleaved pairs: the real batch is
 # [b₀, a₀, b₁, a₁, …] and the generator pair maps [a₀, b₀, …] (the pairs swapped) to [G(a₀), F(b₀), …], so
 # every fake sits where the real image of its target domain sits.
-
-
-def swap_pairs(x: Tensor) -> Tensor:
-    """[x₀, x₁, x₂, x₃, …] → [x₁, x₀, x₃, x₂, …]: each domain's images into the other domain's places."""
-    return x.reshape(-1, 2, *x.shape[1:]).flip(1).reshape(x.shape)
 
 
 def cycle_loss(generator: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:

@@ -44,7 +44,7 @@ def code_sweep(exp: Experiment, code: str, rows: int = 10, steps: int = 9, limit
     from −``limit`` to ``limit`` (Chen et al. 2016 sweep −2…2, beyond the training range [−1, 1]) and row r
     has category r; every other continuous code is 0."""
     cond = exp.condition
-    if cond is None or cond.name != "infogan":
+    if cond is None or not getattr(cond, "sweepable", False):
         raise RunError("--sweep walks InfoGAN's latent codes; this run is "
                        + ("unconditional" if cond is None else f"conditional={cond.name} (use --label)"))
     names = (["cat"] if cond.categorical else []) + [f"c{i + 1}" for i in range(cond.continuous)]
@@ -149,52 +149,10 @@ def save_translation(exp: Experiment, path: str | Path, n: int = 8, inputs: str 
     from torchvision.utils import save_image
 
     _require_translation(exp)
-    size = exp.cfg.image_size
-    if exp.condition.name == "cyclegan":  # held-out images of both domains: A → B rows and B → A rows
-        if inputs is not None:
-            raise RunError("translate -i is for pix2pix and srgan runs; a CycleGAN run shows its held-out domains "
-                           "(rows: source | translated | translated back)")
-        from .data.unpaired import UnpairedSampler, held_out_domains
-
-        sampler = UnpairedSampler(exp.cfg.data, size, held_out_domains(exp.cfg.data, size)[0])
-        k = max(1, n // 2)
-        a, b = sampler.a.to_float(torch.arange(k)), sampler.b.to_float(torch.arange(k))
-        grid = translation_grid(exp, torch.stack([a, b], 1).flatten(0, 1))  # [a₀, b₀, a₁, b₁, …]
-    elif exp.condition.name == "srgan":  # held-out photographs, seeded crops: low-resolution (enlarged) | output | original
-        from .data.superres import SRSampler, held_out_photos
-
-        if inputs is not None:
-            grid = translation_grid(exp, _read_inputs(Path(inputs), size // 4, exp.source_channels)[:n])
-        else:
-            photos = held_out_photos(exp.cfg.data)[0]
-            high, low = SRSampler(exp.cfg.data, size, photos=photos).sample_labelled(n, torch.Generator().manual_seed(0))
-            grid = translation_grid(exp, low, high)
-    elif inputs is None:
-        from .data.paired import PairedSampler, held_out_pairs
-
-        targets, sources = PairedSampler(exp.cfg.data, size, held_out_pairs(exp.cfg.data, size)[0]).first(n)
-        grid = translation_grid(exp, sources, targets)
-    else:
-        grid = translation_grid(exp, _read_inputs(Path(inputs), size, exp.source_channels)[:n])
+    grid = exp.condition.held_out_grid(exp, n, None if inputs is None else Path(inputs))
     path = Path(path)
     save_image(grid, str(path))
     return path
-
-
-def _read_inputs(path: Path, size: int, channels: int) -> Tensor:
-    """The images under ``path`` (a file or a folder) as sources in [−1, 1], square, ``size`` px, in the run's
-    channel count; unreadable files are skipped with one warning."""
-    from .data.images import decode_image, square_tensors, warn_skipped
-
-    if not path.exists():
-        raise RunError(f"-i {path} does not exist; give an image file or a folder of images")
-    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")) if path.is_dir() else [path]
-    decoded = [(f, decode_image(f)) for f in files]
-    warn_skipped([f.name for f, im in decoded if im is None], len(files), path)
-    images = [im for _, im in decoded if im is not None]
-    if not images:
-        raise RunError(f"-i {path}: no readable images there")
-    return square_tensors(images, size, "L" if channels == 1 else "RGB").float().div(127.5).sub(1.0)
 
 
 # --- super-resolution of whole photographs, in tiles ----------------------------------------------------------
@@ -228,7 +186,7 @@ def _reach(run, channels: int) -> tuple[int, int]:
 
 
 def _check_upscale(exp: Experiment, tile: int) -> None:
-    if exp.condition is None or exp.condition.name != "srgan":
+    if not getattr(exp.condition, "upscales", False):
         raise RunError("upscale is for super-resolution runs (conditional=srgan); for pix2pix and CycleGAN runs use "
                        "`saddlepoint translate RUN -i IMAGES`")
     if tile < 1:

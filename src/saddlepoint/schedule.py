@@ -9,7 +9,8 @@ The game is min_G max_D V(G, D).  In loss form (see :mod:`saddlepoint.games`) th
   both step.  With k > 1 the first k−1 critic steps run alone and the last critic step is taken
   together with the generator step.
 
-A schedule is a value (:class:`GDA`); :func:`gda_step` runs one generator step of it.
+A schedule is a value (:class:`GDA`); :func:`gda_step` runs one generator step of it; :func:`supervised_step` is
+the step of a family that plays no game this run (the generator on its condition's own term alone).
 
 No forward pass is computed twice where the schedule allows one: with ``reuse_fake`` (alternating
 GDA) the generator's batch of the last critic step, G(z), is kept with its graph and the generator step
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from .conditional import Condition
     from .pool import HistoryPool
 
-__all__ = ["GDA", "Contest", "gda_step", "critic_scores"]
+__all__ = ["GDA", "Contest", "gda_step", "supervised_step", "critic_scores"]
 
 Batch = Union[Tensor, tuple[Tensor, Tensor]]  # x, or (x, its label / code)
 
@@ -222,9 +223,9 @@ def _generator_loss(c: Contest, fake_out: CriticOutput | None, code: Tensor | No
     return loss
 
 
-def _generator_alone(c: Contest, sample_real: Callable[[], Batch], sample_noise: Callable[[], Batch]) -> dict[str, Tensor]:
-    """``gan_weight=0``: no game is played — the generator descends its condition's term and penalties alone
-    (pix2pix's L1-only baseline, SRResNet's pixel loss) and the critic, which nothing reads, is not trained."""
+def supervised_step(c: Contest, sample_real: Callable[[], Batch], sample_noise: Callable[[], Batch]) -> dict[str, Tensor]:
+    """No game: the generator descends its condition's term and penalties alone (pix2pix's L1-only baseline,
+    SRResNet's pixel loss, a family's ``gan_weight=0``) and the critic, which nothing reads, is not trained."""
     real, _, z, code = _draw(c, sample_real, sample_noise)
     logs: dict[str, Tensor] = {}
     with c.autocast():
@@ -249,8 +250,6 @@ def gda_step(
     decides when to synchronize."""
     G, D = c.generator, c.critic
     logs: dict[str, Tensor] = {}
-    if c.gan_weight == 0:
-        return _generator_alone(c, sample_real, sample_noise)
     if schedule.mode == "alternating":
         fake, code = None, None
         for i in range(schedule.critic_steps):

@@ -19,7 +19,12 @@ from torch import Tensor
 
 from .images import DataError, ImageTensorDataset, load_folder, load_mnist
 
-__all__ = ["UNPAIRED_DATASETS", "UnpairedSampler", "load_domains", "sklearn_digits"]
+
+def swap_pairs(x: Tensor) -> Tensor:
+    """[x₀, x₁, x₂, x₃, …] → [x₁, x₀, x₃, x₂, …]: each domain's images into the other domain's places."""
+    return x.reshape(-1, 2, *x.shape[1:]).flip(1).reshape(x.shape)
+
+__all__ = ["UNPAIRED_DATASETS", "UnpairedSampler", "load_domains", "sklearn_digits", "swap_pairs"]
 
 UNPAIRED_DATASETS = {"digits2mnist": "scikit-learn's 8×8 digits (A) ↔ MNIST (B), unpaired, built offline"}
 
@@ -89,8 +94,6 @@ class UnpairedSampler:
 
     def sample_labelled(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """(real [b₀, a₀, …] (n, C, S, S), the generator's input [a₀, b₀, …]); ``n`` even."""
-        from ..penalties import swap_pairs
-
         if n % 2:
             raise ValueError(f"an unpaired batch holds pairs; batch size {n} is odd")
         ia = torch.randint(len(self.a), (n // 2,), generator=generator)

@@ -11,6 +11,7 @@ term alone (pix2pix's L1 baseline, SRResNet) and builds no optimizer step for th
 from __future__ import annotations
 
 import warnings
+from dataclasses import fields
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -29,9 +30,9 @@ from ..nets.gemm import use_gemm_convolutions
 from ..penalties import Penalty, code_consistency, cycle_loss, gradient_penalty, identity_loss, mmd_to_data, r1_penalty
 from ..pool import HistoryPool
 from ..runs import RunError
-from ..schedule import GDA, Contest, gda_step
+from ..schedule import GDA, Contest, gda_step, supervised_step
 from ..state import Stateful, Value, Whole
-from . import register_family
+from .registry import register_family
 from .base import EVAL_SEED, Family, adam, resolve_precision
 
 __all__ = ["GANKeys", "GANFamily", "CRITIC_PENALTIES"]
@@ -79,37 +80,19 @@ class GANKeys:
                                        "and unet (pix2pix PatchGAN) critics (false: none; a critic then left "
                                        "without batch statistics scores real and fake in one pass — InfoGAN's "
                                        "and AC-GAN's heads keep theirs)")
-    conditional: Literal["none", "cgan", "acgan", "infogan", "pix2pix", "srgan", "cyclegan"] = key(
+    conditional: str = key(
         "none", "conditional generation: cgan or acgan (class labels; needs labelled data), infogan (latent codes, "
                 "no labels), pix2pix (paired image translation, model=unet), srgan (4× super-resolution, "
-                "model=srresnet) or cyclegan (unpaired translation, model=cyclegan)")
-    label_critic: Literal["concat", "projection"] = key(
-        "concat", "cgan: the critic reads the label as one-hot planes (concat) or by projection (Miyato & Koyama 2018)")
+                "model=srresnet) or cyclegan (unpaired translation, model=cyclegan); each kind's own keys follow")
     aux_weight: float = key(1.0, "acgan: weight of the class cross-entropy; infogan: λ on the mutual-information term",
-                           min=0)
-    aux_on_fake: bool = key(True, "acgan: the critic's class head also learns from fake samples (Odena et al.); false = "
-                                 "from real samples only")
-    info_categorical: int = key(10, "infogan: categories of the categorical code (0 = none)", min=0)
-    info_codes: int = key(1, "infogan: independent categorical codes of info_categorical values each (the paper: 4 "
-                             "on SVHN, 10 on CelebA)", min=1)
-    info_continuous: int = key(2, "infogan: continuous codes, uniform on [−1, 1]", min=0)
-    info_consistency: float = key(0.0, "infogan: weight of IIC's term on Q's categorical code (Ji et al. 2019): minus "
-                                      "the mutual information between Q's reading of real images and of randomly "
-                                      "turned, shifted and scaled copies (0 = off; applied with penalty_every)", min=0)
-    l1_weight: float = key(100.0, "pix2pix: λ on the L1 distance between G(A) and the target B", min=0)
+                           min=0,
+        conditions=("acgan", "infogan"))
     gan_weight: float = key(1.0, "pix2pix, srgan: weight of the adversarial term in G's loss (0 = the L1-only "
-                                "baseline, no critic is trained; srgan: 0 = SRResNet, 0.001 = SRGAN)", min=0)
+                                "baseline, no critic is trained; srgan: 0 = SRResNet, 0.001 = SRGAN)", min=0,
+        conditions=("pix2pix", "srgan"))
     res_blocks: int = key(16, "srresnet, cyclegan: residual blocks in each generator (SRGAN: 16; CycleGAN: 6 at 128 px)",
-                         min=1)
-    sr_residual: bool = key(True, "srgan: the generator adds its output to the bicubic enlargement of its input (global "
-                                 "residual learning, VDSR; not in the SRGAN paper); false = the paper's generator")
-    sr_augment: bool = key(False, "srgan: each training crop turned by a multiple of 90° and mirrored at random (the "
-                                 "square's 8 symmetries), as EDSR trains")
-    cycle_weight: float = key(10.0, "cyclegan: λ on the cycle-consistency L1 loss", min=0)
-    identity_weight: float = key(5.0, "cyclegan: weight of the identity L1 loss (the paper: 0.5·λ)", min=0)
-    translator_downsampling: int = key(2, "cyclegan: stride-2 convolutions in each translator (the paper: 2 at 128 and "
-                                         "256 px; 1 keeps a 28-px digit's shape)", min=0)
-    pool_size: int = key(50, "cyclegan: generated pairs kept in the critics' history pool (0 = none)", min=0)
+                         min=1,
+        conditions=("srgan", "cyclegan"))
     reuse_fake: bool = key(True, "alternating GDA: the generator step re-scores the last critic step's G(z) instead of "
                                 "running G on fresh noise (one generator forward per step instead of two)")
     channels_last: bool = key(True, "image players and batches in channels-last memory format (faster convolutions)")
@@ -119,8 +102,9 @@ class GANKeys:
 
 @register_family("gan")
 class GANFamily(Family):
-    """A generator G and a critic D in a saddle-point game: data, players, optimizers, game, penalties and the
-    GDA schedule that a config describes."""
+    """A generator G and a critic D in a saddle-point game, played by gradient descent-ascent.
+
+    Builds what a config describes: data, players, optimizers, game, penalties, the condition and the schedule."""
 
     optimizer_names = ("opt_g", "opt_d")
 
@@ -173,6 +157,8 @@ class GANFamily(Family):
 
     # --- the step --------------------------------------------------------------------------------------------
     def train_step(self) -> dict[str, Tensor]:
+        if self.cfg.gan_weight == 0:  # no game: the condition's own term alone (L1 baseline, SRResNet)
+            return supervised_step(self.contest, self.sample_real, self.sample_noise)
         return gda_step(self.schedule, self.contest, self.sample_real, self.sample_noise)
 
     def optimizers(self) -> list[tuple[torch.optim.Optimizer, float]]:
@@ -381,12 +367,8 @@ class _PoolState:
 
 
 def _make_condition(cfg: Any, classes: int) -> Condition | None:
-    if cfg.conditional in ("cgan", "acgan") and classes < 2:
-        raise RunError(f"conditional={cfg.conditional} needs labelled images with at least two classes, and data="
-                       f"{cfg.data} has {'none' if classes == 0 else 'one'}; use mnist, cifar10, class sub-folders or "
-                       "an .npz with a 'labels' array (or conditional=infogan, which needs no labels)")
-    return make_condition(cfg.conditional, classes, cfg.aux_weight, cfg.info_categorical, cfg.info_continuous,
-                          cfg.l1_weight, cfg.aux_on_fake, cfg.info_codes, cfg.cycle_weight, cfg.identity_weight)
+    """The run's condition, built by its own class from the config (which refuses data it cannot use)."""
+    return make_condition(cfg, classes)
 
 
 def _build_players(cfg: Any, channels: int, condition: Condition | None = None,
@@ -427,6 +409,7 @@ def _validate(self) -> None:
     """Refuse, in one line each, what the GAN families cannot train as asked."""
     from ..data.images import IMAGE_DATASETS
 
+    check_choice("conditional", self.conditional, ["none", *CONDITIONS])
     is_toy = self.data in TOY_DATASETS
     is_path = self.data.endswith(".npz") or "/" in self.data or self.data.startswith(("~", "."))
     special = {name: kind for kind, spec in _TRANSLATIONS().items() for name in spec[1]}
@@ -499,7 +482,9 @@ def _validate(self) -> None:
     if self.mixture and self.conditional in _TRANSLATIONS():
         raise ConfigError(f"mixture samples generators that draw noise; a {self.conditional} translator maps each "
                           "source to one output: remove mixture")
-    feature_batch_norm = family.feature_batch_norm or self.conditional == "infogan"  # BatchNorm1d (Q's head too)
+    # BatchNorm1d in the players, or in a condition's head on the critic (InfoGAN's Q)
+    feature_batch_norm = family.feature_batch_norm or getattr(CONDITIONS.get(self.conditional), "feature_batch_norm",
+                                                                False)
     if self.batch_size < 2 and (self.g_batch_norm or feature_batch_norm or self.mmd  # MMD² compares pairs
                                 or any(getattr(self, k) for k in CRITIC_PENALTIES)):
         raise ConfigError("batch_size must be at least 2 with batch norm, a penalty or the mmd term")
@@ -507,16 +492,10 @@ def _validate(self) -> None:
 
 def _validate_conditional(self, defaults) -> None:
     """The condition keys: each belongs to its conditional= kinds, translations to their players."""
-    owner = {"label_critic": ("cgan",), "aux_weight": ("acgan", "infogan"), "aux_on_fake": ("acgan",),
-             "info_categorical": ("infogan",), "info_continuous": ("infogan",), "info_codes": ("infogan",),
-             "info_consistency": ("infogan",), "l1_weight": ("pix2pix",),
-             "gan_weight": ("pix2pix", "srgan"), "res_blocks": ("srgan", "cyclegan"), "sr_residual": ("srgan",),
-             "sr_augment": ("srgan",),
-             "cycle_weight": ("cyclegan",), "identity_weight": ("cyclegan",), "pool_size": ("cyclegan",),
-             "translator_downsampling": ("cyclegan",)}
-    for key, kinds in owner.items():
-        if getattr(self, key) != defaults[key].default and self.conditional not in kinds:
-            raise ConfigError(f"{key} applies to conditional={' or conditional='.join(kinds)}, not "
+    for f in fields(self):  # each condition's keys say which conditional= kinds read them
+        kinds = f.metadata.get("conditions")
+        if kinds and getattr(self, f.name) != defaults[f.name].default and self.conditional not in kinds:
+            raise ConfigError(f"{f.name} applies to conditional={' or conditional='.join(kinds)}, not "
                               f"conditional={self.conditional}; remove it or set conditional=")
     for kind, (model, *_) in _TRANSLATIONS().items():  # a translation has its own players
         if (self.conditional == kind) != (self.model == model):
@@ -525,14 +504,6 @@ def _validate_conditional(self, defaults) -> None:
         if self.conditional in _TRANSLATIONS() and getattr(self, key) != defaults[key].default:
             raise ConfigError(f"{key} is about the noise of generators that sample; a {self.conditional} generator "
                               f"takes an image and no noise: remove {key}")
-    if self.conditional == "cyclegan" and self.pool_size and self.schedule == "simultaneous":
-        raise ConfigError("the history pool feeds the critic step; simultaneous GDA scores the generator's newest "
-                          "batch for both players at once: set pool_size=0 or schedule=alternating")
-    if self.model == "cyclegan" and self.batch_size % 2:
-        raise ConfigError(f"cyclegan needs an even batch_size (pairs of A and B images; got {self.batch_size})")
-    if self.model == "cyclegan" and self.image_size % 2 ** self.translator_downsampling:
-        raise ConfigError(f"image_size={self.image_size} must be divisible by 2^translator_downsampling = "
-                          f"{2 ** self.translator_downsampling}; change one of them")
     if self.model == "srresnet" and self.image_size % 16:
         raise ConfigError(f"model=srresnet crops high-resolution patches whose side is a multiple of 16; "
                           f"image_size={self.image_size} is not (use 64 or 96)")
@@ -543,28 +514,12 @@ def _validate_conditional(self, defaults) -> None:
                           "not model=mlp")
     if self.pack > 1:
         raise ConfigError(f"conditional={self.conditional} needs one score per sample; remove pack={self.pack}")
-    if self.conditional == "infogan" and self.info_categorical + self.info_continuous == 0:
-        raise ConfigError("conditional=infogan needs a code: set info_categorical or info_continuous above 0")
-    if self.info_consistency and not self.info_categorical:
-        raise ConfigError("info_consistency acts on the categorical code; set info_categorical (e.g. 10) or remove it")
-    if self.info_codes > 1 and not self.info_categorical:
-        raise ConfigError(f"info_codes={self.info_codes} counts categorical codes and info_categorical=0 makes "
-                          "none; set info_categorical (e.g. 10) or remove info_codes")
-    if self.conditional == "infogan" and self.info_categorical == 1:
-        raise ConfigError("info_categorical=1 is a constant; use 0 (no categorical code) or at least 2")
+    own_checks = getattr(CONDITIONS[self.conditional], "validate", None)  # InfoGAN's codes, CycleGAN's pairs, ...
+    if own_checks is not None:
+        own_checks(self)
 
 
 def _TRANSLATIONS() -> dict[str, tuple[str, dict, str, str]]:
-    """conditional → (its model, its built-in datasets, what such data holds, what the data must be)."""
-    from ..data.paired import PAIRED_DATASETS
-    from ..data.superres import SR_DATASETS
-    from ..data.unpaired import UNPAIRED_DATASETS
-
-    return {"pix2pix": ("unet", PAIRED_DATASETS, "holds image pairs",
-                        "a set of image pairs: pix2pix needs edges2mnist, halves2mnist or a folder of pairs"),
-            "srgan": ("srresnet", SR_DATASETS, "is a set of photographs for super-resolution",
-                      "for super-resolution: srgan needs skimage-photos or a folder of images"),
-            "cyclegan": ("cyclegan", UNPAIRED_DATASETS, "holds two unpaired domains",
-                         "a pair of domains: cyclegan needs digits2mnist or a folder with trainA/ and trainB/")}
-
-
+    """conditional → (its model, its built-in datasets, what such data holds, what the data must be), from the
+    registered translation conditions."""
+    return {name: (c.players, c.datasets, c.holds, c.needs_data) for name, c in CONDITIONS.items() if c.from_real}

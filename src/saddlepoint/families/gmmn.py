@@ -22,7 +22,7 @@ from ..distributed import Dist, gather, wrap
 from ..divergences import mmd2
 from ..keys import ConfigError, check_choice, config_section, key
 from ..nets.gmmn import MomentMatchingGenerator
-from . import register_family
+from .registry import register_family
 from .base import Family, adam, resolve_precision
 
 __all__ = ["GMMNKeys", "GMMN"]
@@ -44,7 +44,7 @@ class GMMNKeys:
 
 @register_family("gmmn")
 class GMMN(Family):
-    """A generator and a kernel: one optimizer, one loss, no critic."""
+    """A generator trained on the MMD² between its batch and a real batch alone: no critic, no game."""
 
     def __init__(self, cfg: Any, dist: Dist, device: torch.device, shapes: dict[str, int] | None = None):
         super().__init__(cfg, dist, device, shapes)

@@ -4,6 +4,7 @@ pictures both use them."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
@@ -16,7 +17,8 @@ from ..runs import RunError
 if TYPE_CHECKING:
     from .base import Family
 
-__all__ = ["conditions_for_picture", "translation_grid", "row_conditions", "refuse_translation", "require_translation"]
+__all__ = ["conditions_for_picture", "translation_grid", "row_conditions", "refuse_translation", "require_translation",
+           "read_inputs"]
 
 
 def refuse_translation(exp: "Family") -> None:
@@ -88,3 +90,17 @@ def translation_grid(exp: "Family", sources: Tensor, targets: Tensor | None = No
     return make_grid(rows, nrow=len(columns), normalize=True, value_range=(-1, 1))
 
 
+def read_inputs(path: Path, size: int, channels: int) -> Tensor:
+    """The images under ``path`` (a file or a folder) as sources in [−1, 1], square, ``size`` px, in the run's
+    channel count; unreadable files are skipped with one warning."""
+    from ..data.images import decode_image, square_tensors, warn_skipped
+
+    if not path.exists():
+        raise RunError(f"-i {path} does not exist; give an image file or a folder of images")
+    files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")) if path.is_dir() else [path]
+    decoded = [(f, decode_image(f)) for f in files]
+    warn_skipped([f.name for f, im in decoded if im is None], len(files), path)
+    images = [im for _, im in decoded if im is not None]
+    if not images:
+        raise RunError(f"-i {path}: no readable images there")
+    return square_tensors(images, size, "L" if channels == 1 else "RGB").float().div(127.5).sub(1.0)

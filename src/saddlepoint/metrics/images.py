@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -24,20 +24,67 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
+from .errors import MetricUnavailable
 from .features import feature_statistics, frechet_distance, kernel_distance, precision_recall
 from .stacked import read_triples, stacked_mode_coverage
-from ..data.paired import PAIRED_DATASETS
 
-__all__ = ["IMAGE_METRICS", "BACKBONES", "MetricUnavailable", "default_backbone", "evaluate_images", "inception_score",
+__all__ = ["METRICS", "register_metric", "IMAGE_METRICS", "BACKBONES", "MetricUnavailable", "default_backbone", "evaluate_images", "inception_score",
            "fingerprint", "mnist_backbone", "read_stacked", "digit_reads", "translation_quality"]
 
-IMAGE_METRICS = ("fid", "kid", "is", "pr", "modes", "memorization", "accuracy", "class_fid", "code_match", "l1", "psnr",
-                 "ssim", "cycle")
+@dataclass(frozen=True)
+class Metric:
+    """A metric by name: what it measures, and what a run must offer for it (said when a run lacks it).
+    ``fits``: whether a run that samples from noise has it without its condition offering it (fid, kid, is, pr:
+    every image run; modes: stacked MNIST; memorization: MNIST); conditions offer their own (a class-conditional
+    run its accuracy, InfoGAN its code match, a translation its pixel metrics) through ``metric_refusal`` or,
+    for translations, ``metrics``."""
+
+    name: str
+    help: str
+    refusal: str
+    fits: Callable[[object], bool] = lambda exp: False
+
+
+METRICS: dict[str, Metric] = {}
+
+
+def register_metric(name: str, help: str, refusal: str = "", fits: Callable[[object], bool] | None = None) -> Metric:
+    if name in METRICS:
+        raise ValueError(f"metric {name!r} is registered twice")
+    METRICS[name] = Metric(name, help, refusal, fits or (lambda exp: False))
+    return METRICS[name]
+
+
+_ALWAYS = lambda exp: True  # noqa: E731
+register_metric("fid", "Fréchet distance of backbone features (Heusel et al. 2017)", fits=_ALWAYS)
+register_metric("kid", "kernel inception distance: unbiased MMD² of backbone features (Bińkowski et al. 2018)",
+                fits=_ALWAYS)
+register_metric("is", "Inception-style score of the backbone's class posterior (Salimans et al. 2016)", fits=_ALWAYS)
+register_metric("pr", "k-NN precision and recall of backbone features (Kynkäänniemi et al. 2019)", fits=_ALWAYS)
+register_metric("modes", "stacked-MNIST digit triples covered and their KL (the Unrolled-GAN protocol)",
+                "the modes metric counts digit triples and needs data=stacked-mnist",
+                lambda exp: exp.cfg.data == "stacked-mnist")
+register_metric("memorization", "nearest training and test digits of each sample, in backbone features",
+                "the memorization check compares with MNIST's training digits and needs data=mnist",
+                lambda exp: exp.cfg.data == "mnist")
+register_metric("accuracy", "the fraction of samples the MNIST classifier reads as the class they were asked for",
+                "the accuracy metric compares samples with the class they were asked for and needs a class-conditional "
+                "run (conditional=cgan or acgan)")
+register_metric("class_fid", "FID per class against that class's reference images",
+                "the class_fid metric compares samples with the class they were asked for and needs a "
+                "class-conditional run (conditional=cgan or acgan)")
+register_metric("code_match", "InfoGAN's categorical code best matched to the digit classes",
+                "the code_match metric matches InfoGAN's categorical code to digit classes and needs a "
+                "conditional=infogan run")
+for _name, _what in (("l1", "mean absolute error"), ("psnr", "peak signal-to-noise ratio"),
+                     ("ssim", "structural similarity")):
+    register_metric(_name, f"{_what} of translations against their targets",
+                    "l1, psnr and ssim compare translations with their targets and need a translation run "
+                    "(conditional=pix2pix or srgan)")
+register_metric("cycle", "mean |F(G(a)) − a| and |G(F(b)) − b| on held-out images of both domains",
+                "the cycle metric translates there and back and needs a conditional=cyclegan run")
+IMAGE_METRICS = tuple(METRICS)  # the names, in the order above
 TRANSLATION_METRICS = ("l1", "psnr", "ssim")
-
-
-class MetricUnavailable(RuntimeError):
-    """A metric that cannot be computed here (missing weights, wrong data); the message says what to do."""
 
 
 def fingerprint(images: Tensor) -> str:
@@ -87,23 +134,14 @@ def read_stacked(images: Tensor) -> dict[str, float]:
 
 def digit_reads(exp, fake: Tensor, cond: Tensor | None) -> dict[str, float]:
     """What the shipped MNIST classifier reads in ``fake`` (samples drawn with ``cond``) where the run gives
-    the reading a meaning: stacked MNIST — the digit triples (modes, KL and its two parts); class-conditional
-    MNIST — the fraction drawn as the class asked for; InfoGAN on MNIST — the categorical code's best
-    matching to the digits.  Cheap enough to log while training; {} for other runs."""
-    from .conditional import best_matching_accuracy, class_accuracy
-
-    kind = exp.condition.name if exp.condition is not None else None
-    if exp.cfg.data == "stacked-mnist" and kind in (None, "infogan"):
-        return read_stacked(fake)
-    if exp.cfg.data != "mnist" or kind not in ("cgan", "acgan", "infogan") or cond is None:
-        return {}
-    predicted = mnist_backbone()[0](fake)[1].argmax(1)
-    if kind != "infogan":
-        return {"accuracy": class_accuracy(predicted, exp.condition.categories(cond))["accuracy"]}
-    if not exp.condition.categorical or exp.condition.codes > 1:
-        return {}
-    return {"code_match": best_matching_accuracy(exp.condition.categories(cond), predicted,
-                                                 exp.condition.categorical, 10)["code_match"]}
+    the reading a meaning: stacked MNIST — the digit triples (modes, KL and its two parts); a conditioned run —
+    what its condition reads (class accuracy, InfoGAN's code match).  Cheap enough to log while training;
+    {} for other runs."""
+    condition = exp.condition
+    if condition is not None:
+        reads = getattr(condition, "digit_reads", None)
+        return reads(exp, fake, cond) if reads is not None else {}
+    return read_stacked(fake) if exp.cfg.data == "stacked-mnist" else {}
 
 
 MNIST_FAMILY = ("mnist", "stacked-mnist", "edges2mnist", "halves2mnist", "digits2mnist")
@@ -135,18 +173,10 @@ def _reference_set(exp):
     from ..data.images import ImageSampler, load_cifar10, load_mnist
 
     data = exp.cfg.data
-    if exp.condition is not None and exp.condition.name == "cyclegan" and data not in MNIST_FAMILY:
-        from ..data.unpaired import held_out_domains
-
-        (_, b), what = held_out_domains(data, exp.cfg.image_size)
-        return ImageSampler(data, exp.cfg.image_size, base=b), f"domain B of the {what}"
-    if exp.condition is not None and exp.condition.from_real and data not in MNIST_FAMILY:
-        from ..data.images import ImageTensorDataset
-        from ..data.paired import held_out_pairs
-
-        held, what = held_out_pairs(data, exp.cfg.image_size)
-        return ImageSampler(data, exp.cfg.image_size, base=ImageTensorDataset(held.target, None, held.name)), \
-            f"the targets of the {what}"
+    own = getattr(exp.condition, "reference_set", None)  # a translation compares with its own held-out targets
+    found = own(exp) if own is not None else None
+    if found is not None:
+        return found
     if data in MNIST_FAMILY:
         return (ImageSampler(data, exp.cfg.image_size, base=load_mnist(train=False)),
                 f"{data} built from the MNIST test split")
@@ -206,7 +236,7 @@ def _against_reference(exp, metrics, fake: Tensor, get_backbone, n_ref: int) -> 
             **_feature_metrics(metrics, real_feats, fake_feats)}
 
 
-def _evaluate_translation(exp, metrics, n, n_ref, get_backbone) -> dict:
+def evaluate_paired(exp, metrics, n, n_ref, get_backbone) -> dict:
     """Translation runs: outputs for the first ``n`` held-out sources, against their targets (pixel metrics,
     the digit classifier's accuracy for the built-in MNIST pairs) and, for fid/kid/pr, against the reference targets."""
     from ..data.paired import PairedSampler, held_out_pairs
@@ -229,7 +259,7 @@ def _evaluate_translation(exp, metrics, n, n_ref, get_backbone) -> dict:
     return out
 
 
-def _evaluate_superres(exp, metrics) -> dict:
+def evaluate_superres(exp, metrics) -> dict:
     """Super-resolution runs: whole held-out photographs (the training ones where none are held out),
     restored by the run's generator and by bicubic interpolation."""
     from ..data.superres import held_out_photos
@@ -244,7 +274,7 @@ def _evaluate_superres(exp, metrics) -> dict:
                         "input enlarged by bicubic interpolation"}
 
 
-def _evaluate_cycle(exp, metrics, n, n_ref, get_backbone) -> dict:
+def evaluate_cycle(exp, metrics, n, n_ref, get_backbone) -> dict:
     """CycleGAN runs, on held-out images of both domains (the training ones where none are held out):
     ``cycle`` = mean |F(G(a)) − a| and |G(F(b)) − b| on [0, 1] pixels; for digits2mnist ``accuracy`` = the
     MNIST classifier reads G(a) as a's digit (``accuracy/untranslated``: the same classifier on a itself,
@@ -276,45 +306,18 @@ def _evaluate_cycle(exp, metrics, n, n_ref, get_backbone) -> dict:
     return res
 
 
-# translation kind → (the metrics it has, its name in messages, the built-in data whose digits are labelled)
-_TRANSLATION_CHECKS = {"pix2pix": ((*TRANSLATION_METRICS, "fid", "kid", "pr", "accuracy"), "translation",
-                                   tuple(PAIRED_DATASETS)),
-                       "srgan": (TRANSLATION_METRICS, "super-resolution", ()),
-                       "cyclegan": (("cycle", "fid", "kid", "pr", "accuracy"), "CycleGAN", ("digits2mnist",))}
-
-
-def _check_conditional(exp, metrics: list[str]) -> None:
+def _check_translation(exp, metrics: list[str]) -> None:
+    """A translation's metrics are the ones its condition lists (``metrics``); accuracy also needs its labelled
+    built-in data (``labelled_data``)."""
     cond = exp.condition
-    if cond is not None and cond.from_real:
-        allowed, what, labelled = _TRANSLATION_CHECKS[cond.name]
-        wrong = [m for m in metrics if m not in allowed]
-        if wrong:
-            usable = [m for m in allowed if m != "accuracy" or exp.cfg.data in labelled]
-            raise MetricUnavailable(f"the {wrong[0]} metric is not for {what} runs; use {', '.join(usable)}")
-        if "accuracy" in metrics and exp.cfg.data not in labelled:
-            raise MetricUnavailable(f"accuracy of translated digits needs data={' or data='.join(labelled)} (labelled "
-                                    "MNIST digits)")
-        return
-    if any(m in metrics for m in TRANSLATION_METRICS):
-        raise MetricUnavailable("l1, psnr and ssim compare translations with their targets and need a translation run "
-                                "(conditional=pix2pix or srgan)")
-    if "cycle" in metrics:
-        raise MetricUnavailable("the cycle metric translates there and back and needs a conditional=cyclegan run")
-    wants_labels = [m for m in metrics if m in ("accuracy", "class_fid")]
-    if wants_labels and (cond is None or not cond.needs_labels):
-        raise MetricUnavailable(f"the {wants_labels[0]} metric compares samples with the class they were asked for and "
-                                "needs a class-conditional run (conditional=cgan or acgan)")
-    if "code_match" in metrics and (cond is None or cond.name != "infogan"):
-        raise MetricUnavailable("the code_match metric matches InfoGAN's categorical code to digit classes and needs "
-                                "a conditional=infogan run")
-    if any(m in metrics for m in ("accuracy", "code_match")) and exp.cfg.data != "mnist":
-        raise MetricUnavailable("accuracy and code_match read the samples with saddlepoint's MNIST classifier and "
-                                "need data=mnist")
-    if "code_match" in metrics and not cond.categorical:
-        raise MetricUnavailable("code_match needs a categorical code; this run has info_categorical=0")
-    if "code_match" in metrics and cond.codes > 1:
-        raise MetricUnavailable(f"code_match matches one categorical code to the digit classes and this run has "
-                                f"info_codes={cond.codes}; train with info_codes=1 to measure it")
+    wrong = [m for m in metrics if m not in cond.metrics]
+    labelled = getattr(cond, "labelled_data", ())
+    if wrong:
+        usable = [m for m in cond.metrics if m != "accuracy" or exp.cfg.data in labelled]
+        raise MetricUnavailable(f"the {wrong[0]} metric is not for {cond.kind_words} runs; use {', '.join(usable)}")
+    if "accuracy" in metrics and exp.cfg.data not in labelled:
+        raise MetricUnavailable(f"accuracy of translated digits needs data={' or data='.join(labelled)} (labelled "
+                                "MNIST digits)")
 
 
 def _conditional_metrics(exp, metrics, fake, fake_feats, asked, backbone_fn, described, n_ref) -> dict:
@@ -345,15 +348,18 @@ def _conditional_metrics(exp, metrics, fake, fake_feats, asked, backbone_fn, des
 def check_metrics(exp, metrics: list[str]) -> None:
     """Raise :class:`MetricUnavailable` (one line: what is wrong, what to ask for) unless every metric fits the run.
     Needs only the run's config and condition, so it can run before the run's data is loaded."""
-    unknown = [m for m in metrics if m not in IMAGE_METRICS]
+    unknown = [m for m in metrics if m not in METRICS]
     if unknown:
-        raise MetricUnavailable(f"unknown metric {unknown[0]!r}; choose from {', '.join(IMAGE_METRICS)}")
-    data = exp.cfg.data
-    if "modes" in metrics and data != "stacked-mnist":
-        raise MetricUnavailable("the modes metric counts digit triples and needs data=stacked-mnist")
-    if "memorization" in metrics and data != "mnist":
-        raise MetricUnavailable("the memorization check compares with MNIST's training digits and needs data=mnist")
-    _check_conditional(exp, metrics)
+        raise MetricUnavailable(f"unknown metric {unknown[0]!r}; choose from {', '.join(METRICS)}")
+    cond = exp.condition
+    if cond is not None and cond.from_real:
+        return _check_translation(exp, metrics)
+    for m in metrics:  # the run's condition speaks for the metrics it offers; the registry for the rest
+        refusal = getattr(cond, "metric_refusal", lambda e, m: NotImplemented)(exp, m)
+        if refusal is NotImplemented:
+            refusal = None if METRICS[m].fits(exp) else METRICS[m].refusal
+        if refusal:
+            raise MetricUnavailable(refusal)
 
 
 def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_000, backbone: str | None = None,
@@ -363,14 +369,9 @@ def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_00
     check_metrics(exp, metrics)
     data = exp.cfg.data
     backbone = backbone or default_backbone(data)
-    if exp.condition is not None and exp.condition.name == "srgan":
-        return _evaluate_superres(exp, metrics)
-    if exp.condition is not None and exp.condition.name == "cyclegan":
-        return _evaluate_cycle(exp, metrics, n, n_ref,
-                               lambda: _backbone(backbone, data, inception_weights, exp.device, progress))
-    if exp.condition is not None and exp.condition.from_real:
-        return _evaluate_translation(exp, metrics, n, n_ref,
-                                     lambda: _backbone(backbone, data, inception_weights, exp.device, progress))
+    if exp.condition is not None and exp.condition.from_real:  # a translation's own protocol (held-out data)
+        return exp.condition.evaluate_images(exp, metrics, n, n_ref,
+                                             lambda: _backbone(backbone, data, inception_weights, exp.device, progress))
     backbone_fn, described = _backbone(backbone, data, inception_weights, exp.device, progress)
     cond = exp.evaluation_conditions(n) if exp.condition is not None else None
     fake = exp.generate(n, cond=cond)
@@ -401,29 +402,19 @@ def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_00
     return out
 
 
-# What a translation run reports while it trains, in its summary and in a plain `saddlepoint evaluate RUN`: its own
-# task's numbers on held-out data (not a distance between output and target crops that says nothing of either).
-_QUALITY = {"srgan": ("psnr", "ssim"), "pix2pix": ("l1", "psnr", "ssim"), "cyclegan": ("cycle",)}
-
-
 def translation_quality(exp, n: int) -> dict[str, float | str]:
-    """A translation run's quality now, cheap enough to log while training: super-resolution — PSNR and SSIM of
-    whole held-out photographs beside bicubic interpolation's (``bicubic/psnr``, ``bicubic/ssim``); pix2pix — L1,
-    PSNR and SSIM of the first ``n`` held-out pairs; CycleGAN — the cycle error on ``n`` held-out images of each
-    domain; on the built-in MNIST tasks also ``accuracy``, the fraction of outputs the shipped classifier reads as
-    their source's digit.  ``evaluated_on`` says what was measured (held-out or, where a folder has none, training
-    images); the same protocols as :func:`evaluate_images`."""
-    kind = exp.condition.name
-    metrics = list(_QUALITY[kind])
-    if exp.cfg.data in _TRANSLATION_CHECKS[kind][2]:  # labelled digits: the classifier can say if the digit survived
+    """A translation run's quality now, cheap enough to log while training: what its condition lists as its
+    ``quality`` (super-resolution — PSNR and SSIM of whole held-out photographs beside bicubic interpolation's,
+    ``bicubic/psnr``, ``bicubic/ssim``; pix2pix — L1, PSNR and SSIM of the first ``n`` held-out pairs; CycleGAN —
+    the cycle error on ``n`` held-out images of each domain); on its labelled built-in data also ``accuracy``, the
+    fraction of outputs the shipped classifier reads as their source's digit.  ``evaluated_on`` says what was
+    measured (held-out or, where a folder has none, training images); the same protocols as
+    :func:`evaluate_images`."""
+    cond = exp.condition
+    metrics = list(cond.quality)
+    if exp.cfg.data in getattr(cond, "labelled_data", ()):  # labelled digits: did the digit survive?
         metrics.append("accuracy")
     res = evaluate_images(exp, metrics, n=n)
     out: dict[str, float | str] = {k: res[k] for k in (*metrics, *(f"bicubic/{m}" for m in metrics)) if k in res}
-    if kind == "cyclegan":
-        out["evaluated_on"] = f"{res['pairs']} of each domain's {res['images']}"
-    else:
-        count, what = (res["photos"], res["images"]) if kind == "srgan" else (res["translated"], res["pairs"])
-        if count == 1:  # "1 held-out photograph"
-            what = re.sub(r"(photograph|pair)s", r"\1", what, count=1)
-        out["evaluated_on"] = f"{count} {what}"
+    out["evaluated_on"] = cond.evaluated_on(res)
     return out

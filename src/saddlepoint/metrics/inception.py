@@ -27,6 +27,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from .errors import MetricUnavailable
+
 __all__ = ["FID_WEIGHTS_FILE", "FID_WEIGHTS_URL", "inception_weights_path", "load_inception", "inception_backbone"]
 
 FID_WEIGHTS_FILE = "weights-inception-2015-12-05-6726825d.pth"
@@ -36,8 +38,6 @@ _FEATURES = ["2048", "logits_unbiased"]
 
 
 def _unavailable(msg: str) -> Exception:
-    from .images import MetricUnavailable
-
     return MetricUnavailable(msg)
 
 

@@ -1,0 +1,100 @@
+"""GMMN, the first family that plays no game: a generator trained on MMD² to the data alone, on the same
+trainer, run directory, checkpoints and commands as the GANs."""
+
+import copy
+
+import pytest
+import torch
+
+from conftest import crash_after
+from saddlepoint import ConfigError, resolve_config, train
+from saddlepoint.cli import main
+from saddlepoint.divergences import mmd2
+from saddlepoint.runs import load_checkpoint
+from saddlepoint.trainer import build, load_run, resume
+
+SMALL = ["gmmn_hidden=[32,32]", "batch_size=64", "eval_samples=500", "eval_every=0"]
+
+
+def test_no_critic_is_built_and_none_is_checkpointed(tmp_path):
+    _, cfg = resolve_config("gmmn-grid25", ["steps=3", *SMALL])
+    model = build(cfg)
+    assert not hasattr(model, "D") and len(model.optimizers()) == 1
+    result = train(cfg, out=tmp_path / "run", progress=False)
+    tensors, meta = load_checkpoint(result.run_dir)
+    assert {k.split(".")[0] for k in tensors} == {"G", "opt_g", "rng"}
+    assert result.summary["game"] == "√MMD² to the data, no critic"
+    assert (result.run_dir / "samples.png").is_file() and not (result.run_dir / "critic.png").exists()
+
+
+@pytest.mark.parametrize("key", ["game=hinge", "lr_d=0.001", "critic_steps=5", "spectral_norm=true", "model=dcgan"])
+def test_a_critic_or_player_key_is_refused(key):
+    with pytest.raises(ConfigError, match="belongs to family=gan, not family=gmmn"):
+        resolve_config("gmmn-grid25", [key])
+
+
+def test_its_own_keys_are_refused_for_a_gan():
+    with pytest.raises(ConfigError, match="gmmn_widths belongs to family=gmmn"):
+        resolve_config("grid25", ["gmmn_widths=[1,2]"])
+
+
+@pytest.mark.parametrize("key, match", [("gmmn_widths=[0,1]", "positive kernel widths"),
+                                        ("gmmn_widths=abc", "list of numbers"),
+                                        ("batch_size=1", "at least 2"), ("image_size=32", "image_size applies")])
+def test_bad_values_are_refused_in_one_line(key, match):
+    with pytest.raises(ConfigError, match=match):
+        resolve_config("gmmn-grid25", [key])
+
+
+def test_the_loss_is_the_root_of_the_biased_mmd_with_the_papers_widths_doubled_for_images(tmp_path):
+    import numpy as np
+
+    npz = tmp_path / "tiny.npz"
+    np.savez(npz, images=np.random.default_rng(0).integers(0, 256, (32, 8, 8), dtype=np.uint8))
+    _, cfg = resolve_config("gmmn-mnist", [f"data={npz}", "image_size=8", "gmmn_hidden=[8]", "batch_size=16"])
+    model = build(cfg)
+    assert model.widths == (4.0, 10.0, 20.0, 40.0, 80.0, 160.0)  # σ for pixels in [0, 1] → [−1, 1]
+    G0 = copy.deepcopy(model.G)
+    state = model.rng.get_state()
+    logs = model.train_step()
+    model.rng.set_state(state)  # the same draws again, by hand
+    real, z = model.sample_data(16), model.noise(16, model.rng)
+    with torch.no_grad():
+        expected = mmd2(G0(z).flatten(1), real.flatten(1), (4, 10, 20, 40, 80, 160), unbiased=False).sqrt()
+    assert float(logs["loss/G"]) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_training_lowers_the_mmd_to_the_data():
+    _, cfg = resolve_config("gmmn-grid25", ["steps=300", "lr_decay=none", *SMALL])
+    model = build(cfg)
+    real = model.data.sample(1000, torch.Generator().manual_seed(1)) / model.scale
+    before = float(mmd2(real, model.generate(1000) / model.scale, (0.05, 0.1, 0.25)))
+    for _ in range(300):
+        model.train_step()
+        model.step += 1
+    after = float(mmd2(real, model.generate(1000) / model.scale, (0.05, 0.1, 0.25)))
+    assert after < 0.2 * before, (before, after)
+
+
+def test_resume_after_a_crash_is_exact(tmp_path):
+    _, cfg = resolve_config("gmmn-grid25", ["steps=6", "checkpoint_every=3", *SMALL])
+    whole = train(cfg, out=tmp_path / "whole", progress=False)
+    cut = train(cfg, out=tmp_path / "cut", progress=False)
+    crash_after(cut.run_dir, 3)
+    resume(cut.run_dir, progress=False)
+    a, _ = load_checkpoint(whole.run_dir)
+    b, _ = load_checkpoint(cut.run_dir)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_the_commands_work_on_a_gmmn_run(tmp_path, capsys):
+    assert main(["train", "gmmn-grid25", "steps=4", *SMALL, "--quiet", "--out", str(tmp_path / "r")]) == 0
+    assert "√MMD² to the data, no critic, 4 steps" in capsys.readouterr().out
+    assert main(["sample", str(tmp_path / "r"), "-n", "50", "-o", str(tmp_path / "s.png")]) == 0
+    assert main(["interpolate", str(tmp_path / "r"), "-o", str(tmp_path / "i.png")]) == 0
+    assert main(["evaluate", str(tmp_path / "r")]) == 0
+    assert "modes" in capsys.readouterr().out
+    same = load_run(tmp_path / "r").generate(10, seed=3)
+    assert torch.equal(same, load_run(tmp_path / "r").generate(10, seed=3))
