@@ -49,6 +49,10 @@ OBJECTIVES: dict[str, list[str]] = {
     "hinge + spectral norm": ["game=hinge", "r1=0", "spectral_norm=true"],
 }
 
+# Rows of another model family: its own recipe (at its full length, --seeds seeds) on each dataset.
+GMMN = "GMMN (√MMD², no critic)"
+OTHER_FAMILIES: dict[str, tuple[str, list[str]]] = {GMMN: ("gmmn-grid25", ["data={dataset}"])}
+
 PACGAN = {  # PacGAN Table 1: modes (± s.e.), high quality %, reverse KL — ring then grid
     "GAN": (("6.3±0.5", "98.2%", "0.45"), ("17.3±0.8", "94.8%", "0.70")),
     "ALI": (("6.6±0.3", "97.6%", "0.36"), ("24.1±0.4", "95.7%", "0.14")),
@@ -72,7 +76,10 @@ def _run(job: tuple[str, str, list[str], int, int | None, str]) -> dict:
     t0 = time.time()
     steps = steps or 0
     try:
-        name, cfg = resolve_config(dataset, overrides + extra)
+        recipe = dataset
+        if objective in OTHER_FAMILIES:
+            recipe, overrides = OTHER_FAMILIES[objective][0], [o.format(dataset=dataset) for o in overrides]
+        name, cfg = resolve_config(recipe, overrides + extra)
         steps = cfg.steps
         result = train(cfg, recipe=name, out=out, progress=False)
         summary = dict(result.summary)
@@ -100,7 +107,7 @@ def table(results: list[dict]) -> str:
         "| model | ring modes | ring HQ | ring rev-KL | grid modes | grid HQ | grid rev-KL | steps (ring/grid) | seeds | s/seed |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for obj in OBJECTIVES:
+    for obj in [*OBJECTIVES, *OTHER_FAMILIES]:
         cells, steps, secs, counts = [], [], [], []
         for ds in ("ring8", "grid25"):
             rs = by.get((obj, ds))
@@ -133,12 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--objective-seeds", type=int, default=None, help="seeds for the objective rows (default: --seeds)")
     p.add_argument("--objective-steps", type=int, default=None,
                    help="generator steps for the objective rows (default: the recipe's steps)")
-    p.add_argument("--only", choices=["recipe", "objectives", "all"], default="all")
+    p.add_argument("--only", choices=["recipe", "objectives", "gmmn", "all"], default="all",
+                   help="gmmn: the GMMN recipe's rows (no game) beside the GAN recipe's")
     p.add_argument("--datasets", default="ring8,grid25")
     p.add_argument("--first-seed", type=int, default=0, help="seeds run from here (to extend an earlier --jsonl)")
     p.add_argument("--objective-ema", type=float, default=0.0,
                    help="ema for the objective rows (default 0: the raw generator)")
-    p.add_argument("--objective", action="append", choices=list(OBJECTIVES), help="run only these rows (repeatable)")
+    p.add_argument("--objective", action="append", choices=[*OBJECTIVES, *OTHER_FAMILIES],
+                   help="run only these rows (repeatable)")
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1)))
     p.add_argument("--jsonl", help="append every run's summary to this file as it finishes")
     p.add_argument("--table-from", metavar="JSONL", help="print the table from a finished or partial --jsonl file")
@@ -151,18 +160,20 @@ def main(argv: list[str] | None = None) -> int:
     for name in OBJECTIVES:
         if name != RECIPE:
             OBJECTIVES[name] = OBJECTIVES[name] + [f"ema={a.objective_ema}"]
-    objectives = a.objective or {"recipe": [RECIPE], "objectives": list(OBJECTIVES)[1:],
-                                 "all": list(OBJECTIVES)}[a.only]
+    objectives = a.objective or {"recipe": [RECIPE], "objectives": list(OBJECTIVES)[1:], "gmmn": [GMMN],
+                                 "all": [*OBJECTIVES, *OTHER_FAMILIES]}[a.only]
     root = tempfile.mkdtemp(prefix="saddlepoint-bench-")
     # Seed-major order within each group, so a run stopped early (see --jsonl) still has every row.
     jobs = []
-    for group in ([o for o in objectives if o == RECIPE], [o for o in objectives if o != RECIPE]):
-        n_seeds = a.seeds if group and group[0] == RECIPE else (a.objective_seeds or a.seeds)
+    whole = [RECIPE, *OTHER_FAMILIES]  # recipes at their own length
+    for group in ([o for o in objectives if o in whole], [o for o in objectives if o not in whole]):
+        n_seeds = a.seeds if group and group[0] in whole else (a.objective_seeds or a.seeds)
         for seed in range(a.first_seed, a.first_seed + n_seeds):
             for obj in group:
                 for ds in a.datasets.split(","):
-                    steps = None if obj == RECIPE else a.objective_steps
-                    jobs.append((ds, obj, OBJECTIVES[obj], seed, steps, root))
+                    steps = None if obj in whole else a.objective_steps
+                    overrides = OTHER_FAMILIES[obj][1] if obj in OTHER_FAMILIES else OBJECTIVES[obj]
+                    jobs.append((ds, obj, overrides, seed, steps, root))
     results = []
     t0 = time.time()
     from tqdm import tqdm

@@ -142,3 +142,34 @@ def test_a_key_under_the_wrong_owner_is_refused():
 
     with pytest.raises(ConfigError, match="game belongs to gan"):
         resolve_config("grid25", ["gmmn.game=hinge"])
+
+
+def _condition_keys():
+    from dataclasses import fields
+
+    from saddlepoint.config import TrainConfig
+
+    return [(f.name, f.metadata["conditions"]) for f in fields(TrainConfig) if f.metadata.get("conditions")]
+
+
+def test_each_condition_declares_its_own_keys():
+    from saddlepoint.conditional import CONDITIONS
+
+    keys = dict(_condition_keys())
+    assert keys["cycle_weight"] == ("cyclegan",) and keys["info_codes"] == ("infogan",)
+    assert keys["label_critic"] == ("cgan",) and keys["gan_weight"] == ("pix2pix", "srgan")
+    assert {c for kinds in keys.values() for c in kinds} == set(CONDITIONS)
+
+
+@pytest.mark.parametrize("name, kinds", _condition_keys())
+def test_a_condition_key_is_refused_for_another_kind(name, kinds):
+    from dataclasses import fields
+
+    from saddlepoint import ConfigError, resolve_config
+    from saddlepoint.config import TrainConfig
+
+    default = {f.name: f.default for f in fields(TrainConfig)}[name]
+    other = {bool: lambda v: not v, int: lambda v: v + 2, float: lambda v: v + 0.5}.get(type(default),
+                                                                                       lambda v: "projection")(default)
+    with pytest.raises(ConfigError, match=f"{name} applies to conditional={kinds[0]}"):
+        resolve_config("mnist-dcgan", [f"{name}={str(other).lower() if isinstance(other, bool) else other}"])

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import yaml
 
 from . import families  # every family registers itself and declares its keys
-from .keys import SECTIONS, ConfigError, check_choice, config_section, key
+from .keys import SECTIONS, ConfigError, config_section, key
 
 __all__ = ["TrainConfig", "ConfigError", "resolve_config", "list_recipes", "DEFAULT_RECIPE", "describe_keys"]
 
@@ -83,7 +83,10 @@ class GeneratorKeys:
 
 
 def _to_dict(self) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}  # YAML-safe
+    """Every key the run's family reads (the shared ones and its own; another family's keys, all at their
+    defaults, are left out), YAML-safe."""
+    foreign = {n for s in SECTIONS.values() if s.family not in (None, self.family) for n in s.names}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items() if k not in foreign}
 
 
 def _validate(self) -> "TrainConfig":
@@ -126,7 +129,8 @@ def _gather() -> type:
         section_hints = typing.get_type_hints(section.keys)
         for f in fields(section.keys):
             specs.append((f.name, section_hints[f.name],
-                          field(default=f.default, metadata={**f.metadata, "owner": section.owner})))
+                          field(default=f.default,
+                                metadata={**dict(section.meta), **f.metadata, "owner": section.owner})))
     cls = make_dataclass("TrainConfig", specs, namespace={
         "to_dict": _to_dict, "validate": _validate, "warn_if_doubtful": _warn_if_doubtful,
         "__doc__": "Everything a training run depends on.  Field names are the recipe / override keys; each "
@@ -201,18 +205,18 @@ def _coerce(key: str, raw: Any, typ: Any) -> Any:
 
 def _apply(cfg_dict: dict[str, Any], updates: dict[str, Any], source: str) -> None:
     valid = {f.name: f for f in fields(TrainConfig)}
-    for key, raw in updates.items():
-        owner, dot, short = key.rpartition(".")
+    for name, raw in updates.items():
+        owner, dot, short = name.rpartition(".")
         if dot and short in valid and valid[short].metadata["owner"] == owner:  # owner.key: the same flat key
-            key = short
+            name = short
         elif dot and short in valid:
-            raise ConfigError(f"{key}: {short} belongs to {valid[short].metadata['owner']}, not {owner}; "
+            raise ConfigError(f"{name}: {short} belongs to {valid[short].metadata['owner']}, not {owner}; "
                               f"write {valid[short].metadata['owner']}.{short} or just {short}")
-        if key not in valid:
-            close = difflib.get_close_matches(key, list(valid), n=1)
+        if name not in valid:
+            close = difflib.get_close_matches(name, list(valid), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"unknown config key {key!r} in {source}{hint} (`saddlepoint train --dry-run` lists every key)")
-        cfg_dict[key] = _coerce(key, raw, _field_type(valid[key]))
+            raise ConfigError(f"unknown config key {name!r} in {source}{hint} (`saddlepoint train --dry-run` lists every key)")
+        cfg_dict[name] = _coerce(name, raw, _field_type(valid[name]))
 
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:

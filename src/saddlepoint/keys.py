@@ -42,6 +42,7 @@ class Section:
     owner: str  # who reads these keys: "run", "gan", "gmmn", ...
     keys: type  # the dataclass that declares them
     family: str | None  # the model family that alone reads them (None: shared by every family)
+    meta: tuple[tuple[str, Any], ...] = ()  # facts true of every key in it (``key``'s ``more``)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -51,8 +52,9 @@ class Section:
 SECTIONS: dict[str, Section] = {}
 
 
-def config_section(owner: str, *, family: str | None = None) -> Callable[[type], type]:
-    """Class decorator: the annotated fields of the class become config keys owned by ``owner``."""
+def config_section(owner: str, *, family: str | None = None, **meta: Any) -> Callable[[type], type]:
+    """Class decorator: the annotated fields of the class become config keys owned by ``owner``; ``meta`` holds
+    facts true of each of them (the GAN conditions' ``conditions=("cyclegan",)``)."""
 
     def deco(cls: type) -> type:
         cls = dataclass(cls)
@@ -62,7 +64,7 @@ def config_section(owner: str, *, family: str | None = None) -> Callable[[type],
         for f in fields(cls):
             if f.name in taken:
                 raise ValueError(f"config key {f.name!r} of {owner!r} is already declared by {taken[f.name]!r}")
-        SECTIONS[owner] = Section(owner, cls, family)
+        SECTIONS[owner] = Section(owner, cls, family, tuple(meta.items()))
         return cls
 
     return deco

@@ -35,8 +35,7 @@ class ClassConditionKeys:
         "concat", "cgan: the critic reads the label as one-hot planes (concat) or by projection (Miyato & Koyama 2018)",
         conditions=("cgan",))
     aux_on_fake: bool = key(True, "acgan: the critic's class head also learns from fake samples (Odena et al.); false = "
-                                 "from real samples only",
-        conditions=("acgan",))
+                                 "from real samples only", conditions=("acgan",))
 
 
 @dataclass(frozen=True)

@@ -25,19 +25,15 @@ from .pictures import translation_grid
 __all__ = ["CycleTranslation"]
 
 
-@config_section("cyclegan", family="gan")
+@config_section("cyclegan", family="gan", conditions=("cyclegan",))
 class CycleGANKeys:
     """CycleGAN's own keys (conditional=cyclegan)."""
 
-    cycle_weight: float = key(10.0, "cyclegan: λ on the cycle-consistency L1 loss", min=0,
-        conditions=("cyclegan",))
-    identity_weight: float = key(5.0, "cyclegan: weight of the identity L1 loss (the paper: 0.5·λ)", min=0,
-        conditions=("cyclegan",))
+    cycle_weight: float = key(10.0, "cyclegan: λ on the cycle-consistency L1 loss", min=0)
+    identity_weight: float = key(5.0, "cyclegan: weight of the identity L1 loss (the paper: 0.5·λ)", min=0)
     translator_downsampling: int = key(2, "cyclegan: stride-2 convolutions in each translator (the paper: 2 at 128 and "
-                                         "256 px; 1 keeps a 28-px digit's shape)", min=0,
-        conditions=("cyclegan",))
-    pool_size: int = key(50, "cyclegan: generated pairs kept in the critics' history pool (0 = none)", min=0,
-        conditions=("cyclegan",))
+                                         "256 px; 1 keeps a 28-px digit's shape)", min=0)
+    pool_size: int = key(50, "cyclegan: generated pairs kept in the critics' history pool (0 = none)", min=0)
 
 
 @register_condition("cyclegan")

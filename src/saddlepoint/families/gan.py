@@ -27,7 +27,7 @@ from ..keys import ConfigError, check_choice, config_section, key
 from ..nets import PLAYERS, PlayerSpec, build_players, with_spectral_norm
 from ..nets.conditional import AuxiliaryCritic, ConditionalGenerator, LabelCritic
 from ..nets.gemm import use_gemm_convolutions
-from ..penalties import Penalty, code_consistency, cycle_loss, gradient_penalty, identity_loss, mmd_to_data, r1_penalty
+from ..penalties import Penalty, code_consistency, gradient_penalty, mmd_to_data, r1_penalty
 from ..pool import HistoryPool
 from ..runs import RunError
 from ..schedule import GDA, Contest, gda_step, supervised_step
@@ -84,15 +84,14 @@ class GANKeys:
         "none", "conditional generation: cgan or acgan (class labels; needs labelled data), infogan (latent codes, "
                 "no labels), pix2pix (paired image translation, model=unet), srgan (4× super-resolution, "
                 "model=srresnet) or cyclegan (unpaired translation, model=cyclegan); each kind's own keys follow")
+    # Keys that several kinds of condition read (each kind's own keys are in its module).
     aux_weight: float = key(1.0, "acgan: weight of the class cross-entropy; infogan: λ on the mutual-information term",
-                           min=0,
-        conditions=("acgan", "infogan"))
+                            min=0, conditions=("acgan", "infogan"))
     gan_weight: float = key(1.0, "pix2pix, srgan: weight of the adversarial term in G's loss (0 = the L1-only "
                                 "baseline, no critic is trained; srgan: 0 = SRResNet, 0.001 = SRGAN)", min=0,
-        conditions=("pix2pix", "srgan"))
+                            conditions=("pix2pix", "srgan"))
     res_blocks: int = key(16, "srresnet, cyclegan: residual blocks in each generator (SRGAN: 16; CycleGAN: 6 at 128 px)",
-                         min=1,
-        conditions=("srgan", "cyclegan"))
+                          min=1, conditions=("srgan", "cyclegan"))
     reuse_fake: bool = key(True, "alternating GDA: the generator step re-scores the last critic step's G(z) instead of "
                                 "running G on fresh noise (one generator forward per step instead of two)")
     channels_last: bool = key(True, "image players and batches in channels-last memory format (faster convolutions)")
@@ -428,10 +427,10 @@ def _validate(self) -> None:
     mlp_keys = ("g_hidden", "g_layers", "g_batch_norm", "d_hidden", "d_layers", "d_maxout")
     image_keys = ("image_size", "base_channels")
     foreign = image_keys if self.model == "mlp" else mlp_keys
-    for key in foreign:
-        if getattr(self, key) != defaults[key].default:
-            fits = "model=dcgan or model=resnet" if key in image_keys else "model=mlp"
-            raise ConfigError(f"{key} applies to {fits}, not model={self.model}; remove it"
+    for name in foreign:
+        if getattr(self, name) != defaults[name].default:
+            fits = "model=dcgan or model=resnet" if name in image_keys else "model=mlp"
+            raise ConfigError(f"{name} applies to {fits}, not model={self.model}; remove it"
                               + ("" if self.model == "mlp" else " (base_channels sets the width of image players)"))
     family = PLAYERS[self.model]  # the model's Literal choices are the registered families (a test keeps them so)
     if not self.critic_batch_norm and not family.critic_batch_norm:
@@ -500,10 +499,10 @@ def _validate_conditional(self, defaults) -> None:
     for kind, (model, *_) in _TRANSLATIONS().items():  # a translation has its own players
         if (self.conditional == kind) != (self.model == model):
             raise ConfigError(f"conditional={kind} and model={model} go together: set both or neither")
-    for key in ("z_dim", "noise"):
-        if self.conditional in _TRANSLATIONS() and getattr(self, key) != defaults[key].default:
-            raise ConfigError(f"{key} is about the noise of generators that sample; a {self.conditional} generator "
-                              f"takes an image and no noise: remove {key}")
+    for name in ("z_dim", "noise"):
+        if self.conditional in _TRANSLATIONS() and getattr(self, name) != defaults[name].default:
+            raise ConfigError(f"{name} is about the noise of generators that sample; a {self.conditional} generator "
+                              f"takes an image and no noise: remove {name}")
     if self.model == "srresnet" and self.image_size % 16:
         raise ConfigError(f"model=srresnet crops high-resolution patches whose side is a multiple of 16; "
                           f"image_size={self.image_size} is not (use 64 or 96)")

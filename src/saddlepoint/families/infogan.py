@@ -21,21 +21,17 @@ from ..keys import ConfigError, config_section, key
 __all__ = ["MutualInformation"]
 
 
-@config_section("infogan", family="gan")
+@config_section("infogan", family="gan", conditions=("infogan",))
 class InfoGANKeys:
     """InfoGAN's own keys (conditional=infogan; its λ is aux_weight)."""
 
-    info_categorical: int = key(10, "infogan: categories of the categorical code (0 = none)", min=0,
-        conditions=("infogan",))
+    info_categorical: int = key(10, "infogan: categories of the categorical code (0 = none)", min=0)
     info_codes: int = key(1, "infogan: independent categorical codes of info_categorical values each (the paper: 4 "
-                             "on SVHN, 10 on CelebA)", min=1,
-        conditions=("infogan",))
-    info_continuous: int = key(2, "infogan: continuous codes, uniform on [−1, 1]", min=0,
-        conditions=("infogan",))
+                             "on SVHN, 10 on CelebA)", min=1)
+    info_continuous: int = key(2, "infogan: continuous codes, uniform on [−1, 1]", min=0)
     info_consistency: float = key(0.0, "infogan: weight of IIC's term on Q's categorical code (Ji et al. 2019): minus "
                                       "the mutual information between Q's reading of real images and of randomly "
-                                      "turned, shifted and scaled copies (0 = off; applied with penalty_every)", min=0,
-        conditions=("infogan",))
+                                      "turned, shifted and scaled copies (0 = off; applied with penalty_every)", min=0)
 
 
 @register_condition("infogan")

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from ..data.superres import upsample_bicubic
-from ..penalties import swap_pairs
+from ..data.unpaired import swap_pairs
 from ..runs import RunError
 
 if TYPE_CHECKING:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-import torch
 from torch import Tensor
 
 from ..conditional import Translation, register_condition
@@ -24,12 +23,11 @@ from .pictures import read_inputs, translation_grid
 __all__ = ["PairedTranslation"]
 
 
-@config_section("pix2pix", family="gan")
+@config_section("pix2pix", family="gan", conditions=("pix2pix",))
 class Pix2PixKeys:
     """pix2pix's own key (conditional=pix2pix; gan_weight=0 gives its L1 baseline)."""
 
-    l1_weight: float = key(100.0, "pix2pix: λ on the L1 distance between G(A) and the target B", min=0,
-        conditions=("pix2pix",))
+    l1_weight: float = key(100.0, "pix2pix: λ on the L1 distance between G(A) and the target B", min=0)
 
 
 @register_condition("pix2pix")

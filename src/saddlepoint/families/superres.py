@@ -17,22 +17,19 @@ from torch import Tensor
 from ..conditional import Translation, register_condition
 from ..data.superres import SR_DATASETS, SRSampler, held_out_photos, self_ensemble
 from ..keys import config_section, key
-from ..runs import RunError
 from .pictures import read_inputs, translation_grid
 
 __all__ = ["SuperResolution"]
 
 
-@config_section("superres", family="gan")
+@config_section("superres", family="gan", conditions=("srgan",))
 class SuperResolutionKeys:
     """Super-resolution's own keys (conditional=srgan; gan_weight=0 gives SRResNet)."""
 
     sr_residual: bool = key(True, "srgan: the generator adds its output to the bicubic enlargement of its input (global "
-                                 "residual learning, VDSR; not in the SRGAN paper); false = the paper's generator",
-        conditions=("srgan",))
+                                 "residual learning, VDSR; not in the SRGAN paper); false = the paper's generator")
     sr_augment: bool = key(False, "srgan: each training crop turned by a multiple of 90° and mirrored at random (the "
-                                 "square's 8 symmetries), as EDSR trains",
-        conditions=("srgan",))
+                                 "square's 8 symmetries), as EDSR trains")
 
 
 @register_condition("srgan")

@@ -279,8 +279,7 @@ def evaluate_cycle(exp, metrics, n, n_ref, get_backbone) -> dict:
     ``cycle`` = mean |F(G(a)) − a| and |G(F(b)) − b| on [0, 1] pixels; for digits2mnist ``accuracy`` = the
     MNIST classifier reads G(a) as a's digit (``accuracy/untranslated``: the same classifier on a itself,
     ``accuracy/b_to_a``: on F(b)); fid/kid/pr of G(a) against the reference images of domain B."""
-    from ..data.unpaired import UnpairedSampler, held_out_domains
-    from ..penalties import swap_pairs
+    from ..data.unpaired import UnpairedSampler, held_out_domains, swap_pairs
     from .conditional import class_accuracy
 
     domains, what = held_out_domains(exp.cfg.data, exp.cfg.image_size)
