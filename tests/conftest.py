@@ -25,6 +25,21 @@ def domains(tmp_path):
     return root
 
 
+@pytest.fixture
+def tiny_npz(tmp_path):
+    """64 grey 28×28 images of a bright square at a random place, labelled 0..3."""
+    import numpy as np
+
+    g = np.random.default_rng(0)
+    images = np.zeros((64, 28, 28), dtype=np.uint8)
+    for i in range(64):  # a bright square at a random place: a toy image set with structure
+        r, c = g.integers(0, 20, size=2)
+        images[i, r:r + 8, c:c + 8] = 255
+    path = tmp_path / "squares.npz"
+    np.savez(path, images=images, labels=np.arange(64) % 4)
+    return path
+
+
 def mnist_or_skip(train: bool = False):
     """MNIST's train or test split from the data home, or a skip that says it is missing there (the suite runs
     offline, on machines without ../shared)."""

@@ -247,20 +247,6 @@ def test_recipe_reaches_its_goal(tmp_path, recipe, modes, hq, rkl):
     assert s["modes"] == modes and s["high_quality"] >= hq and s["reverse_kl"] <= rkl, s
 
 
-@pytest.fixture
-def tiny_npz(tmp_path):
-    import numpy as np
-
-    g = np.random.default_rng(0)
-    images = np.zeros((64, 28, 28), dtype=np.uint8)
-    for i in range(64):  # a bright square at a random place: a toy image set with structure
-        r, c = g.integers(0, 20, size=2)
-        images[i, r:r + 8, c:c + 8] = 255
-    path = tmp_path / "squares.npz"
-    np.savez(path, images=images, labels=np.arange(64) % 4)
-    return path
-
-
 IMG = ["model=dcgan", "base_channels=8", "z_dim=16", "batch_size=16", "lr_decay=none", "eval_samples=64"]
 
 

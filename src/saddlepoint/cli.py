@@ -63,6 +63,12 @@ def _summary_line(summary: dict, run_dir: Path) -> str:
         q = _translation_quality(summary)
     else:
         q = ", ".join(f"{k} {v:.4g}" for k, v in summary.items() if k in ("mmd2", "mmd2_pixels", "accuracy", "code_match"))
+        if "classes" in summary:  # MNIST: the digits drawn
+            q += f", {summary['classes']}/10 digits drawn (KL to uniform {summary['class_kl']:.3f})"
+    if "collapse_alarm" in summary:
+        q += f" — ALARM: {summary['collapse_alarm']}"
+    if summary.get("rollbacks"):
+        q += f" — {summary['rollbacks']} rollback{'s' if summary['rollbacks'] > 1 else ''} after a non-finite loss"
     return f"{summary['recipe']} ({summary['game']}, {summary['steps']} steps, {summary['seconds']:.0f} s): {q} — saved to {run_dir}"
 
 

@@ -53,6 +53,15 @@ class RunKeys:
     checkpoint_every: int = key(2000, "steps between checkpoints", min=1)
     sample_every: int = key(0, "steps between pictures samples-STEP.png (and TensorBoard); 0 = only samples.png at the end",
                            min=0)
+    on_nonfinite: Literal["auto", "stop", "rollback"] = key(
+        "auto", "a loss that turns NaN or infinite: stop (the last good checkpoint kept), or roll back to the last "
+                "checkpoint with the learning rates lowered and go on; auto = rollback for image runs, stop for 2-D")
+    rollback_lr_factor: float = key(0.5, "on_nonfinite=rollback: factor on every learning rate at each rollback",
+                                    positive=True, max=1)
+    rollback_limit: int = key(3, "on_nonfinite=rollback: rollbacks a run may take before it stops", min=0)
+    collapse_alarm: float = key(0.2, "warn (log, progress bar, summary) when an evaluation's coverage — modes on "
+                                     "mixtures and stacked MNIST, digit classes drawn on MNIST — falls by more than "
+                                     "this fraction below its best so far (0 = off)", min=0, max=1)
     eval_samples: int = key(2500, "generated points for the final evaluation (protocol: 2500)", min=1)
 
 

@@ -172,14 +172,21 @@ class CudaRNGState:
             torch.cuda.set_rng_state(flat[""], self.device)
 
 
-class Value:
-    """A plain number held elsewhere (a counter), stored as one JSON value under its name."""
+_REQUIRED = object()
 
-    def __init__(self, get: Callable[[], Any], set: Callable[[Any], None]):
-        self.get, self.set = get, set
+
+class Value:
+    """A plain number held elsewhere (a counter), stored as one JSON value under its name.  ``default``: what a
+    checkpoint written before this value existed gives (without one, such a checkpoint is refused)."""
+
+    def __init__(self, get: Callable[[], Any], set: Callable[[Any], None], default: Any = _REQUIRED):
+        self.get, self.set, self.default = get, set, default
 
     def state_dict(self) -> dict[str, Any]:
         return {"": self.get()}
 
     def load_state_dict(self, flat: dict[str, Any]) -> None:
-        self.set(flat[""])
+        if "" not in flat and self.default is not _REQUIRED:
+            self.set(self.default)
+        else:
+            self.set(flat[""])

@@ -20,6 +20,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,8 @@ from .families.base import Family
 from .keys import ConfigError
 from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, load_checkpoint, read_metrics,
                    save_checkpoint, write_json_atomic, write_yaml)
-from .state import StateMismatch, gather_state, restore_state
+from .precision import NAMES
+from .state import StateMismatch, Value, gather_state, restore_state
 
 __all__ = ["build", "RunResult", "TrainingDiverged", "train", "resume", "load_run", "save_checkpoint_of",
            "restore", "save_samples", "make_plots"]
@@ -72,8 +74,16 @@ def build(cfg: TrainConfig, shapes: dict[str, int] | None = None) -> Family:
 
 
 # --- checkpoints: every part's state by name -------------------------------------------------------------------
+def _parts(model: Family) -> dict:
+    """The family's parts and the trainer's own: the learning-rate scale and the count of rollbacks (absent from
+    checkpoints written before rollbacks existed: 1 and 0)."""
+    return {**model.parts(),
+            "lr_scale": Value(lambda: model.lr_scale, lambda v: setattr(model, "lr_scale", float(v)), default=1.0),
+            "rollbacks": Value(lambda: model.rollbacks, lambda v: setattr(model, "rollbacks", int(v)), default=0)}
+
+
 def save_checkpoint_of(model: Family, run_dir: Path) -> Path:
-    tensors, meta = gather_state(model.parts())
+    tensors, meta = gather_state(_parts(model))
     return save_checkpoint(run_dir, model.step, tensors, meta)
 
 
@@ -81,7 +91,7 @@ def restore(model: Family, tensors: dict[str, Tensor], meta: dict[str, Any], wei
     """Give each part its state from a checkpoint (``weights_only``: the networks alone, for sampling)."""
     model.prepare_weights(tensors)
     try:
-        restore_state(model.weights() if weights_only else model.parts(), tensors, meta)
+        restore_state(model.weights() if weights_only else _parts(model), tensors, meta)
     except StateMismatch as e:
         raise RunError(str(e)) from None
     model.step = int(meta["step"])
@@ -95,12 +105,15 @@ def train(cfg: TrainConfig, recipe: str = "custom", out: str | Path | None = Non
     model = build(cfg)  # fails on a bad device before any folder is made
     if model.dist.main:  # one warning per run, not one per process
         cfg.warn_if_doubtful()
+        if model.precision_note and progress:
+            print(f"saddlepoint: {model.precision_note}", file=sys.stderr)
     made: Path | str = ""
     if model.dist.main:  # only rank 0 writes; the others learn the folder (or the error) from it
         try:
             made = create_run_dir(out, recipe, runs_root)
             write_yaml(made / "config.yaml", cfg.to_dict())
             write_json_atomic(made / "run.json", {"recipe": recipe, **model.run_info(),
+                                                  "precision": NAMES.get(getattr(model, "precision", None), "fp32"),
                                                   "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
         except RunError as e:
             made = f"error: {e}"
@@ -123,21 +136,29 @@ def resume(run_dir: str | Path, progress: bool = True) -> RunResult:
                        f"to train longer, start a new run with steps=N")
     model = build(cfg)
     restore(model, tensors, meta)
-    # Rows logged after the checkpoint belong to the lost stretch; they are logged again.
     if model.dist.main:
-        rows = [r for r in read_metrics(run_dir) if r["step"] <= model.step]
-        tmp = run_dir / ".metrics.jsonl.tmp"
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        os.replace(tmp, run_dir / "metrics.jsonl")
+        _forget_metrics_after(run_dir, model.step)
     return _run(model, run_dir, run_info(run_dir).get("recipe", "custom"), progress)
 
 
+def _forget_metrics_after(run_dir: Path, step: int) -> None:
+    """Rows logged after the checkpoint at ``step`` belong to the lost stretch; they are logged again."""
+    rows = [r for r in read_metrics(run_dir) if r["step"] <= step]
+    tmp = run_dir / ".metrics.jsonl.tmp"
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    os.replace(tmp, run_dir / "metrics.jsonl")
+
+
 def run_config(run_dir: Path) -> TrainConfig:
-    """The validated config a run directory was trained with."""
+    """The validated config a run directory was trained with; ``precision=auto`` is replaced by the precision the
+    run chose (run.json), so that a resume trains in it without measuring again."""
     path = run_dir / "config.yaml"
     if not path.is_file():
         raise RunError(f"{run_dir} is not a run directory (no config.yaml)")
     data = yaml.safe_load(path.read_text()) or {}
+    chosen = run_info(run_dir).get("precision")
+    if data.get("precision", "auto") == "auto" and chosen in NAMES.values():
+        data["precision"] = chosen
     try:
         return config_from_dict(data, str(path))
     except ConfigError as e:
@@ -182,6 +203,8 @@ def set_lr(model: Family) -> None:
     """The learning rates for the coming step: each optimizer's base rate, decayed linearly to 0 over the run
     with ``lr_decay=linear``."""
     factor = 1.0 - model.step / model.cfg.steps if model.cfg.lr_decay == "linear" else 1.0
+    if model.lr_scale != 1.0:  # lowered by rollbacks (× 1.0 would leave every rate as it was anyway)
+        factor *= model.lr_scale
     for opt, base in model.optimizers():
         for group in opt.param_groups:
             group["lr"] = base * factor
@@ -204,6 +227,7 @@ def _run(model: Family, run_dir: Path, recipe: str, progress: bool) -> RunResult
     out_of_time = False
     quality, evaluated_at = {}, None  # the last evaluation: the summary reuses the last step's instead of redoing it
     first_opt = model.optimizers()[0][0]
+    watch = CollapseWatch(cfg.collapse_alarm)
     try:
         while model.step < cfg.steps and not out_of_time:
             set_lr(model)
@@ -221,12 +245,20 @@ def _run(model: Family, run_dir: Path, recipe: str, progress: bool) -> RunResult
             save_now = model.step % cfg.checkpoint_every == 0 or last
             # Checking the losses reads them from the device: every step on the CPU (free), only before a
             # log line or a checkpoint on a GPU, so the step never waits on the host.
-            bad = _finite(logs) if (model.device.type == "cpu" or log_now or save_now) else None
-            if bad is not None:
-                where = (f"the last good checkpoint {last_ckpt} is intact" if last_ckpt is not None
-                         else "no checkpoint had been written yet")
-                raise TrainingDiverged(f"{bad} became {float(logs[bad])} at step {model.step}; training stopped and "
-                                       f"{where}. Lower the learning rates or add a penalty (r1=, gradient_penalty=)")
+            checked = model.device.type == "cpu" or log_now or save_now
+            bad = _finite(logs) if checked else None
+            if checked and model.dist.any(bad is not None):  # every process decides the same
+                if not _may_roll_back(model, last_ckpt):
+                    where = (f"the last good checkpoint {last_ckpt} is intact" if last_ckpt is not None
+                             else "no checkpoint had been written yet")
+                    what = f"{bad} became {float(logs[bad])}" if bad is not None else "a loss became non-finite"
+                    raise TrainingDiverged(f"{what} at step {model.step}; training stopped and {where}. Lower the "
+                                           "learning rates or add a penalty (r1=, gradient_penalty=)"
+                                           + (f" (after {model.rollbacks} rollbacks)" if model.rollbacks else ""))
+                sink = _roll_back(model, last_ckpt, bad, logs, run_dir, sink)
+                bar.n = model.step
+                bar.refresh()
+                continue
             if not main:
                 continue
             if log_now:
@@ -236,9 +268,15 @@ def _run(model: Family, run_dir: Path, recipe: str, progress: bool) -> RunResult
                     with _aside(model):
                         quality, evaluated_at = model.evaluate(), model.step
                     scalars.update({f"eval/{k}": v for k, v in quality.items() if not isinstance(v, str)})
+                    alarm = watch.see(model.step, quality)
+                    if alarm:
+                        warnings.warn(alarm, stacklevel=2)
+                        scalars["alarm/collapse"] = 1.0
                 sink.log(model.step, scalars)
-                bar.set_postfix({k: f"{v:.3g}" for k, v in scalars.items() if k.startswith(("loss", "eval/modes"))},
-                                refresh=live)
+                shown = {k: f"{v:.3g}" for k, v in scalars.items() if k.startswith(("loss", "eval/modes"))}
+                if watch.alarm:
+                    shown["ALARM"] = watch.alarm_short
+                bar.set_postfix(shown, refresh=live)
             if cfg.sample_every and model.step % cfg.sample_every == 0 and not last:
                 with _aside(model):
                     model.save_picture(run_dir / f"samples-{model.step:08d}.png", sink)
@@ -254,15 +292,79 @@ def _run(model: Family, run_dir: Path, recipe: str, progress: bool) -> RunResult
     summary: dict[str, Any] = {"recipe": recipe, "data": cfg.data, "game": model.objective(), "steps": model.step,
                                "seconds": round(seconds, 2),
                                **(quality if evaluated_at == model.step else model.evaluate())}
+    if model.rollbacks:
+        summary["rollbacks"] = model.rollbacks
+    if watch.alarm:
+        summary["collapse_alarm"] = watch.alarm
     if out_of_time:
         summary["stopped"] = f"time_limit of {cfg.time_limit:g} min reached at step {model.step} of {cfg.steps}"
     if model.dist.world > 1:
         summary["processes"] = model.dist.world
     summary["eval_samples"] = cfg.eval_samples
+    summary["precision"] = NAMES.get(getattr(model, "precision", None), "fp32")
     summary["generator"] = model.sampler_name
     write_json_atomic(run_dir / "summary.json", summary)
     make_plots(model, run_dir, recipe)
     return RunResult(run_dir, summary)
+
+
+# --- a long run survives its own failures ---------------------------------------------------------------------
+def _may_roll_back(model: Family, last_ckpt: Path | None) -> bool:
+    """``on_nonfinite``: stop, or roll back (auto: for image runs) while a checkpoint and rollbacks are left."""
+    mode = model.cfg.on_nonfinite
+    if mode == "auto":
+        mode = "rollback" if model.images else "stop"
+    return mode == "rollback" and last_ckpt is not None and model.rollbacks < model.cfg.rollback_limit
+
+
+def _roll_back(model: Family, last_ckpt: Path, bad: str | None, logs: dict[str, Tensor], run_dir: Path,
+               sink: MetricsSink | None) -> MetricsSink | None:
+    """Back to the last good checkpoint with every learning rate lowered by ``rollback_lr_factor``; logged as a
+    warning and as ``event/rollback`` in metrics.jsonl (the rows of the lost stretch are dropped)."""
+    failed_at = model.step
+    what = f"{bad} became {float(logs[bad])}" if bad is not None else "a loss became non-finite on another process"
+    tensors, meta = load_checkpoint(last_ckpt)
+    rollbacks = model.rollbacks + 1
+    restore(model, tensors, meta)
+    model.rollbacks = rollbacks
+    model.lr_scale *= model.cfg.rollback_lr_factor
+    if sink is not None:
+        sink.close()
+        _forget_metrics_after(run_dir, model.step)
+        sink = MetricsSink(run_dir)
+        sink.log(model.step, {"event/rollback": float(model.rollbacks), "lr/scale": model.lr_scale,
+                              "event/failed_at": float(failed_at)})
+        warnings.warn(f"{what} at step {failed_at}: rolled back to the checkpoint of step {model.step} with the "
+                      f"learning rates at {model.lr_scale:g}× (rollback {model.rollbacks} of "
+                      f"{model.cfg.rollback_limit})", stacklevel=3)
+    return sink
+
+
+class CollapseWatch:
+    """Warns when an evaluation's coverage falls by more than ``drop`` (a fraction) below the best seen so far:
+    modes on mixtures and stacked MNIST, digit classes drawn on MNIST (``classes``).  0 = never."""
+
+    MEASURES = ("modes", "classes")
+
+    def __init__(self, drop: float):
+        self.drop, self.best, self.alarm, self.alarm_short = drop, {}, "", ""
+
+    def see(self, step: int, quality: dict) -> str:
+        if not self.drop:
+            return ""
+        for name in self.MEASURES:
+            value = quality.get(name)
+            if not isinstance(value, (int, float)):
+                continue
+            best = self.best.get(name)
+            if best is not None and value < (1 - self.drop) * best[0]:
+                self.alarm = (f"coverage fell at step {step}: {name} {value:g}, down from {best[0]:g} at step "
+                              f"{best[1]}; the generator may be collapsing (the checkpoints keep the earlier weights)")
+                self.alarm_short = f"{name} {value:g}<{best[0]:g}"
+                return self.alarm
+            if best is None or value > best[0]:
+                self.best[name] = (value, step)
+        return ""
 
 
 def save_samples(model: Family, path: Path, sink: MetricsSink | None = None, title: str | None = None) -> None:

@@ -22,6 +22,7 @@ from ..distributed import Dist
 from ..metrics import mode_coverage
 from ..mixture import IterateMixture
 from ..runs import RunError
+from ..precision import NAMES, choose_precision, machine_id, matmul_speed
 from ..state import CudaRNGState, GeneratorState, OptimizerState, Stateful, TorchRNGState
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class Family:
         parts without loading an image set (sampling from a run)."""
         self.cfg, self.dist, self.device = cfg, dist, device
         self.step = 0
+        self.lr_scale, self.rollbacks = 1.0, 0  # the trainer's: learning rates lowered by rollbacks, and how often
         self.images = cfg.data not in TOY_DATASETS
         self.G_ema: nn.Module | None = None
         self.mixture: IterateMixture | None = None
@@ -90,6 +92,35 @@ class Family:
     def objective(self) -> str:
         """What the run optimizes, in a few words (the summary's ``game``)."""
         raise NotImplementedError
+
+    # --- precision ------------------------------------------------------------------------------------------
+    precision_note = ""  # what precision=auto chose and why (printed and recorded by the trainer)
+
+    def player_signature(self) -> str:
+        """What the speed of a training step depends on besides the machine (the precision cache's key)."""
+        return ""
+
+    def _choose_precision(self, time_step) -> tuple[torch.dtype, str]:
+        """(the forward passes' dtype, why).  A named precision is used as it is; ``auto`` on image players times
+        ``time_step(dtype)`` (seconds per training step) in float32 and bfloat16 (and float16 on CUDA) and takes the
+        faster (:mod:`saddlepoint.precision`); 2-D MLPs and runs loaded without their data stay float32.  Every
+        process takes rank 0's answer."""
+        from ..data.images import data_home
+
+        cfg = self.cfg
+        if cfg.precision != "auto" or not self.images or self.data is None:
+            return resolve_precision(cfg, self.device, mlp=not self.images), ""
+        candidates = [torch.float32]
+        if self.device.type != "cuda" or torch.cuda.is_bf16_supported():
+            candidates.append(torch.bfloat16)
+        if self.device.type == "cuda":
+            candidates.append(torch.float16)
+        key = f"{machine_id(self.device)} | {self.name}: {self.player_signature()}"
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            dtype, note = choose_precision(time_step, candidates, key, data_home() / "cache" / "precision.json",
+                                           probe=lambda dt: matmul_speed(dt, self.device))
+        name = self.dist.broadcast(NAMES[dtype])  # one answer for every process
+        return {v: k for k, v in NAMES.items()}[name], note
 
     def run_info(self) -> dict[str, Any]:
         """What sampling from the run needs to rebuild the parts without the data (run.json)."""
@@ -254,10 +285,10 @@ def adam(params, lr: float, cfg: Any) -> torch.optim.Adam:
 
 
 def resolve_precision(cfg: Any, device: torch.device, mlp: bool) -> torch.dtype:
-    """The forward passes' dtype for ``cfg.precision`` on ``device``.  ``auto``: bf16 for convolutional
-    players where the hardware has bf16 matrix units — GPUs from Ampere on, CPUs with AMX tiles — and
-    float32 otherwise (a CPU with AVX-512-BF16 but no AMX measured bf16 matmuls at half the float32
-    rate, and its DCGAN step 30 % slower) and for the small MLPs of 2-D data (``mlp``; bf16 measured slower)."""
+    """The forward passes' dtype for a named ``cfg.precision`` on ``device``; for ``auto`` without a measurement
+    (2-D MLPs, a run sampled without its data) float32 — except the guess kept for callers that cannot measure:
+    bf16 for convolutional players on GPUs with bf16 and CPUs with AMX tiles.  A family measures instead
+    (:meth:`Family._choose_precision`)."""
     named = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
     if cfg.precision != "auto":
         if cfg.precision == "fp16" and device.type != "cuda":

@@ -10,6 +10,7 @@ term alone (pix2pix's L1 baseline, SRResNet) and builds no optimizer step for th
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import fields
 from functools import partial
@@ -33,7 +34,8 @@ from ..runs import RunError
 from ..schedule import GDA, Contest, gda_step, supervised_step
 from ..state import Stateful, Value, Whole
 from .registry import register_family
-from .base import EVAL_SEED, Family, adam, resolve_precision
+from ..precision import time_call
+from .base import EVAL_SEED, Family, adam
 
 __all__ = ["GANKeys", "GANFamily", "CRITIC_PENALTIES"]
 
@@ -115,7 +117,6 @@ class GANFamily(Family):
         G, D = _build_players(cfg, self.channels, self.condition, self.source_channels)
         if cfg.spectral_norm:
             with_spectral_norm(D)
-        self.precision = resolve_precision(cfg, self.device, mlp=not self.images)
         if self.images and cfg.gemm_pixels:  # small feature maps as matrix products (see nets.gemm)
             use_gemm_convolutions(G, cfg.gemm_pixels)
             use_gemm_convolutions(D, cfg.gemm_pixels, input_size=cfg.image_size)
@@ -125,7 +126,6 @@ class GANFamily(Family):
         self._averages()
         opt_g = adam(self.G.parameters(), cfg.lr_g, cfg)
         opt_d = adam(self.D.parameters(), cfg.lr_d, cfg)
-        fp16 = self.precision == torch.float16
         # The players the step runs: compiled when asked (self.G / self.D keep the weights and state-dict names).
         # Several processes: gradients averaged by DDP (see saddlepoint.distributed for the semantics).
         G_run, D_run = wrap(self.G, self.dist, self.device), wrap(self.D, self.dist, self.device)
@@ -145,20 +145,55 @@ class GANFamily(Family):
         g_penalties += [Penalty(name, fn, w) for name, fn, w in getattr(self.condition, "generator_terms", ())]
         self.pool = (HistoryPool(cfg.pool_size, group=2, seed=cfg.seed)
                      if getattr(self.condition, "history_pool", False) else None)
-        self.contest = Contest(G_run, D_run, opt_g, opt_d, get_game(cfg.game), tuple(penalties),
-                               weight_clip=cfg.weight_clip or None,
-                               precision=None if self.precision == torch.float32 else self.precision,
-                               scaler_g=torch.amp.GradScaler(self.device.type) if fp16 else None,
-                               scaler_d=torch.amp.GradScaler(self.device.type) if fp16 else None,
-                               condition=self.condition, gan_weight=cfg.gan_weight, g_penalties=tuple(g_penalties),
-                               pool=self.pool)
         self.schedule = GDA(cfg.schedule, cfg.critic_steps, cfg.reuse_fake)
+        game = get_game(cfg.game)
+
+        def contest(G_: nn.Module, D_: nn.Module, opt_g_, opt_d_, dtype: torch.dtype, pool) -> Contest:
+            fp16 = dtype == torch.float16
+            return Contest(G_, D_, opt_g_, opt_d_, game, tuple(penalties), weight_clip=cfg.weight_clip or None,
+                           precision=None if dtype == torch.float32 else dtype,
+                           scaler_g=torch.amp.GradScaler(self.device.type) if fp16 else None,
+                           scaler_d=torch.amp.GradScaler(self.device.type) if fp16 else None,
+                           condition=self.condition, gan_weight=cfg.gan_weight, g_penalties=tuple(g_penalties),
+                           pool=pool)
+
+        self.precision, self.precision_note = self._choose_precision(partial(self._time_step, contest))
+        self.contest = contest(G_run, D_run, opt_g, opt_d, self.precision, self.pool)
 
     # --- the step --------------------------------------------------------------------------------------------
     def train_step(self) -> dict[str, Tensor]:
+        return self._step(self.contest, self.sample_real, self.sample_noise)
+
+    def _step(self, contest: Contest, sample_real, sample_noise) -> dict[str, Tensor]:
         if self.cfg.gan_weight == 0:  # no game: the condition's own term alone (L1 baseline, SRResNet)
-            return supervised_step(self.contest, self.sample_real, self.sample_noise)
-        return gda_step(self.schedule, self.contest, self.sample_real, self.sample_noise)
+            return supervised_step(contest, sample_real, sample_noise)
+        return gda_step(self.schedule, contest, sample_real, sample_noise)
+
+    TRIAL_BATCH = 16  # samples per trial step: the ratio of the dtypes' speeds, for a fraction of a second
+
+    def _time_step(self, contest, dtype: torch.dtype, limit: float | None = None) -> float:
+        """Seconds of one training step in ``dtype`` on ``TRIAL_BATCH`` samples, on copies of the players and a
+        batch from a stream of its own (the run's players, optimizers and streams are left as they were; the caller
+        keeps torch's)."""
+        G, D = copy.deepcopy(self.G), copy.deepcopy(self.D)
+        trial = contest(G, D, adam(G.parameters(), self.cfg.lr_g, self.cfg), adam(D.parameters(), self.cfg.lr_d,
+                                                                                  self.cfg), dtype, None)
+        stream, self.rng = self.rng, torch.Generator().manual_seed(0)
+        try:
+            real, noise = self.sample_real(), self.sample_noise()
+        finally:
+            self.rng = stream
+        n = min(self.cfg.batch_size, self.TRIAL_BATCH) * self.cfg.pack
+        real, noise = _first(real, n), _first(noise, n)
+        return time_call(lambda: self._step(trial, lambda: real, lambda: noise), limit=limit)
+
+    def player_signature(self) -> str:
+        cfg = self.cfg
+        params = sum(p.numel() for p in self.G.parameters()), sum(p.numel() for p in self.D.parameters())
+        return (f"{type(self.G).__name__}/{type(self.D).__name__} {params[0]}+{params[1]} parameters, batch "
+                f"{cfg.batch_size}×{cfg.pack}, {cfg.image_size} px, {cfg.conditional}, k={cfg.critic_steps}, "
+                f"{cfg.schedule}, channels_last={cfg.channels_last}, gemm_pixels={cfg.gemm_pixels}, "
+                f"compile={cfg.compile}")
 
     def optimizers(self) -> list[tuple[torch.optim.Optimizer, float]]:
         return [(self.contest.opt_g, self.cfg.lr_g), (self.contest.opt_d, self.cfg.lr_d)]
@@ -389,6 +424,11 @@ def _build_players(cfg: Any, channels: int, condition: Condition | None = None,
     elif condition.aux_outputs:
         D = AuxiliaryCritic(D, condition.aux_outputs, condition.aux_hidden)
     return G, D
+
+
+def _first(batch, n: int):
+    """The first ``n`` samples of a batch x or (x, y)."""
+    return tuple(b[:n] for b in batch) if isinstance(batch, tuple) else batch[:n]
 
 
 def _critic_on_points(D: nn.Module, x: Tensor) -> Tensor:

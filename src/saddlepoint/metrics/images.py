@@ -28,7 +28,7 @@ from .errors import MetricUnavailable
 from .features import feature_statistics, frechet_distance, kernel_distance, precision_recall
 from .stacked import read_triples, stacked_mode_coverage
 
-__all__ = ["METRICS", "register_metric", "IMAGE_METRICS", "BACKBONES", "MetricUnavailable", "default_backbone", "evaluate_images", "inception_score",
+__all__ = ["METRICS", "register_metric", "class_histogram", "IMAGE_METRICS", "BACKBONES", "MetricUnavailable", "default_backbone", "evaluate_images", "inception_score",
            "fingerprint", "mnist_backbone", "read_stacked", "digit_reads", "translation_quality"]
 
 @dataclass(frozen=True)
@@ -141,7 +141,20 @@ def digit_reads(exp, fake: Tensor, cond: Tensor | None) -> dict[str, float]:
     if condition is not None:
         reads = getattr(condition, "digit_reads", None)
         return reads(exp, fake, cond) if reads is not None else {}
-    return read_stacked(fake) if exp.cfg.data == "stacked-mnist" else {}
+    if exp.cfg.data == "stacked-mnist":
+        return read_stacked(fake)
+    if exp.cfg.data == "mnist":
+        return class_histogram(mnist_backbone()[0](fake)[1].argmax(1))
+    return {}
+
+
+def class_histogram(predicted: Tensor, k: int = 10) -> dict[str, float]:
+    """How evenly samples spread over the ``k`` classes read in them: ``classes``, the classes drawn at least a
+    quarter as often as uniform sampling would (a collapsed generator draws few), and ``class_kl``, KL(histogram ‖
+    uniform) in nats (0 for a uniform spread, log k for one class)."""
+    share = torch.bincount(predicted, minlength=k).double() / max(len(predicted), 1)
+    kl = float((share[share > 0] * torch.log(share[share > 0] * k)).sum())
+    return {"classes": int((share >= 0.25 / k).sum()), "class_kl": kl}
 
 
 MNIST_FAMILY = ("mnist", "stacked-mnist", "edges2mnist", "halves2mnist", "digits2mnist")

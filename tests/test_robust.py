@@ -1,0 +1,125 @@
+"""A long run survives its own failures: a non-finite loss rolls back to the last good checkpoint with lower
+learning rates (on_nonfinite), and a fall in coverage raises an alarm (collapse_alarm)."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from conftest import crash_after
+from saddlepoint import resolve_config, train
+from saddlepoint.families.gan import GANFamily
+from saddlepoint.metrics.images import class_histogram
+from saddlepoint.runs import load_checkpoint, read_metrics
+from saddlepoint.trainer import CollapseWatch, TrainingDiverged, resume
+
+TINY = ["g_hidden=16", "d_hidden=16", "g_layers=1", "d_layers=1", "batch_size=32", "eval_samples=200",
+        "eval_every=0", "log_every=1", "checkpoint_every=5", "steps=12"]
+
+
+def _poison_at(monkeypatch, step: int, times: int = 1):
+    """From the step that ends at ``step``, ``times`` times: G's weights turn NaN and the losses say so."""
+    real, left = GANFamily.train_step, [times]
+
+    def step_then_poison(self):
+        logs = real(self)
+        if self.step + 1 == step and left[0]:
+            left[0] -= 1
+            with torch.no_grad():
+                next(self.G.parameters()).fill_(float("nan"))
+            logs["loss/G"] = torch.tensor(float("nan"))
+        return logs
+
+    monkeypatch.setattr(GANFamily, "train_step", step_then_poison)
+
+
+def test_a_nan_rolls_back_to_the_last_checkpoint_with_lower_rates(tmp_path, monkeypatch):
+    _poison_at(monkeypatch, 7)
+    _, cfg = resolve_config("grid25", [*TINY, "on_nonfinite=rollback", "rollback_lr_factor=0.5"])
+    with pytest.warns(UserWarning, match="loss/G became nan at step 7: rolled back to the checkpoint of step 5"):
+        result = train(cfg, out=tmp_path / "run", progress=False)
+    assert result.summary["steps"] == 12 and result.summary["rollbacks"] == 1
+    tensors, meta = load_checkpoint(result.run_dir)
+    assert all(torch.isfinite(v).all() for k, v in tensors.items() if k.startswith("G."))
+    assert meta["lr_scale"] == 0.5 and meta["rollbacks"] == 1
+    rows = {r["step"]: r for r in read_metrics(result.run_dir)}
+    assert [r["step"] for r in read_metrics(result.run_dir)] == [1, 2, 3, 4, 5, 5, 6, 7, 8, 9, 10, 11, 12]
+    assert rows[5]["event/rollback"] == 1 and rows[5]["event/failed_at"] == 7
+    assert rows[10]["lr/G"] == pytest.approx(1e-3 * (1 - 9 / 12) * 0.5)  # grid25's lr_g, decayed, halved
+    assert all(math.isfinite(r["loss/G"]) for r in read_metrics(result.run_dir) if "loss/G" in r)
+
+
+def test_stop_keeps_the_old_behaviour(tmp_path, monkeypatch):
+    _poison_at(monkeypatch, 7)
+    _, cfg = resolve_config("grid25", [*TINY, "on_nonfinite=stop"])
+    with pytest.raises(TrainingDiverged, match="loss/G became nan at step 7; training stopped and the last good "
+                                               "checkpoint .*step-00000005 is intact"):
+        train(cfg, out=tmp_path / "run", progress=False)
+
+
+def test_rollbacks_are_limited(tmp_path, monkeypatch):
+    _poison_at(monkeypatch, 7, times=10)
+    _, cfg = resolve_config("grid25", [*TINY, "on_nonfinite=rollback", "rollback_limit=2"])
+    with pytest.warns(UserWarning), pytest.raises(TrainingDiverged, match="after 2 rollbacks"):
+        train(cfg, out=tmp_path / "run", progress=False)
+
+
+def test_auto_rolls_back_image_runs_and_stops_two_d_ones():
+    from types import SimpleNamespace
+
+    from saddlepoint.trainer import _may_roll_back
+
+    def model(images, rollbacks=0, mode="auto"):
+        return SimpleNamespace(images=images, rollbacks=rollbacks,
+                               cfg=SimpleNamespace(on_nonfinite=mode, rollback_limit=3))
+
+    assert _may_roll_back(model(True), "ck") and not _may_roll_back(model(False), "ck")
+    assert not _may_roll_back(model(True), None)  # nothing to go back to
+    assert not _may_roll_back(model(True, rollbacks=3), "ck") and _may_roll_back(model(False, mode="rollback"), "ck")
+
+
+def test_resume_keeps_the_lowered_rates_and_old_checkpoints_resume(tmp_path, monkeypatch):
+    _poison_at(monkeypatch, 7)
+    _, cfg = resolve_config("grid25", [*TINY, "on_nonfinite=rollback"])
+    with pytest.warns(UserWarning):
+        whole = train(cfg, out=tmp_path / "whole", progress=False)
+    monkeypatch.undo()
+    crash_after(whole.run_dir, 10)
+    resume(whole.run_dir, progress=False)
+    assert load_checkpoint(whole.run_dir)[1]["lr_scale"] == 0.5
+    # A checkpoint written before rollbacks existed has neither value: 1× and none taken.
+    _, plain = resolve_config("grid25", TINY)
+    old = train(plain, out=tmp_path / "old", progress=False).run_dir
+    crash_after(old, 10)
+    state = old / "checkpoints" / "step-00000010" / "state.json"
+    meta = json.loads(state.read_text())
+    del meta["lr_scale"], meta["rollbacks"]
+    state.write_text(json.dumps(meta))
+    assert resume(old, progress=False).summary["steps"] == 12
+
+
+def test_the_collapse_watch():
+    watch = CollapseWatch(0.2)
+    assert watch.see(1000, {"modes": 20}) == "" and watch.see(2000, {"modes": 25}) == ""
+    assert watch.see(3000, {"modes": 21}) == ""  # 16 % below the best
+    assert "modes 19, down from 25 at step 2000" in watch.see(4000, {"modes": 19})
+    assert CollapseWatch(0).see(1, {"modes": 25}) == "" and CollapseWatch(0).see(2, {"modes": 1}) == ""
+
+
+def test_a_collapse_warns_in_the_log_and_the_summary(tmp_path, monkeypatch):
+    script = iter([{"modes": 25, "high_quality": 0.9, "reverse_kl": 0.1}, {"modes": 4, "high_quality": 0.9,
+                                                                            "reverse_kl": 2.0}])
+    monkeypatch.setattr(GANFamily, "evaluate", lambda self, n=None: next(script))
+    _, cfg = resolve_config("grid25", [*TINY, "steps=4", "eval_every=2"])
+    with pytest.warns(UserWarning, match="coverage fell at step 4: modes 4, down from 25 at step 2"):
+        result = train(cfg, out=tmp_path / "run", progress=False)
+    assert "modes 4" in result.summary["collapse_alarm"]
+    assert read_metrics(result.run_dir)[-1]["alarm/collapse"] == 1
+
+
+def test_the_class_histogram():
+    assert class_histogram(torch.arange(1000) % 10) == {"classes": 10, "class_kl": pytest.approx(0.0)}
+    one = class_histogram(torch.full((1000,), 3))
+    assert one["classes"] == 1 and one["class_kl"] == pytest.approx(math.log(10))
+    assert class_histogram(torch.cat([torch.arange(990) % 9, torch.full((10,), 9)]))["classes"] == 9  # 1 % < 2.5 %
