@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import tempfile
@@ -150,8 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     from saddlepoint.train import cpu_has_amx
 
     amx = cpu_has_amx()
-    print(f"machine: {platform.processor() or platform.machine()}, torch {torch.__version__}, threads {args.threads}, "
-          f"AMX tiles: {'yes' if amx else 'no'}")
+    from saddlepoint.precision import machine_id
+
+    print(f"machine: {machine_id(torch.device('cpu'))}, threads {args.threads}, AMX tiles: {'yes' if amx else 'no'}")
     print(f"matmul ceiling (2048²): float32 {ceil32:.0f} GFLOP/s, bfloat16 {ceil16:.0f} GFLOP/s\n")
 
     rows, headline = [], {}
