@@ -1,3 +1,6 @@
+import os
+import tempfile
+
 import numpy as np
 import pytest
 import torch
@@ -6,6 +9,9 @@ from PIL import Image
 # The tests use small tensors: one thread is as fast, and it avoids OpenMP spin-waiting stalls when the
 # machine's cores are busy with other work.
 torch.set_num_threads(1)
+
+# precision=auto caches what it measured; the tests keep their answers out of the data home (../shared/data).
+os.environ.setdefault("SADDLEPOINT_CACHE", tempfile.mkdtemp(prefix="saddlepoint-test-cache-"))
 
 
 @pytest.fixture

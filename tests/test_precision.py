@@ -45,7 +45,7 @@ def test_a_small_gain_keeps_float32_and_a_read_only_cache_is_no_error(tmp_path):
 
 
 def test_an_image_run_trains_in_what_it_measured_and_resumes_in_it(tmp_path, tiny_npz, monkeypatch):
-    monkeypatch.setenv("SADDLEPOINT_DATA", str(tmp_path / "home"))
+    monkeypatch.setenv("SADDLEPOINT_CACHE", str(tmp_path / "cache"))  # its fake answer cached apart
     monkeypatch.setattr("saddlepoint.families.base.matmul_speed", lambda dtype, device: 1.0)  # bf16 plausible here
     monkeypatch.setattr(GANFamily, "_time_step", lambda self, contest, dtype, limit=None: {torch.float32: 1.0,
                                                                                             torch.bfloat16: 0.5}[dtype])
@@ -55,11 +55,12 @@ def test_an_image_run_trains_in_what_it_measured_and_resumes_in_it(tmp_path, tin
     assert "bf16 2.00×" in model.precision_note
     result = train(cfg, out=tmp_path / "run", progress=False)
     assert result.summary["precision"] == "bf16"
+    assert "bf16" in (tmp_path / "cache" / "precision.json").read_text()
     assert run_config(result.run_dir).precision == "bf16"  # resume trains in it without measuring
 
 
 def test_measuring_leaves_the_run_as_it_was(tmp_path, tiny_npz, monkeypatch):
-    monkeypatch.setenv("SADDLEPOINT_DATA", str(tmp_path / "home"))
+    monkeypatch.setenv("SADDLEPOINT_CACHE", str(tmp_path / "cache"))  # its fake answer cached apart
     built = {}
     for precision in ("auto", "fp32"):
         _, cfg = resolve_config("mnist-dcgan", [f"data={tiny_npz}", *IMG, f"precision={precision}"])

@@ -3,7 +3,7 @@
 The run's own players are timed forward and backward for a fraction of a second in float32 and in bfloat16 (and
 float16 on CUDA); the faster one is chosen when it is at least ``MIN_GAIN`` faster than float32, which stays the
 choice otherwise.  The answer is cached per machine and player shape in ``$SADDLEPOINT_DATA/cache/precision.json``
-(a read-only data home only means measuring again), and the run records it (run.json, summary.json), so a resume
+(or ``$SADDLEPOINT_CACHE/precision.json``; a read-only folder only means measuring again), and the run records it (run.json, summary.json), so a resume
 uses the same precision without measuring.
 
 Measured where it matters: on an AMD EPYC (Zen 5) with AVX-512-BF16 bf16 matrix products ran at 660 GFLOP/s against

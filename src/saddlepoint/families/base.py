@@ -10,6 +10,7 @@ evaluation of an unconditional sampler and its picture.
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -117,7 +118,8 @@ class Family:
             candidates.append(torch.float16)
         key = f"{machine_id(self.device)} | {self.name}: {self.player_signature()}"
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            dtype, note = choose_precision(time_step, candidates, key, data_home() / "cache" / "precision.json",
+            cache = Path(os.environ.get("SADDLEPOINT_CACHE") or data_home() / "cache") / "precision.json"
+            dtype, note = choose_precision(time_step, candidates, key, cache,
                                            probe=lambda dt: matmul_speed(dt, self.device))
         name = self.dist.broadcast(NAMES[dtype])  # one answer for every process
         return {v: k for k, v in NAMES.items()}[name], note

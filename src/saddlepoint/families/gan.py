@@ -5,7 +5,9 @@ Unconditional GANs, class-conditional ones (cGAN, projection, AC-GAN), InfoGAN a
 :class:`~saddlepoint.schedule.Contest` of the two players, their optimizers, the game
 (:mod:`saddlepoint.games`), the critic's penalties and the condition (:mod:`saddlepoint.conditional`) that says
 what the generator is told beside its noise.  ``gan_weight=0`` trains the generator on its condition's own
-term alone (pix2pix's L1 baseline, SRResNet) and builds no optimizer step for the critic.
+term alone (pix2pix's L1 baseline, SRResNet: :func:`saddlepoint.schedule.supervised_step`) and never steps the
+critic.  Each kind of condition lives in a module of its own next to this one (``classcond``, ``infogan``,
+``pix2pix``, ``cyclegan``, ``superres``) with its keys, data, metrics and pictures.
 """
 
 from __future__ import annotations
@@ -30,12 +32,12 @@ from ..nets.conditional import AuxiliaryCritic, ConditionalGenerator, LabelCriti
 from ..nets.gemm import use_gemm_convolutions
 from ..penalties import Penalty, code_consistency, gradient_penalty, mmd_to_data, r1_penalty
 from ..pool import HistoryPool
+from ..precision import time_call
 from ..runs import RunError
 from ..schedule import GDA, Contest, gda_step, supervised_step
 from ..state import Stateful, Value, Whole
-from .registry import register_family
-from ..precision import time_call
 from .base import EVAL_SEED, Family, adam
+from .registry import register_family
 
 __all__ = ["GANKeys", "GANFamily", "CRITIC_PENALTIES"]
 
