@@ -44,3 +44,28 @@ def test_a_network_of_another_shape_says_so_in_one_line():
     tensors, meta = gather_state({"G": nn.Linear(3, 2)})
     with pytest.raises(StateMismatch, match="does not fit this config's G architecture"):
         restore_state({"G": nn.Linear(3, 5)}, tensors, meta)
+
+
+def test_a_run_written_before_the_families_still_samples_evaluates_and_resumes(tmp_path):
+    """tests/data/run-dc51e5b-grid25: 3 of 6 steps of a tiny grid25 run with an EMA and a mixture, written by the
+    code before the trainer and the families (commit dc51e5b), checkpoint and all."""
+    import shutil
+    from pathlib import Path
+
+    from saddlepoint.cli import main
+    from saddlepoint.runs import load_checkpoint
+    from saddlepoint.trainer import build, restore, resume, run_config
+
+    run = tmp_path / "old"
+    shutil.copytree(Path(__file__).parent / "data" / "run-dc51e5b-grid25", run)
+    tensors, meta = load_checkpoint(run)
+    model = build(run_config(run))
+    restore(model, tensors, meta)  # every part finds its state under the names the old code wrote
+    assert model.step == 3 and model.contest.critic_steps_taken == 3 and len(model.mixture) == 1
+    for name, part in (("G", model.G), ("D", model.D), ("G_ema", model.G_ema)):
+        for k, v in part.state_dict().items():
+            assert torch.equal(v, tensors[f"{name}.{k}"]), f"{name}.{k}"
+    assert torch.equal(model.contest.opt_g.state_dict()["state"][0]["exp_avg"], tensors["opt_g.state.0.exp_avg"])
+    assert main(["sample", str(run), "-n", "16", "-o", str(tmp_path / "s.png")]) == 0
+    assert main(["evaluate", str(run)]) == 0
+    assert resume(run, progress=False).summary["steps"] == 6
