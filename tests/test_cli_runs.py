@@ -348,8 +348,8 @@ def test_every_recipe_runs_a_few_steps_on_tiny_data(recipe, tmp_path, tiny_npz, 
     small = ["steps=2", "log_every=1", "eval_every=0", "--quiet", "--out", str(tmp_path / "r")]
     if raw.get("family", "gan") == "gan":
         small.append("critic_steps=1")
-    if raw.get("family") == "gmmn":  # a generator alone: its own small widths
-        extra = ["gmmn_hidden=[16,16]", "batch_size=8", "eval_samples=16"]
+    if raw.get("family") in ("gmmn", "vae"):  # no critic: the family's own small widths
+        extra = [f"{raw['family']}_hidden=[16,16]", "batch_size=8", "eval_samples=16"]
         if raw["data"] not in ("grid25", "ring8"):
             extra.append(f"data={tiny_npz}")
     elif raw.get("model", "mlp") == "mlp":
