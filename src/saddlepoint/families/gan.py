@@ -182,11 +182,12 @@ class GANFamily(Family):
                                                                                   self.cfg), dtype, None)
         stream, self.rng = self.rng, torch.Generator().manual_seed(0)
         try:
-            real, noise = self.sample_real(), self.sample_noise()
+            translation = self.condition is not None and self.condition.from_real  # its input is the real batch's
+            real, noise = self.sample_real(), (None if translation else self.sample_noise())
         finally:
             self.rng = stream
         n = min(self.cfg.batch_size, self.TRIAL_BATCH) * self.cfg.pack
-        real, noise = _first(real, n), _first(noise, n)
+        real, noise = _first(real, n), (None if noise is None else _first(noise, n))
         return time_call(lambda: self._step(trial, lambda: real, lambda: noise), limit=limit)
 
     def player_signature(self) -> str:
