@@ -268,6 +268,21 @@ class Family:
     def validate(cls, cfg: Any) -> None:
         """Refuse (ConfigError, one line) what this family cannot train; called after every key's range."""
 
+    @staticmethod
+    def check_sample_data(cfg: Any) -> bool:
+        """For families that model one distribution (no pairs, no domains): ``data`` must be a 2-D set, a built-in
+        image set or a path, and image_size is for images only.  True for 2-D data."""
+        from ..data.images import IMAGE_DATASETS
+        from ..keys import ConfigError, check_choice
+
+        is_path = cfg.data.endswith(".npz") or "/" in cfg.data or cfg.data.startswith(("~", "."))
+        toy = cfg.data in TOY_DATASETS
+        if not (toy or cfg.data in IMAGE_DATASETS or is_path):
+            check_choice("data", cfg.data, [*TOY_DATASETS, *IMAGE_DATASETS])
+        if toy and cfg.image_size != type(cfg).__dataclass_fields__["image_size"].default:
+            raise ConfigError(f"image_size applies to image data, not data={cfg.data}; remove it")
+        return toy
+
     @classmethod
     def warn_if_doubtful(cls, cfg: Any) -> None:
         """Warn about settings that train but not as the user probably means (when training starts)."""

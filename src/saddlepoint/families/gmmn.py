@@ -17,10 +17,9 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from ..data import TOY_DATASETS
 from ..distributed import Dist, gather, wrap
 from ..divergences import mmd2
-from ..keys import ConfigError, check_choice, config_section, key
+from ..keys import ConfigError, config_section, key
 from ..nets.gmmn import MomentMatchingGenerator
 from .registry import register_family
 from .base import Family, adam, resolve_precision
@@ -85,13 +84,7 @@ class GMMN(Family):
 
     @classmethod
     def validate(cls, cfg: Any) -> None:
-        from ..data.images import IMAGE_DATASETS
-
-        is_path = cfg.data.endswith(".npz") or "/" in cfg.data or cfg.data.startswith(("~", "."))
-        if not (cfg.data in TOY_DATASETS or cfg.data in IMAGE_DATASETS or is_path):
-            check_choice("data", cfg.data, [*TOY_DATASETS, *IMAGE_DATASETS])
-        if cfg.data in TOY_DATASETS and cfg.image_size != type(cfg).__dataclass_fields__["image_size"].default:
-            raise ConfigError(f"image_size applies to image data, not data={cfg.data}; remove it")
+        cls.check_sample_data(cfg)
         if cfg.batch_size < 2:
             raise ConfigError("family=gmmn compares a batch with a batch: batch_size must be at least 2")
         if not cfg.gmmn_widths or min(cfg.gmmn_widths) <= 0:

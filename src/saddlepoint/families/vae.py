@@ -24,9 +24,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ..data import TOY_DATASETS
 from ..distributed import Dist, wrap
-from ..keys import ConfigError, check_choice, config_section, key
+from ..keys import ConfigError, config_section, key
 from ..nets.vae import Decoder, GaussianEncoder
 from .base import EVAL_SEED, Family, adam
 from .registry import register_family
@@ -169,14 +168,7 @@ class VAE(Family):
     # --- the config ------------------------------------------------------------------------------------------
     @classmethod
     def validate(cls, cfg: Any) -> None:
-        from ..data.images import IMAGE_DATASETS
-
-        is_path = cfg.data.endswith(".npz") or "/" in cfg.data or cfg.data.startswith(("~", "."))
-        toy = cfg.data in TOY_DATASETS
-        if not (toy or cfg.data in IMAGE_DATASETS or is_path):
-            check_choice("data", cfg.data, [*TOY_DATASETS, *IMAGE_DATASETS])
-        if toy and cfg.image_size != type(cfg).__dataclass_fields__["image_size"].default:
-            raise ConfigError(f"image_size applies to image data, not data={cfg.data}; remove it")
+        toy = cls.check_sample_data(cfg)
         if toy and cfg.likelihood == "bernoulli":
             raise ConfigError(f"likelihood=bernoulli scores pixels and data={cfg.data} holds 2-D points; use "
                               "likelihood=gaussian (or auto)")
