@@ -23,6 +23,8 @@ def test_every_recipe_resolves_and_names_seed_and_steps(capsys):
     assert {"grid25", "ring8"} <= set(recipes)
     for name, desc in recipes.items():
         assert desc, f"recipe {name} has no description"
+        # One line: what it is and the paper's setting; measured figures belong in BENCHMARKS.md.
+        assert len(desc) <= 220 and "BENCHMARKS" not in desc, f"recipe {name}: description is not one line"
         _, raw = load_recipe(name)
         assert "seed" in raw and "steps" in raw, f"recipe {name} must set seed and steps"
         assert main(["train", name, "--dry-run"]) == 0
