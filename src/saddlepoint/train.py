@@ -13,7 +13,7 @@ from .data import TOY_DATASETS
 from .families.base import EVAL_SEED, Family, cpu_has_amx
 from .families.base import resolve_precision as _resolve_precision
 from .families.gan import _build_players, _make_condition  # noqa: F401  (tests build players as a run does)
-from .trainer import RunResult, TrainingDiverged, build, load_run, make_plots, resume, save_samples, train
+from .trainer import RunResult, TrainingDiverged, build, load_run, make_plots, resume, train
 
 __all__ = ["Experiment", "RunResult", "TrainingDiverged", "train", "resume", "evaluate", "load_run", "EVAL_SEED",
            "save_samples", "make_plots", "cpu_has_amx", "resolve_precision"]
@@ -24,6 +24,11 @@ def Experiment(cfg: Any, channels: int | None = None, classes: int | None = None
     """The family ``cfg`` describes, built (``channels`` given: without loading an image set)."""
     shapes = None if channels is None else {"channels": channels, "classes": classes, "source_channels": source_channels}
     return build(cfg, shapes)
+
+
+def save_samples(exp: Family, path, sink=None, title: str | None = None) -> None:
+    """A picture of the generator now: ``exp.save_picture`` (the family draws it)."""
+    exp.save_picture(path, sink, title)
 
 
 def evaluate(exp: Family, n: int | None = None) -> dict[str, float | str]:

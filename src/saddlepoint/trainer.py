@@ -40,7 +40,7 @@ from .precision import NAMES
 from .state import StateMismatch, Value, gather_state, restore_state
 
 __all__ = ["build", "RunResult", "TrainingDiverged", "train", "resume", "load_run", "save_checkpoint_of",
-           "restore", "save_samples", "make_plots"]
+           "restore", "make_plots"]
 
 
 class TrainingDiverged(RunError):
@@ -365,11 +365,6 @@ class CollapseWatch:
             if best is None or value > best[0]:
                 self.best[name] = (value, step)
         return ""
-
-
-def save_samples(model: Family, path: Path, sink: MetricsSink | None = None, title: str | None = None) -> None:
-    """A picture of the generator now (the family draws it: an image grid, or points over the data)."""
-    model.save_picture(path, sink, title)
 
 
 def make_plots(model: Family, run_dir: Path, recipe: str) -> None:
