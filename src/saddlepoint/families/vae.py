@@ -88,10 +88,7 @@ class VAE(Family):
         """log p(x | z) summed over the dimensions: (B,)."""
         if self.bernoulli:
             return -F.binary_cross_entropy_with_logits(params, target, reduction="none").flatten(1).sum(1)
-        log_scale = self.G.log_scale
-        d = params[0].numel()
-        sq = ((target - params) ** 2).flatten(1).sum(1)
-        return -0.5 * sq * torch.exp(-2 * log_scale) - d * (log_scale + 0.5 * math.log(2 * math.pi))
+        return torch.distributions.Normal(params, self.G.log_scale.exp()).log_prob(target).flatten(1).sum(1)
 
     def bound(self, x: Tensor, k: int, beta: float = 1.0, generator: torch.Generator | None = None
               ) -> dict[str, Tensor]:
