@@ -1,15 +1,19 @@
 """The VAE family: its bound is the ELBO (and, with k samples, the tighter IWAE bound), it trains on the shared
 trainer, and its keys are its own."""
 
+import json
+import math
+
 import pytest
 import torch
 
 from conftest import crash_after
 from saddlepoint import ConfigError, resolve_config, train
 from saddlepoint.cli import main
+from saddlepoint.data.images import DataError
 from saddlepoint.families.vae import gaussian_kl
 from saddlepoint.runs import load_checkpoint
-from saddlepoint.trainer import build, resume
+from saddlepoint.trainer import build, load_run, resume
 
 SMALL = ["vae_hidden=[16]", "batch_size=32", "eval_samples=200", "eval_every=0"]
 
@@ -71,7 +75,10 @@ def test_an_image_vae_binarizes_trains_samples_and_resumes_exactly(tmp_path, tin
     over = [f"data={tiny_npz}", "z_dim=4", *SMALL, "steps=6", "checkpoint_every=3", "iwae_k=3"]
     _, cfg = resolve_config("mnist-vae", over)
     model = build(cfg)
-    assert set(model._target(model.sample_data(8)).unique().tolist()) <= {0.0, 1.0}  # dynamic binarization
+    grey = torch.full((8, 1, 28, 28), 0.0)  # grey level 0.5 everywhere
+    seen, target = model._observed(grey)
+    assert set(target.unique().tolist()) == {0.0, 1.0} and torch.equal(seen, 2 * target - 1)  # dynamic binarization
+    assert not torch.equal(model._observed(grey)[1], target)  # a fresh draw at every pass
     whole = train(cfg, out=tmp_path / "whole", progress=False)
     assert whole.summary["game"] == "IWAE bound, k=3, no critic" and "elbo" in whole.summary
     cut = train(cfg, out=tmp_path / "cut", progress=False)
@@ -84,3 +91,151 @@ def test_an_image_vae_binarizes_trains_samples_and_resumes_exactly(tmp_path, tin
     for args in (["sample", str(whole.run_dir), "-o", str(tmp_path / "s.png")],
                  ["interpolate", str(whole.run_dir), "-o", str(tmp_path / "i.png")], ["evaluate", str(whole.run_dir)]):
         assert main(args) == 0, capsys.readouterr().err
+
+
+# --- the held-out likelihood -------------------------------------------------------------------------------------
+def _trained(overrides, steps):
+    _, cfg = resolve_config("grid25-vae", overrides)
+    model = build(cfg)
+    for _ in range(steps):
+        model.train_step()
+        model.step += 1
+    return model
+
+
+def test_importance_sampled_nll_matches_the_integral_over_a_2d_latent():
+    """With a 2-D latent, p(x) = ∫ p(x | z) p(z) dz can be summed on a fine grid: the estimate must agree."""
+    model = _trained(["vae_hidden=[32]", "batch_size=128", "lr_decay=none"], 1500)
+    out = model.test_nll(k=5000, n=20)
+    x = model.held_out(20)[0] / model.scale
+    h = 0.02
+    axis = torch.arange(-6, 6, h) + h / 2
+    z = torch.cartesian_prod(axis, axis)  # (M, 2)
+    with torch.no_grad():
+        mean = model.G(z)
+        sigma = model.G.log_scale.exp()
+        log_pz = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(1) + 2 * torch.log(torch.tensor(h))
+        log_px_z = torch.distributions.Normal(mean[None], sigma).log_prob(x[:, None]).sum(2)  # (20, M)
+        exact = torch.logsumexp(log_px_z.double() + log_pz.double(), 1) - 2 * torch.log(torch.tensor(model.scale))
+    assert abs(out["nll"] - float(-exact.mean())) < 0.05, (out["nll"], float(-exact.mean()))
+    assert out["nll_images"] == 20 and out["nll_se"] > 0 and "bits_per_dim" not in out
+
+
+def test_the_nll_of_binary_images_is_fixed_and_below_the_negative_elbo(tiny_npz):
+    _, cfg = resolve_config("mnist-vae", [f"data={tiny_npz}", "z_dim=4", *SMALL])
+    model = build(cfg)
+    a, b = model.test_nll(k=200), model.test_nll(k=200)
+    assert a == b  # one fixed binarization, one fixed stream of draws
+    assert a["bits_per_dim"] == pytest.approx(a["nll"] / (784 * math.log(2)))
+    assert "training images" in a["nll_protocol"]  # an .npz has no test split, and the record says so
+    x = model.held_out()[0]
+    seen, target = model.observe_fixed(x)
+    mu, logvar = model.E(seen)
+    with torch.no_grad():
+        eps = torch.randn((1, *mu.shape), generator=torch.Generator().manual_seed(0))
+        log_px, log_ratio, _ = model._log_weights(mu, logvar, eps, target, None, model.G)
+    elbo = float((log_px + log_ratio).mean())  # one-sample ELBO estimate: below log p(x) on average
+    assert a["nll"] < -elbo
+
+
+def test_evaluate_nll_from_the_command_line_and_its_refusals(tmp_path, tiny_npz, capsys):
+    run = train(resolve_config("mnist-vae", [f"data={tiny_npz}", "z_dim=4", *SMALL, "steps=2"])[1],
+                out=tmp_path / "vae", progress=False).run_dir
+    assert main(["evaluate", str(run), "--metrics", "nll", "--nll-samples", "20", "--quiet"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["nll_samples"] == 20 and result["nll"] > 0 and result["step"] == 2
+    assert json.loads((run / "eval.json").read_text())["nll"] == result["nll"]
+    gan = train(resolve_config("grid25", ["steps=2", "eval_every=0"])[1], out=tmp_path / "gan", progress=False).run_dir
+    assert main(["evaluate", str(gan), "--metrics", "nll"]) == 2
+    assert "needs a model that has one: family=vae" in capsys.readouterr().err
+    assert main(["evaluate", str(run), "--metrics", "nll", "--nll-samples", "0"]) == 2
+    assert "--nll-samples and --nll-images must be at least 1" in capsys.readouterr().err
+
+
+def test_grey_images_with_the_bernoulli_likelihood_are_refused_with_the_fix(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "grey.npz"
+    np.savez(path, images=np.full((8, 28, 28), 128, dtype=np.uint8))
+    _, cfg = resolve_config("mnist-vae", [f"data={path}", "binarize=false", *SMALL])
+    with pytest.raises(DataError, match="add binarize=true .* or use likelihood=gaussian"):
+        build(cfg)
+    _, cfg = resolve_config("mnist-vae", [f"data={path}", "binarize=false", "likelihood=auto", *SMALL])
+    assert not build(cfg).bernoulli  # auto: the Gaussian for grey levels
+
+
+# --- the conditional VAE ------------------------------------------------------------------------------------------
+def test_a_conditional_vae_reads_labels_samples_by_label_and_refuses_what_it_cannot(tmp_path, tiny_npz, capsys):
+    _, cfg = resolve_config("mnist-cvae", [f"data={tiny_npz}", "z_dim=4", *SMALL, "steps=3"])
+    run = train(cfg, out=tmp_path / "cvae", progress=False)
+    assert run.summary["game"].startswith("conditional VAE")
+    model = load_run(run.run_dir)
+    z = torch.zeros(4, 4)
+    # the label changes the decoding of the same code
+    assert not torch.allclose(model.decode(z, torch.tensor([0, 0, 0, 0])), model.decode(z, torch.tensor([3, 3, 3, 3])))
+    assert main(["sample", str(run.run_dir), "--label", "3", "-n", "4", "-o", str(tmp_path / "3.png")]) == 0
+    assert main(["sample", str(run.run_dir), "--label", "7"]) == 2
+    assert "outside the classes this run was trained on (0..3)" in capsys.readouterr().err
+    assert main(["evaluate", str(run.run_dir), "--metrics", "accuracy"]) == 2  # the classifier reads MNIST only
+    assert "need data=mnist" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="cvae=true conditions on class labels"):
+        resolve_config("grid25-vae", ["cvae=true"])
+    assert main(["sample", str(train(resolve_config("mnist-vae", [f"data={tiny_npz}", "z_dim=4", *SMALL, "steps=1"])[1],
+                                     out=tmp_path / "plain", progress=False).run_dir), "--label", "1"]) == 2
+    assert "or a VAE with cvae=true" in capsys.readouterr().err
+
+
+# --- pictures and attribute arithmetic ----------------------------------------------------------------------------
+def test_a_2d_latent_run_draws_its_latent_grid_and_reconstructions(tmp_path, tiny_npz, capsys):
+    run = train(resolve_config("mnist-vae", [f"data={tiny_npz}", "z_dim=2", *SMALL, "steps=2"])[1],
+                out=tmp_path / "vae", progress=False).run_dir
+    assert (run / "latent-grid.png").exists() and (run / "reconstructions.png").exists()
+    from PIL import Image
+
+    assert Image.open(run / "latent-grid.png").size == (15 * 30 + 2, 15 * 30 + 2)  # 15 × 15 decodings
+    assert main(["reconstruct", str(run), "-n", "4", "-o", str(tmp_path / "r.png")]) == 0
+    assert Image.open(tmp_path / "r.png").size == (8 * 30 + 2, 32)  # 4 pairs (16 images a row): one row of 8
+    toy = train(resolve_config("grid25-vae", ["vae_hidden=[16]", "steps=2", "eval_every=0"])[1],
+                out=tmp_path / "toy", progress=False).run_dir
+    assert (toy / "latent-grid.png").exists()
+    assert main(["reconstruct", str(toy)]) == 2
+    assert "needs an image VAE run" in capsys.readouterr().err
+
+
+def _digit(width: int, lean: float) -> torch.Tensor:
+    """A (1, 1, 28, 28) stroke from (row 4) to (row 23), ``width`` pixels wide, its top moved ``lean`` pixels right."""
+    img = -torch.ones(1, 1, 28, 28)
+    for r in range(4, 24):
+        c = round(14 + lean * (13.5 - r) / 19.5)
+        img[0, 0, r, c - width // 2:c - width // 2 + width] = 1
+    return img
+
+
+def test_the_measured_attributes_see_thickness_and_slant():
+    from saddlepoint.attributes import slant, thickness
+
+    thin, thick = thickness(torch.cat([_digit(1, 0), _digit(4, 0)]))
+    assert 0.9 < float(thin) < 1.3 and float(thick) > 2.5 * float(thin)
+    right, upright, left = slant(torch.cat([_digit(2, 8), _digit(2, 0), _digit(2, -8)]))
+    assert float(right) > 15 and abs(float(upright)) < 2 and float(left) < -15
+
+
+def test_attribute_arithmetic_moves_the_attribute_from_the_command_line(tmp_path, tiny_npz, capsys):
+    run = train(resolve_config("mnist-vae", [f"data={tiny_npz}", "z_dim=4", *SMALL, "steps=2"])[1],
+                out=tmp_path / "vae", progress=False).run_dir
+    out = tmp_path / "thick.png"
+    assert main(["attribute", str(run), "--attribute", "thickness", "--amount", "2", "-n", "3", "-o", str(out)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    report = json.loads(lines[-1])
+    assert lines[0] == str(out) and report["attribute"] == "thickness" and report["amount"] == 2
+    assert report["images"] == 64 and "moved_in_std" in report and "digit_kept" not in report  # not MNIST
+    from PIL import Image
+
+    assert Image.open(out).size == (3 * 30 + 2, 3 * 30 + 2)  # 3 rows of original | reconstruction | edited
+    assert main(["attribute", str(run), "--attribute", "label:2", "--from", "1"]) == 0
+    capsys.readouterr()
+    for args, match in ((["--attribute", "label:9"], "label 9 does not occur"),
+                        (["--attribute", "weight"], "choose thickness, slant or label:K"),
+                        (["--attribute", "slant", "--from", "3"], "--from picks the digit")):
+        assert main(["attribute", str(run), *args]) == 2
+        assert match in capsys.readouterr().err

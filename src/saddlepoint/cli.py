@@ -7,6 +7,8 @@
     saddlepoint sample RUN -n 64 --seed S -o grid.png [--label K | --sweep cat|c1|...]
     saddlepoint interpolate RUN -o walk.png
     saddlepoint translate RUN [-i IMAGES] -o rows.png
+    saddlepoint reconstruct RUN -o pairs.png                            (VAE runs)
+    saddlepoint attribute RUN --attribute thickness --amount 1.5        (VAE runs)
 """
 
 from __future__ import annotations
@@ -146,17 +148,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if args.samples and getattr(exp.condition, "whole_photos", False):
             raise RunError("--samples does not apply to super-resolution runs: they are scored on whole held-out "
                            "photographs (the data's test/ folder); leave it out")
-        if exp.images and args.metrics:
+        metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+        if args.nll_samples < 1 or (args.nll_images is not None and args.nll_images < 1):
+            raise RunError("--nll-samples and --nll-images must be at least 1")
+        if metrics and (exp.images or metrics == ["nll"]):
             from .metrics.images import check_metrics, evaluate_images
 
-            metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
             check_metrics(exp, metrics)
             exp = load(True)
             result = evaluate_images(exp, metrics, n=args.samples or 10_000, n_ref=args.reference_samples,
-                                     backbone=args.backbone,
-                                     inception_weights=args.inception_weights, progress=not args.quiet)
+                                     backbone=args.backbone, inception_weights=args.inception_weights,
+                                     progress=not args.quiet, nll_samples=args.nll_samples,
+                                     nll_images=args.nll_images)
         elif args.metrics or args.backbone or args.inception_weights:
-            raise RunError("--metrics/--backbone are for image runs; 2-D runs report mode coverage (or MMD²) without them")
+            raise RunError("--metrics/--backbone are for image runs; 2-D runs report mode coverage (or MMD²) without "
+                           "them (and a VAE's held-out likelihood with --metrics nll)")
         else:
             if exp.images:
                 exp = load(True)
@@ -244,6 +250,38 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
                     lambda exp, out: save_interpolation(exp, out, args.n, args.steps, args.seed), 8)
 
 
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    def draw(exp, out):
+        from torchvision.utils import save_image
+
+        from .families.vae import reconstruction_grid
+        from .runs import RunError
+
+        if not hasattr(exp, "encode") or not exp.images:
+            raise RunError("reconstruct encodes and decodes images and needs an image VAE run (family=vae)")
+        save_image(reconstruction_grid(exp, args.n), str(out))
+
+    return _picture(args, "reconstructions.png", draw, 32)
+
+
+def cmd_attribute(args: argparse.Namespace) -> int:
+    from .attributes import attribute_direction, edit, save_attribute_picture
+
+    report: dict = {}
+
+    def draw(exp, out):
+        found = attribute_direction(exp, args.attribute, args.images, args.source)
+        result = edit(exp, found, args.amount, rows=args.n, n_report=args.report_images)
+        save_attribute_picture(result["picture"], out)
+        report.update(result["report"])
+
+    name = f"attribute-{args.attribute.replace(':', '')}-{args.amount:g}.png"
+    code = _picture(args, name, draw, 8)
+    if code == 0:
+        print(json.dumps(report))
+    return code
+
+
 _ENSEMBLE_HELP = ("super-resolution runs: each output is the mean over the input's 8 turns and mirrors (EDSR's "
                  "self-ensemble, 8× the time)")
 
@@ -272,8 +310,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run", metavar="RUN")
     e.add_argument("--samples", type=int, default=0,
                    help="generated samples (default: the run's eval_samples; 10,000 with --metrics)")
-    e.add_argument("--metrics", default="", help="image runs: any of fid,kid,is,pr,modes,memorization,accuracy,class_fid,code_match (modes: stacked MNIST; "
-                        "memorization: MNIST; accuracy, class_fid: cgan/acgan runs; code_match: InfoGAN on MNIST)")
+    e.add_argument("--metrics", default="", help="image runs: any of fid,kid,is,pr,modes,memorization,accuracy,class_fid,code_match,nll (modes: stacked MNIST; "
+                        "memorization: MNIST; accuracy, class_fid: cgan/acgan/cvae runs; code_match: InfoGAN on MNIST; "
+                        "nll: VAE runs, 2-D ones too)")
+    e.add_argument("--nll-samples", type=int, default=5000, metavar="K",
+                   help="nll: importance samples per held-out image (default 5000, the IWAE paper's protocol)")
+    e.add_argument("--nll-images", type=int, default=None, metavar="N",
+                   help="nll: score only the first N held-out images (default: all of them)")
     e.add_argument("--reference-samples", type=int, default=10_000, metavar="N",
                    help="real images whose features are the reference for fid/kid/pr (default 10,000)")
     e.add_argument("--backbone", choices=("mnist", "inception"),
@@ -313,6 +356,29 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "is the same, to rounding)")
     up.add_argument("--self-ensemble", action="store_true", help=_ENSEMBLE_HELP)
     up.set_defaults(func=cmd_upscale)
+
+    rc = sub.add_parser("reconstruct", help="VAE runs: held-out image | its reconstruction, in pairs")
+    rc.add_argument("run", metavar="RUN")
+    rc.add_argument("-n", type=int, default=None, help="images (default 32)")
+    rc.add_argument("-o", "--out", help="output picture (default RUN/reconstructions.png)")
+    rc.set_defaults(func=cmd_reconstruct)
+
+    at = sub.add_parser("attribute", help="VAE runs: latent attribute arithmetic on held-out images; rows of "
+                                          "original | reconstruction | edited, and how far the attribute moved")
+    at.add_argument("run", metavar="RUN")
+    at.add_argument("--attribute", required=True, metavar="NAME",
+                    help="thickness or slant (measured from the pixels), or label:K (a label of the data)")
+    at.add_argument("--amount", type=float, default=1.0, metavar="A",
+                    help="how far to move: A × (mean code with the attribute − mean code without); default 1")
+    at.add_argument("--from", dest="source", type=int, default=None, metavar="K",
+                    help="label:K only: the digit to edit and to measure against (e.g. --attribute label:8 --from 3)")
+    at.add_argument("--images", type=int, default=5000, metavar="N",
+                    help="held-out images that define the direction (default 5000)")
+    at.add_argument("--report-images", type=int, default=1000, metavar="N",
+                    help="held-out images edited for the report (default 1000)")
+    at.add_argument("-n", type=int, default=None, help="rows in the picture (default 8)")
+    at.add_argument("-o", "--out", help="output picture (default RUN/attribute-NAME-A.png)")
+    at.set_defaults(func=cmd_attribute)
 
     ip = sub.add_parser("interpolate", help="spherical interpolation between random latent points of RUN")
     ip.add_argument("run", metavar="RUN")

@@ -24,7 +24,7 @@ from ..conditional import register_condition
 from ..keys import config_section, key
 from ..runs import RunError
 
-__all__ = ["LabelCondition", "AuxiliaryClassifier"]
+__all__ = ["ClassLabels", "LabelCondition", "AuxiliaryClassifier"]
 
 
 @config_section("classcond", family="gan")
@@ -39,7 +39,7 @@ class ClassConditionKeys:
 
 
 @dataclass(frozen=True)
-class _Labels:
+class ClassLabels:
     """Shared by the label-conditional variants: uniform labels for the generator, one-hot input."""
 
     n_classes: int
@@ -83,7 +83,7 @@ class _Labels:
 
 @register_condition("cgan")
 @dataclass(frozen=True)
-class LabelCondition(_Labels):
+class LabelCondition(ClassLabels):
     """cGAN: the label goes into both players; the game's own loss is the whole objective."""
 
     critic_reads_label: ClassVar[bool] = True
@@ -103,7 +103,7 @@ class LabelCondition(_Labels):
 
 @register_condition("acgan")
 @dataclass(frozen=True)
-class AuxiliaryClassifier(_Labels):
+class AuxiliaryClassifier(ClassLabels):
     """AC-GAN: weight · cross-entropy of the critic's class head, on real and fake for the critic and on
     fake for the generator (Odena et al. 2017, eqs. 2-3: both maximize L_C).  ``on_fake=False`` trains the
     head on real samples only, so the generator must draw what a classifier of *real* digits recognizes

@@ -37,7 +37,7 @@ def _check_label(exp: "Family", label: int) -> None:
     cond = exp.condition
     if cond is None or not cond.needs_labels:
         kind = "unconditional" if cond is None else f"conditional={cond.name} (codes, not labels)"
-        raise RunError(f"--label needs a class-conditional run (cgan or acgan); this run is {kind}"
+        raise RunError(f"--label needs a class-conditional run (conditional=cgan or acgan, or a VAE with cvae=true); this run is {kind}"
                        + ("; use --sweep to walk its codes" if cond is not None else ""))
     if not 0 <= label < cond.n_classes:
         raise RunError(f"label {label} is outside the classes this run was trained on (0..{cond.n_classes - 1})")

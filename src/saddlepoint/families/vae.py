@@ -18,7 +18,9 @@ the KL of every latent unit and the active-units count (units whose posterior me
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -27,10 +29,15 @@ from torch.nn import functional as F
 from ..distributed import Dist, wrap
 from ..keys import ConfigError, config_section, key
 from ..nets.vae import Decoder, GaussianEncoder
+from ..runs import RunError
 from .base import EVAL_SEED, Family, adam
+from .classcond import ClassLabels
 from .registry import register_family
 
-__all__ = ["VAEKeys", "VAE", "gaussian_kl"]
+if TYPE_CHECKING:
+    from ..runs import MetricsSink
+
+__all__ = ["VAEKeys", "VAE", "VAELabels", "gaussian_kl", "reconstruction_grid", "save_latent_grid"]
 
 
 @config_section("vae", family="vae")
@@ -41,18 +48,28 @@ class VAEKeys:
     vae_hidden: tuple[int, ...] = key((200, 200), "hidden tanh layers of the encoder and, mirrored, the decoder (the "
                                                   "IWAE paper's MNIST model: 200, 200)")
     likelihood: Literal["auto", "bernoulli", "gaussian"] = key(
-        "auto", "p(x | z): bernoulli (grey images: grey levels as Bernoulli means) or gaussian (one learned scale); "
-                "auto = bernoulli for images, gaussian for 2-D points")
+        "auto", "p(x | z): bernoulli (binary pixels) or gaussian (one learned scale); auto = bernoulli with binarize, "
+                "gaussian otherwise (grey or colour images, 2-D points)")
     binarize: bool = key(False, "bernoulli: draw binary pixels from the grey levels at every pass (dynamic "
-                                "binarization, the IWAE paper's protocol)")
+                                "binarization, the IWAE paper's protocol); the encoder reads the drawn pixels")
     beta: float = key(1.0, "weight of the KL term (β-VAE; 1 = the ELBO)", min=0)
     kl_warmup: int = key(0, "steps over which the KL weight ramps linearly from 0 to beta (0 = none)", min=0)
     iwae_k: int = key(1, "importance samples of the bound (Burda et al. 2016; 1 = the VAE's ELBO)", min=1)
+    cvae: bool = key(False, "conditional VAE (Sohn et al. 2015): the one-hot class label goes into the encoder and the "
+                            "decoder; needs labelled data; `saddlepoint sample RUN --label K`")
 
 
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
     """KL(N(μ, σ²) ‖ N(0, 1)) per latent unit, (B, latent): ½ (μ² + σ² − log σ² − 1)."""
     return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1)
+
+
+@dataclass(frozen=True)
+class VAELabels(ClassLabels):
+    """The conditional VAE's condition: class labels, uniform for sampling, read back by the MNIST classifier
+    (``accuracy``) like a cGAN's."""
+
+    name: ClassVar[str] = "cvae"
 
 
 @register_family("vae")
@@ -65,24 +82,39 @@ class VAE(Family):
         super().__init__(cfg, dist, device, shapes)
         self._load_data(shapes)
         self.rng = torch.Generator().manual_seed(cfg.seed)  # data order, the reparameterization's noise, binarization
-        self.bernoulli = (cfg.likelihood == "bernoulli") or (cfg.likelihood == "auto" and self.images)
+        self.bernoulli = cfg.likelihood == "bernoulli" or (cfg.likelihood == "auto" and cfg.binarize)
+        if self.bernoulli and not cfg.binarize and self.data is not None:
+            _require_binary(self.data, cfg.data)
+        if cfg.cvae:
+            if self.classes < 2:
+                raise RunError(f"cvae=true needs labelled images with at least two classes, and data={cfg.data} has "
+                               f"{'none' if self.classes == 0 else 'one'}; use mnist, class sub-folders or an .npz with "
+                               "a 'labels' array")
+            self.condition = VAELabels(self.classes)
+        labels = self.classes if cfg.cvae else 0
         shape = (self.channels, cfg.image_size, cfg.image_size) if self.images else (self.channels,)
-        self.E = GaussianEncoder(shape, cfg.vae_hidden, cfg.z_dim).to(self.device)
-        self.G = Decoder(cfg.z_dim, tuple(reversed(cfg.vae_hidden)), shape, self.bernoulli).to(self.device)
+        self.E = GaussianEncoder(shape, cfg.vae_hidden, cfg.z_dim, labels).to(self.device)
+        self.G = Decoder(cfg.z_dim, tuple(reversed(cfg.vae_hidden)), shape, self.bernoulli, labels).to(self.device)
         self._averages()
         self.opt = adam([*self.E.parameters(), *self.G.parameters()], cfg.lr_g, cfg)
         self.E_run, self.G_run = wrap(self.E, self.dist, self.device), wrap(self.G, self.dist, self.device)
 
+    def run_info(self) -> dict[str, Any]:
+        return {"channels": self.channels, "classes": self.classes, "source_channels": 0}
+
     # --- the bound -------------------------------------------------------------------------------------------
-    def _target(self, x: Tensor) -> Tensor:
-        """What the likelihood scores: Bernoulli targets in [0, 1] (binary ones with ``binarize``), or the points."""
+    def _observed(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(what the encoder reads, what the likelihood scores) for the batch ``x``: with ``binarize``, binary pixels
+        drawn from the grey levels (the encoder reads them in the players' units, ±1); otherwise ``x`` and, for the
+        Bernoulli likelihood, its pixels in [0, 1]."""
         if not self.bernoulli:
-            return x
+            return x, x
         p = ((x + 1) / 2).clamp(0, 1)
         if self.cfg.binarize:  # the global batch's draw, this process's slice (as one process would draw)
             u = self.dist.shard(torch.rand((p.shape[0] * self.dist.world, *p.shape[1:]), generator=self.rng))
-            return (u.to(p.device) < p).float()
-        return p
+            b = (u.to(p.device) < p).float()
+            return 2 * b - 1, b
+        return x, p
 
     def _log_likelihood(self, params: Tensor, target: Tensor) -> Tensor:
         """log p(x | z) summed over the dimensions: (B,)."""
@@ -90,30 +122,36 @@ class VAE(Family):
             return -F.binary_cross_entropy_with_logits(params, target, reduction="none").flatten(1).sum(1)
         return torch.distributions.Normal(params, self.G.log_scale.exp()).log_prob(target).flatten(1).sum(1)
 
-    def bound(self, x: Tensor, k: int, beta: float = 1.0, generator: torch.Generator | None = None
-              ) -> dict[str, Tensor]:
-        """The negative bound and its terms on the batch ``x`` (in the players' units), each (B,) in nats: with
-        k = 1 the ELBO (−reconstruction + β·KL), with k > 1 the importance-weighted bound."""
+    def _log_weights(self, mu: Tensor, logvar: Tensor, eps: Tensor, target: Tensor, y: Tensor | None,
+                     decoder: nn.Module) -> tuple[Tensor, Tensor, Tensor]:
+        """For z_i = μ + σ·ε_i (``eps``: (k, B, latent)): (log p(x | z_i), log p(z_i) − log q(z_i | x)), each (k, B),
+        and z.  The Gaussians' constants cancel in the difference."""
+        k = eps.shape[0]
+        z = mu + (0.5 * logvar).exp() * eps  # the reparameterization: z ~ q(z | x), differentiable in μ and σ
+        labels = None if y is None else y.repeat(k)
+        params = decoder(z.flatten(0, 1), labels, raw=True)
+        log_px = self._log_likelihood(params, target.repeat(k, *[1] * (target.dim() - 1))).view(k, -1)  # (k, B)
+        log_prior_ratio = -0.5 * z.pow(2).sum(2) + 0.5 * (eps.pow(2) + logvar).sum(2)
+        return log_px, log_prior_ratio, z
+
+    def bound(self, x: Tensor, k: int, beta: float = 1.0, generator: torch.Generator | None = None,
+              y: Tensor | None = None) -> dict[str, Tensor]:
+        """The negative bound and its terms on the batch ``x`` (in the players' units; ``y``: its labels for a
+        conditional VAE), each (B,) in nats: with k = 1 the ELBO (−reconstruction + β·KL), with k > 1 the
+        importance-weighted bound."""
         generator = generator or self.rng
-        target = self._target(x)
-        mu, logvar = self.E_run(x)
-        std = (0.5 * logvar).exp()
+        seen, target = self._observed(x)
+        mu, logvar = self.E_run(seen, y)
         # ε for the global batch, this process's slice: (k, B, latent)
         eps = torch.randn((mu.shape[0] * self.dist.world, k, mu.shape[1]), generator=generator)
         eps = self.dist.shard(eps).transpose(0, 1).to(mu.device)
-        z = mu + std * eps  # the reparameterization: z ~ q(z | x), differentiable in μ and σ
-        params = self.G_run(z.flatten(0, 1), raw=True)
-        log_px = self._log_likelihood(params, target.repeat(k, *[1] * (target.dim() - 1))).view(k, -1)  # (k, B)
+        log_px, log_ratio, _ = self._log_weights(mu, logvar, eps, target, y, self.G_run)
         kl_units = gaussian_kl(mu, logvar)  # (B, latent)
         if k == 1:
             kl = kl_units.sum(1)
             return {"loss": -log_px[0] + beta * kl, "reconstruction": -log_px[0], "kl": kl, "kl_units": kl_units,
                     "mu": mu}
-        # log w_i = log p(x | z_i) + log p(z_i) − log q(z_i | x); the Gaussians' constants cancel.
-        log_pz = -0.5 * z.pow(2).sum(2)
-        log_qz = -0.5 * (eps.pow(2) + logvar).sum(2)
-        log_w = log_px + log_pz - log_qz  # (k, B)
-        bound = torch.logsumexp(log_w, 0) - math.log(k)
+        bound = torch.logsumexp(log_px + log_ratio, 0) - math.log(k)  # log (1/k) Σ p(x, z_i) / q(z_i | x)
         return {"loss": -bound, "reconstruction": -log_px.mean(0), "kl": kl_units.sum(1), "kl_units": kl_units,
                 "mu": mu}
 
@@ -121,9 +159,16 @@ class VAE(Family):
         warm = self.cfg.kl_warmup
         return self.cfg.beta * (min(1.0, (self.step + 1) / warm) if warm else 1.0)
 
+    def _batch(self) -> tuple[Tensor, Tensor | None]:
+        """A training batch (this process's slice of the global batch) and, for a conditional VAE, its labels."""
+        if self.condition is None:
+            return self.sample_data(self.cfg.batch_size), None
+        x, y = self.data.sample_labelled(self.cfg.batch_size, self.rng)
+        return (self.dist.shard(x) / self.scale).to(self.device), self.dist.shard(y).to(self.device)
+
     def train_step(self) -> dict[str, Tensor]:
-        x = self.sample_data(self.cfg.batch_size)  # (B, ...) this process's slice of the global batch
-        terms = self.bound(x, self.cfg.iwae_k, self.kl_weight())
+        x, y = self._batch()
+        terms = self.bound(x, self.cfg.iwae_k, self.kl_weight(), y=y)
         loss = terms["loss"].mean()  # min −ELBO: ascend the bound on log p(x)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -139,21 +184,149 @@ class VAE(Family):
 
     def objective(self) -> str:
         what = "ELBO" if self.cfg.iwae_k == 1 else f"IWAE bound, k={self.cfg.iwae_k}"
+        what = ("conditional VAE, " if self.cfg.cvae else "") + what
         return what + (f", β={self.cfg.beta:g}" if self.cfg.beta != 1 else "") + ", no critic"
+
+    # --- sampling, encoding, reconstruction -----------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, n: int, seed: int = EVAL_SEED, cond: Tensor | None = None) -> Tensor:
+        """``n`` decoded means of z ~ N(0, I) (a conditional VAE: for the labels ``cond``, default every class
+        equally often), in data units."""
+        if self.condition is None:
+            return super().generate(n, seed, cond)
+        z = self.noise(n, torch.Generator().manual_seed(seed))
+        cond = self.condition.balanced(n) if cond is None else cond
+        if cond.shape[0] != n:
+            raise ValueError(f"{cond.shape[0]} labels for {n} samples")
+        G = self.sampler
+        was = G.training
+        G.eval()
+        x = torch.cat([G(zb.to(self.device), cb.to(self.device)).float().cpu()
+                       for zb, cb in zip(z.split(256), cond.split(256))])
+        G.train(was)
+        return x * self.scale
+
+    def evaluation_conditions(self, n: int) -> Tensor:
+        """A conditional VAE is evaluated on every class equally often."""
+        return self.condition.balanced(n)
+
+    def observe_fixed(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """:meth:`_observed` for evaluation, in the players' units: with ``binarize``, one fixed binarization of the
+        grey levels (seed :data:`EVAL_SEED`), the same for the same images every time."""
+        if not (self.bernoulli and self.cfg.binarize):
+            return x, (((x + 1) / 2).clamp(0, 1) if self.bernoulli else x)
+        p = ((x + 1) / 2).clamp(0, 1)
+        b = (torch.rand(p.shape, generator=torch.Generator().manual_seed(EVAL_SEED)) < p).float()
+        return 2 * b - 1, b
+
+    @torch.no_grad()
+    def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
+        """The posterior means μ of images (or points) ``x`` in data units — with ``binarize``, of their fixed
+        binarization (:meth:`observe_fixed`) — and, for a conditional VAE, their labels ``y``: (n, z_dim)."""
+        seen = self.observe_fixed(x / self.scale)[0]
+        was = self.E.training
+        self.E.eval()
+        mu = torch.cat([self.E(xb.to(self.device), None if y is None else yb.to(self.device))[0].float().cpu()
+                        for xb, yb in zip(seen.split(256), (y if y is not None else seen).split(256))])
+        self.E.train(was)
+        return mu
+
+    @torch.no_grad()
+    def decode(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """The means of p(x | z[, y]) in data units (the sampler: the EMA decoder when trained with one)."""
+        G = self.sampler
+        was = G.training
+        G.eval()
+        x = torch.cat([G(zb.to(self.device), *([] if y is None else [yb.to(self.device)])).float().cpu()
+                       for zb, yb in zip(z.split(256), (y if y is not None else z).split(256))])
+        G.train(was)
+        return x * self.scale
+
+    def held_out(self, n: int | None = None) -> tuple[Tensor, Tensor | None, str]:
+        """(the first ``n`` held-out images in data units, their labels for a conditional VAE, what they are): the
+        test split where the data has one, else the training images (said so); 2-D data: fresh draws."""
+        if not self.images:
+            n = n or 10_000
+            return self.data.sample(n, torch.Generator().manual_seed(EVAL_SEED + 4)), None, \
+                f"{n} fresh draws from {self.cfg.data} (seed {EVAL_SEED + 4})"
+        from ..metrics.images import reference_set
+
+        sampler, what = reference_set(self)
+        ds = sampler.dataset
+        idx = torch.arange(min(n or len(ds), len(ds)))
+        labels = ds.labels[idx] if self.condition is not None else None
+        return ds.to_float(idx), labels, f"the first {len(idx)} images of {what}"
+
+    # --- the held-out likelihood ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def test_nll(self, k: int = 5000, n: int | None = None, progress: bool = False) -> dict[str, float | str]:
+        """−log p(x) of held-out data estimated by importance sampling with the encoder as proposal (Burda et al.
+        2016, §5): log p(x) ≈ log (1/k) Σ p(x, z_i) / q(z_i | x), z_i ~ q(z | x); the estimate's mean over the data,
+        its standard error, in nats (and, for binary pixels, bits per dimension).  The Bernoulli likelihood scores
+        one fixed binarization of the held-out grey levels (seed :data:`EVAL_SEED`), the protocol recorded beside
+        the numbers.  A conditional VAE's is −log p(x | y) with the images' own labels."""
+        from tqdm import tqdm
+
+        x, y, what = self.held_out(n)
+        seen, target = self.observe_fixed(x / self.scale)
+        if self.bernoulli:
+            protocol = (f"binary pixels drawn once from the grey levels of {what} (fixed binarization, seed "
+                        f"{EVAL_SEED}); Bernoulli likelihood" if self.cfg.binarize else
+                        f"{what} (binary pixels); Bernoulli likelihood")
+        else:
+            protocol = (f"{what}; Gaussian likelihood, a density of the "
+                        + ("pixel values in [-1, 1] (continuous, not comparable with discrete likelihoods)"
+                           if self.images else "points"))
+        g = torch.Generator().manual_seed(EVAL_SEED + 5)
+        batch = 100
+        chunk = max(1, min(k, 20_000 // batch))  # importance samples per pass: bounded memory
+        was = self.E.training, self.G.training
+        self.E.eval(), self.G.eval()
+        estimates = []
+        bar = tqdm(total=len(x), disable=not progress, unit="img", desc=f"nll, k={k}", leave=False)
+        for start in range(0, len(x), batch):
+            sb, tb = seen[start:start + batch].to(self.device), target[start:start + batch].to(self.device)
+            yb = None if y is None else y[start:start + batch].to(self.device)
+            mu, logvar = self.E(sb, yb)
+            running = torch.full((len(sb),), -math.inf, device=self.device)
+            for done in range(0, k, chunk):
+                eps = torch.randn((min(chunk, k - done), *mu.shape), generator=g).to(self.device)
+                log_px, log_ratio, _ = self._log_weights(mu, logvar, eps, tb, yb, self.G)
+                running = torch.logaddexp(running, torch.logsumexp((log_px + log_ratio).double(), 0).float())
+            estimates.append((running - math.log(k)).double().cpu())
+            bar.update(len(sb))
+        bar.close()
+        self.E.train(was[0]), self.G.train(was[1])
+        log_p = torch.cat(estimates)
+        d = target[0].numel()
+        if not self.images:  # the points' density in data units: p_data(x) = p(x / scale) / scale^d
+            log_p = log_p - d * math.log(self.scale)
+        nll, se = float(-log_p.mean()), float(log_p.std() / math.sqrt(len(log_p)))
+        out: dict[str, float | str] = {"nll": nll, "nll_se": se, "nll_samples": k, "nll_images": len(log_p),
+                                       "nll_protocol": protocol}
+        if self.bernoulli:
+            out["bits_per_dim"] = nll / (d * math.log(2))
+        if self.condition is not None:
+            out["nll_protocol"] += "; −log p(x | y) with each image's own label"
+        return out
 
     # --- evaluation --------------------------------------------------------------------------------------------
     @torch.no_grad()
     def evaluate(self, n: int | None = None) -> dict[str, float | str]:
-        """The sampler's quality (:meth:`Family.sample_quality`) and the bound on ``n`` training points: ``elbo``
-        in nats per sample, the KL of each latent unit and the active units (Burda et al. 2016: Cov_x E_q[u] >
-        0.01)."""
+        """The sampler's quality (:meth:`Family.sample_quality`; a conditional VAE's on every class equally often)
+        and the bound on ``n`` training points: ``elbo`` in nats per sample, the KL of each latent unit and the
+        active units (Burda et al. 2016: Cov_x E_q[u] > 0.01)."""
         n = n or self.cfg.eval_samples
-        out = dict(self.sample_quality(n))
+        out = dict(self.sample_quality(n, None if self.condition is None else self.evaluation_conditions(n)))
         g = torch.Generator().manual_seed(EVAL_SEED + 3)
-        x = (self.data.sample(n, g) / self.scale).to(self.device)
+        if self.condition is None:
+            x, y = (self.data.sample(n, g) / self.scale).to(self.device), None
+        else:
+            x, y = self.data.sample_labelled(n, g)
+            x, y = (x / self.scale).to(self.device), y.to(self.device)
         was = self.E.training, self.G.training
         self.E.eval(), self.G.eval()
-        terms = self.bound(x, 1, 1.0, generator=g)
+        terms = self.bound(x, 1, 1.0, generator=g, y=y)
         self.E.train(was[0]), self.G.train(was[1])
         out["elbo"] = float(-terms["loss"].mean())
         out["kl"] = float(terms["kl"].mean())
@@ -161,6 +334,30 @@ class VAE(Family):
         kl_units = terms["kl_units"].mean(0)
         out.update({f"kl_unit/{i}": float(v) for i, v in enumerate(kl_units)} if len(kl_units) <= 16 else {})
         return out
+
+    # --- pictures ---------------------------------------------------------------------------------------------
+    def save_picture(self, path: Path, sink: "MetricsSink | None" = None, title: str | None = None) -> None:
+        """Samples as every family draws them; a conditional VAE's grid has one row per class."""
+        if self.condition is None or not self.images:
+            return super().save_picture(path, sink, title)
+        from torchvision.utils import make_grid, save_image
+
+        from .pictures import conditions_for_picture
+
+        cond, n, per_row = conditions_for_picture(self, 64)
+        grid = make_grid(self.generate(n, cond=cond), nrow=per_row, normalize=True, value_range=(-1, 1))
+        save_image(grid, str(path))
+        if sink is not None:
+            sink.add_image("samples", grid, self.step)
+
+    def extra_pictures(self, run_dir: Path, title: str) -> None:
+        """reconstructions.png (held-out input | reconstruction) and, with a 2-D latent, latent-grid.png."""
+        if self.images:
+            from torchvision.utils import save_image
+
+            save_image(reconstruction_grid(self, 32), str(run_dir / "reconstructions.png"))
+        if self.cfg.z_dim == 2:
+            save_latent_grid(self, run_dir / "latent-grid.png", title)
 
     # --- the config ------------------------------------------------------------------------------------------
     @classmethod
@@ -172,6 +369,9 @@ class VAE(Family):
         if cfg.binarize and (toy or cfg.likelihood == "gaussian"):
             raise ConfigError("binarize draws binary pixels for the Bernoulli likelihood; remove it or use "
                               "likelihood=bernoulli on images")
+        if toy and cfg.cvae:
+            raise ConfigError(f"cvae=true conditions on class labels and data={cfg.data} has none; use labelled "
+                              "images (mnist, class sub-folders, an .npz with 'labels')")
         if cfg.noise != "normal":
             raise ConfigError("family=vae's prior is the standard normal of its bound; remove noise=")
         if cfg.iwae_k > 1 and (cfg.beta != 1 or cfg.kl_warmup):
@@ -181,3 +381,56 @@ class VAE(Family):
             raise ConfigError(f"vae_hidden={list(cfg.vae_hidden)} must be layer widths of at least 1, e.g. [200,200]")
         if cfg.precision == "fp16":
             raise ConfigError("family=vae has no loss scaling for fp16; use precision=fp32")
+
+
+def _require_binary(data, name: str) -> None:
+    """Refuse grey-level images for the Bernoulli likelihood without binarize: its pixels must be 0 or 1."""
+    from ..data.images import DataError
+
+    images = data.dataset.images
+    grey = ((images != 0) & (images != 255)).any()
+    if bool(grey):
+        raise DataError(f"data={name} has grey levels (pixels other than black and white), and the Bernoulli "
+                        "likelihood scores binary pixels: add binarize=true (draw binary pixels from the grey levels "
+                        "at every pass) or use likelihood=gaussian")
+
+
+@torch.no_grad()
+def reconstruction_grid(model: VAE, n: int = 32) -> Tensor:
+    """Pairs of held-out image | its reconstruction (the decoded posterior mean), 8 pairs a row, in [0, 1]."""
+    from torchvision.utils import make_grid
+
+    x, y, _ = model.held_out(n)
+    rec = model.decode(model.encode(x, y), y)
+    x = model.observe_fixed(x)[0]  # what the encoder read (binary pixels with binarize)
+    pairs = torch.stack([x, rec], 1).flatten(0, 1)
+    return make_grid(pairs, nrow=16, normalize=True, value_range=(-1, 1), pad_value=1.0)
+
+
+@torch.no_grad()
+def save_latent_grid(model: VAE, path: Path, title: str = "", steps: int = 15) -> Path:
+    """A 2-D latent space drawn through the decoder: images decoded at the Gaussian quantiles of a steps × steps
+    grid (Kingma & Welling 2014, fig. 4); for 2-D points, the grid's lines carried into data space over the data."""
+    from scipy.stats import norm
+
+    from .. import plots
+
+    q = torch.tensor(norm.ppf(torch.linspace(0.05, 0.95, steps).numpy()), dtype=torch.float32)
+    zy, zx = torch.meshgrid(q.flip(0), q, indexing="ij")
+    z = torch.stack([zx, zy], -1).reshape(-1, 2)
+    y = model.condition.balanced(1).expand(len(z)) if model.condition is not None else None
+    x = model.decode(z, y)
+    if model.images:
+        from torchvision.utils import save_image
+
+        save_image(x, str(path), nrow=steps, normalize=True, value_range=(-1, 1))
+        return path
+    real = model.data.sample(2500, torch.Generator().manual_seed(EVAL_SEED + 1))
+    fig = plots.plot_samples(real, x, model.data.limits, title or f"{model.cfg.data}: the decoder's image of a "
+                             "latent grid")
+    lines = x.view(steps, steps, -1)
+    for i in range(steps):
+        fig.axes[0].plot(lines[i, :, 0], lines[i, :, 1], lw=0.6, color="C1")
+        fig.axes[0].plot(lines[:, i, 0], lines[:, i, 1], lw=0.6, color="C1")
+    plots.save(fig, path)
+    return path

@@ -69,10 +69,10 @@ register_metric("memorization", "nearest training and test digits of each sample
                 lambda exp: exp.cfg.data == "mnist")
 register_metric("accuracy", "the fraction of samples the MNIST classifier reads as the class they were asked for",
                 "the accuracy metric compares samples with the class they were asked for and needs a class-conditional "
-                "run (conditional=cgan or acgan)")
+                "run (conditional=cgan or acgan, or family=vae with cvae=true)")
 register_metric("class_fid", "FID per class against that class's reference images",
                 "the class_fid metric compares samples with the class they were asked for and needs a "
-                "class-conditional run (conditional=cgan or acgan)")
+                "class-conditional run (conditional=cgan or acgan, or family=vae with cvae=true)")
 register_metric("code_match", "InfoGAN's categorical code best matched to the digit classes",
                 "the code_match metric matches InfoGAN's categorical code to digit classes and needs a "
                 "conditional=infogan run")
@@ -83,6 +83,10 @@ for _name, _what in (("l1", "mean absolute error"), ("psnr", "peak signal-to-noi
                     "(conditional=pix2pix or srgan)")
 register_metric("cycle", "mean |F(G(a)) − a| and |G(F(b)) − b| on held-out images of both domains",
                 "the cycle metric translates there and back and needs a conditional=cyclegan run")
+register_metric("nll", "held-out −log p(x) by importance sampling, in nats and bits/dim (Burda et al. 2016)",
+                "nll is a held-out likelihood and needs a model that has one: family=vae (a GAN's or a GMMN's "
+                "generator defines no density; score its samples with fid, kid or pr)",
+                lambda exp: hasattr(exp, "test_nll"))
 IMAGE_METRICS = tuple(METRICS)  # the names, in the order above
 TRANSLATION_METRICS = ("l1", "psnr", "ssim")
 
@@ -180,7 +184,7 @@ def _backbone(name: str, data: str, inception_weights: str | None, device, progr
     raise MetricUnavailable(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
 
 
-def _reference_set(exp):
+def reference_set(exp):
     """(real images to compare with as an ImageSampler, what they are): the held-out test split where the
     dataset has one, else the run's own training images."""
     from ..data.images import ImageSampler, load_cifar10, load_mnist
@@ -203,7 +207,7 @@ def _reference(exp, backbone_fn, backbone: str, n_ref: int) -> tuple[Tensor, dic
     """Real features on the reference set, cached in the data home with their provenance."""
     from ..data.images import data_home
 
-    sampler, what = _reference_set(exp)
+    sampler, what = reference_set(exp)
     info = {"reference": what, "reference_samples": n_ref,
             "reference_fingerprint": fingerprint(sampler.dataset.images), "backbone": backbone,
             "image_size": exp.cfg.image_size}
@@ -346,7 +350,7 @@ def _conditional_metrics(exp, metrics, fake, fake_feats, asked, backbone_fn, des
         if "code_match" in metrics:
             out.update(best_matching_accuracy(asked, predicted, exp.condition.categorical, 10))
     if "class_fid" in metrics:
-        sampler, what = _reference_set(exp)
+        sampler, what = reference_set(exp)
         labels = sampler.dataset.labels
         if labels is None:
             raise MetricUnavailable(f"class_fid needs labelled reference images; {what} has no labels")
@@ -375,10 +379,18 @@ def check_metrics(exp, metrics: list[str]) -> None:
 
 
 def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_000, backbone: str | None = None,
-                    inception_weights: str | None = None, progress: bool = False) -> dict:
+                    inception_weights: str | None = None, progress: bool = False, nll_samples: int = 5000,
+                    nll_images: int | None = None) -> dict:
     """The requested ``metrics`` for the run's sampling generator, with their provenance.  ``backbone``:
-    ``mnist`` or ``inception`` (default: :func:`default_backbone` of the run's data)."""
+    ``mnist`` or ``inception`` (default: :func:`default_backbone` of the run's data).  ``nll``: the held-out
+    likelihood with ``nll_samples`` importance samples on the first ``nll_images`` held-out images (default all)."""
     check_metrics(exp, metrics)
+    if "nll" in metrics:  # the likelihood needs no samples and no backbone
+        likelihood = {"step": exp.step, **exp.test_nll(nll_samples, nll_images, progress)}
+        metrics = [m for m in metrics if m != "nll"]
+        if not metrics:
+            return likelihood
+        return {**evaluate_images(exp, metrics, n, n_ref, backbone, inception_weights, progress), **likelihood}
     data = exp.cfg.data
     backbone = backbone or default_backbone(data)
     if exp.condition is not None and exp.condition.from_real:  # a translation's own protocol (held-out data)

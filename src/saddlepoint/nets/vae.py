@@ -1,6 +1,7 @@
 """The players of a variational autoencoder: an encoder q(z | x) = N(μ(x), diag σ²(x)) and a decoder whose
 output parametrizes p(x | z) (Kingma & Welling 2014).  Fully connected with tanh units, as the IWAE paper's
-one-stochastic-layer MNIST model (784-200-200-50, Burda et al. 2016)."""
+one-stochastic-layer MNIST model (784-200-200-50, Burda et al. 2016); with ``classes``, each also reads the
+one-hot label (the conditional VAE)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import math
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 __all__ = ["GaussianEncoder", "Decoder"]
 
@@ -19,17 +21,29 @@ def _mlp(widths: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class GaussianEncoder(nn.Module):
-    """x (B, *shape) → (μ, log σ²), each (B, latent)."""
+def _with_label(h: Tensor, y: Tensor | None, classes: int) -> Tensor:
+    """``h`` (B, d) with the one-hot label appended (the conditional VAE, Sohn et al. 2015); ``h`` if unconditional."""
+    if not classes:
+        if y is not None:
+            raise ValueError("this network is unconditional; it takes no labels")
+        return h
+    if y is None:
+        raise ValueError("this conditional network needs the labels y")
+    return torch.cat([h, F.one_hot(y.long(), classes).to(h.dtype)], dim=1)
 
-    def __init__(self, in_shape: tuple[int, ...], hidden: tuple[int, ...], latent: int):
+
+class GaussianEncoder(nn.Module):
+    """x (B, *shape) [and its label y (B,)] → (μ, log σ²), each (B, latent)."""
+
+    def __init__(self, in_shape: tuple[int, ...], hidden: tuple[int, ...], latent: int, classes: int = 0):
         super().__init__()
-        d = math.prod(in_shape)
+        d = math.prod(in_shape) + classes
+        self.classes = classes
         self.body = _mlp([d, *hidden])
         self.head = nn.Linear(hidden[-1] if hidden else d, 2 * latent)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        mu, logvar = self.head(self.body(x.flatten(1))).chunk(2, dim=1)
+    def forward(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        mu, logvar = self.head(self.body(_with_label(x.flatten(1), y, self.classes))).chunk(2, dim=1)
         return mu, logvar
 
 
@@ -39,20 +53,21 @@ class Decoder(nn.Module):
     (images: pixels in [−1, 1]; 2-D points: the decoded mean, without the observation noise), so the decoder
     samples and is averaged like any generator."""
 
-    def __init__(self, latent: int, hidden: tuple[int, ...], out_shape: tuple[int, ...], bernoulli: bool):
+    def __init__(self, latent: int, hidden: tuple[int, ...], out_shape: tuple[int, ...], bernoulli: bool,
+                 classes: int = 0):
         super().__init__()
-        self.z_dim, self.out_shape, self.bernoulli = latent, tuple(out_shape), bernoulli
-        self.body = _mlp([latent, *hidden])
+        self.z_dim, self.out_shape, self.bernoulli, self.classes = latent, tuple(out_shape), bernoulli, classes
+        self.body = _mlp([latent + classes, *hidden])
         self.head = nn.Linear(hidden[-1] if hidden else latent, math.prod(self.out_shape))
         self.log_scale = nn.Parameter(torch.zeros(())) if not bernoulli else None
 
-    def params(self, z: Tensor) -> Tensor:
-        """(B, *out_shape): Bernoulli logits, or the Gaussian's mean."""
-        return self.head(self.body(z)).view(z.shape[0], *self.out_shape)
+    def params(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        """(B, *out_shape): Bernoulli logits, or the Gaussian's mean (a conditional decoder: given labels y)."""
+        return self.head(self.body(_with_label(z, y, self.classes))).view(z.shape[0], *self.out_shape)
 
-    def forward(self, z: Tensor, raw: bool = False) -> Tensor:
-        """The mean of p(x | z) in data units; ``raw``: the parameters (:meth:`params`) instead."""
-        p = self.params(z)
+    def forward(self, z: Tensor, y: Tensor | None = None, raw: bool = False) -> Tensor:
+        """The mean of p(x | z[, y]) in data units; ``raw``: the parameters (:meth:`params`) instead."""
+        p = self.params(z, y)
         if raw:
             return p
         return 2 * torch.sigmoid(p) - 1 if self.bernoulli else p
