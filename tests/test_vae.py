@@ -239,3 +239,14 @@ def test_attribute_arithmetic_moves_the_attribute_from_the_command_line(tmp_path
                         (["--attribute", "slant", "--from", "3"], "--from picks the digit")):
         assert main(["attribute", str(run), *args]) == 2
         assert match in capsys.readouterr().err
+
+
+def test_evaluating_while_training_leaves_the_weights_as_they_were(tmp_path, tiny_npz):
+    """The evaluation binarizes once by a fixed seed: the training's own stream of binary pixels stays untouched."""
+    base = [f"data={tiny_npz}", "z_dim=4", "vae_hidden=[16]", "batch_size=32", "eval_samples=64", "steps=4",
+            "sample_every=0"]
+    runs = [train(resolve_config("mnist-vae", [*base, f"eval_every={e}"])[1], out=tmp_path / f"e{e}",
+                  progress=False).run_dir for e in (0, 1)]
+    a, b = load_checkpoint(runs[0])[0], load_checkpoint(runs[1])[0]
+    for k in a:
+        assert torch.equal(a[k], b[k]), k

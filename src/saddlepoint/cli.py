@@ -67,6 +67,9 @@ def _summary_line(summary: dict, run_dir: Path) -> str:
         q = ", ".join(f"{k} {v:.4g}" for k, v in summary.items() if k in ("mmd2", "mmd2_pixels", "accuracy", "code_match"))
         if "classes" in summary:  # MNIST: the digits drawn
             q += f", {summary['classes']}/10 digits drawn (KL to uniform {summary['class_kl']:.3f})"
+    if "elbo" in summary:  # a VAE: its bound on the training data, and the latent units it uses
+        q += (f"; ELBO {summary['elbo']:.2f} nats on training data, {summary['active_units']} active latent units "
+              "(held-out likelihood: `saddlepoint evaluate RUN --metrics nll`)")
     if "collapse_alarm" in summary:
         q += f" — ALARM: {summary['collapse_alarm']}"
     if summary.get("rollbacks"):

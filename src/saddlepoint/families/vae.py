@@ -135,12 +135,12 @@ class VAE(Family):
         return log_px, log_prior_ratio, z
 
     def bound(self, x: Tensor, k: int, beta: float = 1.0, generator: torch.Generator | None = None,
-              y: Tensor | None = None) -> dict[str, Tensor]:
+              y: Tensor | None = None, fixed: bool = False) -> dict[str, Tensor]:
         """The negative bound and its terms on the batch ``x`` (in the players' units; ``y``: its labels for a
         conditional VAE), each (B,) in nats: with k = 1 the ELBO (−reconstruction + β·KL), with k > 1 the
-        importance-weighted bound."""
+        importance-weighted bound.  ``fixed``: binarize by :meth:`observe_fixed`, leaving the training's stream."""
         generator = generator or self.rng
-        seen, target = self._observed(x)
+        seen, target = self.observe_fixed(x) if fixed else self._observed(x)
         mu, logvar = self.E_run(seen, y)
         # ε for the global batch, this process's slice: (k, B, latent)
         eps = torch.randn((mu.shape[0] * self.dist.world, k, mu.shape[1]), generator=generator)
@@ -326,7 +326,7 @@ class VAE(Family):
             x, y = (x / self.scale).to(self.device), y.to(self.device)
         was = self.E.training, self.G.training
         self.E.eval(), self.G.eval()
-        terms = self.bound(x, 1, 1.0, generator=g, y=y)
+        terms = self.bound(x, 1, 1.0, generator=g, y=y, fixed=True)
         self.E.train(was[0]), self.G.train(was[1])
         out["elbo"] = float(-terms["loss"].mean())
         out["kl"] = float(terms["kl"].mean())
