@@ -35,6 +35,8 @@ import torch
 from torch import Tensor
 from torch.nn.functional import softplus
 
+from .kernels import kernel_values
+
 __all__ = [
     "FDivergence",
     "DIVERGENCES",
@@ -235,8 +237,11 @@ def wasserstein1_1d(x: np.ndarray | Tensor, y: np.ndarray | Tensor) -> float:
     return float(wasserstein_distance(np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()))
 
 
-def mmd2(x: Tensor, y: Tensor, bandwidths: tuple[float, ...] | float = 1.0, unbiased: bool = True) -> Tensor:
-    """Squared maximum mean discrepancy with a (sum of) Gaussian kernel(s) k(a, b) = exp(−‖a−b‖² / 2σ²).
+def mmd2(x: Tensor, y: Tensor, bandwidths: tuple[float, ...] | float = 1.0, unbiased: bool = True,
+         kernel: str = "gaussian", alpha: float = 1.0) -> Tensor:
+    """Squared maximum mean discrepancy, by default with a (sum of) Gaussian kernel(s) k(a, b) = exp(−‖a−b‖² / 2σ²);
+    ``kernel``: any of :data:`saddlepoint.kernels.KERNELS` (``bandwidths`` are its widths; ``alpha`` the rational
+    quadratic's shape).
 
     Gretton et al. 2012, eq. (3) (unbiased U-statistic) or eq. (5)-style biased V-statistic.
     ``x``: (n, d), ``y``: (m, d).  Differentiable, so it also serves as a training loss (GMMN).
@@ -248,7 +253,7 @@ def mmd2(x: Tensor, y: Tensor, bandwidths: tuple[float, ...] | float = 1.0, unbi
     n, m = x.shape[0], y.shape[0]
     xy = torch.cat([x, y], dim=0)
     d2 = torch.cdist(xy, xy).pow(2)  # (n+m, n+m)
-    k = sum(torch.exp(-d2 / (2 * s**2)) for s in bandwidths)
+    k = kernel_values(d2, kernel, bandwidths, alpha)
     kxx, kyy, kxy = k[:n, :n], k[n:, n:], k[:n, n:]
     if unbiased:
         if n < 2 or m < 2:
