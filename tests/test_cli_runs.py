@@ -253,7 +253,7 @@ IMG = ["model=dcgan", "base_channels=8", "z_dim=16", "batch_size=16", "lr_decay=
 
 
 def test_image_gan_trains_samples_and_resumes_exactly(tmp_path, tiny_npz, capsys):
-    overrides = [f"data={tiny_npz}", *IMG, "steps=8", "checkpoint_every=4", "sample_every=4", "ema=0.9"]
+    overrides = [f"data={tiny_npz}", *IMG, "steps=8", "checkpoint_every=4", "sample_every=4", "ema=0.9", "log_every=4"]
     out = tmp_path / "full"
     assert main(["train", "mnist-dcgan", *overrides, "--out", str(out), "--quiet"]) == 0
     assert "mmd2_pixels" in json.loads((out / "summary.json").read_text())
@@ -282,6 +282,7 @@ def test_model_must_fit_the_data(capsys):
 def test_sample_and_interpolate_are_deterministic(tmp_path, tiny_npz, capsys):
     run = tmp_path / "run"
     assert main(["train", "mnist-dcgan", f"data={tiny_npz}", *IMG, "steps=3", "--out", str(run), "--quiet"]) == 0
+    assert (run / "samples.png").exists() and not (run / "curves.png").exists()  # one logged row: no curve to draw
     tiny_npz.unlink()  # sampling needs only the run, not the data
     a, b, c = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png"
     assert main(["sample", str(run), "-n", "16", "--seed", "3", "-o", str(a)]) == 0

@@ -368,10 +368,13 @@ class CollapseWatch:
 
 
 def make_plots(model: Family, run_dir: Path, recipe: str) -> None:
-    """curves.png and samples.png in ``run_dir``, and the family's own pictures (a 2-D GAN's critic.png)."""
-    from . import plots
-
+    """curves.png (once the log has two rows: a curve of one point says nothing, and drawing it costs a short run
+    matplotlib's import) and samples.png in ``run_dir``, and the family's own pictures (a 2-D GAN's critic.png)."""
     title = f"{recipe}: {model.objective()}, step {model.step}"
-    plots.save(plots.plot_curves(read_metrics(run_dir), title), run_dir / "curves.png")
+    rows = read_metrics(run_dir)
+    if sum(any(k.startswith("loss") for k in r) for r in rows) >= 2:
+        from . import plots
+
+        plots.save(plots.plot_curves(rows, title), run_dir / "curves.png")
     model.save_picture(run_dir / "samples.png", title=title)
     model.extra_pictures(run_dir, title)
