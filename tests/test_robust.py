@@ -104,6 +104,9 @@ def test_the_collapse_watch():
     assert watch.see(1000, {"modes": 20}) == "" and watch.see(2000, {"modes": 25}) == ""
     assert watch.see(3000, {"modes": 21}) == ""  # 16 % below the best
     assert "modes 19, down from 25 at step 2000" in watch.see(4000, {"modes": 19})
+    assert watch.see(5000, {"modes": 18}) == "" and watch.alarm  # still down: said once, still standing
+    assert watch.see(6000, {"modes": 24}) == "" and not watch.alarm and watch.recovered == 1  # came back: cleared
+    assert "modes 10" in watch.see(7000, {"modes": 10})  # a new fall is said again
     assert CollapseWatch(0).see(1, {"modes": 25}) == "" and CollapseWatch(0).see(2, {"modes": 1}) == ""
 
 
@@ -116,6 +119,17 @@ def test_a_collapse_warns_in_the_log_and_the_summary(tmp_path, monkeypatch):
         result = train(cfg, out=tmp_path / "run", progress=False)
     assert "modes 4" in result.summary["collapse_alarm"]
     assert read_metrics(result.run_dir)[-1]["alarm/collapse"] == 1
+
+
+def test_a_dip_that_recovers_leaves_no_alarm_in_the_summary(tmp_path, monkeypatch):
+    """Early in training coverage dips on its way up (grid25, seed 1: 9 modes, then 6, then 25): warned, then
+    cleared, and the run's last line carries no alarm."""
+    script = iter([{"modes": m, "high_quality": 0.9, "reverse_kl": 0.1} for m in (9, 6, 25)])
+    monkeypatch.setattr(GANFamily, "evaluate", lambda self, n=None: next(script))
+    _, cfg = resolve_config("grid25", [*TINY, "steps=6", "eval_every=2"])
+    with pytest.warns(UserWarning, match="coverage fell at step 4: modes 6, down from 9"):
+        result = train(cfg, out=tmp_path / "run", progress=False)
+    assert "collapse_alarm" not in result.summary and result.summary["collapse_alarms_recovered"] == 1
 
 
 def test_the_class_histogram():

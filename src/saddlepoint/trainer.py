@@ -296,6 +296,8 @@ def _run(model: Family, run_dir: Path, recipe: str, progress: bool) -> RunResult
         summary["rollbacks"] = model.rollbacks
     if watch.alarm:
         summary["collapse_alarm"] = watch.alarm
+    if watch.recovered:
+        summary["collapse_alarms_recovered"] = watch.recovered
     if out_of_time:
         summary["stopped"] = f"time_limit of {cfg.time_limit:g} min reached at step {model.step} of {cfg.steps}"
     if model.dist.world > 1:
@@ -342,28 +344,39 @@ def _roll_back(model: Family, last_ckpt: Path, bad: str | None, logs: dict[str, 
 
 class CollapseWatch:
     """Warns when an evaluation's coverage falls by more than ``drop`` (a fraction) below the best seen so far:
-    modes on mixtures and stacked MNIST, digit classes drawn on MNIST (``classes``).  0 = never."""
+    modes on mixtures and stacked MNIST, digit classes drawn on MNIST (``classes``).  0 = never.  The alarm
+    stands while coverage stays down (``alarm``; the summary reports it) and clears when it comes back within
+    ``drop`` of the best (early in training coverage often dips on its way up); ``recovered`` counts the alarms that
+    cleared."""
 
     MEASURES = ("modes", "classes")
 
     def __init__(self, drop: float):
-        self.drop, self.best, self.alarm, self.alarm_short = drop, {}, "", ""
+        self.drop, self.best, self.alarm, self.alarm_short, self.recovered = drop, {}, "", "", 0
 
     def see(self, step: int, quality: dict) -> str:
+        """The alarm's text when this evaluation raises it (once per fall), else ""."""
         if not self.drop:
             return ""
+        down = False
         for name in self.MEASURES:
             value = quality.get(name)
             if not isinstance(value, (int, float)):
                 continue
             best = self.best.get(name)
             if best is not None and value < (1 - self.drop) * best[0]:
+                down = True
+                if self.alarm:  # still down: already said
+                    continue
                 self.alarm = (f"coverage fell at step {step}: {name} {value:g}, down from {best[0]:g} at step "
                               f"{best[1]}; the generator may be collapsing (the checkpoints keep the earlier weights)")
                 self.alarm_short = f"{name} {value:g}<{best[0]:g}"
                 return self.alarm
             if best is None or value > best[0]:
                 self.best[name] = (value, step)
+        if self.alarm and not down:  # back within reach of the best
+            self.alarm, self.alarm_short = "", ""
+            self.recovered += 1
         return ""
 
 
