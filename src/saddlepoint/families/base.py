@@ -239,14 +239,17 @@ class Family:
                 **digit_reads(self, fake, cond)}
 
     def save_picture(self, path: Path, sink: "MetricsSink | None" = None, title: str | None = None) -> None:
-        """A picture of the sampler now: an 8×8 image grid, or 2500 points over the data (with the 3-std
-        high-quality circles on a mixture)."""
+        """A picture of the sampler now: an 8×8 image grid (a class- or code-conditional run: one row per class),
+        or 2500 points over the data (with the 3-std high-quality circles on a mixture)."""
         from .. import plots
 
         if self.images:
             from torchvision.utils import make_grid, save_image
 
-            grid = make_grid(self.generate(64), nrow=8, normalize=True, value_range=(-1, 1))
+            from .pictures import conditions_for_picture
+
+            cond, n, per_row = conditions_for_picture(self, 64)
+            grid = make_grid(self.generate(n, cond=cond), nrow=per_row, normalize=True, value_range=(-1, 1))
             save_image(grid, str(path))
             if sink is not None:
                 sink.add_image("samples", grid, self.step)

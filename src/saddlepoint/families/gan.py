@@ -321,18 +321,14 @@ class GANFamily(Family):
     def save_picture(self, path: Path, sink=None, title: str | None = None) -> None:
         """An 8×8 grid (a conditional run: one row per class; a translation run: source | output | target rows),
         or 2500 points over the data."""
-        if not self.images or self.condition is None:
+        if not self.images or self.condition is None or not self.condition.from_real:
             return super().save_picture(path, sink, title)
-        from torchvision.utils import make_grid, save_image
+        from torchvision.utils import save_image
 
-        from .pictures import conditions_for_picture, translation_grid
+        from .pictures import translation_grid
 
-        if self.condition.from_real:  # rows: source | G(source) | target
-            real, sources = self.data.sample_labelled(8, torch.Generator().manual_seed(EVAL_SEED))
-            grid = translation_grid(self, sources, None if self.condition.unpaired else real)
-        else:
-            cond, n, per_row = conditions_for_picture(self, 64)  # conditional: one row per class
-            grid = make_grid(self.generate(n, cond=cond), nrow=per_row, normalize=True, value_range=(-1, 1))
+        real, sources = self.data.sample_labelled(8, torch.Generator().manual_seed(EVAL_SEED))  # source | G | target
+        grid = translation_grid(self, sources, None if self.condition.unpaired else real)
         save_image(grid, str(path))
         if sink is not None:
             sink.add_image("samples", grid, self.step)

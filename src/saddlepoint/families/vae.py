@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -33,9 +33,6 @@ from ..runs import RunError
 from .base import EVAL_SEED, Family, adam
 from .classcond import ClassLabels
 from .registry import register_family
-
-if TYPE_CHECKING:
-    from ..runs import MetricsSink
 
 __all__ = ["VAEKeys", "VAE", "VAELabels", "gaussian_kl", "reconstruction_grid", "save_latent_grid"]
 
@@ -336,20 +333,6 @@ class VAE(Family):
         return out
 
     # --- pictures ---------------------------------------------------------------------------------------------
-    def save_picture(self, path: Path, sink: "MetricsSink | None" = None, title: str | None = None) -> None:
-        """Samples as every family draws them; a conditional VAE's grid has one row per class."""
-        if self.condition is None or not self.images:
-            return super().save_picture(path, sink, title)
-        from torchvision.utils import make_grid, save_image
-
-        from .pictures import conditions_for_picture
-
-        cond, n, per_row = conditions_for_picture(self, 64)
-        grid = make_grid(self.generate(n, cond=cond), nrow=per_row, normalize=True, value_range=(-1, 1))
-        save_image(grid, str(path))
-        if sink is not None:
-            sink.add_image("samples", grid, self.step)
-
     def extra_pictures(self, run_dir: Path, title: str) -> None:
         """reconstructions.png (held-out input | reconstruction) and, with a 2-D latent, latent-grid.png."""
         if self.images:
