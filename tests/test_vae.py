@@ -236,7 +236,8 @@ def test_attribute_arithmetic_moves_the_attribute_from_the_command_line(tmp_path
     capsys.readouterr()
     for args, match in ((["--attribute", "label:9"], "label 9 does not occur"),
                         (["--attribute", "weight"], "choose thickness, slant or label:K"),
-                        (["--attribute", "slant", "--from", "3"], "--from picks the digit")):
+                        (["--attribute", "slant", "--from", "3"], "--from picks the digit"),
+                        (["--attribute", "slant", "--images", "0"], "--images must be at least 8")):
         assert main(["attribute", str(run), *args]) == 2
         assert match in capsys.readouterr().err
 

@@ -271,6 +271,9 @@ def cmd_attribute(args: argparse.Namespace) -> int:
     from .attributes import attribute_direction, edit, save_attribute_picture
 
     report: dict = {}
+    if args.images < 8 or args.report_images < 1:
+        return _fail("--images must be at least 8 (its top and bottom quarters define the direction) and "
+                     "--report-images at least 1")
 
     def draw(exp, out):
         found = attribute_direction(exp, args.attribute, args.images, args.source)
