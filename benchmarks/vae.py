@@ -65,6 +65,12 @@ def _run(recipe: str, overrides: list[str], args, name: str, run: str | None = N
     return result.summary, load_run(result.run_dir, load_data=True)
 
 
+def _add(rows: list[dict], args, row: dict) -> None:
+    """Keep a result row and record it (the --jsonl file and stdout) as it finishes."""
+    rows.append(row)
+    record(row, args.jsonl)
+
+
 # --- test NLL --------------------------------------------------------------------------------------------------
 def part_nll(args) -> list[dict]:
     rows = []
@@ -73,7 +79,7 @@ def part_nll(args) -> list[dict]:
         summary, model = _run(recipe, [], args, recipe, args.run)
         t1 = time.time()
         ev = model.test_nll(args.nll_samples, args.nll_images, progress=sys.stderr.isatty())
-        rows.append({"part": "nll", "recipe": recipe, "iwae_k": model.cfg.iwae_k, "steps": summary["steps"],
+        _add(rows, args, {"part": "nll", "recipe": recipe, "iwae_k": model.cfg.iwae_k, "steps": summary["steps"],
                      "epochs": round(summary["steps"] * model.cfg.batch_size / 60_000, 1),
                      "train_seconds": round(summary["seconds"]), "threads": args.threads,
                      "nll": round(ev["nll"], 2), "nll_se": round(ev["nll_se"], 2), "bits_per_dim": round(
@@ -81,7 +87,6 @@ def part_nll(args) -> list[dict]:
                      "eval_seconds": round(time.time() - t1), "active_units": model.evaluate(2000)["active_units"],
                      "protocol": ev["nll_protocol"], "machine": _machine(args.threads),
                      "wall_seconds": round(time.time() - t0)})
-        record(rows[-1], args.jsonl)
     return rows
 
 
@@ -125,10 +130,9 @@ def part_beta(args) -> list[dict]:
     for beta in args.beta or BETAS:
         summary, model = _run("mnist-beta-vae", [f"beta={beta}"], args, f"beta-{beta:g}")
         terms = held_out_terms(model)
-        rows.append({"part": "beta", "beta": beta, "steps": summary["steps"], "train_seconds": round(summary["seconds"]),
+        _add(rows, args, {"part": "beta", "beta": beta, "steps": summary["steps"], "train_seconds": round(summary["seconds"]),
                      "threads": args.threads, "z_dim": model.cfg.z_dim, **{k: round(v, 2) for k, v in terms.items()},
                      "machine": _machine(args.threads)})
-        record(rows[-1], args.jsonl)
     return rows
 
 
@@ -200,12 +204,11 @@ def part_attribute(args) -> list[dict]:
         for amount in args.amount or (0.5, 1.0, 1.5, 2.0):
             result = edit(model, found, amount, rows=10, n_report=1000)
             rep = result["report"]
-            rows.append({"part": "attribute", "attribute": attribute, "amount": amount, "steps": summary["steps"],
+            _add(rows, args, {"part": "attribute", "attribute": attribute, "amount": amount, "steps": summary["steps"],
                          "data_std": round(rep["data_std"], 3), "moved": round(rep["moved"], 3),
                          "moved_in_std": round(rep["moved_in_std"], 2), "digit_kept": round(rep["digit_kept"], 4),
                          "digit_kept_reconstruction": round(rep["digit_kept_reconstruction"], 4),
                          "machine": _machine(args.threads)})
-            record(rows[-1], args.jsonl)
             if amount == 1.5:
                 FIGURES.mkdir(exist_ok=True)
                 save_attribute_picture(result["picture"], FIGURES / f"vae-attribute-{attribute}.png")
@@ -244,9 +247,8 @@ def part_blur(args) -> list[dict]:
         pictures["DCGAN samples"] = load_run(args.gan_run).generate(1000)
     rows = []
     for what, images in pictures.items():
-        rows.append({"part": "blur", "images": what, "sharpness": round(sharpness(images), 4),
+        _add(rows, args, {"part": "blur", "images": what, "sharpness": round(sharpness(images), 4),
                      "machine": _machine(args.threads)})
-        record(rows[-1], args.jsonl)
     FIGURES.mkdir(exist_ok=True)
     strip = torch.cat([images[:16] for images in pictures.values()])
     save_image(make_grid(strip, nrow=16, normalize=True, value_range=(-1, 1), pad_value=1.0),
@@ -271,11 +273,10 @@ def part_grid(args) -> list[dict]:
         summary, model = _run("grid25-vae", [], args_seed, f"grid25-vae-seed{seed}")
         q = model.evaluate(2500)
         nll = model.test_nll(1000, 2000)
-        rows.append({"part": "grid", "seed": seed, "steps": summary["steps"], "train_seconds": round(summary["seconds"]),
+        _add(rows, args, {"part": "grid", "seed": seed, "steps": summary["steps"], "train_seconds": round(summary["seconds"]),
                      "modes": q["modes"], "high_quality": round(q["high_quality"], 4),
                      "reverse_kl": round(q["reverse_kl"], 4), "active_units": q["active_units"],
                      "nll": round(nll["nll"], 3), "machine": _machine(args.threads)})
-        record(rows[-1], args.jsonl)
     return rows
 
 

@@ -150,6 +150,8 @@ def test_evaluate_nll_from_the_command_line_and_its_refusals(tmp_path, tiny_npz,
     assert "needs a model that has one: family=vae" in capsys.readouterr().err
     assert main(["evaluate", str(run), "--metrics", "nll", "--nll-samples", "0"]) == 2
     assert "--nll-samples and --nll-images must be at least 1" in capsys.readouterr().err
+    assert main(["evaluate", str(run), "--nll-samples", "20"]) == 2  # not ignored without the metric it sets
+    assert "add --metrics nll" in capsys.readouterr().err
 
 
 def test_grey_images_with_the_bernoulli_likelihood_are_refused_with_the_fix(tmp_path):

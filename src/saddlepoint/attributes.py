@@ -74,8 +74,7 @@ def attribute_direction(model, attribute: str, n: int = 5000, source: int | None
     if not hasattr(model, "encode") or not model.images:
         raise RunError("attribute arithmetic encodes images and needs an image VAE run (family=vae on images)")
     name, label = _parse(attribute)
-    x, y, what = model.held_out(n)
-    labels = _labels(model, len(x))
+    x, labels, what = model.held_out(n)
     if name == "label":
         if model.condition is not None:
             raise RunError("a conditional VAE is told the digit: change it with `saddlepoint sample RUN --label K`; "
@@ -92,17 +91,10 @@ def attribute_direction(model, attribute: str, n: int = 5000, source: int | None
         measure = MEASURES[name](x)
         lo, hi = measure.quantile(0.25), measure.quantile(0.75)
         has, hasnt = measure >= hi, measure <= lo
-    mu = model.encode(x, y)
+    mu = model.encode(x, labels)  # a conditional VAE reads the labels; an unconditional one does not
     direction = mu[has].mean(0) - mu[hasnt].mean(0)
-    return {"name": name, "label": label, "source": source, "direction": direction, "x": x, "y": y,
+    return {"name": name, "label": label, "source": source, "direction": direction, "x": x,
             "labels": labels, "measure": measure, "has": has, "hasnt": hasnt, "what": what}
-
-
-def _labels(model, n: int) -> Tensor | None:
-    from .metrics.images import reference_set
-
-    labels = reference_set(model)[0].dataset.labels
-    return None if labels is None else labels[:n]
 
 
 def _check_label(labels: Tensor | None, k: int, what: str) -> None:
@@ -118,12 +110,12 @@ def edit(model, found: dict, amount: float, rows: int = 8, n_report: int = 1000)
     and the report on the first ``n_report`` edited images."""
     from .metrics.images import mnist_backbone
 
-    x, y, labels = found["x"], found["y"], found["labels"]
+    x, labels = found["x"], found["labels"]
     chosen = torch.arange(len(x))
     if found["name"] == "label":  # edit the images without the label (those of the source digit)
         chosen = chosen[found["hasnt"]]
     chosen = chosen[:n_report]
-    xs, ys = x[chosen], None if y is None else y[chosen]
+    xs, ys = x[chosen], None if labels is None else labels[chosen]
     mu = model.encode(xs, ys)
     rec = model.decode(mu, ys)
     edited = model.decode(mu + amount * found["direction"], ys)
@@ -138,12 +130,13 @@ def edit(model, found: dict, amount: float, rows: int = 8, n_report: int = 1000)
                        "moved_per_unit": float((after - before).mean()) / amount if amount else math.nan,
                        "moved_in_std": float((after - before).mean()) / std})
     if model.cfg.data == "mnist" and labels is not None:
-        read = mnist_backbone()[0](edited)[1].argmax(1)
+        classify = mnist_backbone()[0]
+        read = classify(edited)[1].argmax(1)
         if found["name"] == "label":
             report["reads_target"] = float((read == found["label"]).float().mean())
         else:
             report["digit_kept"] = float((read == labels[chosen]).float().mean())
-            read_rec = mnist_backbone()[0](rec)[1].argmax(1)
+            read_rec = classify(rec)[1].argmax(1)
             report["digit_kept_reconstruction"] = float((read_rec == labels[chosen]).float().mean())
     picture = torch.stack([model.observe_fixed(xs[:rows])[0], rec[:rows], edited[:rows]], 1).flatten(0, 1)
     return {"report": report, "picture": picture}

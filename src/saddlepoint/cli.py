@@ -152,7 +152,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             raise RunError("--samples does not apply to super-resolution runs: they are scored on whole held-out "
                            "photographs (the data's test/ folder); leave it out")
         metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
-        if args.nll_samples < 1 or (args.nll_images is not None and args.nll_images < 1):
+        if (args.nll_samples is not None or args.nll_images is not None) and "nll" not in metrics:
+            raise RunError("--nll-samples and --nll-images set the held-out likelihood: add --metrics nll")
+        if any(v is not None and v < 1 for v in (args.nll_samples, args.nll_images)):
             raise RunError("--nll-samples and --nll-images must be at least 1")
         if metrics and (exp.images or metrics == ["nll"]):
             from .metrics.images import check_metrics, evaluate_images
@@ -161,7 +163,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             exp = load(True)
             result = evaluate_images(exp, metrics, n=args.samples or 10_000, n_ref=args.reference_samples,
                                      backbone=args.backbone, inception_weights=args.inception_weights,
-                                     progress=not args.quiet, nll_samples=args.nll_samples,
+                                     progress=not args.quiet, nll_samples=args.nll_samples or 5000,
                                      nll_images=args.nll_images)
         elif args.metrics or args.backbone or args.inception_weights:
             raise RunError("--metrics/--backbone are for image runs; 2-D runs report mode coverage (or MMD²) without "
@@ -319,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--metrics", default="", help="image runs: any of fid,kid,is,pr,modes,memorization,accuracy,class_fid,code_match,nll (modes: stacked MNIST; "
                         "memorization: MNIST; accuracy, class_fid: cgan/acgan/cvae runs; code_match: InfoGAN on MNIST; "
                         "nll: VAE runs, 2-D ones too)")
-    e.add_argument("--nll-samples", type=int, default=5000, metavar="K",
+    e.add_argument("--nll-samples", type=int, default=None, metavar="K",
                    help="nll: importance samples per held-out image (default 5000, the IWAE paper's protocol)")
     e.add_argument("--nll-images", type=int, default=None, metavar="N",
                    help="nll: score only the first N held-out images (default: all of them)")

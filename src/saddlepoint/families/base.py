@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -29,7 +30,7 @@ from ..state import CudaRNGState, GeneratorState, OptimizerState, Stateful, Torc
 if TYPE_CHECKING:
     from ..runs import MetricsSink
 
-__all__ = ["Family", "EVAL_SEED", "adam", "resolve_precision", "cpu_has_amx"]
+__all__ = ["Family", "EVAL_SEED", "adam", "eval_mode", "resolve_precision", "cpu_has_amx"]
 
 EVAL_SEED = 2018  # fixed noise for every evaluation, so numbers across steps and runs compare
 
@@ -126,7 +127,7 @@ class Family:
 
     def run_info(self) -> dict[str, Any]:
         """What sampling from the run needs to rebuild the parts without the data (run.json)."""
-        return {"channels": self.channels, "classes": 0, "source_channels": 0}
+        return {"channels": self.channels, "classes": self.classes, "source_channels": self.source_channels}
 
     # --- generator averaging: EMA (Yazıcı et al. 2019) and the mixture of snapshots ---------------------------
     def _averages(self) -> None:
@@ -203,17 +204,30 @@ class Family:
 
     @torch.no_grad()
     def generate(self, n: int, seed: int = EVAL_SEED, cond: Tensor | None = None) -> Tensor:
-        """``n`` samples in data units (images in [−1, 1]) from :attr:`sampler` in eval mode, noise from ``seed``."""
-        if cond is not None:
+        """``n`` samples in data units (images in [−1, 1]) from :attr:`sampler` in eval mode, noise from ``seed``.
+        A class- or code-conditional run: ``cond`` holds the n labels (or codes); default every class equally often."""
+        if cond is not None and self.condition is None:
             raise RunError(f"this {self.name} run is unconditional; it takes no labels or codes")
-        z = self.noise(n, torch.Generator().manual_seed(seed))
+        g = torch.Generator().manual_seed(seed)
+        z = self.noise(n, g)
+        if self.condition is None:
+            return self.run_sampler(z)
+        cond = self.condition.balanced(n, g) if cond is None else cond
+        if cond.shape[0] != n:
+            raise ValueError(f"{cond.shape[0]} conditions for {n} samples")
+        return self.run_sampler(z, cond)
+
+    @torch.no_grad()
+    def run_sampler(self, z: Tensor, cond: Tensor | None = None) -> Tensor:
+        """:attr:`sampler` in eval mode on the latents ``z`` (and a conditional generator's per-sample ``cond``), in
+        data units on the CPU.  A mixture gives sample i to member i mod K: batches of a multiple of K keep that
+        over the request."""
         G = self.sampler
-        was_training = G.training
-        G.eval()
-        # A mixture gives sample i to member i mod K: batches of a multiple of K keep that over the request.
         chunk = 256 if G is not self.mixture else -(-256 // len(self.mixture)) * len(self.mixture)
-        x = torch.cat([G(zb.to(self.device)).float().cpu() for zb in z.split(chunk)])
-        G.train(was_training)
+        conds = cond.split(chunk) if cond is not None else [None] * len(z.split(chunk))
+        with eval_mode(G):
+            x = torch.cat([G(zb.to(self.device), *([] if cb is None else [cb.to(self.device)])).float().cpu()
+                           for zb, cb in zip(z.split(chunk), conds)])
         return x * self.scale
 
     # --- evaluation and pictures ----------------------------------------------------------------------------
@@ -293,6 +307,19 @@ class Family:
     @classmethod
     def check_overrides(cls, cfg: Any, asked: set[str]) -> None:
         """Refuse keys the user asked for that this run would ignore although their values are allowed."""
+
+
+@contextmanager
+def eval_mode(*modules: nn.Module):
+    """The modules in eval mode for the block, each back in its own mode after it."""
+    was = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, w in zip(modules, was):
+            m.train(w)
 
 
 def adam(params, lr: float, cfg: Any) -> torch.optim.Adam:

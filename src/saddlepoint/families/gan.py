@@ -36,7 +36,7 @@ from ..precision import time_call
 from ..runs import RunError
 from ..schedule import GDA, Contest, gda_step, supervised_step
 from ..state import Stateful, Value, Whole
-from .base import EVAL_SEED, Family, adam
+from .base import EVAL_SEED, Family, adam, eval_mode
 from .registry import register_family
 
 __all__ = ["GANKeys", "GANFamily", "CRITIC_PENALTIES"]
@@ -222,9 +222,6 @@ class GANFamily(Family):
     def objective(self) -> str:
         return self.cfg.game if self.cfg.gan_weight else "no game: gan_weight=0"
 
-    def run_info(self) -> dict[str, Any]:
-        return {"channels": self.channels, "classes": self.classes, "source_channels": self.source_channels}
-
     # --- streams; networks see data divided by its scale ------------------------------------------------------
     # Each process draws the global batch from the shared generator and keeps its slice, so the stream
     # (and every checkpoint) is the same for any number of processes.
@@ -258,26 +255,19 @@ class GANFamily(Family):
     def generate(self, n: int, seed: int = EVAL_SEED, cond: Tensor | None = None) -> Tensor:
         """``n`` samples in data units (images in [−1, 1]) from the generator in eval mode, noise from ``seed``.
         Conditional runs: ``cond`` holds the n labels (or InfoGAN codes); default every class equally often."""
-        if self.condition is None:
+        if self.condition is None or not self.condition.from_real:
             return super().generate(n, seed, cond)
-        g = torch.Generator().manual_seed(seed)
-        z = self.noise(n, g)
+        # translation: cond holds the source images (default: n training pairs', drawn after the noise that a
+        # noise-fed generator would take, as they always were)
+        if cond is None:
+            g = torch.Generator().manual_seed(seed)
+            self.noise(n, g)
+            cond = self.data.sample_labelled(n, g)[1]
         G = self.sampler
-        was_training = G.training
-        G.eval()
-        chunk = 256 if G is not self.mixture else -(-256 // len(self.mixture)) * len(self.mixture)
-        if self.condition.from_real:  # translation: cond holds the source images (default: n training pairs')
-            cond = self.data.sample_labelled(n, g)[1] if cond is None else cond
-            run = partial(self.condition.test_time, G) if self.self_ensemble else G
+        run = partial(self.condition.test_time, G) if self.self_ensemble else G
+        with eval_mode(G):
             x = torch.cat([run(cb.to(self.device, memory_format=self.memory_format)).float().cpu()
                            for cb in cond.split(256)])
-        else:
-            cond = self.condition.balanced(n, g) if cond is None else cond
-            if cond.shape[0] != n:
-                raise ValueError(f"{cond.shape[0]} conditions for {n} samples")
-            x = torch.cat([G(zb.to(self.device), cb.to(self.device)).float().cpu()
-                           for zb, cb in zip(z.split(chunk), cond.split(chunk))])
-        G.train(was_training)
         return x * self.scale
 
     def evaluation_conditions(self, n: int) -> Tensor:

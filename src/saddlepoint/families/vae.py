@@ -30,7 +30,7 @@ from ..distributed import Dist, wrap
 from ..keys import ConfigError, config_section, key
 from ..nets.vae import Decoder, GaussianEncoder
 from ..runs import RunError
-from .base import EVAL_SEED, Family, adam
+from .base import EVAL_SEED, Family, adam, eval_mode
 from .classcond import ClassLabels
 from .registry import register_family
 
@@ -95,9 +95,6 @@ class VAE(Family):
         self._averages()
         self.opt = adam([*self.E.parameters(), *self.G.parameters()], cfg.lr_g, cfg)
         self.E_run, self.G_run = wrap(self.E, self.dist, self.device), wrap(self.G, self.dist, self.device)
-
-    def run_info(self) -> dict[str, Any]:
-        return {"channels": self.channels, "classes": self.classes, "source_channels": 0}
 
     # --- the bound -------------------------------------------------------------------------------------------
     def _observed(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -185,24 +182,6 @@ class VAE(Family):
         return what + (f", β={self.cfg.beta:g}" if self.cfg.beta != 1 else "") + ", no critic"
 
     # --- sampling, encoding, reconstruction -----------------------------------------------------------------
-    @torch.no_grad()
-    def generate(self, n: int, seed: int = EVAL_SEED, cond: Tensor | None = None) -> Tensor:
-        """``n`` decoded means of z ~ N(0, I) (a conditional VAE: for the labels ``cond``, default every class
-        equally often), in data units."""
-        if self.condition is None:
-            return super().generate(n, seed, cond)
-        z = self.noise(n, torch.Generator().manual_seed(seed))
-        cond = self.condition.balanced(n) if cond is None else cond
-        if cond.shape[0] != n:
-            raise ValueError(f"{cond.shape[0]} labels for {n} samples")
-        G = self.sampler
-        was = G.training
-        G.eval()
-        x = torch.cat([G(zb.to(self.device), cb.to(self.device)).float().cpu()
-                       for zb, cb in zip(z.split(256), cond.split(256))])
-        G.train(was)
-        return x * self.scale
-
     def evaluation_conditions(self, n: int) -> Tensor:
         """A conditional VAE is evaluated on every class equally often."""
         return self.condition.balanced(n)
@@ -219,28 +198,26 @@ class VAE(Family):
     @torch.no_grad()
     def encode(self, x: Tensor, y: Tensor | None = None) -> Tensor:
         """The posterior means μ of images (or points) ``x`` in data units — with ``binarize``, of their fixed
-        binarization (:meth:`observe_fixed`) — and, for a conditional VAE, their labels ``y``: (n, z_dim)."""
+        binarization (:meth:`observe_fixed`) — and, for a conditional VAE, their labels ``y`` (read by a conditional
+        VAE only): (n, z_dim)."""
         seen = self.observe_fixed(x / self.scale)[0]
-        was = self.E.training
-        self.E.eval()
-        mu = torch.cat([self.E(xb.to(self.device), None if y is None else yb.to(self.device))[0].float().cpu()
-                        for xb, yb in zip(seen.split(256), (y if y is not None else seen).split(256))])
-        self.E.train(was)
-        return mu
+        y = self._labels(y)
+        with eval_mode(self.E):
+            return torch.cat([self.E(xb.to(self.device), None if yb is None else yb.to(self.device))[0].float().cpu()
+                              for xb, yb in zip(seen.split(256), y.split(256) if y is not None else [None] * len(seen))])
 
     @torch.no_grad()
     def decode(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        """The means of p(x | z[, y]) in data units (the sampler: the EMA decoder when trained with one)."""
-        G = self.sampler
-        was = G.training
-        G.eval()
-        x = torch.cat([G(zb.to(self.device), *([] if y is None else [yb.to(self.device)])).float().cpu()
-                       for zb, yb in zip(z.split(256), (y if y is not None else z).split(256))])
-        G.train(was)
-        return x * self.scale
+        """The means of p(x | z[, y]) in data units (the sampler: the EMA decoder when trained with one); labels are
+        read by a conditional VAE only."""
+        return self.run_sampler(z, self._labels(y))
+
+    def _labels(self, y: Tensor | None) -> Tensor | None:
+        """The labels a player reads: a conditional VAE's, none for an unconditional one."""
+        return y if self.condition is not None else None
 
     def held_out(self, n: int | None = None) -> tuple[Tensor, Tensor | None, str]:
-        """(the first ``n`` held-out images in data units, their labels for a conditional VAE, what they are): the
+        """(the first ``n`` held-out images in data units, their labels where the data has some, what they are): the
         test split where the data has one, else the training images (said so); 2-D data: fresh draws."""
         if not self.images:
             n = n or 10_000
@@ -251,7 +228,7 @@ class VAE(Family):
         sampler, what = reference_set(self)
         ds = sampler.dataset
         idx = torch.arange(min(n or len(ds), len(ds)))
-        labels = ds.labels[idx] if self.condition is not None else None
+        labels = ds.labels[idx] if ds.labels is not None else None
         return ds.to_float(idx), labels, f"the first {len(idx)} images of {what}"
 
     # --- the held-out likelihood ----------------------------------------------------------------------------
@@ -265,6 +242,7 @@ class VAE(Family):
         from tqdm import tqdm
 
         x, y, what = self.held_out(n)
+        y = self._labels(y)
         seen, target = self.observe_fixed(x / self.scale)
         if self.bernoulli:
             protocol = (f"binary pixels drawn once from the grey levels of {what} (fixed binarization, seed "
@@ -277,23 +255,21 @@ class VAE(Family):
         g = torch.Generator().manual_seed(EVAL_SEED + 5)
         batch = 100
         chunk = max(1, min(k, 20_000 // batch))  # importance samples per pass: bounded memory
-        was = self.E.training, self.G.training
-        self.E.eval(), self.G.eval()
         estimates = []
         bar = tqdm(total=len(x), disable=not progress, unit="img", desc=f"nll, k={k}", leave=False)
-        for start in range(0, len(x), batch):
-            sb, tb = seen[start:start + batch].to(self.device), target[start:start + batch].to(self.device)
-            yb = None if y is None else y[start:start + batch].to(self.device)
-            mu, logvar = self.E(sb, yb)
-            running = torch.full((len(sb),), -math.inf, device=self.device)
-            for done in range(0, k, chunk):
-                eps = torch.randn((min(chunk, k - done), *mu.shape), generator=g).to(self.device)
-                log_px, log_ratio, _ = self._log_weights(mu, logvar, eps, tb, yb, self.G)
-                running = torch.logaddexp(running, torch.logsumexp((log_px + log_ratio).double(), 0).float())
-            estimates.append((running - math.log(k)).double().cpu())
-            bar.update(len(sb))
+        with eval_mode(self.E, self.G):
+            for start in range(0, len(x), batch):
+                sb, tb = seen[start:start + batch].to(self.device), target[start:start + batch].to(self.device)
+                yb = None if y is None else y[start:start + batch].to(self.device)
+                mu, logvar = self.E(sb, yb)
+                running = torch.full((len(sb),), -math.inf, device=self.device)
+                for done in range(0, k, chunk):
+                    eps = torch.randn((min(chunk, k - done), *mu.shape), generator=g).to(self.device)
+                    log_px, log_ratio, _ = self._log_weights(mu, logvar, eps, tb, yb, self.G)
+                    running = torch.logaddexp(running, torch.logsumexp((log_px + log_ratio).double(), 0).float())
+                estimates.append((running - math.log(k)).double().cpu())
+                bar.update(len(sb))
         bar.close()
-        self.E.train(was[0]), self.G.train(was[1])
         log_p = torch.cat(estimates)
         d = target[0].numel()
         if not self.images:  # the points' density in data units: p_data(x) = p(x / scale) / scale^d
@@ -321,10 +297,8 @@ class VAE(Family):
         else:
             x, y = self.data.sample_labelled(n, g)
             x, y = (x / self.scale).to(self.device), y.to(self.device)
-        was = self.E.training, self.G.training
-        self.E.eval(), self.G.eval()
-        terms = self.bound(x, 1, 1.0, generator=g, y=y, fixed=True)
-        self.E.train(was[0]), self.G.train(was[1])
+        with eval_mode(self.E, self.G):
+            terms = self.bound(x, 1, 1.0, generator=g, y=y, fixed=True)
         out["elbo"] = float(-terms["loss"].mean())
         out["kl"] = float(terms["kl"].mean())
         out["active_units"] = int((terms["mu"].var(0) > 0.01).sum())
