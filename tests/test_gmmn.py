@@ -98,3 +98,78 @@ def test_the_commands_work_on_a_gmmn_run(tmp_path, capsys):
     assert "modes" in capsys.readouterr().out
     same = load_run(tmp_path / "r").generate(10, seed=3)
     assert torch.equal(same, load_run(tmp_path / "r").generate(10, seed=3))
+
+
+# --- GMMN+AE ----------------------------------------------------------------------------------------------------
+def _tiny_images(tmp_path):
+    import numpy as np
+
+    npz = tmp_path / "tiny.npz"
+    g = np.random.default_rng(0)
+    images = np.zeros((64, 8, 8), dtype=np.uint8)
+    for i in range(64):  # a bright bar in one of four places: structure an autoencoder can code
+        images[i, 2 * (i % 4):2 * (i % 4) + 2, :] = 255
+    images = np.clip(images + g.integers(0, 30, images.shape), 0, 255).astype(np.uint8)
+    np.savez(npz, images=images)
+    return npz
+
+
+AE = ["image_size=8", "gmmn_ae_hidden=[16]", "gmmn_hidden=[16]", "gmmn_code=4", "batch_size=32", "gmmn_ae_batch=16",
+      "eval_every=0", "sample_every=0"]
+
+
+def test_gmmn_ae_trains_the_autoencoder_first_then_the_gmmn_on_its_codes(tmp_path):
+    _, cfg = resolve_config("gmmn-ae-mnist", [f"data={_tiny_images(tmp_path)}", *AE, "gmmn_ae_steps=30",
+                                              "steps=40", "gmmn_ae_lr=0.01"])
+    model = build(cfg)
+    assert len(model.optimizers()) == 2 and model.widths == (1.0,)  # code units: not doubled like pixels
+    gmmn0, ae0 = copy.deepcopy(model.gmmn.state_dict()), copy.deepcopy(model.ae.state_dict())
+    first = None
+    for _ in range(30):
+        logs = model.train_step()
+        model.step += 1
+        first = first if first is not None else float(logs["loss/AE"])
+        assert set(logs) == {"loss/AE"}
+    assert float(logs["loss/AE"]) < 0.9 * first  # the reconstruction improved
+    assert all(torch.equal(v, model.gmmn.state_dict()[k]) for k, v in gmmn0.items())  # the GMMN waited
+    ae1 = copy.deepcopy(model.ae.state_dict())
+    assert not all(torch.equal(v, ae1[k]) for k, v in ae0.items())
+    logs = model.train_step()
+    assert set(logs) == {"loss/G"}
+    assert all(torch.equal(v, model.ae.state_dict()[k]) for k, v in ae1.items())  # the autoencoder is fixed now
+    assert not all(torch.equal(v, model.gmmn.state_dict()[k]) for k, v in gmmn0.items())
+    x = model.generate(10)
+    assert x.shape == (10, 1, 8, 8) and x.min() >= -1 and x.max() <= 1  # decoded codes are images
+
+
+def test_gmmn_ae_resume_inside_the_autoencoder_phase_is_exact(tmp_path):
+    _, cfg = resolve_config("gmmn-ae-mnist", [f"data={_tiny_images(tmp_path)}", *AE, "gmmn_ae_steps=6", "steps=8",
+                                              "checkpoint_every=4"])
+    whole = train(cfg, out=tmp_path / "whole", progress=False)
+    cut = train(cfg, out=tmp_path / "cut", progress=False)
+    crash_after(cut.run_dir, 4)  # two autoencoder steps left, then the GMMN's
+    resume(cut.run_dir, progress=False)
+    a, _ = load_checkpoint(whole.run_dir)
+    b, _ = load_checkpoint(cut.run_dir)
+    assert a.keys() == b.keys() and any(k.startswith("opt_ae") for k in a)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert "autoencoder first, 6 steps" in whole.summary["game"]
+
+
+@pytest.mark.parametrize("keys, match", [
+    (["gmmn_ae_dropout=[0.2]"], "one rate per encoder layer: 2"),
+    (["gmmn_ae_dropout=[0.2,1.0]"], r"must lie in \[0, 1\)"),
+    (["steps=3000"], "ends before the GMMN trains"),
+    (["data=grid25"], "2-D points: remove gmmn_code"),
+])
+def test_gmmn_ae_bad_settings_are_refused_in_one_line(keys, match):
+    with pytest.raises(ConfigError, match=match):
+        resolve_config("gmmn-ae-mnist", keys)
+
+
+def test_autoencoder_keys_without_a_code_are_refused():
+    with pytest.raises(ConfigError, match="gmmn_ae_steps shapes GMMN.AE's autoencoder"):
+        resolve_config("gmmn-mnist", ["gmmn_ae_steps=10"])
+    with pytest.raises(ConfigError, match="2-D points: remove gmmn_code"):
+        resolve_config("gmmn-grid25", ["gmmn_code=4"])

@@ -108,6 +108,8 @@ class OptimizerState:
         return {"state": state, "param_groups": sd["param_groups"]}
 
     def load_state_dict(self, flat: dict[str, Any]) -> None:
+        if "" in flat:  # an optimizer that has not stepped yet holds no tensor and was stored whole
+            flat = {**flat[""], **{k: v for k, v in flat.items() if k}}
         state: dict[int, dict[str, Tensor]] = {}
         for k, v in flat.items():
             if k.startswith("state."):
