@@ -16,4 +16,4 @@ __all__ = ["FAMILIES", "register_family", "get_family"]
 # its own keys, data, metrics and pictures), then the families that play no game.
 from . import gan  # noqa: E402,F401
 from . import classcond, infogan, pix2pix, superres, cyclegan  # noqa: E402,F401
-from . import gmmn, vae  # noqa: E402,F401
+from . import gmmn, mmdgan, vae  # noqa: E402,F401

@@ -62,10 +62,11 @@ class DCGANDiscriminator(nn.Module):
     ``pack`` > 1 makes it a PacDCGAN critic (Lin et al. 2018): ``pack`` consecutive images enter stacked
     along the channel axis, one score per pack.  ``batch_norm=False`` drops the hidden layers' batch norm
     (their convolutions then get biases), for penalties that need per-sample gradients and for critics too
-    small to see real and fake batches normalized apart."""
+    small to see real and fake batches normalized apart.  ``outputs`` > 1: a feature vector (B, outputs) in
+    place of the score (MMD-GAN's learned feature map)."""
 
     def __init__(self, channels: int = 1, image_size: int = 64, base_channels: int = 64, pack: int = 1,
-                 batch_norm: bool = True):
+                 batch_norm: bool = True, outputs: int = 1):
         super().__init__()
         base, steps = resolution_plan(image_size)
         self.pack = pack
@@ -76,13 +77,15 @@ class DCGANDiscriminator(nn.Module):
             layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=not batch_norm),
                        *([nn.BatchNorm2d(width * 2)] if batch_norm else []), nn.LeakyReLU(0.2, True)]
             width *= 2
-        layers += [nn.Conv2d(width, 1, base, 1, 0, bias=False)]  # (B, 1, 1, 1)
+        layers += [nn.Conv2d(width, outputs, base, 1, 0, bias=False)]  # (B, outputs, 1, 1)
         self.net = nn.Sequential(*layers)
+        self.outputs = outputs
         self.feature_dim = width * base * base
         dcgan_init(self)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(pack_samples(x, self.pack)).flatten()
+        out = self.net(pack_samples(x, self.pack))
+        return out.flatten() if self.outputs == 1 else out.flatten(1)
 
     def features(self, x: Tensor) -> Tensor:
         """The last feature map, flattened: (B, feature_dim) (for heads and projections)."""
