@@ -355,6 +355,11 @@ def test_every_recipe_runs_a_few_steps_on_tiny_data(recipe, tmp_path, tiny_npz, 
         extra = [f"{raw['family']}_hidden=[16,16]", "batch_size=8", "eval_samples=16"]
         if raw["data"] not in ("grid25", "ring8"):
             extra.append(f"data={tiny_npz}")
+        if raw.get("gmmn_code"):  # GMMN+AE: one autoencoder step, then the GMMN's
+            extra += ["gmmn_ae_steps=1", "gmmn_ae_hidden=[16]", "gmmn_ae_batch=8"]
+    elif raw.get("family") == "mmdgan":
+        extra = [f"data={tiny_npz}", "mmdgan_width=4", "z_dim=8", "batch_size=4", "eval_samples=16",
+                 "mmdgan_warm_critic=0", "mmdgan_critic_steps=1"]
     elif raw.get("model", "mlp") == "mlp":
         extra = TINY
     elif raw.get("conditional") in ("pix2pix", "srgan", "cyclegan"):  # translation: tiny data of its own layout

@@ -80,8 +80,24 @@ def test_a_slow_precision_is_not_timed_further():
     from saddlepoint.precision import time_call
 
     calls = []
-    assert time_call(lambda: calls.append(time.sleep(0.05)), limit=0.01) >= 0.05 and len(calls) == 1
-    assert time_call(lambda: calls.append(1), reps=3) < 0.01 and len(calls) == 1 + 4
+    assert time_call(lambda: calls.append(time.sleep(0.05)), limit=0.01) >= 0.05 and len(calls) == 2
+    assert time_call(lambda: calls.append(1), reps=3) < 0.01 and len(calls) == 2 + 4
+
+
+def test_a_slow_first_call_alone_does_not_disqualify_a_precision():
+    """The first bf16 step on a new machine pays for oneDNN's kernel generation (seen here: 0.29× float32's speed
+    from the first call, 1.4× from the next ones); only a second slow call gives up."""
+    import time
+
+    from saddlepoint.precision import time_call
+
+    calls = []
+
+    def first_slow():
+        calls.append(1)
+        time.sleep(0.05 if len(calls) == 1 else 0.001)
+
+    assert time_call(first_slow, limit=0.01, reps=3) < 0.01 and len(calls) == 2 + 3
 
 
 def test_two_d_players_stay_in_float32_without_measuring(monkeypatch):
