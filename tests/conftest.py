@@ -69,3 +69,24 @@ def crash_after(run_dir, step: int) -> None:
             shutil.rmtree(d)
     (ck / "latest").write_text(f"step-{step:08d}\n")
     (Path(run_dir) / "summary.json").unlink(missing_ok=True)
+
+
+def resumed_equals_whole(cfg, tmp_path, crash_at: int):
+    """Train ``cfg`` twice, crash the second run right after its checkpoint at ``crash_at`` and resume it; assert
+    that both end on the same tensors (weights, optimizer moments, random streams).  Returns (the uninterrupted
+    run's result, its final checkpoint tensors)."""
+    import torch
+
+    from saddlepoint import train
+    from saddlepoint.runs import load_checkpoint
+    from saddlepoint.trainer import resume
+
+    whole = train(cfg, out=tmp_path / "whole", progress=False)
+    cut = train(cfg, out=tmp_path / "cut", progress=False)
+    crash_after(cut.run_dir, crash_at)
+    resume(cut.run_dir, progress=False)
+    a, b = load_checkpoint(whole.run_dir)[0], load_checkpoint(cut.run_dir)[0]
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    return whole, a

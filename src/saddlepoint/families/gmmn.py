@@ -62,7 +62,7 @@ class GMMNKeys:
     gmmn_ae_steps: int = key(3000, "GMMN+AE: the first steps of the run train the autoencoder alone (the paper: 3000 "
                                    "of batch 100); the GMMN trains after them", min=1)
     gmmn_ae_batch: int = key(100, "GMMN+AE: the autoencoder's batch size", min=1)
-    gmmn_ae_lr: float = key(1e-3, "GMMN+AE: the autoencoder's Adam learning rate", min=0)
+    gmmn_ae_lr: float = key(1e-3, "GMMN+AE: the autoencoder's Adam learning rate", positive=True)
 
 
 @register_family("gmmn")
