@@ -102,6 +102,7 @@ def test_evaluate_an_rgb_run_with_the_inception_backbone(tmp_path, random_weight
     from saddlepoint.cli import main
 
     monkeypatch.setenv("SADDLEPOINT_DATA", str(tmp_path / "home"))
+    monkeypatch.delenv("SADDLEPOINT_CACHE", raising=False)  # the reference is cached under the data home
     g = np.random.default_rng(0)
     images = g.integers(0, 255, size=(24, 32, 32, 3), dtype=np.uint8)
     np.savez(tmp_path / "rgb.npz", images=images)

@@ -86,11 +86,12 @@ def test_evaluate_image_run_with_the_mnist_backbone(tmp_path, capsys, monkeypatc
 
     mnist_or_skip(train=False)
     cache = tmp_path / "home"
-    # Reference statistics are cached under the data home: point a copy of it at tmp_path.
+    # Reference statistics are cached in $SADDLEPOINT_CACHE (default: cache/ in the data home): point both at tmp_path.
     real_home = data_home()
     cache.mkdir()
     (cache / "mnist").symlink_to(real_home.resolve() / "mnist")
     monkeypatch.setenv("SADDLEPOINT_DATA", str(cache))
+    monkeypatch.delenv("SADDLEPOINT_CACHE", raising=False)  # the default place, under the data home
     run = tmp_path / "run"
     assert main(["train", "mnist-dcgan", "base_channels=8", "z_dim=16", "batch_size=16", "steps=2",
                  "eval_every=0", "--out", str(run), "--quiet"]) == 0
@@ -154,3 +155,13 @@ def test_train_command_ends_a_stacked_mnist_run_with_its_digit_triples(tmp_path,
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line.startswith("stacked-mnist-weak-d (nonsaturating, 2 steps")
     assert "/1000 digit triples, KL " in line and "on 100 samples" in line and str(out) in line
+
+
+def test_the_cache_follows_saddlepoint_cache(monkeypatch, tmp_path):
+    from saddlepoint.data.images import cache_dir
+
+    monkeypatch.setenv("SADDLEPOINT_DATA", str(tmp_path / "home"))
+    monkeypatch.delenv("SADDLEPOINT_CACHE", raising=False)
+    assert cache_dir() == tmp_path / "home" / "cache"
+    monkeypatch.setenv("SADDLEPOINT_CACHE", str(tmp_path / "elsewhere"))
+    assert cache_dir() == tmp_path / "elsewhere"  # a shared data home stays untouched

@@ -28,6 +28,13 @@ def data_home() -> Path:
     return Path(os.environ.get("SADDLEPOINT_DATA") or Path.home() / ".cache" / "saddlepoint").expanduser()
 
 
+def cache_dir() -> Path:
+    """Where measurements made from the data are cached (FID reference features, the precision choice):
+    ``$SADDLEPOINT_CACHE``, or ``cache/`` in the data home.  A shared or read-only data home can be left alone by
+    pointing ``SADDLEPOINT_CACHE`` elsewhere."""
+    return Path(os.environ.get("SADDLEPOINT_CACHE") or data_home() / "cache").expanduser()
+
+
 @dataclass
 class ImageTensorDataset:
     """Decoded images, (N, C, H, W) uint8, with optional integer labels (N,)."""

@@ -10,7 +10,6 @@ evaluation of an unconditional sampler and its picture.
 from __future__ import annotations
 
 import copy
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -107,7 +106,7 @@ class Family:
         ``time_step(dtype)`` (seconds per training step) in float32 and bfloat16 (and float16 on CUDA) and takes the
         faster (:mod:`saddlepoint.precision`); 2-D MLPs and runs loaded without their data stay float32.  Every
         process takes rank 0's answer."""
-        from ..data.images import data_home
+        from ..data.images import cache_dir
 
         cfg = self.cfg
         if cfg.precision != "auto" or not self.images or self.data is None:
@@ -119,7 +118,7 @@ class Family:
             candidates.append(torch.float16)
         key = f"{machine_id(self.device)} | {self.name}: {self.player_signature()}"
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            cache = Path(os.environ.get("SADDLEPOINT_CACHE") or data_home() / "cache") / "precision.json"
+            cache = cache_dir() / "precision.json"
             dtype, note = choose_precision(time_step, candidates, key, cache,
                                            probe=lambda dt: matmul_speed(dt, self.device))
         name = self.dist.broadcast(NAMES[dtype])  # one answer for every process

@@ -208,8 +208,9 @@ def reference_set(exp):
 
 
 def _reference(exp, backbone_fn, backbone: str, n_ref: int) -> tuple[Tensor, dict]:
-    """Real features on the reference set, cached in the data home with their provenance."""
-    from ..data.images import data_home
+    """Real features on the reference set, cached (:func:`~saddlepoint.data.images.cache_dir`) with their provenance;
+    where the cache cannot be written, they are computed again next time."""
+    from ..data.images import cache_dir
 
     sampler, what = reference_set(exp)
     info = {"reference": what, "reference_samples": n_ref,
@@ -217,16 +218,19 @@ def _reference(exp, backbone_fn, backbone: str, n_ref: int) -> tuple[Tensor, dic
             "image_size": exp.cfg.image_size}
     key = hashlib.sha256(json.dumps(info, sort_keys=True).encode()).hexdigest()[:12]
     name = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(exp.cfg.data).stem)
-    cache = data_home() / "cache" / f"reference-{name}-{key}.npz"
+    cache = cache_dir() / f"reference-{name}-{key}.npz"
     if cache.is_file():
         return torch.from_numpy(np.load(cache, allow_pickle=False)["features"]), info
     real = sampler.sample(n_ref, torch.Generator().manual_seed(7))  # same resizing and stacking as training
     feats, _ = backbone_fn(real)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(cache.stem + ".tmp.npz")
-    np.savez(tmp, features=feats.numpy())
-    tmp.replace(cache)
-    cache.with_suffix(".json").write_text(json.dumps(info, indent=1) + "\n")
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.stem + ".tmp.npz")
+        np.savez(tmp, features=feats.numpy())
+        tmp.replace(cache)
+        cache.with_suffix(".json").write_text(json.dumps(info, indent=1) + "\n")
+    except OSError:  # a read-only cache: nothing lost but the time to compute them again
+        pass
     return feats, info
 
 
