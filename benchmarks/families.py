@@ -113,7 +113,7 @@ def real_row(args) -> dict:
 
     from saddlepoint.data.images import ImageSampler, load_mnist
     from saddlepoint.metrics.features import feature_statistics, frechet_distance, kernel_distance, precision_recall
-    from saddlepoint.metrics.images import _parzen, mnist_backbone
+    from saddlepoint.metrics.images import mnist_backbone, mnist_parzen
 
     backbone, _ = mnist_backbone()
     base = load_mnist(train=True)
@@ -123,7 +123,7 @@ def real_row(args) -> dict:
     fake, real = backbone(train)[0], backbone(test.to_float(torch.arange(len(test))))[0]
     kid, kid_std = kernel_distance(real, fake, subsets=50, subset_size=1000)
     pr = precision_recall(real[:5000], fake[:5000], k=3)
-    parzen = _parzen(train)
+    parzen = mnist_parzen(train)
     return {"family": "real", "what": "real training digits", "recipe": "—", "overrides": [], "seed": 1,
             "threads": args.threads, "minutes": 0, "steps": 0, "train_seconds": 0, "samples": args.samples,
             "machine": _machine(),

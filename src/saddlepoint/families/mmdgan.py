@@ -140,8 +140,8 @@ class MMDGAN(Family):
         return self.cfg.mmdgan_critic_steps
 
     def _mmd(self, fx: Tensor, fy: Tensor) -> Tensor:
-        """√max(MMD²_b, 0) of two feature batches (the authors' form), in float32."""
-        return F.relu(mmd2(fx.float(), fy.float(), self.cfg.mmdgan_widths, unbiased=False)).clamp_min(1e-12).sqrt()
+        """√MMD²_b of two feature batches (the authors' form; clamped at 0 below, as their ReLU), in float32."""
+        return mmd2(fx.float(), fy.float(), self.cfg.mmdgan_widths, unbiased=False).clamp_min(1e-12).sqrt()
 
     def _critic_step(self) -> dict[str, Tensor]:
         cfg, D = self.cfg, self.D

@@ -29,7 +29,7 @@ from .features import feature_statistics, frechet_distance, kernel_distance, pre
 from .stacked import read_triples, stacked_mode_coverage
 
 __all__ = ["METRICS", "register_metric", "class_histogram", "IMAGE_METRICS", "BACKBONES", "MetricUnavailable", "default_backbone", "evaluate_images", "inception_score",
-           "fingerprint", "mnist_backbone", "read_stacked", "digit_reads", "translation_quality"]
+           "fingerprint", "mnist_backbone", "mnist_parzen", "read_stacked", "digit_reads", "translation_quality"]
 
 @dataclass(frozen=True)
 class Metric:
@@ -426,7 +426,7 @@ def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_00
         out["memorization_space"] = (f"{backbone} features; train = 60k MNIST training digits, "
                                      "test = 10k test digits")
     if "parzen" in metrics:
-        out.update(_parzen(fake))
+        out.update(mnist_parzen(fake))
     if "is" in metrics:
         out["is"], out["is_std"] = inception_score(fake_probs)
     if any(m in metrics for m in ("fid", "kid", "pr")):
@@ -436,7 +436,7 @@ def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_00
     return out
 
 
-def _parzen(fake: Tensor) -> dict:
+def mnist_parzen(fake: Tensor) -> dict:
     """The Parzen-window protocol of the GMMN paper: pixels in [0, 1] at 28 px, σ chosen on MNIST's last 10,000
     training digits, the mean over the 10,000 test digits (nats per image)."""
     from ..data.images import load_mnist
