@@ -9,6 +9,7 @@
     saddlepoint translate RUN [-i IMAGES] -o rows.png
     saddlepoint reconstruct RUN -o pairs.png                            (VAE runs)
     saddlepoint attribute RUN --attribute thickness --amount 1.5        (VAE runs)
+    saddlepoint recover RUN --measurements 100 [--noise 0.1] [-i IMAGES] [-o FILE]   (compressed sensing)
 """
 
 from __future__ import annotations
@@ -290,6 +291,56 @@ def cmd_attribute(args: argparse.Namespace) -> int:
     return code
 
 
+def _search_settings(args: argparse.Namespace, **defaults):
+    """The latent search the command line asks for; ValueError names a bad setting."""
+    from .tasks.latent import LatentSearch
+
+    return LatentSearch(steps=args.steps, lr=args.lr, optimizer=args.optimizer, restarts=args.restarts,
+                        noise=args.langevin, seed=args.seed, **defaults)
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    from .tasks.pictures import save_rows
+    from .tasks.recover import recover_images
+
+    report: dict = {}
+    if args.prior < 0 or args.sparse_deviation < 0 or args.lasso_alpha <= 0:
+        return _fail("--prior and --sparse-deviation must be at least 0 and --lasso-alpha above 0")
+    try:
+        settings = _search_settings(args, prior=args.prior)
+    except ValueError as e:
+        return _fail(f"latent search: {e}")
+
+    def draw(exp, out):
+        rows, rep = recover_images(exp, args.operator, args.measurements, args.hole, args.factor, args.noise,
+                                   args.input, args.n, settings, args.sparse_deviation, args.lasso_alpha,
+                                   args.lasso_basis, args.seed, progress=not args.quiet and sys.stderr.isatty())
+        what = (f"{rep['measurements']} Gaussian measurements" if args.operator == "gaussian" else
+                f"{args.operator}: {rep['measurements']} measurements") + f" of {rep['pixels']} pixels, noise σ {args.noise:g}"
+        save_rows(rows, out, what)
+        report.update(rep)
+
+    if args.operator == "gaussian" and args.measurements is None:
+        return _fail("--measurements M is needed for --operator gaussian (the paper's MNIST setting: 10 to 750)")
+    m = args.measurements if args.operator == "gaussian" else args.operator
+    code = _picture(args, f"recover-{m}.png", draw, 8)
+    if code == 0:
+        print(json.dumps(report))
+    return code
+
+
+def _add_search_options(p: argparse.ArgumentParser, steps: int, lr: float, restarts: int) -> None:
+    p.add_argument("--steps", type=int, default=steps, help=f"optimizer steps per restart (default {steps})")
+    p.add_argument("--lr", type=float, default=lr, help=f"the latent search's learning rate (default {lr:g})")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="the latent search's optimizer")
+    p.add_argument("--restarts", type=int, default=restarts,
+                   help=f"random starting codes per image; the lowest loss is kept (default {restarts})")
+    p.add_argument("--langevin", type=float, default=0.0, metavar="V",
+                   help="gradient noise of variance V/(1+t)^0.55 at step t (default 0: none)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the measurements, the starting codes and the noise")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 _ENSEMBLE_HELP = ("super-resolution runs: each output is the mean over the input's 8 turns and mirrors (EDSR's "
                  "self-ensemble, 8× the time)")
 
@@ -387,6 +438,32 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("-n", type=int, default=None, help="rows in the picture (default 8)")
     at.add_argument("-o", "--out", help="output picture (default RUN/attribute-NAME-A.png)")
     at.set_defaults(func=cmd_attribute)
+
+    cs = sub.add_parser("recover", help="compressed sensing with the run's generator as the prior (CSGM): measure "
+                                        "images, recover them by Lasso and by a latent search; rows of original | "
+                                        "Lasso | ours, and the per-pixel MSE of each")
+    cs.add_argument("run", metavar="RUN")
+    cs.add_argument("--measurements", "-m", type=int, default=None, metavar="M",
+                    help="Gaussian measurements per image (y = A x + η, A with N(0, 1) entries)")
+    cs.add_argument("--operator", choices=("gaussian", "inpaint", "downsample"), default="gaussian",
+                    help="gaussian (default), inpaint (the pixels outside a centred square hole) or downsample (the "
+                         "mean of each block)")
+    cs.add_argument("--hole", type=int, default=None, help="inpaint: side of the hidden square (default: half the image)")
+    cs.add_argument("--factor", type=int, default=4, help="downsample: block side (default 4)")
+    cs.add_argument("--noise", type=float, default=0.1, help="measurement noise standard deviation (default 0.1)")
+    cs.add_argument("-i", "--input", help="your own images (a file or folder; the run's size and channels) instead of "
+                                          "held-out ones")
+    cs.add_argument("-n", type=int, default=None, help="held-out images to recover (default 8)")
+    cs.add_argument("--prior", type=float, default=0.1, help="λ of the λ‖z‖² term (default 0.1, the paper's)")
+    cs.add_argument("--sparse-deviation", type=float, default=0.0, metavar="MU",
+                    help="also recover x = G(z) + ν with the cost MU·‖ν‖₁ on the deviation ν (Dhar et al. 2018); "
+                         "0.2 is the Lasso's own weight in the same units")
+    cs.add_argument("--lasso-alpha", type=float, default=0.1, help="the Lasso baseline's α (default 0.1, the paper's)")
+    cs.add_argument("--lasso-basis", choices=("pixels", "dct"), default="pixels",
+                    help="the basis in which the Lasso baseline takes the image to be sparse (default pixels)")
+    _add_search_options(cs, steps=1000, lr=0.01, restarts=10)
+    cs.add_argument("-o", "--out", help="output picture (default RUN/recover-M.png)")
+    cs.set_defaults(func=cmd_recover)
 
     ip = sub.add_parser("interpolate", help="spherical interpolation between random latent points of RUN")
     ip.add_argument("run", metavar="RUN")

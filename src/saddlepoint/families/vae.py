@@ -42,8 +42,10 @@ class VAEKeys:
     """The encoder, the likelihood and the bound of a variational autoencoder: keys only family=vae reads (its
     latent size is z_dim)."""
 
-    vae_hidden: tuple[int, ...] = key((200, 200), "hidden tanh layers of the encoder and, mirrored, the decoder (the "
+    vae_hidden: tuple[int, ...] = key((200, 200), "hidden layers of the encoder and, mirrored, the decoder (the "
                                                   "IWAE paper's MNIST model: 200, 200)")
+    vae_activation: Literal["tanh", "softplus", "relu"] = key(
+        "tanh", "the hidden layers' units (tanh: the IWAE paper's; softplus: the CSGM paper's VAE)")
     likelihood: Literal["auto", "bernoulli", "gaussian"] = key(
         "auto", "p(x | z): bernoulli (binary pixels) or gaussian (one learned scale); auto = bernoulli with binarize, "
                 "gaussian otherwise (grey or colour images, 2-D points)")
@@ -90,8 +92,9 @@ class VAE(Family):
             self.condition = VAELabels(self.classes)
         labels = self.classes if cfg.cvae else 0
         shape = (self.channels, cfg.image_size, cfg.image_size) if self.images else (self.channels,)
-        self.E = GaussianEncoder(shape, cfg.vae_hidden, cfg.z_dim, labels).to(self.device)
-        self.G = Decoder(cfg.z_dim, tuple(reversed(cfg.vae_hidden)), shape, self.bernoulli, labels).to(self.device)
+        self.E = GaussianEncoder(shape, cfg.vae_hidden, cfg.z_dim, labels, cfg.vae_activation).to(self.device)
+        self.G = Decoder(cfg.z_dim, tuple(reversed(cfg.vae_hidden)), shape, self.bernoulli, labels,
+                         cfg.vae_activation).to(self.device)
         self._averages()
         self.opt = adam([*self.E.parameters(), *self.G.parameters()], cfg.lr_g, cfg)
         self.E_run, self.G_run = wrap(self.E, self.dist, self.device), wrap(self.G, self.dist, self.device)

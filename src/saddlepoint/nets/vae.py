@@ -1,7 +1,8 @@
 """The players of a variational autoencoder: an encoder q(z | x) = N(μ(x), diag σ²(x)) and a decoder whose
 output parametrizes p(x | z) (Kingma & Welling 2014).  Fully connected with tanh units, as the IWAE paper's
-one-stochastic-layer MNIST model (784-200-200-50, Burda et al. 2016); with ``classes``, each also reads the
-one-hot label (the conditional VAE)."""
+one-stochastic-layer MNIST model (784-200-200-50, Burda et al. 2016) by default, or softplus / ReLU units (the CSGM
+paper's 784-500-500-20 softplus VAE, Bora et al. 2017); with ``classes``, each also reads the one-hot label (the
+conditional VAE)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ from torch.nn import functional as F
 __all__ = ["GaussianEncoder", "Decoder"]
 
 
-def _mlp(widths: list[int]) -> nn.Sequential:
+ACTIVATIONS = {"tanh": nn.Tanh, "softplus": nn.Softplus, "relu": nn.ReLU}
+
+
+def _mlp(widths: list[int], activation: str = "tanh") -> nn.Sequential:
     layers: list[nn.Module] = []
     for a, b in zip(widths[:-1], widths[1:]):
-        layers += [nn.Linear(a, b), nn.Tanh()]
+        layers += [nn.Linear(a, b), ACTIVATIONS[activation]()]
     return nn.Sequential(*layers)
 
 
@@ -35,11 +39,12 @@ def _with_label(h: Tensor, y: Tensor | None, classes: int) -> Tensor:
 class GaussianEncoder(nn.Module):
     """x (B, *shape) [and its label y (B,)] → (μ, log σ²), each (B, latent)."""
 
-    def __init__(self, in_shape: tuple[int, ...], hidden: tuple[int, ...], latent: int, classes: int = 0):
+    def __init__(self, in_shape: tuple[int, ...], hidden: tuple[int, ...], latent: int, classes: int = 0,
+                 activation: str = "tanh"):
         super().__init__()
         d = math.prod(in_shape) + classes
         self.classes = classes
-        self.body = _mlp([d, *hidden])
+        self.body = _mlp([d, *hidden], activation)
         self.head = nn.Linear(hidden[-1] if hidden else d, 2 * latent)
 
     def forward(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -54,10 +59,10 @@ class Decoder(nn.Module):
     samples and is averaged like any generator."""
 
     def __init__(self, latent: int, hidden: tuple[int, ...], out_shape: tuple[int, ...], bernoulli: bool,
-                 classes: int = 0):
+                 classes: int = 0, activation: str = "tanh"):
         super().__init__()
         self.z_dim, self.out_shape, self.bernoulli, self.classes = latent, tuple(out_shape), bernoulli, classes
-        self.body = _mlp([latent + classes, *hidden])
+        self.body = _mlp([latent + classes, *hidden], activation)
         self.head = nn.Linear(hidden[-1] if hidden else latent, math.prod(self.out_shape))
         self.log_scale = nn.Parameter(torch.zeros(())) if not bernoulli else None
 

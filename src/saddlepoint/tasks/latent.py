@@ -1,0 +1,125 @@
+"""The latent search that every use of a trained generator shares: find, for each of many targets, the latent
+code z whose generated image makes a task's loss small.
+
+    ẑ = argmin_z  loss(G(z), target) + λ‖z‖²
+
+Compressed sensing (the loss is the measurement error ‖A G(z) − y‖², Bora et al. 2017), inversion (the pixel
+error ‖G(z) − x‖²) and unrestricted adversarial examples (a classifier's cross-entropy, Song et al. 2018) are
+each this search with their own loss.  It runs every target and every random restart as one batch (each code's
+loss depends on its own code only, and Adam and SGD move each coordinate by its own gradient, so the batch is
+exactly that many independent searches), keeps each target's restart with the lowest final loss, and is
+reproducible from its seed: the starting codes and the injected noise come from one ``torch.Generator``.
+
+``noise`` > 0 adds Gaussian noise to the gradient, of variance ``noise / (1 + t)^0.55`` at step t (the annealed
+schedule of Song et al. 2018, after Neelakantan et al. 2015): a Langevin-like search that can leave a poor basin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+import torch
+from torch import Tensor
+
+__all__ = ["LatentSearch", "SearchResult", "search"]
+
+
+@dataclass(frozen=True)
+class LatentSearch:
+    """How the latent codes are searched (the constructor's arguments are the settings)."""
+
+    steps: int = 1000  # optimizer steps per restart (CSGM: 1000)
+    lr: float = 0.01  # CSGM: Adam 0.01
+    optimizer: Literal["adam", "sgd"] = "adam"
+    restarts: int = 10  # random starting codes per target; the one with the lowest final loss is kept
+    prior: float = 0.0  # λ of the λ‖z‖² term that keeps z where the prior has mass (CSGM's VAE+Reg: 0.1)
+    noise: float = 0.0  # variance of the gradient noise at step 0, annealed as 1/(1+t)^0.55
+    seed: int = 0
+    batch: int = 2048  # codes optimized at once (targets × restarts are split into chunks of at most this many)
+
+    def __post_init__(self):
+        if self.steps < 0 or self.restarts < 1 or self.lr <= 0 or self.prior < 0 or self.noise < 0 or self.batch < 1:
+            raise ValueError(f"steps={self.steps}, restarts={self.restarts}, lr={self.lr:g}, prior={self.prior:g}, "
+                             f"noise={self.noise:g}, batch={self.batch}: give steps ≥ 0, restarts ≥ 1, lr > 0, "
+                             "prior ≥ 0, noise ≥ 0 and batch ≥ 1")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer={self.optimizer!r}: choose adam or sgd")
+
+
+@dataclass
+class SearchResult:
+    z: Tensor  # (N, d) the kept code of each target
+    loss: Tensor  # (N,) its final objective (task loss + prior term)
+    task_loss: Tensor  # (N,) the task's loss alone
+    restart: Tensor  # (N,) which restart was kept
+    extra: dict[str, Tensor] = field(default_factory=dict)  # other searched variables of the kept restart, (N, ...)
+
+
+def search(loss_fn: Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor], n: int, z_dim: int,
+           settings: LatentSearch = LatentSearch(), prior: Callable[[int, torch.Generator], Tensor] | None = None,
+           init: Tensor | None = None, extra: dict[str, Tensor] | None = None,
+           extra_penalty: Callable[[dict[str, Tensor]], Tensor] | None = None, device: torch.device | str = "cpu",
+           progress: bool = False, desc: str = "latent search") -> SearchResult:
+    """Search a code for each of ``n`` targets.
+
+    ``loss_fn(z, index, extra)`` → (B,): the task loss of the codes ``z`` (B, d) for the targets ``index`` (B,)
+    (so a batch may hold several restarts of the same target); ``extra`` holds the other variables searched beside
+    z for these rows (e.g. a sparse deviation from the generator's range), each (B, ...).
+    ``prior(k, generator)`` draws k starting codes (default: standard normal).  ``init`` (n, d): start the first
+    restart of each target there (an encoder's guess); the others start from the prior.
+    ``extra``: name → (n, ...) starting values of variables searched jointly with z (the same for every restart);
+    ``extra_penalty(extra)`` → (B,) their regularizer, added to the objective."""
+    s = settings
+    g = torch.Generator().manual_seed(s.seed)
+    draw = prior or (lambda k, gen: torch.randn(k, z_dim, generator=gen))
+    starts = draw(n * s.restarts, g).view(s.restarts, n, z_dim)  # (R, n, d): restart-major
+    if init is not None:
+        if init.shape != (n, z_dim):
+            raise ValueError(f"init has shape {tuple(init.shape)}; expected ({n}, {z_dim})")
+        starts[0] = init
+    index = torch.arange(n).repeat(s.restarts)  # (R·n,) which target each code serves
+    z_all = starts.reshape(-1, z_dim)
+    extra = extra or {}
+    best_loss = torch.full((n,), float("inf"))
+    best = SearchResult(torch.zeros(n, z_dim), best_loss.clone(), best_loss.clone(), torch.zeros(n, dtype=torch.long),
+                        {k: v.detach().clone() for k, v in extra.items()})
+    chunks = list(torch.arange(len(index)).split(s.batch))
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(chunks) * s.steps, disable=not progress, desc=desc, unit="step", leave=False)
+    for rows in chunks:
+        noise_g = torch.Generator().manual_seed(s.seed * 1_000_003 + int(rows[0]))  # the same noise however chunked
+        idx = index[rows]
+        z = z_all[rows].clone().to(device).requires_grad_(True)
+        ex = {k: v[idx].clone().to(device).requires_grad_(True) for k, v in extra.items()}
+        params = [z, *ex.values()]
+        opt = (torch.optim.Adam(params, lr=s.lr) if s.optimizer == "adam" else torch.optim.SGD(params, lr=s.lr))
+
+        def objective() -> tuple[Tensor, Tensor]:
+            task = loss_fn(z, idx.to(device), ex)  # (B,)
+            total = task + s.prior * z.pow(2).sum(1)
+            if extra_penalty is not None:
+                total = total + extra_penalty(ex)
+            return total, task
+
+        for t in range(s.steps):
+            opt.zero_grad(set_to_none=True)
+            total, _ = objective()
+            total.sum().backward()  # each code's gradient is its own loss's: the rows are independent searches
+            if s.noise > 0:
+                std = (s.noise / (1 + t) ** 0.55) ** 0.5
+                for p in params:
+                    p.grad.add_(torch.randn(p.shape, generator=noise_g).to(device) * std)
+            opt.step()
+            bar.update(1)
+        with torch.no_grad():
+            total, task = objective()
+        total, task, z_end = total.detach().cpu(), task.detach().cpu(), z.detach().cpu()
+        for j, (i, r) in enumerate(zip(idx.tolist(), (rows // n).tolist())):
+            if total[j] < best.loss[i] or (not torch.isfinite(best.loss[i]) and torch.isfinite(total[j])):
+                best.loss[i], best.task_loss[i], best.z[i], best.restart[i] = total[j], task[j], z_end[j], r
+                for k, v in ex.items():
+                    best.extra[k][i] = v[j].detach().cpu()
+    bar.close()
+    return best

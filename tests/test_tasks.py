@@ -1,0 +1,211 @@
+"""What a trained generator is for: the shared latent search, compressed sensing (CSGM), inversion."""
+
+import json
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from saddlepoint import train
+from saddlepoint.cli import main
+from saddlepoint.config import resolve_config
+from saddlepoint.runs import RunError
+from saddlepoint.tasks.latent import LatentSearch, search
+from saddlepoint.tasks.recover import dct_matrix, lasso, measure, measurement_matrix, mse_interval, recover
+
+VAE_SMALL = ["vae_hidden=[16]", "batch_size=32", "eval_samples=200", "eval_every=0", "z_dim=4"]
+
+
+# --- the latent search -------------------------------------------------------------------------------------------
+def _linear_problem(n=6, d=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    W = torch.randn(10, d, generator=g)
+    z_true = torch.randn(n, d, generator=g)
+    return W, z_true, z_true @ W.T
+
+
+def test_the_search_finds_each_targets_code_and_is_reproducible_however_batched():
+    W, z_true, x = _linear_problem()
+
+    def loss(z, idx, extra):
+        return (z @ W.T - x[idx]).pow(2).sum(1)
+
+    s = LatentSearch(steps=400, lr=0.05, restarts=3, seed=1)
+    found = search(loss, len(x), 3, s)
+    assert torch.allclose(found.z, z_true, atol=1e-3) and found.loss.max() < 1e-5
+    again = search(loss, len(x), 3, LatentSearch(steps=400, lr=0.05, restarts=3, seed=1, batch=4))
+    assert torch.equal(found.z, again.z) and torch.equal(found.restart, again.restart)  # chunking changes nothing
+    other = search(loss, len(x), 3, LatentSearch(steps=5, lr=0.05, restarts=3, seed=2))
+    assert not torch.equal(other.z, search(loss, len(x), 3, LatentSearch(steps=5, lr=0.05, restarts=3, seed=1)).z)
+
+
+def test_restarts_keep_the_lowest_loss_and_the_prior_term_pulls_towards_zero():
+    # A loss with two basins: (z² − 1)² + 0.3 z has its global minimum near z = −1; from z > 0.2, Adam with a
+    # small step lands in the worse basin near z = +1.  More restarts find the better one.
+    def loss(z, idx, extra):
+        return (z[:, 0] ** 2 - 1) ** 2 + 0.3 * z[:, 0]
+
+    starts = torch.tensor([[0.9], [-0.9], [1.2]])
+    prior = lambda k, g: starts[torch.arange(k) % 3]  # noqa: E731  restart r of the single target starts at starts[r]
+    one = search(loss, 1, 1, LatentSearch(steps=300, lr=0.01, restarts=1), prior=prior)
+    three = search(loss, 1, 1, LatentSearch(steps=300, lr=0.01, restarts=3), prior=prior)
+    assert one.z[0, 0] > 0.5 and three.z[0, 0] < -0.5 and three.restart[0] == 1 and three.loss[0] < one.loss[0]
+    flat = search(lambda z, i, e: torch.zeros(len(z)), 1, 2, LatentSearch(steps=500, lr=0.05, prior=1.0))
+    assert flat.z.abs().max() < 1e-2  # λ‖z‖² alone: the code goes to 0
+
+
+def test_gradient_noise_moves_the_search_and_init_sets_the_first_restart():
+    def loss(z, idx, extra):
+        return z.pow(2).sum(1)
+
+    init = torch.full((2, 2), 3.0)
+    quiet = search(loss, 2, 2, LatentSearch(steps=0, restarts=2), init=init)
+    assert torch.equal(quiet.z[quiet.restart == 0], init[quiet.restart == 0])
+    a = search(loss, 2, 2, LatentSearch(steps=20, lr=0.01, noise=1.0, optimizer="sgd"), init=init)
+    b = search(loss, 2, 2, LatentSearch(steps=20, lr=0.01, optimizer="sgd"), init=init)
+    assert not torch.allclose(a.z, b.z)
+    with pytest.raises(ValueError, match="restarts ≥ 1"):
+        LatentSearch(restarts=0)
+
+
+# --- measurements and the Lasso ---------------------------------------------------------------------------------
+def test_the_measurement_operators():
+    shape = (1, 8, 8)
+    g = torch.Generator().manual_seed(0)
+    A = measurement_matrix("gaussian", shape, 20, generator=g)
+    assert A.shape == (20, 64)
+    hole = measurement_matrix("inpaint", shape, hole=4)
+    assert hole.shape == (48, 64) and torch.allclose(hole.pow(2).sum(1), torch.full((48,), 64.0))
+    x = torch.rand(1, *shape)
+    seen = (hole @ x.flatten()) / 8
+    kept = torch.ones(8, 8, dtype=torch.bool)
+    kept[2:6, 2:6] = False
+    assert torch.allclose(seen, x[0, 0][kept])
+    down = measurement_matrix("downsample", shape, factor=4)
+    assert down.shape == (4, 64) and torch.allclose(down.pow(2).sum(1), torch.full((4,), 64.0))
+    means = down @ x.flatten() / down[0].max()  # the rows are scaled block means
+    assert torch.allclose(means / 16, x[0, 0].unfold(0, 4, 4).unfold(1, 4, 4).mean((2, 3)).flatten(), atol=1e-6)
+    for kw, match in (({"m": 65}, "between 1 and 64"), ({"m": 0}, "between 1 and 64")):
+        with pytest.raises(RunError, match=match):
+            measurement_matrix("gaussian", shape, **kw)
+    with pytest.raises(RunError, match="divides the image side"):
+        measurement_matrix("downsample", shape, factor=3)
+    with pytest.raises(RunError, match="hole side between 1 and 8"):
+        measurement_matrix("inpaint", shape, hole=9)
+    y = measure(x, A, 0.0, g)
+    assert torch.allclose(y, x.flatten(1) @ A.T)
+
+
+def test_the_lasso_recovers_a_sparse_image_and_the_dct_is_orthonormal():
+    D = dct_matrix((1, 8, 8)).double()
+    assert torch.allclose(D @ D.T, torch.eye(64, dtype=torch.float64), atol=1e-6)
+    g = torch.Generator().manual_seed(0)
+    x = torch.zeros(3, 1, 8, 8)
+    x.view(3, -1)[:, [3, 17, 40]] = torch.tensor([0.9, 0.6, 0.8])  # 3-sparse in pixels
+    A = measurement_matrix("gaussian", (1, 8, 8), 30, generator=g)
+    y = measure(x, A, 0.0, g)
+    est = lasso(A, y, alpha=0.01).view_as(x)
+    assert mse_interval(est, x)["mse"] < 1e-3
+    assert mse_interval(torch.zeros_like(x), x)["mse"] > 0.02
+
+
+# --- compressed sensing with a generator ------------------------------------------------------------------------
+class _Linear:
+    """A stand-in generator: z (B, 3) → sigmoid(W z) as 1×4×4 images in [0, 1]."""
+
+    def __init__(self):
+        self.W = torch.randn(16, 3, generator=torch.Generator().manual_seed(3))
+        self.device, self.z_dim, self.shape = torch.device("cpu"), 3, (1, 4, 4)
+
+    def __call__(self, z, labels=None):
+        return torch.sigmoid(z @ self.W.T).view(-1, 1, 4, 4)
+
+    def prior(self, k, g):
+        return torch.randn(k, 3, generator=g)
+
+
+def test_csgm_recovers_images_in_the_range_from_few_measurements_where_the_lasso_cannot():
+    G = _Linear()
+    g = torch.Generator().manual_seed(0)
+    x = G(torch.randn(5, 3, generator=g))
+    A = measurement_matrix("gaussian", G.shape, 5, generator=g)  # 5 measurements of 16 dense pixels
+    y = measure(x, A, 0.0, g)
+    ours, info = recover(G, A, y, LatentSearch(steps=600, lr=0.05, restarts=4))
+    assert mse_interval(ours, x)["mse"] < 1e-4 < mse_interval(lasso(A, y), x)["mse"]
+    assert info["measurement_loss"].max() < 1e-4
+    # an image outside the range: the plain prior stops at its distance to the range; the sparse deviation gets it
+    off = x.clone()
+    off.view(5, -1)[:, 5] = 1.0 - off.view(5, -1)[:, 5]
+    A = measurement_matrix("gaussian", G.shape, 14, generator=g)
+    y = measure(off, A, 0.0, g)
+    plain = mse_interval(recover(G, A, y, LatentSearch(steps=600, lr=0.05, restarts=4))[0], off)["mse"]
+    sparse = mse_interval(recover(G, A, y, LatentSearch(steps=1500, lr=0.05, restarts=4), sparse=0.01)[0], off)["mse"]
+    assert sparse < 0.3 * plain
+
+
+@pytest.fixture
+def vae_run(tmp_path_factory, tiny_npz):
+    out = tmp_path_factory.mktemp("tasks") / "vae"
+    return train(resolve_config("mnist-vae", [f"data={tiny_npz}", *VAE_SMALL, "steps=2"])[1], out=out,
+                 progress=False).run_dir
+
+
+def test_recover_from_the_command_line(tmp_path, vae_run, capsys):
+    out = tmp_path / "cs.png"
+    assert main(["recover", str(vae_run), "-m", "50", "-n", "3", "--steps", "5", "--restarts", "2",
+                 "--sparse-deviation", "0.2", "-o", str(out), "--quiet"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    report = json.loads(lines[-1])
+    assert lines[0] == str(out) and Image.open(out).size[0] > 100
+    assert report["measurements"] == 50 and report["pixels"] == 784 and report["search"]["restarts"] == 2
+    assert set(report["mse"]) == {"lasso (pixels)", "generator", "generator + sparse deviation"}
+    assert all(0 <= v["mse"] <= 1 and math.isfinite(v["ci95"]) for v in report["mse"].values())
+    for op in ("inpaint", "downsample"):
+        assert main(["recover", str(vae_run), "--operator", op, "-n", "2", "--steps", "2", "--restarts", "1",
+                     "-o", str(tmp_path / f"{op}.png"), "--quiet"]) == 0
+        assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["operator"] == op
+    # the user's own images, at the run's size and channels
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    Image.fromarray(np.full((28, 28), 200, np.uint8)).save(folder / "a.png")
+    assert main(["recover", str(vae_run), "-m", "20", "-i", str(folder), "--steps", "2", "--restarts", "1",
+                 "-o", str(tmp_path / "mine.png"), "--quiet"]) == 0
+    assert "1 image(s) from" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])["images"]
+
+
+def test_recover_refuses_bad_input_in_one_line_and_writes_nothing(tmp_path, vae_run, tiny_npz, capsys):
+    big, colour = tmp_path / "big", tmp_path / "colour"
+    big.mkdir()
+    colour.mkdir()
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(big / "a.png")
+    Image.fromarray(np.zeros((28, 28, 3), np.uint8)).save(colour / "a.png")
+    grid = train(resolve_config("grid25", ["steps=1", "g_hidden=8", "d_hidden=8", "eval_samples=50"])[1],
+                 out=tmp_path / "grid", progress=False).run_dir
+    cvae = train(resolve_config("mnist-cvae", [f"data={tiny_npz}", *VAE_SMALL, "steps=1"])[1],
+                 out=tmp_path / "cvae", progress=False).run_dir
+    out = tmp_path / "x.png"
+    for args, match in (([str(vae_run), "-m", "785"], "between 1 and 784"),
+                        ([str(vae_run)], "--measurements M is needed"),
+                        ([str(vae_run), "--operator", "inpaint", "-m", "5"], "--measurements sets the Gaussian"),
+                        ([str(vae_run), "-m", "5", "-i", str(big)], "is 32×32 px"),
+                        ([str(vae_run), "-m", "5", "-i", str(colour)], "is a colour image"),
+                        ([str(vae_run), "-m", "5", "-i", str(tmp_path / "none")], "does not exist"),
+                        ([str(vae_run), "-m", "5", "--restarts", "0"], "restarts ≥ 1"),
+                        ([str(vae_run), "-m", "5", "--noise", "-1"], "--noise -1"),
+                        ([str(grid), "-m", "5"], "2-D points"),
+                        ([str(cvae), "-m", "5"], "needs an unconditional generator")):
+        assert main(["recover", *args, "-o", str(out), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("saddlepoint: error: ") and match in err and err.count("\n") == 1, (args, err)
+        assert not out.exists()
+
+
+def test_a_translation_run_has_no_latent_space_to_search():
+    from saddlepoint.tasks.common import LatentGenerator
+
+    exp = SimpleNamespace(G=None, condition=SimpleNamespace(from_real=True, name="pix2pix"), images=True)
+    with pytest.raises(RunError, match="translates images"):
+        LatentGenerator(exp, "recover")
