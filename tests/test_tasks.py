@@ -209,3 +209,44 @@ def test_a_translation_run_has_no_latent_space_to_search():
     exp = SimpleNamespace(G=None, condition=SimpleNamespace(from_real=True, name="pix2pix"), images=True)
     with pytest.raises(RunError, match="translates images"):
         LatentGenerator(exp, "recover")
+
+
+# --- inversion and latent arithmetic on a GAN --------------------------------------------------------------------
+def test_inversion_finds_the_code_of_a_generated_image():
+    from saddlepoint.tasks.invert import invert
+
+    G = _Linear()
+    z_true = torch.randn(4, 3, generator=torch.Generator().manual_seed(1))
+    z, x_hat, err = invert(G, G(z_true), LatentSearch(steps=800, lr=0.05, restarts=3))
+    assert err.max() < 1e-6 and torch.allclose(z, z_true, atol=1e-2)
+
+
+@pytest.fixture
+def gan_run(tmp_path_factory, tiny_npz):
+    out = tmp_path_factory.mktemp("tasks") / "gan"
+    over = [f"data={tiny_npz}", "base_channels=8", "batch_size=16", "eval_samples=32", "eval_every=0", "steps=2",
+            "z_dim=8"]
+    return train(resolve_config("mnist-dcgan", over)[1], out=out, progress=False).run_dir
+
+
+def test_invert_from_the_command_line_for_a_vae_and_a_gan(tmp_path, vae_run, gan_run, capsys):
+    out = tmp_path / "inv.png"
+    assert main(["invert", str(vae_run), "-n", "3", "--steps", "30", "--restarts", "2", "-o", str(out), "--quiet"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    rep = json.loads(lines[-1])
+    assert lines[0] == str(out) and out.exists()
+    assert rep["mse"]["mse"] <= rep["encoder_mse"]["mse"] + 1e-7  # the search starts at the encoder's guess
+    assert main(["invert", str(gan_run), "-n", "2", "--steps", "3", "--restarts", "1", "-o", str(tmp_path / "g.png"),
+                 "--quiet"]) == 0
+    rep = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert "encoder_mse" not in rep and rep["search"]["steps"] == 3
+    assert main(["invert", str(gan_run), "-n", "2", "-i", str(tmp_path), "-o", str(tmp_path / "h.png")]) == 2
+    assert "give one" in capsys.readouterr().err and not (tmp_path / "h.png").exists()
+
+
+def test_attribute_arithmetic_on_a_gan_goes_through_inversion(tmp_path, gan_run, capsys):
+    out = tmp_path / "thick.png"
+    assert main(["attribute", str(gan_run), "--attribute", "thickness", "--images", "16", "--report-images", "4",
+                 "--steps", "3", "--restarts", "1", "-n", "2", "-o", str(out), "--quiet"]) == 0
+    rep = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rep["images"] == 4 and "inverting the generator" in rep["codes"] and out.exists()

@@ -8,8 +8,9 @@
     saddlepoint interpolate RUN -o walk.png
     saddlepoint translate RUN [-i IMAGES] -o rows.png
     saddlepoint reconstruct RUN -o pairs.png                            (VAE runs)
-    saddlepoint attribute RUN --attribute thickness --amount 1.5        (VAE runs)
+    saddlepoint attribute RUN --attribute thickness --amount 1.5        (VAE runs; GAN runs through inversion)
     saddlepoint recover RUN --measurements 100 [--noise 0.1] [-i IMAGES] [-o FILE]   (compressed sensing)
+    saddlepoint invert RUN [-i IMAGES | -n N] [-o FILE]                 (the codes of images)
 """
 
 from __future__ import annotations
@@ -274,18 +275,57 @@ def cmd_attribute(args: argparse.Namespace) -> int:
     from .attributes import attribute_direction, edit, save_attribute_picture
 
     report: dict = {}
-    if args.images < 8 or args.report_images < 1:
+    if (args.images is not None and args.images < 8) or (args.report_images is not None and args.report_images < 1):
         return _fail("--images must be at least 8 (its top and bottom quarters define the direction) and "
                      "--report-images at least 1")
+    try:
+        settings = _search_settings(args, prior=0.001)
+    except ValueError as e:
+        return _fail(f"latent search: {e}")
 
     def draw(exp, out):
-        found = attribute_direction(exp, args.attribute, args.images, args.source)
-        result = edit(exp, found, args.amount, rows=args.n, n_report=args.report_images)
+        inverted = None
+        if not hasattr(exp, "encode"):  # a GAN: its codes are found by inverting the generator
+            from .tasks.invert import InvertedGenerator
+
+            exp = inverted = InvertedGenerator(exp, settings, progress=not args.quiet and sys.stderr.isatty())
+        vae = inverted is None
+        found = attribute_direction(exp, args.attribute, args.images or (5000 if vae else 500), args.source)
+        result = edit(exp, found, args.amount, rows=args.n, n_report=args.report_images or (1000 if vae else 200))
         save_attribute_picture(result["picture"], out)
         report.update(result["report"])
+        if inverted is not None:
+            report["codes"] = (f"found by inverting {inverted.G.what} ({settings.restarts} restarts × {settings.steps} "
+                               f"steps); mean per-pixel inversion error {sum(inverted.inversion_mse) / len(inverted.inversion_mse):.4f}")
 
     name = f"attribute-{args.attribute.replace(':', '')}-{args.amount:g}.png"
     code = _picture(args, name, draw, 8)
+    if code == 0:
+        print(json.dumps(report))
+    return code
+
+
+def cmd_invert(args: argparse.Namespace) -> int:
+    from .tasks.invert import invert_images
+    from .tasks.pictures import save_rows
+
+    report: dict = {}
+    try:
+        settings = _search_settings(args, prior=args.prior)
+    except ValueError as e:
+        return _fail(f"latent search: {e}")
+    if args.prior < 0:
+        return _fail(f"--prior {args.prior}: give a weight of at least 0")
+    if args.input is not None and args.n is not None:
+        return _fail("-i inverts your images and -n held-out ones; give one")
+
+    def draw(exp, out):
+        rows, rep = invert_images(exp, args.input, args.n, settings,
+                                  progress=not args.quiet and sys.stderr.isatty())
+        save_rows(rows, out, f"inversion of {rep['images']}")
+        report.update(rep)
+
+    code = _picture(args, "invert.png" if args.input is None else f"invert-{Path(args.input).stem}.png", draw, 8)
     if code == 0:
         print(json.dumps(report))
     return code
@@ -329,14 +369,15 @@ def cmd_recover(args: argparse.Namespace) -> int:
     return code
 
 
-def _add_search_options(p: argparse.ArgumentParser, steps: int, lr: float, restarts: int) -> None:
-    p.add_argument("--steps", type=int, default=steps, help=f"optimizer steps per restart (default {steps})")
-    p.add_argument("--lr", type=float, default=lr, help=f"the latent search's learning rate (default {lr:g})")
-    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help="the latent search's optimizer")
+def _add_search_options(p: argparse.ArgumentParser, steps: int, lr: float, restarts: int, what: str = "") -> None:
+    """The latent search's options (``what`` prefixes their help: to whom they apply)."""
+    p.add_argument("--steps", type=int, default=steps, help=f"{what}optimizer steps per restart (default {steps})")
+    p.add_argument("--lr", type=float, default=lr, help=f"{what}learning rate (default {lr:g})")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help=f"{what}optimizer")
     p.add_argument("--restarts", type=int, default=restarts,
-                   help=f"random starting codes per image; the lowest loss is kept (default {restarts})")
+                   help=f"{what}random starting codes per image; the lowest loss is kept (default {restarts})")
     p.add_argument("--langevin", type=float, default=0.0, metavar="V",
-                   help="gradient noise of variance V/(1+t)^0.55 at step t (default 0: none)")
+                   help=f"{what}gradient noise of variance V/(1+t)^0.55 at step t (default 0: none)")
     p.add_argument("--seed", type=int, default=0, help="seed of the measurements, the starting codes and the noise")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -422,7 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
     rc.add_argument("-o", "--out", help="output picture (default RUN/reconstructions.png)")
     rc.set_defaults(func=cmd_reconstruct)
 
-    at = sub.add_parser("attribute", help="VAE runs: latent attribute arithmetic on held-out images; rows of "
+    at = sub.add_parser("attribute", help="latent attribute arithmetic on held-out images (a GAN's codes found by "
+                                          "inverting it); rows of "
                                           "original | reconstruction | edited, and how far the attribute moved")
     at.add_argument("run", metavar="RUN")
     at.add_argument("--attribute", required=True, metavar="NAME",
@@ -431,12 +473,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="how far to move: A × (mean code with the attribute − mean code without); default 1")
     at.add_argument("--from", dest="source", type=int, default=None, metavar="K",
                     help="label:K only: the digit to edit and to measure against (e.g. --attribute label:8 --from 3)")
-    at.add_argument("--images", type=int, default=5000, metavar="N",
-                    help="held-out images that define the direction (default 5000)")
-    at.add_argument("--report-images", type=int, default=1000, metavar="N",
-                    help="held-out images edited for the report (default 1000)")
+    at.add_argument("--images", type=int, default=None, metavar="N",
+                    help="held-out images that define the direction (default 5000; GAN runs: 500, each inverted)")
+    at.add_argument("--report-images", type=int, default=None, metavar="N",
+                    help="held-out images edited for the report (default 1000; GAN runs: 200)")
     at.add_argument("-n", type=int, default=None, help="rows in the picture (default 8)")
     at.add_argument("-o", "--out", help="output picture (default RUN/attribute-NAME-A.png)")
+    _add_search_options(at, steps=300, lr=0.01, restarts=2, what="GAN runs: the inversion's ")
     at.set_defaults(func=cmd_attribute)
 
     cs = sub.add_parser("recover", help="compressed sensing with the run's generator as the prior (CSGM): measure "
@@ -464,6 +507,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search_options(cs, steps=1000, lr=0.01, restarts=10)
     cs.add_argument("-o", "--out", help="output picture (default RUN/recover-M.png)")
     cs.set_defaults(func=cmd_recover)
+
+    iv = sub.add_parser("invert", help="the codes whose images are closest to held-out images (or yours): rows of "
+                                       "original | inverted, and the per-pixel error")
+    iv.add_argument("run", metavar="RUN")
+    iv.add_argument("-i", "--input", help="your own images (a file or folder; the run's size and channels)")
+    iv.add_argument("-n", type=int, default=None, help="held-out images to invert (default 8)")
+    iv.add_argument("--prior", type=float, default=0.001, help="λ of the λ‖z‖² term (default 0.001)")
+    _add_search_options(iv, steps=1000, lr=0.01, restarts=4)
+    iv.add_argument("-o", "--out", help="output picture (default RUN/invert.png)")
+    iv.set_defaults(func=cmd_invert)
 
     ip = sub.add_parser("interpolate", help="spherical interpolation between random latent points of RUN")
     ip.add_argument("run", metavar="RUN")
