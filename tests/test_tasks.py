@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import mnist_or_skip
 from saddlepoint import train
 from saddlepoint.cli import main
 from saddlepoint.config import resolve_config
@@ -250,3 +251,98 @@ def test_attribute_arithmetic_on_a_gan_goes_through_inversion(tmp_path, gan_run,
                  "--steps", "3", "--restarts", "1", "-n", "2", "-o", str(out), "--quiet"]) == 0
     rep = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert rep["images"] == 4 and "inverting the generator" in rep["codes"] and out.exists()
+
+
+# --- unrestricted adversarial examples ---------------------------------------------------------------------------
+ACGAN_TINY = ["base_channels=8", "batch_size=16", "eval_samples=32", "eval_every=0", "z_dim=8", "sample_every=0"]
+
+
+def test_pgd_stays_in_its_ball_and_raises_the_loss():
+    from saddlepoint.tasks.classifiers import pgd
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
+    x = torch.rand(8, 1, 4, 4) * 2 - 1
+    y = torch.randint(0, 3, (8,))
+    adv = pgd(model, x, y, eps=0.1, alpha=0.02, steps=10, generator=torch.Generator().manual_seed(0))
+    assert (adv - x).abs().max() <= 0.2 + 1e-6 and adv.min() >= -1 and adv.max() <= 1  # ε 0.1 in [0, 1] units
+    loss = torch.nn.functional.cross_entropy
+    assert loss(model(adv), y) > loss(model(x), y)
+
+
+def test_the_shipped_attack_classifiers_load_and_read_digits():
+    from saddlepoint.tasks.classifiers import CLASSIFIERS, load_classifier
+
+    test = mnist_or_skip(train=False)
+    for name in ("mnist-judge", "mnist-robust"):
+        if not CLASSIFIERS[name].is_file():
+            pytest.fail(f"{name} weights are not shipped")
+        f = load_classifier(name)
+        x = test.images[:500].float().div(127.5).sub(1)
+        assert (f(x).argmax(1) == test.labels[:500]).float().mean() > 0.95, name
+    with pytest.raises(RunError, match="choose one of"):
+        load_classifier("imagenet")
+
+
+def test_the_attack_fools_a_classifier_while_the_aux_head_keeps_the_class(tmp_path, tiny_npz):
+    import dataclasses
+
+    from saddlepoint.tasks.attack import attack, attack_report
+    from saddlepoint.train import load_run
+
+    run = train(resolve_config("mnist-acgan", [f"data={tiny_npz}", *ACGAN_TINY, "steps=3"])[1], out=tmp_path / "ac",
+                progress=False).run_dir
+    exp = load_run(run)
+    exp.cfg = dataclasses.replace(exp.cfg, data="mnist")  # the tiny squares stand in for digits
+
+    class Reads:  # an "attacked classifier" that reads class 2 where the image is bright on its left half
+        def __call__(self, x):
+            left = x[..., :14].mean((1, 2, 3))
+            return torch.stack([torch.zeros_like(left)] * 2 + [20 * left] + [torch.zeros_like(left)] * 7, 1)
+
+        def to(self, device):
+            return self
+
+        eval = requires_grad_ = lambda self, *a: self
+
+    s = LatentSearch(steps=60, lr=0.05, restarts=1, noise=0.01, seed=3)
+    result = attack(exp, Reads(), source=1, target=2, n=6, settings=s, lam1=0.0, lam2=0.0)
+    start_left = result["start"][..., :14].mean()
+    assert result["adversarial"][..., :14].mean() > start_left  # the search brightened what the classifier reads
+    assert (result["read"] == 2).float().mean() >= (result["read_start"] == 2).float().mean()
+    rep = attack_report(result, 1, 2, "reads-left", judge=None)
+    assert rep["attempts"] == 6 and 0 <= rep["success_rate"] <= rep["fooled_rate"]
+    assert torch.equal(result["success"], (result["read"] == 2) & (result["aux"] == 1))
+    again = attack(exp, Reads(), source=1, target=2, n=6, settings=s, lam1=0.0, lam2=0.0)
+    assert torch.equal(again["z"], result["z"])  # reproducible from the seed, noise and all
+
+
+def test_attack_refuses_runs_and_classes_it_cannot_serve(tmp_path, tiny_npz, vae_run, capsys):
+    cgan = train(resolve_config("mnist-cgan", [f"data={tiny_npz}", *ACGAN_TINY, "steps=1"])[1], out=tmp_path / "cg",
+                 progress=False).run_dir
+    acgan = train(resolve_config("mnist-acgan", [f"data={tiny_npz}", *ACGAN_TINY, "steps=1"])[1],
+                  out=tmp_path / "ac", progress=False).run_dir
+    out = tmp_path / "a.png"
+    for args, match in (([str(vae_run), "--source", "1"], "needs a class-conditional generator"),
+                        ([str(cgan), "--source", "1"], "has none; train conditional=acgan"),
+                        ([str(acgan), "--source", "1"], "read 28×28 MNIST digits"),
+                        ([str(acgan), "--source", "1", "--classifier", "cifar"], "choose mnist"),
+                        ([str(acgan), "--source", "1", "--bound", "-1"], "at least 0")):
+        assert main(["attack", *args, "-o", str(out), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("saddlepoint: error: ") and match in err and err.count("\n") == 1, (args, err)
+        assert not out.exists()
+
+
+def test_attack_from_the_command_line_on_mnist(tmp_path, capsys):
+    mnist_or_skip(train=True)
+    run = train(resolve_config("mnist-acgan", [*ACGAN_TINY, "steps=2"])[1], out=tmp_path / "ac", progress=False).run_dir
+    out = tmp_path / "a.png"
+    for args, match in ((["--source", "3", "--target", "3"], "is the source class"),
+                        (["--source", "10"], "between 0 and 9")):
+        assert main(["attack", str(run), *args, "-o", str(out), "--quiet"]) == 2
+        assert match in capsys.readouterr().err and not out.exists()
+    assert main(["attack", str(run), "--source", "3", "--target", "8", "-n", "4", "--steps", "3", "-o", str(out),
+                 "--quiet"]) == 0
+    rep = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rep["attempts"] == 4 and rep["classifier"] == "mnist" and "judged_success_rate" in rep and out.exists()

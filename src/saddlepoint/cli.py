@@ -11,6 +11,7 @@
     saddlepoint attribute RUN --attribute thickness --amount 1.5        (VAE runs; GAN runs through inversion)
     saddlepoint recover RUN --measurements 100 [--noise 0.1] [-i IMAGES] [-o FILE]   (compressed sensing)
     saddlepoint invert RUN [-i IMAGES | -n N] [-o FILE]                 (the codes of images)
+    saddlepoint attack RUN --classifier mnist-robust --source 3 [--target 8]   (AC-GAN runs: unrestricted examples)
 """
 
 from __future__ import annotations
@@ -331,6 +332,47 @@ def cmd_invert(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_attack(args: argparse.Namespace) -> int:
+    import torch
+
+    from .tasks.attack import attack, attack_report
+    from .tasks.classifiers import CLASSIFIERS, load_classifier
+    from .tasks.pictures import save_rows
+
+    report: dict = {}
+    if args.classifier not in CLASSIFIERS or args.classifier == "mnist-judge":
+        return _fail(f"--classifier {args.classifier}: choose mnist (the shipped classifier) or mnist-robust (trained "
+                     "adversarially, PGD ε 0.3); mnist-judge only judges")
+    if min(args.lambda_bound, args.lambda_aux, args.bound) < 0:
+        return _fail("--lambda-bound, --lambda-aux and --bound must be at least 0")
+    try:
+        settings = _search_settings(args, prior=0.0)
+    except ValueError as e:
+        return _fail(f"latent search: {e}")
+
+    def draw(exp, out):
+        from .tasks.attack import check_attackable
+
+        check_attackable(exp, args.source, args.target)  # before the classifiers load
+        f = load_classifier(args.classifier)
+        judge = load_classifier("mnist-judge") if CLASSIFIERS["mnist-judge"].is_file() else None
+        result = attack(exp, f, args.source, args.target, args.n, settings, args.lambda_bound, args.lambda_aux,
+                        args.bound, progress=not args.quiet and sys.stderr.isatty())
+        order = torch.argsort(result["success"].int(), descending=True, stable=True)[:args.columns]
+        reads = ", ".join(str(int(v)) for v in result["read"][order][:8])
+        save_rows([("start G(z₀, s)", result["start"][order]),
+                   (f"adversarial\n{args.classifier} reads\n{reads}…", result["adversarial"][order])], out,
+                  f"{args.classifier}: source {args.source}, target {'any' if args.target is None else args.target}; "
+                  f"{int(result['success'].sum())} of {args.n} attempts succeeded (shown first)")
+        report.update(attack_report(result, args.source, args.target, args.classifier, judge))
+
+    name = f"attack-{args.classifier}-{args.source}to{'any' if args.target is None else args.target}.png"
+    code = _picture(args, name, draw, 64)
+    if code == 0:
+        print(json.dumps(report))
+    return code
+
+
 def _search_settings(args: argparse.Namespace, **defaults):
     """The latent search the command line asks for; ValueError names a bad setting."""
     from .tasks.latent import LatentSearch
@@ -369,15 +411,16 @@ def cmd_recover(args: argparse.Namespace) -> int:
     return code
 
 
-def _add_search_options(p: argparse.ArgumentParser, steps: int, lr: float, restarts: int, what: str = "") -> None:
+def _add_search_options(p: argparse.ArgumentParser, steps: int, lr: float, restarts: int, what: str = "",
+                        langevin: float = 0.0) -> None:
     """The latent search's options (``what`` prefixes their help: to whom they apply)."""
     p.add_argument("--steps", type=int, default=steps, help=f"{what}optimizer steps per restart (default {steps})")
     p.add_argument("--lr", type=float, default=lr, help=f"{what}learning rate (default {lr:g})")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help=f"{what}optimizer")
     p.add_argument("--restarts", type=int, default=restarts,
                    help=f"{what}random starting codes per image; the lowest loss is kept (default {restarts})")
-    p.add_argument("--langevin", type=float, default=0.0, metavar="V",
-                   help=f"{what}gradient noise of variance V/(1+t)^0.55 at step t (default 0: none)")
+    p.add_argument("--langevin", type=float, default=langevin, metavar="V",
+                   help=f"{what}gradient noise of variance V/(1+t)^0.55 at step t (default {langevin:g})")
     p.add_argument("--seed", type=int, default=0, help="seed of the measurements, the starting codes and the noise")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -507,6 +550,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search_options(cs, steps=1000, lr=0.01, restarts=10)
     cs.add_argument("-o", "--out", help="output picture (default RUN/recover-M.png)")
     cs.set_defaults(func=cmd_recover)
+
+    ak = sub.add_parser("attack", help="AC-GAN runs on MNIST: unrestricted adversarial examples (Song et al. 2018), "
+                                       "digits drawn from scratch that the AC-GAN still reads as the source class and "
+                                       "the attacked classifier does not")
+    ak.add_argument("run", metavar="RUN")
+    ak.add_argument("--classifier", default="mnist", help="the attacked classifier: mnist (the shipped one, default) "
+                                                          "or mnist-robust (trained adversarially, PGD ε 0.3)")
+    ak.add_argument("--source", type=int, required=True, help="the class the images must still show")
+    ak.add_argument("--target", type=int, default=None, help="the class the attacked classifier should read "
+                                                             "(default: any other)")
+    ak.add_argument("-n", type=int, default=None, help="attempts, each from its own random code (default 64)")
+    ak.add_argument("--columns", type=int, default=12, help="attempts shown in the picture, successes first")
+    ak.add_argument("--lambda-bound", type=float, default=100.0, help="λ₁ of the soft bound on z − z₀ (default 100)")
+    ak.add_argument("--lambda-aux", type=float, default=100.0,
+                    help="λ₂ of the auxiliary classifier's cross-entropy towards the source (default 100)")
+    ak.add_argument("--bound", type=float, default=0.1, help="ε: each coordinate of z moves freely within ε of z₀ "
+                                                             "(default 0.1)")
+    _add_search_options(ak, steps=500, lr=0.01, restarts=1, langevin=0.01)
+    ak.add_argument("-o", "--out", help="output picture (default RUN/attack-CLASSIFIER-StoT.png)")
+    ak.set_defaults(func=cmd_attack)
 
     iv = sub.add_parser("invert", help="the codes whose images are closest to held-out images (or yours): rows of "
                                        "original | inverted, and the per-pixel error")
