@@ -346,3 +346,20 @@ def test_attack_from_the_command_line_on_mnist(tmp_path, capsys):
                  "--quiet"]) == 0
     rep = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert rep["attempts"] == 4 and rep["classifier"] == "mnist" and "judged_success_rate" in rep and out.exists()
+
+
+def test_latent_arithmetic_on_inverted_codes_from_the_command_line(tmp_path, gan_run, capsys):
+    groups = []
+    for name, level in (("bright", 230), ("dim", 60), ("apply", 140)):
+        folder = tmp_path / name
+        folder.mkdir()
+        for i in range(2):
+            Image.fromarray(np.full((28, 28), level + i, np.uint8)).save(folder / f"{i}.png")
+        groups.append(str(folder))
+    out = tmp_path / "arith.png"
+    assert main(["invert", str(gan_run), "--arithmetic", *groups, "--steps", "3", "--restarts", "1", "-o", str(out),
+                 "--quiet"]) == 0
+    rep = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rep["images"] == {"with": 2, "without": 2, "apply": 2} and rep["direction_norm"] > 0 and out.exists()
+    assert main(["invert", str(gan_run), "--arithmetic", *groups, "-n", "2", "-o", str(tmp_path / "x.png")]) == 2
+    assert "leave out -i and -n" in capsys.readouterr().err

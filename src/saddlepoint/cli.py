@@ -319,14 +319,26 @@ def cmd_invert(args: argparse.Namespace) -> int:
         return _fail(f"--prior {args.prior}: give a weight of at least 0")
     if args.input is not None and args.n is not None:
         return _fail("-i inverts your images and -n held-out ones; give one")
+    if args.arithmetic and (args.input is not None or args.n is not None):
+        return _fail("--arithmetic takes its three groups of images itself; leave out -i and -n")
 
     def draw(exp, out):
-        rows, rep = invert_images(exp, args.input, args.n, settings,
-                                  progress=not args.quiet and sys.stderr.isatty())
-        save_rows(rows, out, f"inversion of {rep['images']}")
+        progress = not args.quiet and sys.stderr.isatty()
+        if args.arithmetic:
+            from .tasks.invert import latent_arithmetic
+
+            rows, rep = latent_arithmetic(exp, *args.arithmetic, settings, args.amount, progress)
+            title = "latent arithmetic on inverted codes: " + " − ".join(Path(a).name for a in args.arithmetic[:2]) \
+                + f" + {Path(args.arithmetic[2]).name}"
+        else:
+            rows, rep = invert_images(exp, args.input, args.n, settings, progress)
+            title = f"inversion of {rep['images']}"
+        save_rows(rows, out, title)
         report.update(rep)
 
-    code = _picture(args, "invert.png" if args.input is None else f"invert-{Path(args.input).stem}.png", draw, 8)
+    name = ("arithmetic.png" if args.arithmetic else "invert.png" if args.input is None
+            else f"invert-{Path(args.input).stem}.png")
+    code = _picture(args, name, draw, 8)
     if code == 0:
         print(json.dumps(report))
     return code
@@ -576,6 +588,10 @@ def build_parser() -> argparse.ArgumentParser:
     iv.add_argument("run", metavar="RUN")
     iv.add_argument("-i", "--input", help="your own images (a file or folder; the run's size and channels)")
     iv.add_argument("-n", type=int, default=None, help="held-out images to invert (default 8)")
+    iv.add_argument("--arithmetic", nargs=3, metavar=("WITH", "WITHOUT", "APPLY"),
+                    help="latent arithmetic (Radford et al. 2016): the mean code of the images in WITH minus that of "
+                         "WITHOUT, added to the code of each image in APPLY (files or folders; all inverted)")
+    iv.add_argument("--amount", type=float, default=1.0, help="--arithmetic: how much of the difference to add")
     iv.add_argument("--prior", type=float, default=0.001, help="λ of the λ‖z‖² term (default 0.001)")
     _add_search_options(iv, steps=1000, lr=0.01, restarts=4)
     iv.add_argument("-o", "--out", help="output picture (default RUN/invert.png)")
