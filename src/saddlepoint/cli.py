@@ -315,8 +315,6 @@ def cmd_invert(args: argparse.Namespace) -> int:
         settings = _search_settings(args, prior=args.prior)
     except ValueError as e:
         return _fail(f"latent search: {e}")
-    if args.prior < 0:
-        return _fail(f"--prior {args.prior}: give a weight of at least 0")
     if args.input is not None and args.n is not None:
         return _fail("-i inverts your images and -n held-out ones; give one")
     if args.arithmetic and (args.input is not None or args.n is not None):
@@ -355,8 +353,8 @@ def cmd_attack(args: argparse.Namespace) -> int:
     if args.classifier not in CLASSIFIERS or args.classifier == "mnist-judge":
         return _fail(f"--classifier {args.classifier}: choose mnist (the shipped classifier) or mnist-robust (trained "
                      "adversarially, PGD ε 0.3); mnist-judge only judges")
-    if min(args.lambda_bound, args.lambda_aux, args.bound) < 0:
-        return _fail("--lambda-bound, --lambda-aux and --bound must be at least 0")
+    if min(args.lambda_bound, args.lambda_aux, args.bound) < 0 or args.columns < 1:
+        return _fail("--lambda-bound, --lambda-aux and --bound must be at least 0, and --columns at least 1")
     try:
         settings = _search_settings(args, prior=0.0)
     except ValueError as e:
