@@ -206,6 +206,16 @@ def _picture(args: argparse.Namespace, default_name: str, draw, default_n: int) 
     return 0
 
 
+def _picture_and_report(args: argparse.Namespace, default_name: str, draw, default_n: int) -> int:
+    """:func:`_picture` for a command whose ``draw(exp, out)`` also returns a report: printed as one JSON line after the
+    picture's path."""
+    report: dict = {}
+    code = _picture(args, default_name, lambda exp, out: report.update(draw(exp, out)), default_n)
+    if code == 0:
+        print(json.dumps(report))
+    return code
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from .sampling import save_code_sweep, save_sample_picture
 
@@ -275,7 +285,6 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 def cmd_attribute(args: argparse.Namespace) -> int:
     from .attributes import attribute_direction, edit, save_attribute_picture
 
-    report: dict = {}
     if (args.images is not None and args.images < 8) or (args.report_images is not None and args.report_images < 1):
         return _fail("--images must be at least 8 (its top and bottom quarters define the direction) and "
                      "--report-images at least 1")
@@ -294,23 +303,20 @@ def cmd_attribute(args: argparse.Namespace) -> int:
         found = attribute_direction(exp, args.attribute, args.images or (5000 if vae else 500), args.source)
         result = edit(exp, found, args.amount, rows=args.n, n_report=args.report_images or (1000 if vae else 200))
         save_attribute_picture(result["picture"], out)
-        report.update(result["report"])
+        report = result["report"]
         if inverted is not None:
+            error = sum(inverted.inversion_mse) / len(inverted.inversion_mse)
             report["codes"] = (f"found by inverting {inverted.G.what} ({settings.restarts} restarts × {settings.steps} "
-                               f"steps); mean per-pixel inversion error {sum(inverted.inversion_mse) / len(inverted.inversion_mse):.4f}")
+                               f"steps); mean per-pixel inversion error {error:.4f}")
+        return report
 
-    name = f"attribute-{args.attribute.replace(':', '')}-{args.amount:g}.png"
-    code = _picture(args, name, draw, 8)
-    if code == 0:
-        print(json.dumps(report))
-    return code
+    return _picture_and_report(args, f"attribute-{args.attribute.replace(':', '')}-{args.amount:g}.png", draw, 8)
 
 
 def cmd_invert(args: argparse.Namespace) -> int:
     from .tasks.invert import invert_images
     from .tasks.pictures import save_rows
 
-    report: dict = {}
     try:
         settings = _search_settings(args, prior=args.prior)
     except ValueError as e:
@@ -332,14 +338,11 @@ def cmd_invert(args: argparse.Namespace) -> int:
             rows, rep = invert_images(exp, args.input, args.n, settings, progress)
             title = f"inversion of {rep['images']}"
         save_rows(rows, out, title)
-        report.update(rep)
+        return rep
 
     name = ("arithmetic.png" if args.arithmetic else "invert.png" if args.input is None
             else f"invert-{Path(args.input).stem}.png")
-    code = _picture(args, name, draw, 8)
-    if code == 0:
-        print(json.dumps(report))
-    return code
+    return _picture_and_report(args, name, draw, 8)
 
 
 def cmd_attack(args: argparse.Namespace) -> int:
@@ -349,7 +352,6 @@ def cmd_attack(args: argparse.Namespace) -> int:
     from .tasks.classifiers import CLASSIFIERS, load_classifier
     from .tasks.pictures import save_rows
 
-    report: dict = {}
     if args.classifier not in CLASSIFIERS or args.classifier == "mnist-judge":
         return _fail(f"--classifier {args.classifier}: choose mnist (the shipped classifier) or mnist-robust (trained "
                      "adversarially, PGD ε 0.3); mnist-judge only judges")
@@ -374,13 +376,10 @@ def cmd_attack(args: argparse.Namespace) -> int:
                    (f"adversarial\n{args.classifier} reads\n{reads}…", result["adversarial"][order])], out,
                   f"{args.classifier}: source {args.source}, target {'any' if args.target is None else args.target}; "
                   f"{int(result['success'].sum())} of {args.n} attempts succeeded (shown first)")
-        report.update(attack_report(result, args.source, args.target, args.classifier, judge))
+        return attack_report(result, args.source, args.target, args.classifier, judge)
 
     name = f"attack-{args.classifier}-{args.source}to{'any' if args.target is None else args.target}.png"
-    code = _picture(args, name, draw, 64)
-    if code == 0:
-        print(json.dumps(report))
-    return code
+    return _picture_and_report(args, name, draw, 64)
 
 
 def _search_settings(args: argparse.Namespace, **defaults):
@@ -395,7 +394,6 @@ def cmd_recover(args: argparse.Namespace) -> int:
     from .tasks.pictures import save_rows
     from .tasks.recover import recover_images
 
-    report: dict = {}
     if args.prior < 0 or args.sparse_deviation < 0 or args.lasso_alpha <= 0:
         return _fail("--prior and --sparse-deviation must be at least 0 and --lasso-alpha above 0")
     try:
@@ -410,15 +408,12 @@ def cmd_recover(args: argparse.Namespace) -> int:
         what = (f"{rep['measurements']} Gaussian measurements" if args.operator == "gaussian" else
                 f"{args.operator}: {rep['measurements']} measurements") + f" of {rep['pixels']} pixels, noise σ {args.noise:g}"
         save_rows(rows, out, what)
-        report.update(rep)
+        return rep
 
     if args.operator == "gaussian" and args.measurements is None:
         return _fail("--measurements M is needed for --operator gaussian (the paper's MNIST setting: 10 to 750)")
     m = args.measurements if args.operator == "gaussian" else args.operator
-    code = _picture(args, f"recover-{m}.png", draw, 8)
-    if code == 0:
-        print(json.dumps(report))
-    return code
+    return _picture_and_report(args, f"recover-{m}.png", draw, 8)
 
 
 def _add_search_options(p: argparse.ArgumentParser, steps: int, lr: float, restarts: int, what: str = "",

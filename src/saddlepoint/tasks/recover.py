@@ -80,20 +80,23 @@ def measure(x: Tensor, A: Tensor, noise: float, generator: torch.Generator) -> T
     return y + noise * torch.randn(y.shape, generator=generator)
 
 
-def dct_matrix(shape: tuple[int, int, int]) -> Tensor:
-    """(n, n) orthonormal 2-D DCT-II synthesis matrix per channel: pixels = coefficients @ D."""
+def dct_matrix(side_h: int, side_w: int | None = None) -> Tensor:
+    """(h·w, h·w) orthonormal 2-D DCT-II synthesis matrix of one channel: pixels = coefficients @ B."""
     from scipy.fft import idctn
 
-    c, h, w = shape
-    basis = idctn(np.eye(h * w).reshape(h * w, h, w), axes=(1, 2), norm="ortho").reshape(h * w, h * w)
-    D = np.kron(np.eye(c), basis)
-    return torch.from_numpy(D).float()
+    h, w = side_h, side_w or side_h
+    return torch.from_numpy(idctn(np.eye(h * w).reshape(h * w, h, w), axes=(1, 2), norm="ortho").reshape(h * w, h * w))
+
+
+def _per_channel(M: Tensor, B: Tensor, channels: int) -> Tensor:
+    """``M`` (r, c·h·w) times the block-diagonal matrix with ``B`` (h·w, h·w) on each channel, without building it."""
+    return torch.cat([part @ B for part in M.chunk(channels, dim=1)], dim=1)
 
 
 def lasso(A: Tensor, y: Tensor, alpha: float = 0.1, basis: Literal["pixels", "dct"] = "pixels",
           shape: tuple[int, int, int] | None = None) -> Tensor:
-    """The Lasso estimate of every image from its measurements ``y`` (N, m): argmin_w (1/2m)‖y − A B w‖² + α‖w‖₁
-    with B the identity (``pixels``) or the 2-D DCT (``dct``); x̂ = B ŵ clipped to [0, 1].  (N, n)."""
+    """The Lasso estimate of every image from its measurements ``y`` (N, m): argmin_w (1/2m)‖y − A Bᵀ w‖² + α‖w‖₁
+    with B the identity (``pixels``) or the 2-D DCT per channel (``dct``); x̂ = Bᵀ ŵ clipped to [0, 1].  (N, n)."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -103,15 +106,15 @@ def lasso(A: Tensor, y: Tensor, alpha: float = 0.1, basis: Literal["pixels", "dc
     if basis == "dct":
         if shape is None:
             raise ValueError("basis='dct' needs the image shape")
-        D = dct_matrix(shape).double()
-        X = X @ D.T
+        B = dct_matrix(shape[1], shape[2])
+        X = _per_channel(X, B.T, shape[0])  # A times the synthesis: measurements of each DCT coefficient
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # the fit stops at max_iter; its estimate is still used
         fit = Lasso(alpha=alpha, fit_intercept=False, max_iter=5000).fit(X.numpy(), y.double().T.numpy())
-    w = torch.from_numpy(np.atleast_2d(fit.coef_)).float()  # (N, n)
+    w = torch.from_numpy(np.atleast_2d(fit.coef_))  # (N, n)
     if basis == "dct":
-        w = w @ D.float()
-    return w.clamp(0, 1)
+        w = _per_channel(w, B, shape[0])
+    return w.float().clamp(0, 1)
 
 
 def recover(G: LatentGenerator, A: Tensor, y: Tensor, settings: LatentSearch = LatentSearch(restarts=10, prior=0.1),
