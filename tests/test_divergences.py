@@ -101,8 +101,21 @@ def test_gaussian_tv_and_gan_by_quadrature():
     assert 0 < js < math.log(2)
 
 
-def test_pearson_gaussian_is_infinite_when_it_diverges():
-    assert math.isinf(get_divergence("pearson").gaussian_closed_form(0.0, 2.0, 0.0, 1.0))
+@pytest.mark.parametrize("name, params", [("pearson", (0.0, 2.0, 0.0, 1.0)), ("neyman", (0.0, 1.0, 1.0, 2.0)),
+                                          ("pearson", (0.0, 1.5, 2.0, 1.0))])
+def test_chi2_gaussians_are_infinite_where_the_integral_diverges(name, params):
+    """Pearson χ² of N(m1, s1²) ‖ N(m2, s2²) is finite only when 2·s2² > s1² (Neyman's mirrors it): the closed form,
+    the quadrature and ``gaussian`` all say inf there, not a large number (Neyman gave 2.1e95 before)."""
+    d = get_divergence(name)
+    assert math.isinf(d.gaussian_closed_form(*params))
+    assert math.isinf(d.gaussian_numeric(*params))
+    assert math.isinf(d.gaussian(*params))
+
+
+def test_the_quadrature_keeps_a_large_finite_value_finite():
+    d = get_divergence("pearson")
+    params = (0.0, 1.0, 6.0, 1.0)  # e^{36} − 1 ≈ 4.3e15: large, and finite
+    assert d.gaussian_numeric(*params) == pytest.approx(d.gaussian_closed_form(*params), rel=1e-6)
 
 
 def test_unknown_divergence_names_the_choices():

@@ -78,15 +78,19 @@ class FDivergence:
         return (q * self.f(p / q)).sum()
 
     def gaussian(self, m1: float, s1: float, m2: float, s2: float) -> float:
-        """D_f(N(m1, s1²) ‖ N(m2, s2²)): the closed form where one exists, else numerical integration."""
+        """D_f(N(m1, s1²) ‖ N(m2, s2²)): the closed form where one exists (inf where the integral diverges), else
+        numerical integration."""
         if self.gaussian_closed_form is not None:
             value = self.gaussian_closed_form(m1, s1, m2, s2)
-            if math.isfinite(value):
+            if not math.isnan(value):
                 return value
         return self.gaussian_numeric(m1, s1, m2, s2)
 
     def gaussian_numeric(self, m1: float, s1: float, m2: float, s2: float) -> float:
-        """∫ q f(p/q) dx by adaptive quadrature (scipy.integrate.quad), in log space for stability."""
+        """∫ q f(p/q) dx by adaptive quadrature (scipy.integrate.quad), in log space for stability; inf where the
+        integral diverges.  Over ±14 standard deviations a convergent integrand has left less than e⁻⁹⁸ of its mass
+        outside; one whose tails do not vanish (Neyman χ² with 2·s1² < s2², for one) grows when the range is widened
+        to ±20, which is how divergence is told apart from a large finite value."""
         from scipy import integrate
 
         def integrand(x: float) -> float:
@@ -95,11 +99,22 @@ class FDivergence:
             u = torch.tensor(math.exp(min(logp - logq, 700.0)), dtype=torch.float64)
             return math.exp(logq) * float(self.f(u))
 
-        lo = min(m1 - 14 * s1, m2 - 14 * s2)
-        hi = max(m1 + 14 * s1, m2 + 14 * s2)
-        points = sorted({m1, m2})
-        value, _ = integrate.quad(integrand, lo, hi, points=points, limit=400, epsabs=1e-11, epsrel=1e-10)
-        return float(value)
+        def over(width: float) -> float:
+            import warnings
+
+            lo = min(m1 - width * s1, m2 - width * s2)
+            hi = max(m1 + width * s1, m2 + width * s2)
+            with warnings.catch_warnings():  # a divergent integrand trips quad's round-off check: told apart below
+                warnings.simplefilter("ignore", integrate.IntegrationWarning)
+                value, _ = integrate.quad(integrand, lo, hi, points=sorted({m1, m2}), limit=400, epsabs=1e-11,
+                                          epsrel=1e-10)
+            return float(value)
+
+        value = over(14)
+        wider = over(20)
+        if not math.isfinite(wider) or wider > value + 1e-6 * max(1.0, abs(value)):
+            return math.inf
+        return value
 
 
 def _normal_logpdf(x: float, m: float, s: float) -> float:
