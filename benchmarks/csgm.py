@@ -38,8 +38,8 @@ PUBLISHED = """\
 
 
 def _methods(args) -> list[str]:
-    names = ["lasso"] + (["lasso-dct"] if args.dct else []) + ["vae", "vae+sparse"]
-    return names + (["gan"] if args.gan_run else [])
+    names = ["lasso"] + (["lasso-dct"] if args.dct else []) + ["vae", "vae+sparse"] + (["gan"] if args.gan_run else [])
+    return [n for n in names if not args.methods or n in args.methods]
 
 
 def run(args) -> list[dict]:
@@ -110,7 +110,9 @@ def table(rows: list[dict]) -> str:
     lines.append("")
     lines.append(f"per-pixel MSE (pixels in [0, 1]), mean ± 95 % interval over {first['images']} images of "
                  f"{first['held_out']}; noise σ {first['noise']}; search: "
-                 + "; ".join(sorted({f"{r['method']} {r['search']}" for r in rows if 'lasso' not in r['method']})))
+                 + "; ".join(sorted({f"{r['method']} {r['search']}" + (f" on the first {r['images']} images"
+                                                                         if r["images"] != first["images"] else "")
+                                     for r in rows if 'lasso' not in r['method']})))
     goal = []
     if (100, "vae") in by and (100, "lasso") in by:
         r = by[100, "vae"]["mse"] / by[100, "lasso"]["mse"]
@@ -155,6 +157,8 @@ def main() -> None:
     p.add_argument("--train-steps", type=int, default=60000, help="steps of mnist-vae-csgm when --run is not given")
     p.add_argument("--gan-run", help="also recover with this unconditional GAN run's generator as the prior")
     p.add_argument("--gan-images", type=int, default=300, help="images the GAN prior recovers (the first ones)")
+    p.add_argument("--methods", type=lambda s: s.split(","), default=None,
+                   help="run only these of lasso, lasso-dct, vae, vae+sparse, gan (default: all that apply)")
     p.add_argument("--gan-steps", type=int, default=0, help="the GAN search's steps (default: --steps)")
     p.add_argument("--gan-restarts", type=int, default=0, help="the GAN search's restarts (default: --restarts)")
     p.add_argument("--images", type=int, default=300)
