@@ -136,8 +136,9 @@ def figure(rows: list[dict], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 4))
     for method in dict.fromkeys(r["method"] for r in rows):
         rs = sorted((r for r in rows if r["method"] == method), key=lambda r: r["m"])
+        label = names.get(method, method) + (f" ({rs[0]['images']} images)" if rs[0]["images"] != rows[0]["images"] else "")
         ax.errorbar([r["m"] for r in rs], [r["mse"] for r in rs], yerr=[r["ci95"] for r in rs], marker="o", ms=3,
-                    capsize=2, label=names.get(method, method))
+                    capsize=2, label=label)
     ax.set_xlabel("measurements m (of 784 pixels)")
     ax.set_ylabel("per-pixel MSE")
     ax.set_yscale("log")
