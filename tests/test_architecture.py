@@ -111,6 +111,20 @@ def test_the_trainer_and_the_low_layers_import_no_family_module():
         assert not above, f"{m} imports {above}"
 
 
+def test_the_tasks_know_no_family_and_only_the_cli_uses_them():
+    """What a trained generator is for (saddlepoint.tasks) works on any run through what a family offers, and the
+    arrows point one way: families, trainer and lower layers never import a task."""
+    graph = _graph()
+    tasks = {m for m in graph if m.startswith("saddlepoint.tasks")}
+    assert {"saddlepoint.tasks.latent", "saddlepoint.tasks.recover", "saddlepoint.tasks.attack"} <= tasks
+    for m in tasks:
+        families = {t for t in graph[m] if t.startswith("saddlepoint.families.")}
+        assert not families, f"{m} imports {families}"
+    for m, targets in graph.items():
+        if not m.startswith(("saddlepoint.tasks", "saddlepoint.cli")):
+            assert not targets & tasks, f"{m} imports {targets & tasks}"
+
+
 def test_the_trainer_names_no_family():
     text = (ROOT / "trainer.py").read_text()
     from saddlepoint.families import FAMILIES
