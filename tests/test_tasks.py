@@ -39,6 +39,9 @@ def test_the_search_finds_each_targets_code_and_is_reproducible_however_batched(
     assert torch.allclose(found.z, z_true, atol=1e-3) and found.loss.max() < 1e-5
     again = search(loss, len(x), 3, LatentSearch(steps=400, lr=0.05, restarts=3, seed=1, batch=4))
     assert torch.equal(found.z, again.z) and torch.equal(found.restart, again.restart)  # chunking changes nothing
+    noisy = [search(loss, len(x), 3, LatentSearch(steps=50, lr=0.05, restarts=3, seed=1, noise=0.5, batch=b)).z
+             for b in (2048, 5)]
+    assert torch.equal(noisy[0], noisy[1])  # nor with gradient noise
     other = search(loss, len(x), 3, LatentSearch(steps=5, lr=0.05, restarts=3, seed=2))
     assert not torch.equal(other.z, search(loss, len(x), 3, LatentSearch(steps=5, lr=0.05, restarts=3, seed=1)).z)
 

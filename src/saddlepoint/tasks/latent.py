@@ -89,7 +89,6 @@ def search(loss_fn: Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor], n: in
 
     bar = tqdm(total=len(chunks) * s.steps, disable=not progress, desc=desc, unit="step", leave=False)
     for rows in chunks:
-        noise_g = torch.Generator().manual_seed(s.seed * 1_000_003 + int(rows[0]))  # the same noise however chunked
         idx = index[rows]
         z = z_all[rows].clone().to(device).requires_grad_(True)
         ex = {k: v[idx].clone().to(device).requires_grad_(True) for k, v in extra.items()}
@@ -107,10 +106,12 @@ def search(loss_fn: Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor], n: in
             opt.zero_grad(set_to_none=True)
             total, _ = objective()
             total.sum().backward()  # each code's gradient is its own loss's: the rows are independent searches
-            if s.noise > 0:
+            if s.noise > 0:  # each row's noise depends on (seed, step, row) only: the same however the rows are chunked
                 std = (s.noise / (1 + t) ** 0.55) ** 0.5
-                for p in params:
-                    p.grad.add_(torch.randn(p.shape, generator=noise_g).to(device) * std)
+                for k, p in enumerate(params):
+                    g_t = torch.Generator().manual_seed((s.seed * 1_000_003 + t) * 17 + k)
+                    every = torch.randn((len(index), *p.shape[1:]), generator=g_t)
+                    p.grad.add_(every[rows].to(device) * std)
             opt.step()
             bar.update(1)
         with torch.no_grad():
