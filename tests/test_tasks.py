@@ -204,6 +204,9 @@ def test_recover_refuses_bad_input_in_one_line_and_writes_nothing(tmp_path, vae_
                         ([str(vae_run), "-m", "5", "-i", str(tmp_path / "none")], "does not exist"),
                         ([str(vae_run), "-m", "5", "--restarts", "0"], "restarts ≥ 1"),
                         ([str(vae_run), "-m", "5", "--noise", "-1"], "--noise -1"),
+                        ([str(vae_run), "-m", "5", "--hole", "4"], "--hole sets --operator inpaint"),
+                        ([str(vae_run), "--operator", "inpaint", "--factor", "2"], "--factor sets --operator downsample"),
+                        ([str(vae_run), "-m", "5", "-n", "2", "-i", str(big)], "give one"),
                         ([str(grid), "-m", "5"], "2-D points"),
                         ([str(cvae), "-m", "5"], "needs an unconditional generator")):
         assert main(["recover", *args, "-o", str(out), "--quiet"]) == 2
@@ -251,6 +254,8 @@ def test_invert_from_the_command_line_for_a_vae_and_a_gan(tmp_path, vae_run, gan
     assert "encoder_mse" not in rep and rep["search"]["steps"] == 3
     assert main(["invert", str(gan_run), "-n", "2", "-i", str(tmp_path), "-o", str(tmp_path / "h.png")]) == 2
     assert "give one" in capsys.readouterr().err and not (tmp_path / "h.png").exists()
+    assert main(["invert", str(gan_run), "--amount", "2", "-o", str(tmp_path / "h.png")]) == 2
+    assert "--amount scales --arithmetic" in capsys.readouterr().err and not (tmp_path / "h.png").exists()
 
 
 def test_attribute_arithmetic_on_a_gan_goes_through_inversion(tmp_path, gan_run, capsys):
@@ -259,6 +264,15 @@ def test_attribute_arithmetic_on_a_gan_goes_through_inversion(tmp_path, gan_run,
                  "--steps", "3", "--restarts", "1", "-n", "2", "-o", str(out), "--quiet"]) == 0
     rep = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert rep["images"] == 4 and "inverting the generator" in rep["codes"] and out.exists()
+
+
+def test_attribute_on_a_vae_refuses_the_search_options_it_would_ignore(tmp_path, vae_run, capsys):
+    out = tmp_path / "a.png"
+    assert main(["attribute", str(vae_run), "--attribute", "thickness", "--steps", "5", "--restarts", "3",
+                 "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--steps, --restarts: the latent search finds a GAN's codes" in err and err.count("\n") == 1
+    assert not out.exists()
 
 
 # --- unrestricted adversarial examples ---------------------------------------------------------------------------

@@ -284,6 +284,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
 def cmd_attribute(args: argparse.Namespace) -> int:
     from .attributes import attribute_direction, edit, save_attribute_picture
+    from .runs import RunError
 
     if (args.images is not None and args.images < 8) or (args.report_images is not None and args.report_images < 1):
         return _fail("--images must be at least 8 (its top and bottom quarters define the direction) and "
@@ -300,6 +301,9 @@ def cmd_attribute(args: argparse.Namespace) -> int:
 
             exp = inverted = InvertedGenerator(exp, settings, progress=not args.quiet and sys.stderr.isatty())
         vae = inverted is None
+        if vae and _search_options_asked(args):
+            raise RunError(f"{', '.join(_search_options_asked(args))}: the latent search finds a GAN's codes; this "
+                           "VAE run encodes its images with its encoder, so leave them out")
         found = attribute_direction(exp, args.attribute, args.images or (5000 if vae else 500), args.source)
         result = edit(exp, found, args.amount, rows=args.n, n_report=args.report_images or (1000 if vae else 200))
         save_attribute_picture(result["picture"], out)
@@ -325,13 +329,16 @@ def cmd_invert(args: argparse.Namespace) -> int:
         return _fail("-i inverts your images and -n held-out ones; give one")
     if args.arithmetic and (args.input is not None or args.n is not None):
         return _fail("--arithmetic takes its three groups of images itself; leave out -i and -n")
+    if args.amount is not None and not args.arithmetic:
+        return _fail("--amount scales --arithmetic's difference; add --arithmetic WITH WITHOUT APPLY or leave it out")
 
     def draw(exp, out):
         progress = not args.quiet and sys.stderr.isatty()
         if args.arithmetic:
             from .tasks.invert import latent_arithmetic
 
-            rows, rep = latent_arithmetic(exp, *args.arithmetic, settings, args.amount, progress)
+            rows, rep = latent_arithmetic(exp, *args.arithmetic, settings, 1.0 if args.amount is None else args.amount,
+                                          progress)
             title = "latent arithmetic on inverted codes: " + " − ".join(Path(a).name for a in args.arithmetic[:2]) \
                 + f" + {Path(args.arithmetic[2]).name}"
         else:
@@ -363,9 +370,6 @@ def cmd_attack(args: argparse.Namespace) -> int:
         return _fail(f"latent search: {e}")
 
     def draw(exp, out):
-        from .tasks.attack import check_attackable
-
-        check_attackable(exp, args.source, args.target)  # before the classifiers load
         f = load_classifier(args.classifier)
         judge = load_classifier("mnist-judge") if CLASSIFIERS["mnist-judge"].is_file() else None
         result = attack(exp, f, args.source, args.target, args.n, settings, args.lambda_bound, args.lambda_aux,
@@ -402,7 +406,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
         return _fail(f"latent search: {e}")
 
     def draw(exp, out):
-        rows, rep = recover_images(exp, args.operator, args.measurements, args.hole, args.factor, args.noise,
+        rows, rep = recover_images(exp, args.operator, args.measurements, args.hole, args.factor or 4, args.noise,
                                    args.input, args.n, settings, args.sparse_deviation, args.lasso_alpha,
                                    args.lasso_basis, args.seed, progress=not args.quiet and sys.stderr.isatty())
         what = (f"{rep['measurements']} Gaussian measurements" if args.operator == "gaussian" else
@@ -412,6 +416,12 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
     if args.operator == "gaussian" and args.measurements is None:
         return _fail("--measurements M is needed for --operator gaussian (the paper's MNIST setting: 10 to 750)")
+    if args.hole is not None and args.operator != "inpaint":
+        return _fail("--hole sets --operator inpaint's hidden square; add --operator inpaint or leave it out")
+    if args.factor is not None and args.operator != "downsample":
+        return _fail("--factor sets --operator downsample's block; add --operator downsample or leave it out")
+    if args.input is not None and args.n is not None:
+        return _fail("-i recovers your images and -n held-out ones; give one")
     m = args.measurements if args.operator == "gaussian" else args.operator
     return _picture_and_report(args, f"recover-{m}.png", draw, 8)
 
@@ -428,6 +438,13 @@ def _add_search_options(p: argparse.ArgumentParser, steps: int, lr: float, resta
                    help=f"{what}gradient noise of variance V/(1+t)^0.55 at step t (default {langevin:g})")
     p.add_argument("--seed", type=int, default=0, help="seed of the measurements, the starting codes and the noise")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(search_defaults={"steps": steps, "lr": lr, "optimizer": "adam", "restarts": restarts,
+                                    "langevin": langevin, "seed": 0})
+
+
+def _search_options_asked(args: argparse.Namespace) -> list[str]:
+    """The latent-search options given a value other than their default."""
+    return [f"--{k}" for k, v in args.search_defaults.items() if getattr(args, k) != v]
 
 
 _ENSEMBLE_HELP = ("super-resolution runs: each output is the mean over the input's 8 turns and mirrors (EDSR's "
@@ -540,7 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="gaussian (default), inpaint (the pixels outside a centred square hole) or downsample (the "
                          "mean of each block)")
     cs.add_argument("--hole", type=int, default=None, help="inpaint: side of the hidden square (default: half the image)")
-    cs.add_argument("--factor", type=int, default=4, help="downsample: block side (default 4)")
+    cs.add_argument("--factor", type=int, default=None, help="downsample: block side (default 4)")
     cs.add_argument("--noise", type=float, default=0.1, help="measurement noise standard deviation (default 0.1)")
     cs.add_argument("-i", "--input", help="your own images (a file or folder; the run's size and channels) instead of "
                                           "held-out ones")
@@ -584,7 +601,8 @@ def build_parser() -> argparse.ArgumentParser:
     iv.add_argument("--arithmetic", nargs=3, metavar=("WITH", "WITHOUT", "APPLY"),
                     help="latent arithmetic (Radford et al. 2016): the mean code of the images in WITH minus that of "
                          "WITHOUT, added to the code of each image in APPLY (files or folders; all inverted)")
-    iv.add_argument("--amount", type=float, default=1.0, help="--arithmetic: how much of the difference to add")
+    iv.add_argument("--amount", type=float, default=None, help="--arithmetic: how much of the difference to add "
+                                                               "(default 1)")
     iv.add_argument("--prior", type=float, default=0.001, help="λ of the λ‖z‖² term (default 0.001)")
     _add_search_options(iv, steps=1000, lr=0.01, restarts=4)
     iv.add_argument("-o", "--out", help="output picture (default RUN/invert.png)")

@@ -31,7 +31,8 @@ from .latent import LatentSearch, search
 
 __all__ = ["SONG_SEARCH", "attack", "attack_report", "check_attackable"]
 
-SONG_SEARCH = LatentSearch(steps=500, lr=0.01, optimizer="adam", restarts=1, prior=0.0, noise=0.01)  # the CLI's default
+# attack()'s default search: one attempt per code, the paper's annealed noise (the command line's defaults are these)
+SONG_SEARCH = LatentSearch(steps=500, lr=0.01, optimizer="adam", restarts=1, prior=0.0, noise=0.01)
 
 
 def check_attackable(exp, source: int, target: int | None) -> LatentGenerator:

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from ..metrics.mnist_classifier import WEIGHTS, MNISTClassifier, accuracy
+from ..metrics.mnist_classifier import WEIGHTS, MNISTClassifier, accuracy, load_mnist_classifier
 
 __all__ = ["CLASSIFIERS", "Judge", "load_classifier", "pgd", "robust_accuracy"]
 
@@ -64,8 +64,11 @@ def load_classifier(name: str) -> nn.Module:
     if not path.is_file():
         raise RunError(f"the {name} classifier's weights {path} are missing; rebuild them with "
                        f"`python -m saddlepoint.tasks.classifiers --train {name.split('-')[-1]}`")
-    model = Judge() if name == "mnist-judge" else MNISTClassifier()
-    model.load_state_dict(load_file(str(path)))
+    if name == "mnist-judge":
+        model = Judge()
+        model.load_state_dict(load_file(str(path)))
+    else:  # the feature classifier's architecture: its own loader
+        model = load_mnist_classifier(path)
     return model.eval().requires_grad_(False)
 
 

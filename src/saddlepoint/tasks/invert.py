@@ -111,19 +111,17 @@ def latent_arithmetic(exp, with_: str, without: str, apply_to: str,
     G = LatentGenerator(exp, "invert --arithmetic")
     groups = {name: read_exact_images(path, G.shape[1], G.shape[0])[0]
               for name, path in (("with", with_), ("without", without), ("apply", apply_to))}  # all read before any search
-    codes, errors = {}, {}
+    codes, found, errors = {}, {}, {}
     for name, x in groups.items():
-        z, x_hat, _ = invert(G, x, settings, init=_encoder_guess(exp, x), progress=progress)
-        codes[name], errors[name] = z, mse_interval(x_hat, x)
-        if name == "apply":
-            inverted = x_hat
+        codes[name], found[name], _ = invert(G, x, settings, init=_encoder_guess(exp, x), progress=progress)
+        errors[name] = mse_interval(found[name], x)
     direction = codes["with"].mean(0) - codes["without"].mean(0)
     with torch.no_grad():
         mean_with, mean_without = G(codes["with"].mean(0, keepdim=True).to(G.device)).cpu(), \
             G(codes["without"].mean(0, keepdim=True).to(G.device)).cpu()
         edited = G((codes["apply"] + amount * direction).to(G.device)).cpu()
     rows = [("mean code\nof the first", mean_with), ("mean code\nof the second", mean_without),
-            ("third", groups["apply"]), ("inverted", inverted), (f"+ {amount:g} × (first − second)", edited)]
+            ("third", groups["apply"]), ("inverted", found["apply"]), (f"+ {amount:g} × (first − second)", edited)]
     report = {"generator": G.what, "images": {k: len(v) for k, v in groups.items()}, "amount": amount,
               "direction_norm": float(direction.norm()), "inversion_mse": errors,
               "search": {k: getattr(settings, k) for k in settings.__dataclass_fields__}}

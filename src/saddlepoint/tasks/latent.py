@@ -81,9 +81,8 @@ def search(loss_fn: Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor], n: in
     index = torch.arange(n).repeat(s.restarts)  # (R·n,) which target each code serves
     z_all = starts.reshape(-1, z_dim)
     extra = extra or {}
-    best_loss = torch.full((n,), float("inf"))
-    best = SearchResult(torch.zeros(n, z_dim), best_loss.clone(), best_loss.clone(), torch.zeros(n, dtype=torch.long),
-                        {k: v.detach().clone() for k, v in extra.items()})
+    best = SearchResult(torch.zeros(n, z_dim), torch.full((n,), float("inf")), torch.full((n,), float("inf")),
+                        torch.zeros(n, dtype=torch.long), {k: v.detach().clone() for k, v in extra.items()})
     chunks = list(torch.arange(len(index)).split(s.batch))
     from tqdm import tqdm
 
@@ -118,7 +117,7 @@ def search(loss_fn: Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor], n: in
             total, task = objective()
         total, task, z_end = total.detach().cpu(), task.detach().cpu(), z.detach().cpu()
         for j, (i, r) in enumerate(zip(idx.tolist(), (rows // n).tolist())):
-            if total[j] < best.loss[i] or (not torch.isfinite(best.loss[i]) and torch.isfinite(total[j])):
+            if total[j] < best.loss[i]:  # a restart whose loss is not finite is never kept
                 best.loss[i], best.task_loss[i], best.z[i], best.restart[i] = total[j], task[j], z_end[j], r
                 for k, v in ex.items():
                     best.extra[k][i] = v[j].detach().cpu()
