@@ -59,20 +59,30 @@ def test_alternating_generator_sees_the_updated_critic():
     assert c.generator.x.item() == pytest.approx(1.0 + 0.1 * y_new)
 
 
+def test_generator_first_steps_the_generator_against_the_old_critic_then_the_critic_against_the_new_generator():
+    c, sched, real, noise = _bilinear(1.0, 1.0, "generator-first")
+    gda_step(sched, c, real, noise)
+    x_new = 1.0 + 0.1 * 1.0  # g_loss = −y x at the old y
+    assert c.generator.x.item() == pytest.approx(x_new)
+    assert c.critic.y.item() == pytest.approx(1.0 - 0.1 * x_new)  # d_loss = y x at the new x
+    assert c.critic_steps_taken == 1
+
+
 def test_simultaneous_gda_spirals_out_and_alternating_stays_bounded():
     """On the bilinear game simultaneous GDA multiplies the radius by √(1+η²) each step;
     alternating GDA is symplectic-like and stays on a bounded orbit."""
     radii = {}
-    for mode in ("simultaneous", "alternating"):
+    for mode in ("simultaneous", "alternating", "generator-first"):
         c, sched, real, noise = _bilinear(1.0, 0.0, mode)
         for _ in range(300):
             gda_step(sched, c, real, noise)
         radii[mode] = (c.generator.x.item() ** 2 + c.critic.y.item() ** 2) ** 0.5
     assert radii["simultaneous"] > 3.0  # (1.01)^150 ≈ 4.4
     assert radii["alternating"] < 1.5
+    assert radii["generator-first"] < 1.5
 
 
-@pytest.mark.parametrize("mode", ["alternating", "simultaneous"])
+@pytest.mark.parametrize("mode", ["alternating", "simultaneous", "generator-first"])
 @pytest.mark.parametrize("k", [1, 3])
 def test_k_critic_steps_per_generator_step(mode, k):
     c, sched, real, noise = _bilinear(1.0, 1.0, mode, k=k)
@@ -252,3 +262,25 @@ def test_bf16_autocast_runs_the_players_in_bf16_and_the_losses_in_fp32():
     assert seen and all(d == torch.bfloat16 for d in seen)
     assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in logs.values())
     assert all(p.dtype == torch.float32 for p in c.critic.parameters())  # master weights stay fp32
+
+
+def test_optimizer_key_builds_sgd_with_momentum_and_refuses_what_it_would_ignore():
+    import warnings
+
+    from saddlepoint.config import ConfigError, resolve_config
+    from saddlepoint.families.base import adam
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, cfg = resolve_config("grid25", ["optimizer=sgd", "momentum=0.9"])
+    assert any("tunes Adam's beta1 and beta2" in str(w.message) for w in caught)  # the recipe's betas are dropped
+    opt = adam([nn.Parameter(torch.zeros(2))], 0.1, cfg)
+    assert isinstance(opt, torch.optim.SGD) and opt.defaults["momentum"] == 0.9
+    _, cfg = resolve_config("grid25", [])
+    assert isinstance(adam([nn.Parameter(torch.zeros(2))], 0.1, cfg), torch.optim.Adam)
+    for asked, says in ((["optimizer=sgd", "beta2=0.9"], "beta2 is Adam's"), (["momentum=0.5"], "momentum is SGD's"),
+                        (["schedule=generator-first", "reuse_fake=false"], "applies to schedule=alternating")):
+        with pytest.raises(ConfigError, match=says):
+            resolve_config("grid25", asked)
+    with pytest.raises(ConfigError, match="mmdgan_optimizer"):
+        resolve_config("mnist-mmdgan", ["optimizer=sgd"])

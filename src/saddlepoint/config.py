@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import typing
+import warnings
 from dataclasses import MISSING, asdict, field, fields, make_dataclass
 from importlib import resources
 from pathlib import Path
@@ -67,11 +68,14 @@ class RunKeys:
 
 @config_section("optimizer")
 class OptimizerKeys:
-    """The generator's Adam and the learning-rate schedule (the critic's rate, lr_d, is the GAN family's)."""
+    """The players' optimizer and the learning-rate schedule (the critic's rate, lr_d, is the GAN family's)."""
 
-    lr_g: float = key(1e-3, "generator learning rate (Adam)", positive=True)
+    optimizer: Literal["adam", "sgd"] = key("adam", "the players' optimizer: adam (beta1, beta2) or sgd (plain "
+                                                    "gradient descent-ascent as the theory writes it; momentum)")
+    lr_g: float = key(1e-3, "generator learning rate", positive=True)
     beta1: float = key(0.5, "Adam β1", min=0, max=0.999999)
     beta2: float = key(0.999, "Adam β2", min=0, max=0.999999)
+    momentum: float = key(0.0, "optimizer=sgd: heavy-ball momentum (0 = plain SGD)", min=0, max=0.999999)
     lr_decay: Literal["none", "linear"] = key("linear", "learning-rate schedule over the run")
 
 
@@ -110,6 +114,13 @@ def _validate(self) -> "TrainConfig":
     if self.mixture_every != defaults["mixture_every"].default and not self.mixture:
         raise ConfigError("mixture_every sets how often a mixture takes a snapshot of G, and mixture=0 keeps none; "
                           "set mixture=N (members) or remove mixture_every")
+    if self.optimizer == "sgd":
+        betas = [k for k in ("beta1", "beta2") if getattr(self, k) != defaults[k].default]
+        if betas:
+            raise ConfigError(f"{betas[0]} is Adam's and optimizer=sgd ignores it; remove {betas[0]} or set "
+                              "optimizer=adam")
+    elif self.momentum:
+        raise ConfigError("momentum is SGD's and optimizer=adam ignores it; set optimizer=sgd or remove momentum")
     family.validate(self)
     return self
 
@@ -291,12 +302,27 @@ def resolve_config(recipe: str | None = None, overrides: list[str] | dict[str, A
     if overrides:
         ov = parse_overrides(overrides) if isinstance(overrides, list) else overrides
         _apply(cfg_dict, ov, "the overrides")
+    _drop_recipe_betas(cfg_dict, data, ov, name)
     cfg = TrainConfig(**cfg_dict).validate()
     # validate() sees only the values: a key asked for at its default value is refused where another family owns it.
     _refuse_foreign(cfg, {k.rpartition(".")[2] for k in (*data, *ov)})
     # The family may refuse a key the user asked for that its run would ignore.
     families.get_family(cfg.family).check_overrides(cfg, {k.rpartition(".")[2] for k in ov})
     return name, cfg
+
+
+def _drop_recipe_betas(cfg_dict: dict[str, Any], data: dict[str, Any], ov: dict[str, Any], name: str) -> None:
+    """optimizer=sgd asked over a recipe that tunes Adam: the recipe's β1, β2 go back to their defaults (SGD reads
+    neither), with a warning; β keys the user asked for beside sgd are still refused by validate()."""
+    short = lambda keys: {k.rpartition(".")[2] for k in keys}
+    if "optimizer" not in short(ov) or cfg_dict["optimizer"] != "sgd":
+        return
+    dropped = sorted((short(data) & {"beta1", "beta2"}) - short(ov))
+    for k in dropped:
+        cfg_dict[k] = TrainConfig.__dataclass_fields__[k].default
+    if dropped:
+        warnings.warn(f"optimizer=sgd: recipe {name!r} tunes Adam's {' and '.join(dropped)}, which SGD does not read; "
+                      "they are left out of this run", stacklevel=3)
 
 
 def config_from_dict(data: dict[str, Any], source: str) -> "TrainConfig":

@@ -5,6 +5,8 @@ The game is min_G max_D V(G, D).  In loss form (see :mod:`saddlepoint.games`) th
 
 * **alternating** GDA: k critic steps, each on a fresh batch against the current generator, then one
   generator step that sees the *updated* critic (Goodfellow et al. 2014, Algorithm 1).
+* **generator-first** alternating GDA: one generator step against the current critic, then k critic steps
+  against the *updated* generator (the order CS 446 L21 writes).
 * **simultaneous** GDA: both players' gradients are taken at the *same* parameters (θ_G, θ_D), then
   both step.  With k > 1 the first k−1 critic steps run alone and the last critic step is taken
   together with the generator step.
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
     from .conditional import Condition
     from .pool import HistoryPool
 
-__all__ = ["GDA", "Contest", "gda_step", "supervised_step", "critic_scores"]
+__all__ = ["GDA", "Contest", "gda_step", "critic_step", "generator_step", "supervised_step", "critic_scores"]
 
 Batch = Union[Tensor, tuple[Tensor, Tensor]]  # x, or (x, its label / code)
 
@@ -46,13 +48,14 @@ Batch = Union[Tensor, tuple[Tensor, Tensor]]  # x, or (x, its label / code)
 class GDA:
     """How the two players take turns: ``mode`` and ``critic_steps`` (k) per generator step."""
 
-    mode: Literal["alternating", "simultaneous"] = "alternating"
+    mode: Literal["alternating", "simultaneous", "generator-first"] = "alternating"
     critic_steps: int = 1
     reuse_fake: bool = True  # alternating: the generator step re-scores the last critic step's G(z)
 
     def __post_init__(self) -> None:
-        if self.mode not in ("alternating", "simultaneous"):
-            raise ValueError(f"schedule mode must be 'alternating' or 'simultaneous', not {self.mode!r}")
+        if self.mode not in ("alternating", "simultaneous", "generator-first"):
+            raise ValueError(f"schedule mode must be 'alternating', 'simultaneous' or 'generator-first', not "
+                             f"{self.mode!r}")
         if self.critic_steps < 1:
             raise ValueError(f"critic_steps must be at least 1, not {self.critic_steps}")
 
@@ -238,6 +241,32 @@ def supervised_step(c: Contest, sample_real: Callable[[], Batch], sample_noise: 
     return logs
 
 
+def critic_step(c: Contest, sample_real: Callable[[], Batch], sample_noise: Callable[[], Batch]) -> dict[str, Tensor]:
+    """One critic step on a fresh batch against the current generator (held fixed)."""
+    real, y, z, code = _draw(c, sample_real, sample_noise)
+    with c.autocast(), torch.no_grad():
+        fake = _generate(c.generator, z, code)
+    return _critic_step(c, real, y, fake, code)
+
+
+def generator_step(c: Contest, sample_real: Callable[[], Batch], sample_noise: Callable[[], Batch]) -> dict[str, Tensor]:
+    """One generator step on fresh noise against the current critic (held fixed)."""
+    D_local = _local(c.critic)
+    D_local.requires_grad_(False)
+    try:
+        real, y, z, code = _draw(c, sample_real, sample_noise)
+        with c.autocast():
+            fake = _generate(c.generator, z, code)
+            fake_out = D_local(fake, code) if _reads_label(c) else D_local(fake)
+        logs: dict[str, Tensor] = {}
+        loss_g = _generator_loss(c, fake_out, code, logs, fake, real)
+        _descend(loss_g, c.opt_g, c.scaler_g)
+    finally:
+        D_local.requires_grad_(True)
+    logs["loss/G"] = loss_g.detach()
+    return logs
+
+
 def gda_step(
     schedule: GDA,
     c: Contest,
@@ -250,6 +279,11 @@ def gda_step(
     decides when to synchronize."""
     G, D = c.generator, c.critic
     logs: dict[str, Tensor] = {}
+    if schedule.mode == "generator-first":
+        g_logs = generator_step(c, sample_real, sample_noise)
+        for _ in range(schedule.critic_steps):
+            logs = critic_step(c, sample_real, sample_noise)
+        return {**logs, **g_logs}
     if schedule.mode == "alternating":
         fake, code = None, None
         for i in range(schedule.critic_steps):

@@ -321,9 +321,12 @@ def eval_mode(*modules: nn.Module):
             m.train(w)
 
 
-def adam(params, lr: float, cfg: Any) -> torch.optim.Adam:
-    """Adam with its fused kernel where this PyTorch has one for the device (one kernel for all tensors)."""
+def adam(params, lr: float, cfg: Any) -> torch.optim.Optimizer:
+    """The run's optimizer (``cfg.optimizer``): Adam with its fused kernel where this PyTorch has one for the device
+    (one kernel for all tensors), or SGD with ``cfg.momentum``."""
     params = list(params)
+    if getattr(cfg, "optimizer", "adam") == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, foreach=True)
     try:
         return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=True)
     except (RuntimeError, TypeError):

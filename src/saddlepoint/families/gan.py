@@ -63,9 +63,12 @@ class GANKeys:
                                    "apart; 2-D data: divided by its scale)", positive=True)
     mmd_channels: bool = key(False, "mmd on images: one MMD² per channel, summed (each channel's distribution "
                                    "matched on its own; stacked MNIST's channels are independent digits)")
-    schedule: Literal["alternating", "simultaneous"] = key("alternating", "gradient descent-ascent form")
+    schedule: Literal["alternating", "simultaneous", "generator-first"] = key(
+        "alternating", "gradient descent-ascent form: alternating (k critic steps, then the generator against the "
+                       "updated critic), simultaneous (both at the same point), generator-first (alternating with "
+                       "the generator's step first, as CS 446 writes it)")
     critic_steps: int = key(1, "critic steps per generator step (k)", min=1)
-    lr_d: float = key(1e-3, "critic learning rate (Adam)", positive=True)
+    lr_d: float = key(1e-3, "critic learning rate", positive=True)
     model: Literal["mlp", "dcgan", "resnet", "small", "infogan", "unet", "srresnet", "cyclegan"] = key(
         "mlp", "player family: mlp (2-D data); dcgan, resnet or small (images; small = the Unrolled-GAN paper's "
                "28-px stacked-MNIST players, base_channels = critic width: 2 for D = ¼ G, 4 for D = ½ G); infogan "
@@ -467,6 +470,9 @@ def _validate(self) -> None:
         raise ConfigError(f"critic_batch_norm=false applies to model={', '.join(switchable)}; the critic of "
                           f"model={self.model} has no batch norm to remove: remove the key")
     _validate_conditional(self, defaults)
+    if not self.reuse_fake and self.schedule != "alternating":
+        raise ConfigError(f"reuse_fake=false applies to schedule=alternating (the generator step after the critic's); "
+                          f"schedule={self.schedule} has no G(z) to reuse: remove it")
     if self.precision == "fp16" and self.schedule == "simultaneous":
         raise ConfigError("precision=fp16 (loss scaling) works with schedule=alternating only; use precision=bf16 "
                           "or fp32 for simultaneous GDA")

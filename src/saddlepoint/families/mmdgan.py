@@ -256,6 +256,9 @@ class MMDGAN(Family):
             raise ConfigError(f"{wrong[0]} belongs to mmdgan_constraint="
                               f"{'gp' if cfg.mmdgan_constraint == 'clip' else 'clip'}, and this run's is "
                               f"{cfg.mmdgan_constraint}; remove it or change mmdgan_constraint")
+        if cfg.optimizer != "adam" or "momentum" in asked:
+            raise ConfigError("MMD-GAN's players take mmdgan_optimizer (rmsprop or adam), not optimizer/momentum; "
+                              "remove them")
         betas = sorted(asked & {"beta1", "beta2"})
         if betas and cfg.mmdgan_optimizer == "rmsprop":
             raise ConfigError(f"{betas[0]} is Adam's, and this run's players use RMSprop; set mmdgan_optimizer=adam "
