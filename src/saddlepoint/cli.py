@@ -426,6 +426,23 @@ def cmd_recover(args: argparse.Namespace) -> int:
     return _picture_and_report(args, f"recover-{m}.png", draw, 8)
 
 
+def cmd_theory(args: argparse.Namespace) -> int:
+    from .theory import EXPERIMENTS, format_table, run_experiment
+
+    if args.name == "list":
+        from .theory import __doc__ as doc
+
+        print("\n".join(line for line in doc.splitlines() if line.startswith("``")).replace("``", ""))
+        return 0
+    try:
+        result, path = run_experiment(args.name, Path(args.out) if args.out else None, quick=args.quick, seed=args.seed)
+    except ValueError as e:
+        return _fail(str(e))
+    print(format_table(result))
+    print(f"\nfigure: {path}")
+    return 0
+
+
 def _add_search_options(p: argparse.ArgumentParser, steps: int, lr: float, restarts: int, what: str = "",
                         langevin: float = 0.0) -> None:
     """The latent search's options (``what`` prefixes their help: to whom they apply)."""
@@ -607,6 +624,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search_options(iv, steps=1000, lr=0.01, restarts=4)
     iv.add_argument("-o", "--out", help="output picture (default RUN/invert.png)")
     iv.set_defaults(func=cmd_invert)
+
+    th = sub.add_parser("theory", help="the lecture notes' theory as an experiment: a table and a figure "
+                                       "(`saddlepoint theory list` names them)")
+    th.add_argument("name", help="disjoint, duality, mode-seeking, gda, optimal-discriminator, zero-one, or list")
+    th.add_argument("-o", "--out", help="the figure (default theory-NAME.png)")
+    th.add_argument("--quick", action="store_true", help="smaller grids and shorter training (seconds; wider error)")
+    th.add_argument("--seed", type=int, default=0, help="seed of the samples and the critics")
+    th.set_defaults(func=cmd_theory)
 
     ip = sub.add_parser("interpolate", help="spherical interpolation between random latent points of RUN")
     ip.add_argument("run", metavar="RUN")

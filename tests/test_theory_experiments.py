@@ -1,0 +1,93 @@
+"""`saddlepoint theory NAME`: each experiment's numbers against the theory it shows (quick settings)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from saddlepoint.cli import main
+from saddlepoint.theory import EXPERIMENTS, format_table, run_experiment
+
+
+def test_disjoint_supports_js_and_tv_stick_kl_grows_w1_tracks_the_distance(tmp_path):
+    r, path = run_experiment("disjoint", tmp_path / "d.png", quick=True)
+    t = r.values["table"]
+    assert t[(0.5, "js")]["estimate"] == pytest.approx(math.log(2), abs=0.02)
+    assert t[(0.5, "tv")]["estimate"] == pytest.approx(1.0, abs=0.02)
+    assert t[(0.5, "w1")]["estimate"] == pytest.approx(0.5, abs=0.1)
+    kl = t[(0.5, "kl")]
+    assert kl["estimate"] > 2 * kl["half"] > 5  # still climbing: no finite supremum
+    for kind in ("js", "kl", "reverse_kl", "tv", "w1"):
+        assert abs(t[(0.0, kind)]["estimate"]) < 0.05  # the same line: every divergence near 0
+    # The generator's push: W1's is of order one toward the data; a saturated JS or TV critic's is near nothing.
+    assert t[(0.5, "w1")]["grad"] > 0.5
+    assert abs(t[(0.5, "js")]["grad"]) < 0.05 and abs(t[(0.5, "tv")]["grad"]) < 0.05
+    assert path.stat().st_size > 10_000
+
+
+def test_duality_every_device_gives_a_lower_bound_and_the_penalty_comes_close(tmp_path):
+    import torch
+
+    from saddlepoint.ipm import ipm
+    from saddlepoint.theory.duality import two_sets
+
+    r, _ = run_experiment("duality", tmp_path / "k.png", quick=True)
+    w1 = r.values["w1"]
+    x, y = two_sets(128, 0)
+    assert w1 == pytest.approx(ipm(x, y, "w1")["value"], rel=1e-6)  # POT's simplex and the LP agree
+    for device, found in r.values["found"].items():
+        assert 0 < found["bound"] <= w1 + 1e-9, device
+    assert r.values["found"]["gradient penalty"]["bound"] > 0.85 * w1
+    assert r.values["found"]["clipping"]["slope"] < 0.1  # clipping leaves the slope far below 1
+
+
+def test_mode_seeking_reverse_kl_takes_one_mode_and_forward_kl_covers_both(tmp_path):
+    r, _ = run_experiment("mode-seeking", tmp_path / "m.png", quick=True)
+    fits = r.values["fits"]
+    assert fits["kl"]["mu"] == pytest.approx(0, abs=1e-3)
+    assert fits["kl"]["sigma"] == pytest.approx(math.sqrt(4 + 0.25), rel=1e-3)  # moment matching
+    assert abs(fits["reverse_kl"]["mu"]) == pytest.approx(2, abs=0.02)
+    assert fits["reverse_kl"]["sigma"] == pytest.approx(0.5, abs=0.02)
+    assert fits["kl"]["covered"] == 2 and fits["reverse_kl"]["covered"] == 1
+
+
+def test_gda_simultaneous_spirals_out_and_both_alternating_orders_circle(tmp_path):
+    r, _ = run_experiment("gda", tmp_path / "g.png", quick=True)
+    v = r.values
+    assert v[("bilinear", "simultaneous")]["rho"] == pytest.approx(math.sqrt(1 + 0.1 ** 2), abs=1e-6)
+    for order in ("alternating", "generator-first"):
+        assert v[("bilinear", order)]["rho"] == pytest.approx(1.0, abs=1e-6)
+        assert v[("bilinear", order)]["first_diverging"] > 2  # bounded up to η = 2
+        assert v[("Dirac GAN", order)]["max_radius"] < 1.2
+    assert v[("bilinear", "simultaneous")]["first_diverging"] < 0.3
+    assert v[("Dirac GAN", "simultaneous")]["radius"] > 1.5
+    assert v[("Dirac GAN", "simultaneous")]["rho"] == pytest.approx(math.sqrt(1 + (0.2 / 2) ** 2), abs=1e-6)
+
+
+def test_optimal_discriminator_and_the_games_value(tmp_path):
+    r, _ = run_experiment("optimal-discriminator", tmp_path / "o.png", quick=True)
+    assert r.values["max_error"] < 0.06
+    assert r.values["value"] == pytest.approx(r.values["optimum"], abs=0.003)
+
+
+def test_zero_one_errors_sit_at_or_above_the_bayes_error(tmp_path):
+    from saddlepoint.theory.discriminator import GRID, P_MEAN, P_STD, Q_MEAN, Q_STD, _pdf
+
+    r, _ = run_experiment("zero-one", tmp_path / "z.png", quick=True)
+    x = np.linspace(-12, 12, 200001)
+    direct = 0.5 * np.trapezoid(np.minimum(_pdf(x, P_MEAN, P_STD), _pdf(x, Q_MEAN, Q_STD)), x)
+    assert r.values["bayes"] == pytest.approx(direct, abs=1e-6)
+    for err in r.values["errors"]:
+        assert r.values["bayes"] - 0.003 < err < r.values["bayes"] + 0.01
+
+
+def test_theory_command_prints_a_table_and_writes_a_figure(tmp_path, capsys):
+    out = tmp_path / "z.png"
+    assert main(["theory", "zero-one", "--quick", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| rule | 0-1 error |" in printed and out.stat().st_size > 10_000
+    assert main(["theory", "zero-on"]) == 2
+    assert "did you mean 'zero-one'" in capsys.readouterr().err
+    assert main(["theory", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in EXPERIMENTS)
