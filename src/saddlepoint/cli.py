@@ -443,6 +443,27 @@ def cmd_theory(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lab(args: argparse.Namespace) -> int:
+    import ipaddress
+
+    try:
+        loopback = ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = args.host == "localhost"
+    if not loopback:
+        print(f"saddlepoint: warning: --host {args.host} lets other machines reach the lab, which trains and saves "
+              "runs on this one; leave it out to listen on 127.0.0.1 only", file=sys.stderr)
+    if not 0 < args.port < 65536:
+        return _fail(f"--port {args.port} is not a port; use 1-65535 (default 8050)")
+    from .lab.server import serve
+
+    try:
+        serve(args.host, args.port, args.runs, open_browser=args.open)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def _add_search_options(p: argparse.ArgumentParser, steps: int, lr: float, restarts: int, what: str = "",
                         langevin: float = 0.0) -> None:
     """The latent search's options (``what`` prefixes their help: to whom they apply)."""
@@ -624,6 +645,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_search_options(iv, steps=1000, lr=0.01, restarts=4)
     iv.add_argument("-o", "--out", help="output picture (default RUN/invert.png)")
     iv.set_defaults(func=cmd_invert)
+
+    lb = sub.add_parser("lab", help="the live lab: train a 2-D game in the browser with the real trainer "
+                                    "(http://127.0.0.1:8050/)")
+    lb.add_argument("--port", type=int, default=8050, help="port (default 8050)")
+    lb.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    lb.add_argument("--runs", default="runs", help="where the save button writes run directories (default runs/)")
+    lb.add_argument("--open", action="store_true", help="open the page in a browser")
+    lb.set_defaults(func=cmd_lab)
 
     th = sub.add_parser("theory", help="the lecture notes' theory as an experiment: a table and a figure "
                                        "(`saddlepoint theory list` names them)")

@@ -39,7 +39,7 @@ from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, loa
 from .precision import NAMES
 from .state import StateMismatch, Value, gather_state, restore_state
 
-__all__ = ["build", "RunResult", "TrainingDiverged", "train", "resume", "load_run", "save_checkpoint_of",
+__all__ = ["build", "advance", "RunResult", "TrainingDiverged", "train", "resume", "load_run", "save_checkpoint_of",
            "restore", "make_plots"]
 
 
@@ -199,6 +199,17 @@ def _aside(model: Family):
     return torch.random.fork_rng(devices=[model.device] if model.device.type == "cuda" else [])
 
 
+def advance(model: Family) -> dict[str, Tensor]:
+    """One step of training as a run takes it: the learning rates for the step, the family's step, the EMA, the
+    step count and the mixture's snapshot (the live lab steps through this too)."""
+    set_lr(model)
+    logs = model.train_step()
+    model.update_ema()
+    model.step += 1
+    model.update_mixture()
+    return logs
+
+
 def set_lr(model: Family) -> None:
     """The learning rates for the coming step: each optimizer's base rate, decayed linearly to 0 over the run
     with ``lr_decay=linear``."""
@@ -230,11 +241,7 @@ def _run(model: Family, run_dir: Path, recipe: str, progress: bool) -> RunResult
     watch = CollapseWatch(cfg.collapse_alarm)
     try:
         while model.step < cfg.steps and not out_of_time:
-            set_lr(model)
-            logs = model.train_step()
-            model.update_ema()
-            model.step += 1
-            model.update_mixture()
+            logs = advance(model)
             bar.update(1)
             # Every process stops at the same step (rank 0's clock decides).
             out_of_time = deadline < math.inf and model.dist.any(main and time.time() >= deadline)

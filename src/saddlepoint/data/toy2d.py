@@ -113,12 +113,19 @@ def _checkerboard(n: int, g: torch.Generator | None) -> Tensor:
     return torch.stack([x, y], dim=1)
 
 
+def _lines(n: int, g: torch.Generator | None) -> Tensor:
+    # Two parallel vertical segments x = ±0.5, y uniform in [−1, 1]: no density in the plane (the WGAN argument).
+    x = torch.where(torch.rand(n, generator=g) < 0.5, -0.5, 0.5)
+    return torch.stack([x, 2 * torch.rand(n, generator=g) - 1], dim=1)
+
+
 TOY_DATASETS: dict[str, Callable[[], ToyDistribution]] = {
     "ring8": ring,
     "grid25": grid,
     "moons": lambda: _Shape("moons", _moons, 1.25, "two interleaving half circles"),
     "spiral": lambda: _Shape("spiral", _spiral, 1.0, "a two-turn spiral"),
     "checkerboard": lambda: _Shape("checkerboard", _checkerboard, 2.0, "uniform on the black squares of a 4×4 board"),
+    "lines": lambda: _Shape("lines", _lines, 1.0, "two parallel segments x = ±0.5, y in [−1, 1]"),
 }
 
 
