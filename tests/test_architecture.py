@@ -125,6 +125,20 @@ def test_the_tasks_know_no_family_and_only_the_cli_uses_them():
             assert not targets & tasks, f"{m} imports {targets & tasks}"
 
 
+def test_the_lab_and_the_theory_know_no_family_and_nothing_below_imports_them():
+    """The live lab drives any family through the trainer and what a family offers (player_step, critic_field);
+    the theory experiments stand on games, schedules and divergences. Only the CLI imports either."""
+    graph = _graph()
+    apps = {m for m in graph if m.startswith(("saddlepoint.lab", "saddlepoint.theory"))}
+    assert {"saddlepoint.lab.session", "saddlepoint.lab.server", "saddlepoint.theory.gda"} <= apps
+    for m in apps:
+        families = {t for t in graph[m] if t.startswith("saddlepoint.families.")} - {"saddlepoint.families.base"}
+        assert not families, f"{m} imports {families}"
+    for m, targets in graph.items():
+        if not m.startswith(("saddlepoint.lab", "saddlepoint.theory", "saddlepoint.cli")):
+            assert not targets & apps, f"{m} imports {targets & apps}"
+
+
 def test_the_trainer_names_no_family():
     text = (ROOT / "trainer.py").read_text()
     from saddlepoint.families import FAMILIES

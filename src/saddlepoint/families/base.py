@@ -279,6 +279,23 @@ class Family:
     def extra_pictures(self, run_dir: Path, title: str) -> None:
         """Pictures beside samples.png and curves.png at the end of a run (none by default)."""
 
+    # --- one player at a time (the live lab) ------------------------------------------------------------------
+    has_critic = False  # a family with a critic offers player_step and critic_field
+
+    @property
+    def critic_steps_taken(self) -> int:
+        return 0
+
+    def player_step(self, which: str) -> dict[str, Tensor]:
+        """One step of one player alone: ``critic`` (against the current generator) or ``generator`` (against the
+        current critic; counted as a step)."""
+        raise RunError(f"a {self.name} run has no critic: its players step together")
+
+    def critic_field(self, points: Tensor) -> tuple[Tensor, Tensor]:
+        """At 2-D ``points`` in data units: the critic's score, and the force −∇x of the generator's loss that a
+        generated point there feels (in data units)."""
+        raise RunError(f"a {self.name} run has no critic")
+
     # --- the config ------------------------------------------------------------------------------------------
     @classmethod
     def validate(cls, cfg: Any) -> None:

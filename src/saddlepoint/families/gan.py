@@ -34,7 +34,7 @@ from ..penalties import Penalty, code_consistency, gradient_penalty, mmd_to_data
 from ..pool import HistoryPool
 from ..precision import time_call
 from ..runs import RunError
-from ..schedule import GDA, Contest, gda_step, supervised_step
+from ..schedule import GDA, Contest, critic_step, gda_step, generator_step, supervised_step
 from ..state import Stateful, Value, Whole
 from .base import EVAL_SEED, Family, adam, eval_mode
 from .registry import register_family
@@ -325,6 +325,32 @@ class GANFamily(Family):
         save_image(grid, str(path))
         if sink is not None:
             sink.add_image("samples", grid, self.step)
+
+    has_critic = True
+
+    @property
+    def critic_steps_taken(self) -> int:
+        return self.contest.critic_steps_taken
+
+    def player_step(self, which: str) -> dict[str, Tensor]:
+        if which == "critic":
+            return critic_step(self.contest, self.sample_real, self.sample_noise)
+        if which != "generator":
+            raise ValueError(f"player_step takes 'critic' or 'generator', not {which!r}")
+        logs = generator_step(self.contest, self.sample_real, self.sample_noise)
+        self.update_ema()
+        self.step += 1
+        self.update_mixture()
+        return logs
+
+    def critic_field(self, points: Tensor) -> tuple[Tensor, Tensor]:
+        D, game, s = self.D, self.contest.game, self.scale
+        with eval_mode(D):
+            x = (points / s).to(self.device).requires_grad_(True)
+            score = _critic_on_points(D, x).float()
+            loss = torch.stack([game.g_loss(v.reshape(1)) for v in score.reshape(-1)]).sum()
+            (grad,) = torch.autograd.grad(loss, x)  # fills no .grad of the critic's weights
+        return score.detach().cpu(), -grad.cpu() * s
 
     def extra_pictures(self, run_dir: Path, title: str) -> None:
         """critic.png for 2-D data: the critic's score as a heat map, with the force −∇x g_loss on the generator."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,9 @@ class LabSession:
 
         ov = self.overrides(settings)
         try:
-            _, cfg = resolve_config(self.base_recipe(ov), [f"{k}={_text(v)}" for k, v in ov.items()])
+            with warnings.catch_warnings():  # the page's sgd drops the base recipe's Adam betas: expected here
+                warnings.filterwarnings("ignore", message="optimizer=sgd: recipe")
+                _, cfg = resolve_config(self.base_recipe(ov), [f"{k}={_text(v)}" for k, v in ov.items()])
         except ConfigError as e:
             raise LabError(str(e)) from None
         model = build(cfg)
@@ -112,11 +115,10 @@ class LabSession:
 
     @property
     def has_critic(self) -> bool:
-        return hasattr(self.model, "contest")
+        return self.model.has_critic
 
     # --- steps ------------------------------------------------------------------------------------------------
     def step(self, which: str = "both", n: int = 1) -> None:
-        from ..schedule import critic_step, generator_step
         from ..trainer import advance
 
         if which not in ("both", "critic", "generator"):
@@ -125,14 +127,7 @@ class LabSession:
             raise LabError(f"a {self.cfg.family} run has no critic: its players step together ('both')")
         m = self.model
         for _ in range(n):
-            if which == "both":
-                logs = advance(m)
-            elif which == "critic":
-                logs = critic_step(m.contest, m.sample_real, m.sample_noise)
-            else:
-                logs = generator_step(m.contest, m.sample_real, m.sample_noise)
-                m.update_ema()
-                m.step += 1
+            logs = advance(m) if which == "both" else m.player_step(which)
             row = {k: float(v) for k, v in logs.items() if k.startswith("loss/")}
             if not all(math.isfinite(v) for v in row.values()):
                 raise LabError("a loss turned NaN or infinite: lower the learning rates or reset")
@@ -141,7 +136,7 @@ class LabSession:
 
     @property
     def critic_steps(self) -> int:
-        return self.model.contest.critic_steps_taken if self.has_critic else 0
+        return self.model.critic_steps_taken
 
     # --- frames -----------------------------------------------------------------------------------------------
     def frame(self) -> dict[str, Any]:
@@ -174,26 +169,13 @@ class LabSession:
 
     def critic_picture(self, fake: torch.Tensor) -> tuple[dict[str, Any], list[list[float]]]:
         """The critic's score on a grid over the plane, and −∇x of the generator's loss at generated points."""
-        from ..families.gan import _critic_on_points
-        from ..families.base import eval_mode
-
-        m = self.model
-        D, game, s = m.D, m.contest.game, m.scale
         lo, hi = self.limits
         axis = torch.linspace(lo, hi, HEAT)
         grid = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), -1).reshape(-1, 2)
-        with eval_mode(D):
-            with torch.no_grad():
-                score = _critic_on_points(D, (grid / s).to(m.device)).float().cpu()
-            x = (fake[:ARROWS] / s).to(m.device).requires_grad_(True)
-            sc = _critic_on_points(D, x)
-            loss = torch.stack([game.g_loss(v.reshape(1)) for v in sc.reshape(-1)]).sum()
-            (grad,) = torch.autograd.grad(loss, x)
-        force = -grad.cpu() * s
+        score, _ = self.model.critic_field(grid)
+        _, force = self.model.critic_field(fake[:ARROWS])
         arrows = torch.cat([fake[:ARROWS], force], 1)
-        for p in D.parameters():
-            p.grad = None
-        return ({"n": HEAT, "values": [round(float(v), 4) for v in score], "min": float(score.min()),
+        return ({"n": HEAT, "values": [round(float(v), 4) for v in score.reshape(-1)], "min": float(score.min()),
                  "max": float(score.max())}, _round(arrows))
 
     # --- save -------------------------------------------------------------------------------------------------

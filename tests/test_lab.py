@@ -1,0 +1,238 @@
+"""The live lab: its session against the trainer, its server's refusals, and the page in a real headless browser
+(Playwright driving Debian's Chromium, which `.ci/run` installs)."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from saddlepoint.lab.server import MAX_MESSAGE, parse_message
+from saddlepoint.lab.session import LabError, LabSession
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+# ---- the session ----------------------------------------------------------------------------------------------
+def test_critic_steps_move_the_heat_map_and_not_the_generators_points():
+    s = LabSession({"seed": 1})
+    s.step("both", 3)
+    before = s.frame()
+    s.step("critic", 5)
+    after = s.frame()
+    assert (after["step"], after["critic_steps"]) == (3, before["critic_steps"] + 5)
+    assert after["heat"]["values"] != before["heat"]["values"]
+    assert after["fake"] == before["fake"] and after["manifold"] == before["manifold"]
+    s.step("generator", 1)
+    moved = s.frame()
+    assert moved["step"] == 4 and moved["critic_steps"] == after["critic_steps"] and moved["fake"] != after["fake"]
+    assert len(moved["arrows"]) > 0 and all(len(a) == 4 for a in moved["arrows"])
+    d = moved["divergences"]
+    assert d["w1"] > 0 and 0 <= d["js"] <= 0.6932 and d["modes_of"] == 25
+
+
+def test_a_saved_session_trains_again_to_the_same_weights_and_samples(tmp_path, monkeypatch):
+    from safetensors.torch import load_file
+
+    from saddlepoint.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    s = LabSession({"seed": 2, "schedule": "generator-first", "optimizer": "sgd", "lr_g": 0.01, "lr_d": 0.01,
+                    "game": "hinge", "data": "ring8", "g_hidden": 64, "d_hidden": 64})
+    s.step("both", 12)
+    saved = s.save(tmp_path / "runs")
+    assert main(["sample", saved["run"], "-n", "64", "-o", str(tmp_path / "s.png")]) == 0
+    assert main(["train", saved["recipe"], "--out", str(tmp_path / "again"), "--quiet"]) == 0
+    ck = tmp_path / "again" / "checkpoints"
+    tensors = {}
+    for f in (ck / (ck / "latest").read_text().strip()).rglob("*.safetensors"):
+        tensors.update(load_file(str(f)))
+    for name, value in s.model.G.state_dict().items():
+        assert torch.equal(tensors[f"G.{name}"], value), name
+
+
+def test_families_without_a_critic_run_with_the_panels_that_apply():
+    s = LabSession({"family": "gmmn", "seed": 0})
+    s.step("both", 2)
+    f = s.frame()
+    assert not f["has_critic"] and "heat" not in f and f["step"] == 2
+    with pytest.raises(LabError, match="no critic"):
+        s.step("critic")
+
+
+def test_refused_settings_say_what_to_do_and_keep_nothing_half_built():
+    for settings, says in (({"data": "mnist"}, "not 2-D"), ({"lr_g": -1}, "lr_g"), ({"colour": "red"}, "no setting"),
+                           ({"family": "vae-ish"}, "does not run in the lab"), ({"game": "hinj"}, "hinge")):
+        with pytest.raises(LabError, match=says):
+            LabSession(settings)
+
+
+# ---- the server -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("raw, says", [
+    ("not json", "not JSON"), (b"\x00\x01", "not binary"), ('["op"]', "JSON object"), ('{"op": "explode"}', "unknown op"),
+    ('{"op": "step", "n": 0}', "from 1 to 1000"), ('{"op": "step", "which": "both", "n": true}', "whole number"),
+    ('{"op": "step", "which": "judge"}', '"which"'), ('{"op": "settings", "settings": {"game": [1]}}', "string, a number"),
+    ("x" * (MAX_MESSAGE + 1), "limit is"),
+])
+def test_malformed_messages_are_refused_in_one_line(raw, says):
+    with pytest.raises(LabError, match=says):
+        parse_message(raw)
+
+
+def test_the_server_answers_bad_messages_and_goes_on():
+    from fastapi.testclient import TestClient
+
+    from saddlepoint.lab.server import create_app
+
+    with TestClient(create_app()) as client:
+        assert "saddlepoint lab" in client.get("/").text
+        assert client.get("/static/lab.js").headers["content-type"].startswith("text/javascript")
+        assert client.get("/static/../server.py").status_code == 404
+        with client.websocket_connect("/ws") as ws:
+            assert ws.receive_json()["type"] == "settings"
+            assert ws.receive_json()["type"] == "frame"
+            for bad in ("{", "x" * (2 * MAX_MESSAGE), '{"op": "settings", "settings": {"data": "mnist"}}'):
+                ws.send_text(bad)
+                assert ws.receive_json()["type"] == "error"
+            ws.send_bytes(b"\xff")
+            assert ws.receive_json()["type"] == "error"
+            ws.send_text(json.dumps({"op": "step", "which": "critic", "n": 2}))
+            frame = ws.receive_json()
+            assert frame["type"] == "frame" and frame["critic_steps"] == 2
+
+
+# ---- the page in a real browser ---------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """The local addresses of sockets listening on ``port`` (Linux: /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            addr, p = local.split(":")
+            if int(p, 16) == port and state == "0A":
+                found.add(addr)
+    return found
+
+
+@pytest.fixture(scope="module")
+def lab_server(tmp_path_factory):
+    port = _free_port()
+    runs = tmp_path_factory.mktemp("labruns")
+    proc = subprocess.Popen([sys.executable, "-m", "saddlepoint", "lab", "--port", str(port), "--runs", str(runs)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = proc.stdout.readline()
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield {"url": f"http://127.0.0.1:{port}/", "port": port, "runs": runs, "printed": line, "proc": proc}
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    required = os.environ.get("SADDLEPOINT_REQUIRE_BROWSER") == "1"  # CI: the browser tests must run
+    if CHROMIUM is None:
+        (pytest.fail if required else pytest.skip)("no Chromium: `apt-get install chromium` (.ci/run installs it)")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        (pytest.fail if required else pytest.skip)("no Playwright: pip install playwright")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()
+
+
+def test_the_server_listens_on_loopback_only(lab_server):
+    assert lab_server["printed"].startswith(f"saddlepoint lab: http://127.0.0.1:{lab_server['port']}/")
+    if not os.path.exists("/proc/net/tcp"):
+        pytest.skip("reads Linux's /proc/net/tcp")
+    assert _listening_addresses(lab_server["port"]) == {"0100007F"}  # 127.0.0.1, nothing else
+
+
+def test_the_page_steps_the_critic_alone_changes_the_game_and_saves_a_run(lab_server, browser, tmp_path):
+    from saddlepoint.cli import main
+
+    page = browser.new_page()
+    page.goto(lab_server["url"])
+    page.wait_for_function("window.lab && window.lab.frames > 0 && window.lab.lastFrame.heat", timeout=30000)
+    first = page.evaluate("JSON.stringify([lab.lastFrame.fake, lab.lastFrame.heat.values])")
+    for _ in range(5):
+        page.click("#btn-critic")
+    page.wait_for_function("lab.lastFrame.critic_steps === 5", timeout=30000)
+    assert page.inner_text("#critic-counter") == "5" and page.inner_text("#step-counter") == "0"
+    fake, heat = json.loads(first)
+    assert page.evaluate("JSON.stringify(lab.lastFrame.fake)") == json.dumps(fake, separators=(",", ":"))
+    assert json.loads(page.evaluate("JSON.stringify(lab.lastFrame.heat.values)")) != heat
+    # another game and schedule, from the form
+    page.select_option("#set-game", "hinge")
+    page.select_option("#set-schedule", "generator-first")
+    page.click("#btn-apply")
+    page.wait_for_function("lab.settings.game === 'hinge' && lab.settings.schedule === 'generator-first'",
+                           timeout=30000)
+    page.wait_for_function("lab.lastFrame.critic_steps === 0", timeout=30000)
+    page.click("#btn-both")
+    page.wait_for_function("lab.lastFrame.step === 1 && lab.lastFrame.critic_steps === 1", timeout=30000)
+    page.click("#btn-save")
+    page.wait_for_function("lab.saved !== null", timeout=60000)
+    saved = page.evaluate("lab.saved")
+    assert "saddlepoint train" in page.inner_text("#saved")
+    assert main(["sample", saved["run"], "-n", "16", "-o", str(tmp_path / "s.png")]) == 0
+    assert (tmp_path / "s.png").stat().st_size > 1000
+    page.close()
+
+
+def test_the_page_survives_malformed_and_oversized_messages(lab_server, browser):
+    page = browser.new_page()
+    page.goto(lab_server["url"])
+    page.wait_for_function("window.lab && window.lab.frames > 0", timeout=30000)
+    page.evaluate(f"""() => {{ lab.socket.send('not json'); lab.socket.send('{{"op": 7}}');
+                               lab.socket.send('y'.repeat({MAX_MESSAGE * 4})); }}""")
+    page.wait_for_function("lab.errors.length >= 3", timeout=30000)
+    page.click("#btn-both")
+    page.wait_for_function("lab.lastFrame.step === 1", timeout=30000)
+    assert "limit" in page.inner_text("#error") or page.evaluate("lab.errors.some(e => e.includes('limit'))")
+    # a message over the transport's own limit closes that socket only: the server serves a new page
+    page.evaluate("lab.socket.send('z'.repeat(2 * 1024 * 1024))")
+    page.wait_for_timeout(500)
+    again = browser.new_page()
+    again.goto(lab_server["url"])
+    again.wait_for_function("window.lab && window.lab.frames > 0", timeout=30000)
+    assert lab_server["proc"].poll() is None
+    page.close()
+    again.close()
+
+
+def test_play_and_pause_stream_frames(lab_server, browser):
+    page = browser.new_page()
+    page.goto(lab_server["url"])
+    page.wait_for_function("window.lab && window.lab.frames > 0", timeout=30000)
+    page.click("#btn-play")
+    page.wait_for_function("lab.lastFrame.step >= 10", timeout=30000)
+    page.click("#btn-pause")
+    page.wait_for_timeout(400)
+    held = page.evaluate("lab.lastFrame.step")
+    page.wait_for_timeout(600)
+    assert page.evaluate("lab.lastFrame.step") == held
+    page.close()
