@@ -236,3 +236,40 @@ def test_play_and_pause_stream_frames(lab_server, browser):
     page.wait_for_timeout(600)
     assert page.evaluate("lab.lastFrame.step") == held
     page.close()
+
+
+# ---- saddlepoint report -------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def reported_run(tmp_path_factory):
+    from saddlepoint.cli import main
+
+    root = tmp_path_factory.mktemp("report")
+    run = root / "run"
+    assert main(["train", "ring8", "steps=40", "log_every=10", "sample_every=20", "eval_every=20", "z_dim=1",
+                 "g_hidden=32", "d_hidden=32", "--out", str(run), "--quiet"]) == 0
+    assert main(["report", str(run)]) == 0
+    return run
+
+
+def test_the_report_is_one_self_contained_page(reported_run, capsys):
+    from saddlepoint.cli import main
+
+    page = (reported_run / "report.html").read_text()
+    assert page.count("<img") == 5  # curves, samples at step 20 and at the end, critic, manifold
+    assert "http://" not in page and "https://" not in page and "<script" not in page and "<link" not in page
+    assert "step 20" in page and "config.yaml" in page and "summary.json" in page
+    assert main(["report", str(reported_run.parent / "nothing-here")]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+
+
+def test_the_report_renders_offline_in_the_browser(reported_run, browser):
+    page = browser.new_page()
+    outside = []
+    page.route("**/*", lambda route: (outside.append(route.request.url), route.abort())
+               if not route.request.url.startswith(("file:", "data:")) else route.continue_())
+    page.goto((reported_run / "report.html").as_uri())
+    sizes = page.evaluate("[...document.images].map(i => i.complete && i.naturalWidth)")
+    assert len(sizes) == 5 and all(w and w > 100 for w in sizes)
+    assert outside == []
+    assert "the generator's manifold" in page.inner_text("body")
+    page.close()

@@ -464,6 +464,18 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_report
+    from .runs import RunError
+
+    try:
+        path = write_report(args.run, args.out)
+    except RunError as e:
+        return _fail(str(e))
+    print(path)
+    return 0
+
+
 def _add_search_options(p: argparse.ArgumentParser, steps: int, lr: float, restarts: int, what: str = "",
                         langevin: float = 0.0) -> None:
     """The latent search's options (``what`` prefixes their help: to whom they apply)."""
@@ -653,6 +665,12 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--runs", default="runs", help="where the save button writes run directories (default runs/)")
     lb.add_argument("--open", action="store_true", help="open the page in a browser")
     lb.set_defaults(func=cmd_lab)
+
+    rp = sub.add_parser("report", help="one self-contained HTML page of RUN: config, curves, samples over training, "
+                                       "final numbers, and a 2-D run's critic and manifold")
+    rp.add_argument("run", metavar="RUN")
+    rp.add_argument("-o", "--out", help="the page (default RUN/report.html)")
+    rp.set_defaults(func=cmd_report)
 
     th = sub.add_parser("theory", help="the lecture notes' theory as an experiment: a table and a figure "
                                        "(`saddlepoint theory list` names them)")
