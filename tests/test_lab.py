@@ -273,3 +273,27 @@ def test_the_report_renders_offline_in_the_browser(reported_run, browser):
     assert outside == []
     assert "the generator's manifold" in page.inner_text("body")
     page.close()
+
+
+def test_points_drawn_on_the_page_become_the_data(lab_server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(lab_server["url"])
+    page.wait_for_function("window.lab && window.lab.frames > 0", timeout=30000)
+    page.check("#draw")
+    box = page.locator("#plane").bounding_box()
+    for i in range(12):  # a diagonal stroke of clicks
+        page.mouse.click(box["x"] + 40 + 35 * i, box["y"] + 40 + 35 * i)
+    assert page.inner_text("#drawn-count") == "12"
+    page.click("#btn-use-points")
+    page.wait_for_function("String(lab.settings.data).endsWith('.csv')", timeout=30000)
+    data = page.evaluate("lab.settings.data")
+    assert Path(data).parent == lab_server["runs"].resolve() / "lab-points"
+    rows = Path(data).read_text().splitlines()[1:]
+    xs = [float(r.split(",")[0]) for r in rows]
+    ys = [float(r.split(",")[1]) for r in rows]
+    assert len(rows) == 12 and xs == sorted(xs) and ys == sorted(ys, reverse=True)  # down and to the right
+    page.wait_for_function("lab.lastFrame.step === 0", timeout=30000)
+    # a path outside the lab's points folder is refused
+    page.evaluate("lab.send({op: 'settings', settings: {data: '/etc/passwd.csv'}})")
+    page.wait_for_function("lab.errors.some(e => e.includes('draw points'))", timeout=30000)
+    page.close()

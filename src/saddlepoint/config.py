@@ -37,7 +37,7 @@ class RunKeys:
     family: str = key("gan", "model family: gan (a generator and a critic in a game; every conditional and translation "
                              "kind) or another registered one (`saddlepoint recipes --families` lists them; `--keys` "
                              "groups the keys by owner)")
-    data: str = key("grid25", "dataset: ring8, grid25, moons, spiral, checkerboard, lines, mnist, stacked-mnist, cifar10, a folder "
+    data: str = key("grid25", "dataset: ring8, grid25, moons, spiral, checkerboard, lines, a .csv of x,y points, mnist, stacked-mnist, cifar10, a folder "
                              "or .npz path; pix2pix: edges2mnist, halves2mnist or a folder of pairs")
     seed: int = key(0, "seed for weights, noise and data order", min=0)
     steps: int = key(12000, "generator steps", min=1)

@@ -138,9 +138,9 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
                      f"<figcaption>{label}</figcaption></figure>")
     if not grids:
         parts.append("<p>No sample grid in the run directory (sample_every=0 and the run has not ended).</p>")
-    from .data import TOY_DATASETS
+    from .data import is_2d
 
-    two_d = config.get("data") in TOY_DATASETS
+    two_d = is_2d(str(config.get("data", "")))
     if two_d:
         parts.append("<h2>The critic and the generator's manifold</h2>")
         if (run_dir / "critic.png").is_file():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .data import TOY_DATASETS
+from .data import is_2d
 from .families.base import EVAL_SEED, Family, cpu_has_amx
 from .families.base import resolve_precision as _resolve_precision
 from .families.gan import _build_players, _make_condition  # noqa: F401  (tests build players as a run does)
@@ -38,4 +38,4 @@ def evaluate(exp: Family, n: int | None = None) -> dict[str, float | str]:
 
 def resolve_precision(cfg: Any, device) -> Any:
     """The forward passes' dtype for ``cfg.precision`` on ``device`` (see :func:`families.base.resolve_precision`)."""
-    return _resolve_precision(cfg, device, mlp=cfg.data in TOY_DATASETS)
+    return _resolve_precision(cfg, device, mlp=is_2d(cfg.data))

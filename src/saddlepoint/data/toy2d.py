@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["ToyDistribution", "GaussianMixture2D", "ring", "grid", "TOY_DATASETS", "get_toy"]
+__all__ = ["ToyDistribution", "GaussianMixture2D", "PointCloud", "ring", "grid", "TOY_DATASETS", "get_toy", "is_2d",
+           "is_points_file", "read_points"]
 
 
 class ToyDistribution:
@@ -129,7 +130,62 @@ TOY_DATASETS: dict[str, Callable[[], ToyDistribution]] = {
 }
 
 
+@dataclass(frozen=True)
+class PointCloud(ToyDistribution):
+    """Points of your own (a CSV file of x,y rows; the live lab writes one from points drawn on its page), drawn
+    with replacement and blurred by a Gaussian of ``jitter`` × their scale: a density the players can match."""
+
+    name: str
+    points: Tensor
+    scale: float
+    description: str
+    jitter: float = 0.02
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        i = torch.randint(len(self.points), (n,), generator=generator)
+        return self.points[i] + self.jitter * self.scale * torch.randn(n, 2, generator=generator)
+
+
+def is_points_file(data: str) -> bool:
+    return data.lower().endswith(".csv")
+
+
+def is_2d(data: str) -> bool:
+    """Whether ``data`` names 2-D points: a built-in distribution or a CSV file of points."""
+    return data in TOY_DATASETS or is_points_file(data)
+
+
+def read_points(path: str) -> Tensor:
+    """The (n, 2) points of a CSV file of x,y rows (a header line is allowed); ValueError with one line if not."""
+    from pathlib import Path
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise ValueError(f"data={path}: no such file; give a CSV file of x,y rows")
+    try:
+        pts = np.loadtxt(p, delimiter=",", ndmin=2, skiprows=0 if _numeric(p) else 1)
+    except ValueError as e:
+        raise ValueError(f"data={path} is not a CSV of x,y numbers ({e}); one point per line") from None
+    if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < 2 or not np.isfinite(pts).all():
+        raise ValueError(f"data={path} must hold at least two rows of two finite numbers (x,y); it holds "
+                         f"{pts.shape[0]} rows of {pts.shape[1] if pts.ndim == 2 else 0}")
+    return torch.tensor(pts, dtype=torch.float32)
+
+
+def _numeric(path) -> bool:
+    first = path.open().readline().split(",")[0].strip()
+    try:
+        float(first)
+        return True
+    except ValueError:
+        return False
+
+
 def get_toy(name: str) -> ToyDistribution:
+    if is_points_file(name):
+        pts = read_points(name)
+        scale = float(pts.abs().max()) or 1.0
+        return PointCloud("points", pts, scale, f"{len(pts)} points from {name}")
     try:
         return TOY_DATASETS[name]()
     except KeyError:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import Tensor, nn
 
-from ..data import TOY_DATASETS, GaussianMixture2D, get_toy
+from ..data import TOY_DATASETS, GaussianMixture2D, get_toy, is_2d, read_points
 from ..divergences import mmd2
 from ..distributed import Dist
 from ..metrics import mode_coverage
@@ -48,7 +48,7 @@ class Family:
         self.cfg, self.dist, self.device = cfg, dist, device
         self.step = 0
         self.lr_scale, self.rollbacks = 1.0, 0  # the trainer's: learning rates lowered by rollbacks, and how often
-        self.images = cfg.data not in TOY_DATASETS
+        self.images = not is_2d(cfg.data)
         self.G_ema: nn.Module | None = None
         self.mixture: IterateMixture | None = None
 
@@ -309,7 +309,12 @@ class Family:
         from ..keys import ConfigError, check_choice
 
         is_path = cfg.data.endswith(".npz") or "/" in cfg.data or cfg.data.startswith(("~", "."))
-        toy = cfg.data in TOY_DATASETS
+        toy = is_2d(cfg.data)
+        if toy and cfg.data not in TOY_DATASETS:
+            try:
+                read_points(cfg.data)
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
         if not (toy or cfg.data in IMAGE_DATASETS or is_path):
             check_choice("data", cfg.data, [*TOY_DATASETS, *IMAGE_DATASETS])
         if toy and cfg.image_size != type(cfg).__dataclass_fields__["image_size"].default:

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from ..conditional import CONDITIONS, Condition, make_condition
-from ..data import TOY_DATASETS, GaussianMixture2D
+from ..data import TOY_DATASETS, GaussianMixture2D, is_2d, read_points
 from ..distributed import Dist, wrap
 from ..games import GAMES, get_game
 from ..keys import ConfigError, check_choice, config_section, key
@@ -467,7 +467,12 @@ def _validate(self) -> None:
     from ..data.images import IMAGE_DATASETS
 
     check_choice("conditional", self.conditional, ["none", *CONDITIONS])
-    is_toy = self.data in TOY_DATASETS
+    is_toy = is_2d(self.data)
+    if is_toy and self.data not in TOY_DATASETS:
+        try:
+            read_points(self.data)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
     is_path = self.data.endswith(".npz") or "/" in self.data or self.data.startswith(("~", "."))
     special = {name: kind for kind, spec in _TRANSLATIONS().items() for name in spec[1]}
     if not (is_toy or self.data in IMAGE_DATASETS or self.data in special or is_path):

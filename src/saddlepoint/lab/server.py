@@ -21,9 +21,10 @@ from .session import LabError, LabSession, choices
 
 __all__ = ["create_app", "serve", "MAX_MESSAGE", "parse_message"]
 
-MAX_MESSAGE = 16 * 1024  # bytes of one message from the page (a settings message is well under 1 KiB)
+MAX_MESSAGE = 64 * 1024  # bytes of one message from the page (a settings message is well under 1 KiB; drawn points
+#                          take about 30 bytes each)
 MAX_STEPS = 1000  # steps one action may ask for
-OPS = {"settings", "reset", "play", "pause", "speed", "step", "save", "frame"}
+OPS = {"settings", "reset", "play", "pause", "speed", "step", "save", "frame", "points"}
 
 
 def parse_message(raw: str | bytes | None) -> dict[str, Any]:
@@ -48,6 +49,8 @@ def parse_message(raw: str | bytes | None) -> dict[str, Any]:
     for name, lo, hi in (("n", 1, MAX_STEPS), ("steps_per_frame", 1, 200), ("seed", 0, 2 ** 31 - 1)):
         if name in msg and (not isinstance(msg[name], int) or isinstance(msg[name], bool) or not lo <= msg[name] <= hi):
             raise LabError(f'"{name}" must be a whole number from {lo} to {hi}')
+    if op == "points" and not isinstance(msg.get("points"), list):
+        raise LabError('"points" needs a list of [x, y] pairs')
     if op == "step" and msg.get("which", "both") not in ("both", "critic", "generator"):
         raise LabError('"which" is "both", "critic" or "generator"')
     return msg
@@ -109,7 +112,8 @@ def create_app(runs_root: str | Path = "runs"):
 
 
 async def _session(ws, inbox: asyncio.Queue, runs_root: Path) -> None:
-    session = await asyncio.to_thread(LabSession)
+    points_dir = runs_root / "lab-points"
+    session = await asyncio.to_thread(LabSession, None, points_dir)
     playing, per_frame = False, 5
 
     async def send(obj: dict[str, Any]) -> None:
@@ -137,14 +141,18 @@ async def _session(ws, inbox: asyncio.Queue, runs_root: Path) -> None:
             msg = parse_message(raw)
             op = msg["op"]
             if op == "settings":
-                fresh = await asyncio.to_thread(LabSession, msg["settings"])
+                fresh = await asyncio.to_thread(LabSession, msg["settings"], points_dir)
                 session, playing = fresh, False
                 await send({"type": "settings", "settings": session.settings, "choices": choices(session.cfg)})
             elif op == "reset":
                 settings = dict(session.settings)
                 if "seed" in msg:
                     settings["seed"] = msg["seed"]
-                session, playing = await asyncio.to_thread(LabSession, settings), False
+                session, playing = await asyncio.to_thread(LabSession, settings, points_dir), False
+                await send({"type": "settings", "settings": session.settings, "choices": choices(session.cfg)})
+            elif op == "points":
+                settings = {**session.settings, "data": session.drawn_points_file(msg["points"])}
+                session, playing = await asyncio.to_thread(LabSession, settings, points_dir), False
                 await send({"type": "settings", "settings": session.settings, "choices": choices(session.cfg)})
             elif op == "play":
                 playing = True

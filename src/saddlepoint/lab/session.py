@@ -36,6 +36,7 @@ FAMILIES = ("gan", "gmmn")
 DATA = ("ring8", "grid25", "moons", "spiral", "checkerboard", "lines")
 
 N_POINTS = 512  # real and generated points drawn
+MAX_DRAWN = 1000  # points a user may draw
 HEAT = 48  # heat-map cells a side
 ARROWS = 96
 
@@ -58,7 +59,7 @@ def choices(cfg: TrainConfig | None = None) -> dict[str, Any]:
         if k == "family":
             options = FAMILIES
         elif k == "data":
-            options = DATA
+            options = DATA + ((cfg.data,) if cfg is not None and cfg.data not in DATA else ())  # drawn points
         elif k == "game":
             options = tuple(sorted(GAMES))
         value = getattr(cfg, k) if cfg is not None else fields[k].default
@@ -69,10 +70,30 @@ def choices(cfg: TrainConfig | None = None) -> dict[str, Any]:
 class LabSession:
     """Settings (overrides of the base recipe) → a built family, stepped on demand, drawn as frames."""
 
-    def __init__(self, settings: dict[str, Any] | None = None):
+    def __init__(self, settings: dict[str, Any] | None = None, points_dir: str | Path | None = None):
         self.settings: dict[str, Any] = {}
         self.history: list[dict[str, float]] = []
+        self.points_dir = Path(points_dir).resolve() if points_dir is not None else None
         self.configure(settings or {})
+
+    def drawn_points_file(self, points: list[list[float]]) -> str:
+        """Write points drawn on the page as a CSV in the session's points folder; its path (a ``data`` value)."""
+        import hashlib
+
+        if self.points_dir is None:
+            raise LabError("this session keeps no drawn points (no folder for them)")
+        if not 2 <= len(points) <= MAX_DRAWN:
+            raise LabError(f"draw from 2 to {MAX_DRAWN} points (got {len(points)})")
+        ok = all(isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                             and math.isfinite(v) and abs(v) < 1e3 for v in p)
+                 for p in points)
+        if not ok:
+            raise LabError("each drawn point is [x, y], two finite numbers under 1000 in size")
+        text = "x,y\n" + "".join(f"{float(x):.5g},{float(y):.5g}\n" for x, y in points)
+        self.points_dir.mkdir(parents=True, exist_ok=True)
+        path = self.points_dir / f"points-{hashlib.sha256(text.encode()).hexdigest()[:12]}.csv"
+        path.write_text(text)
+        return str(path)
 
     # --- settings ---------------------------------------------------------------------------------------------
     def overrides(self, settings: dict[str, Any]) -> dict[str, Any]:
@@ -81,8 +102,11 @@ class LabSession:
             raise LabError(f"the lab has no setting {unknown[0]!r}; it sets {', '.join(LAB_KEYS)}")
         if settings.get("family", "gan") not in FAMILIES:
             raise LabError(f"family {settings['family']!r} does not run in the lab; choose {' or '.join(FAMILIES)}")
-        if settings.get("data", "grid25") not in DATA:
-            raise LabError(f"data {settings['data']!r} is not 2-D; choose one of {', '.join(DATA)}")
+        data = settings.get("data", "grid25")
+        drawn = (self.points_dir is not None and isinstance(data, str) and data.endswith(".csv")
+                 and Path(data).resolve().parent == self.points_dir)
+        if data not in DATA and not drawn:
+            raise LabError(f"data {data!r} is not 2-D; choose one of {', '.join(DATA)} or draw points")
         ov = dict(BASE)
         family = settings.get("family", "gan")
         if family != "gan":  # the base recipe's critic keys belong to the GAN family

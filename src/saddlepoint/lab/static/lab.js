@@ -2,7 +2,7 @@
 "use strict";
 const GAN_ONLY = ["game", "schedule", "critic_steps", "lr_d", "gradient_penalty", "r1", "weight_clip",
                   "spectral_norm", "d_layers", "d_hidden", "mmd"];
-const lab = { lastFrame: null, frames: 0, settings: {}, choices: {}, socket: null, saved: null, errors: [] };
+const lab = { lastFrame: null, frames: 0, settings: {}, choices: {}, socket: null, saved: null, errors: [], drawn: [] };
 window.lab = lab;
 const $ = (id) => document.getElementById(id);
 
@@ -127,6 +127,7 @@ function draw(f) {
       ctx.beginPath(); ctx.moveTo(px(x), py(y)); ctx.lineTo(px(x + u * scale), py(y + v * scale)); ctx.stroke();
     }
   }
+  dot(lab.drawn, "#1565c0", 3.0);
   drawLosses(f.losses);
   const d = f.divergences, rows = [["JS (histogram)", d.js], ["KL real‖generated (histogram)", d.kl], ["W1 (exact OT)", d.w1], ["MMD²", d.mmd2]];
   if (d.modes !== undefined) rows.push([`modes of ${d.modes_of}`, d.modes], ["high-quality fraction", d.high_quality]);
@@ -159,5 +160,15 @@ $("btn-save").onclick = () => send({ op: "save" });
 $("btn-apply").onclick = (e) => { e.preventDefault(); apply(); };
 $("btn-reset").onclick = () => send({ op: "reset", seed: parseInt($("seed").value, 10) || 0 });
 $("speed").oninput = () => { $("speed-out").textContent = $("speed").value; send({ op: "speed", steps_per_frame: parseInt($("speed").value, 10) }); };
+$("plane").onclick = (e) => {
+  if (!$("draw").checked || !lab.lastFrame) return;
+  const c = $("plane"), r = c.getBoundingClientRect(), [lo, hi] = lab.lastFrame.limits;
+  const x = lo + ((e.clientX - r.left) / r.width) * (hi - lo), y = lo + (1 - (e.clientY - r.top) / r.height) * (hi - lo);
+  lab.drawn.push([Number(x.toFixed(4)), Number(y.toFixed(4))]);
+  $("drawn-count").textContent = lab.drawn.length;
+  draw(lab.lastFrame);
+};
+$("btn-use-points").onclick = () => send({ op: "points", points: lab.drawn });
+$("btn-clear-points").onclick = () => { lab.drawn = []; $("drawn-count").textContent = 0; if (lab.lastFrame) draw(lab.lastFrame); };
 $("settings").onsubmit = (e) => { e.preventDefault(); apply(); };
 connect();
