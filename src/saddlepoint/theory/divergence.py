@@ -204,8 +204,8 @@ def mode_seeking(quick: bool = False, seed: int = 0) -> Result:
              "divergence exactly on a grid (what each game's generator minimizes at its optimal critic); the search "
              "starts at μ = 0.3, σ = 1.",
              "Forward KL pays for every place p has mass and q has none: it spreads over both modes (moment matching, "
-             "σ² = 2² + 0.5²). Reverse KL pays for q's mass where p has none: it settles on one mode. JS and W1 lie "
-             "between; which side each takes depends on the modes' distance."]
+             "σ² = 2² + 0.5²). Reverse KL pays for q's mass where p has none: it settles on one mode. JS and W1 are "
+             "tied to neither side; with these modes JS settles on one like reverse KL and W1 spreads over both."]
 
     def draw(path: Path) -> None:
         from ..plots import plt, save

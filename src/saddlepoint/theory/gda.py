@@ -79,9 +79,13 @@ def gda(quick: bool = False, seed: int = 0) -> Result:
     steps = 300 if quick else 2000
     rates = np.geomspace(0.02, 4.0, 8 if quick else 24)
     show = {"bilinear": 0.1, "Dirac GAN": 0.2}
+    from tqdm import tqdm
+
     rows, values, paths = [], {}, {}
+    bar = tqdm(total=len(GAMES) * len(SCHEDULES), desc="gda: schedules", unit="schedule", leave=False)
     for game in GAMES:
         for schedule in SCHEDULES:
+            bar.update()
             lr = show[game]
             path = trajectory(game, schedule, lr, steps)
             paths[(game, schedule)] = path
@@ -94,6 +98,7 @@ def gda(quick: bool = False, seed: int = 0) -> Result:
             values[(game, schedule)] = {"rho": rho, "radius": radius, "first_diverging": first,
                                         "max_radius": float(np.hypot(path[:, 0], path[:, 1]).max())}
             rows.append([game, schedule, lr, rho, radius, first])
+    bar.close()
     notes = [f"Plain SGD on both players with the same step size η, from (θ, ψ) = (1, 0), {steps} steps, each step "
              "taken by the trainer's gda_step; ρ is the spectral radius of one step's Jacobian at the equilibrium "
              "(0, 0), measured by central differences of that step: ρ > 1 spirals out, ρ = 1 circles.",
