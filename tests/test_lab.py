@@ -231,10 +231,17 @@ def test_play_and_pause_stream_frames(lab_server, browser):
     page.click("#btn-play")
     page.wait_for_function("lab.lastFrame.step >= 10", timeout=30000)
     page.click("#btn-pause")
-    page.wait_for_timeout(400)
+    page.wait_for_function("lab.lastFrame.playing === false", timeout=30000)
     held = page.evaluate("lab.lastFrame.step")
     page.wait_for_timeout(600)
     assert page.evaluate("lab.lastFrame.step") == held
+    # a family without a critic: its form, no critic buttons, no heat map; steps still run
+    page.select_option("#set-family", "vae")
+    page.wait_for_function("lab.settings.family === 'vae' && lab.lastFrame.family === 'vae'", timeout=30000)
+    assert not page.is_visible("#btn-critic") and page.is_visible("#btn-both")
+    assert page.query_selector("#set-game") is None and page.query_selector("#set-lr_g") is not None
+    page.click("#btn-both")
+    page.wait_for_function("lab.lastFrame.step === 1 && !lab.lastFrame.heat", timeout=30000)
     page.close()
 
 

@@ -120,7 +120,7 @@ async def _session(ws, inbox: asyncio.Queue, runs_root: Path) -> None:
         await ws.send_text(json.dumps(obj, allow_nan=False, default=_finite))
 
     async def frame() -> None:
-        await send(_sanitize(await asyncio.to_thread(session.frame)))
+        await send(_sanitize({**await asyncio.to_thread(session.frame), "playing": playing}))
 
     await send({"type": "settings", "settings": session.settings, "choices": choices(session.cfg)})
     await frame()

@@ -24,15 +24,15 @@ from ..keys import ConfigError
 
 __all__ = ["LabSession", "LAB_KEYS", "BASE", "LabError"]
 
-# The base every session starts from: grid25's players, no learning-rate decay (a lab has no end), no evaluation.
-BASE_RECIPE = "grid25"
+# Every session starts from its family's 2-D recipe (FAMILIES), with no learning-rate decay (a lab has no end) and
+# no evaluation.
 BASE = {"steps": 1_000_000, "lr_decay": "none", "eval_every": 0, "log_every": 100, "checkpoint_every": 1_000_000,
         "batch_size": 256}
 # What the page may set: key → kind ("choice" keys list their values from the config's Literal or registries).
 LAB_KEYS = ("family", "data", "game", "schedule", "critic_steps", "optimizer", "lr_g", "lr_d", "beta1", "beta2",
             "momentum", "gradient_penalty", "r1", "weight_clip", "spectral_norm", "z_dim", "noise", "g_layers",
             "g_hidden", "d_layers", "d_hidden", "batch_size", "seed", "mmd")
-FAMILIES = ("gan", "gmmn")
+FAMILIES = {"gan": "grid25", "gmmn": "gmmn-grid25", "vae": "grid25-vae"}  # family → the base recipe it starts from
 DATA = ("ring8", "grid25", "moons", "spiral", "checkerboard", "lines")
 
 N_POINTS = 512  # real and generated points drawn
@@ -46,15 +46,21 @@ class LabError(ValueError):
 
 
 def choices(cfg: TrainConfig | None = None) -> dict[str, Any]:
-    """What the page offers for each setting: its value in ``cfg`` (default: the key's default) and, for choice
-    keys, the choices."""
+    """What the page offers for each setting the run's family reads: its value in ``cfg`` (default: the key's
+    default) and, for choice keys, the choices."""
     import typing
 
     from ..games import GAMES
 
+    from ..keys import SECTIONS
+
     fields = TrainConfig.__dataclass_fields__
+    family = cfg.family if cfg is not None else "gan"
+    foreign = {n for sec in SECTIONS.values() if sec.family not in (None, family) for n in sec.names}
     out: dict[str, Any] = {}
     for k in LAB_KEYS:
+        if k in foreign:  # another family's key: the page does not offer it
+            continue
         options = typing.get_args(typing.get_type_hints(TrainConfig)[k])
         if k == "family":
             options = FAMILIES
@@ -101,7 +107,7 @@ class LabSession:
         if unknown:
             raise LabError(f"the lab has no setting {unknown[0]!r}; it sets {', '.join(LAB_KEYS)}")
         if settings.get("family", "gan") not in FAMILIES:
-            raise LabError(f"family {settings['family']!r} does not run in the lab; choose {' or '.join(FAMILIES)}")
+            raise LabError(f"family {settings['family']!r} does not run in the lab; choose {', '.join(FAMILIES)}")
         data = settings.get("data", "grid25")
         drawn = (self.points_dir is not None and isinstance(data, str) and data.endswith(".csv")
                  and Path(data).resolve().parent == self.points_dir)
@@ -135,7 +141,7 @@ class LabSession:
 
     @staticmethod
     def base_recipe(ov: dict[str, Any]) -> str:
-        return BASE_RECIPE if ov.get("family", "gan") == "gan" else "gmmn-grid25"
+        return FAMILIES[ov.get("family", "gan")]
 
     @property
     def has_critic(self) -> bool:

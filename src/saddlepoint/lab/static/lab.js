@@ -1,7 +1,5 @@
 // saddlepoint lab: draws the frames the server streams and sends the user's actions. No libraries.
 "use strict";
-const GAN_ONLY = ["game", "schedule", "critic_steps", "lr_d", "gradient_penalty", "r1", "weight_clip",
-                  "spectral_norm", "d_layers", "d_hidden", "mmd"];
 const lab = { lastFrame: null, frames: 0, settings: {}, choices: {}, socket: null, saved: null, errors: [], drawn: [] };
 window.lab = lab;
 const $ = (id) => document.getElementById(id);
@@ -29,9 +27,8 @@ function connect() {
 function buildForm() {
   const form = $("settings");
   form.innerHTML = "";
-  const family = lab.settings.family || lab.choices.family.value;
+  const family = lab.choices.family.value;  // the server offers only the keys this family reads
   for (const [key, spec] of Object.entries(lab.choices)) {
-    if (family !== "gan" && GAN_ONLY.includes(key)) continue;
     if (key === "seed") { $("seed").value = spec.value; continue; }
     const label = document.createElement("label");
     label.textContent = key;
@@ -59,7 +56,11 @@ function buildForm() {
     label.appendChild(input);
     form.appendChild(label);
   }
-  $("set-family").onchange = () => { lab.settings = { family: $("set-family").value }; apply(); };
+  $("set-family").onchange = () => {  // another family: its own base recipe, the data kept
+    const settings = { family: $("set-family").value };
+    if (lab.settings.data !== undefined) settings.data = lab.settings.data;
+    send({ op: "settings", settings });
+  };
   document.querySelectorAll(".needs-critic").forEach((el) => el.classList.toggle("hidden", family !== "gan"));
 }
 
@@ -82,8 +83,7 @@ function apply() {
     const v = formValue(key);
     if (v !== undefined && v !== lab.choices[key].value) settings[key] = v;
   }
-  const family = settings.family || "gan";
-  if (family !== "gan") GAN_ONLY.forEach((k) => delete settings[k]);
+  for (const k of Object.keys(settings)) if (k !== "family" && !(k in lab.choices)) delete settings[k];
   send({ op: "settings", settings });
 }
 
@@ -99,6 +99,7 @@ function heatColor(t) {  // blue (low) → white → red (high)
 function draw(f) {
   $("step-counter").textContent = f.step;
   $("critic-counter").textContent = f.critic_steps;
+  $("status").textContent = f.playing ? "playing" : "paused";
   const c = $("plane"), ctx = c.getContext("2d"), W = c.width;
   const [lo, hi] = f.limits;
   const px = (x) => ((x - lo) / (hi - lo)) * W, py = (y) => W - ((y - lo) / (hi - lo)) * W;
