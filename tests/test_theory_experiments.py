@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from saddlepoint.cli import main
-from saddlepoint.theory import EXPERIMENTS, format_table, run_experiment
+from saddlepoint.theory import EXPERIMENTS, run_experiment
 
 
 def test_disjoint_supports_js_and_tv_stick_kl_grows_w1_tracks_the_distance(tmp_path):
@@ -26,8 +26,6 @@ def test_disjoint_supports_js_and_tv_stick_kl_grows_w1_tracks_the_distance(tmp_p
 
 
 def test_duality_every_device_gives_a_lower_bound_and_the_penalty_comes_close(tmp_path):
-    import torch
-
     from saddlepoint.ipm import ipm
     from saddlepoint.theory.duality import two_sets
 
@@ -71,7 +69,7 @@ def test_optimal_discriminator_and_the_games_value(tmp_path):
 
 
 def test_zero_one_errors_sit_at_or_above_the_bayes_error(tmp_path):
-    from saddlepoint.theory.discriminator import GRID, P_MEAN, P_STD, Q_MEAN, Q_STD, _pdf
+    from saddlepoint.theory.discriminator import P_MEAN, P_STD, Q_MEAN, Q_STD, _pdf
 
     r, _ = run_experiment("zero-one", tmp_path / "z.png", quick=True)
     x = np.linspace(-12, 12, 200001)

@@ -427,7 +427,7 @@ def cmd_recover(args: argparse.Namespace) -> int:
 
 
 def cmd_theory(args: argparse.Namespace) -> int:
-    from .theory import EXPERIMENTS, format_table, run_experiment
+    from .theory import format_table, run_experiment
 
     if args.name == "list":
         from .theory import __doc__ as doc
