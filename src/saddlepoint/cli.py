@@ -222,10 +222,28 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.sweep is not None:
         if args.label is not None:
             return _fail("--label and --sweep are for different runs (class labels, InfoGAN codes); give one")
+        if args.truncation is not None or args.attention:
+            return _fail(f"{'--truncation' if args.truncation is not None else '--attention'} is for sample grids, "
+                         "not a --sweep: leave one out")
         return _picture(args, f"sweep-{args.sweep}-seed{args.seed}.png",
                         lambda exp, out: save_code_sweep(exp, out, args.sweep, rows=args.n, seed=args.seed), 10)
     name = f"sample-seed{args.seed}.png" if args.label is None else f"sample-label{args.label}-seed{args.seed}.png"
-    return _picture(args, name, lambda exp, out: save_sample_picture(exp, out, args.n, args.seed, args.label), 64)
+    if args.truncation is not None:
+        name = name.replace(".png", f"-trunc{args.truncation:g}.png")
+    if args.attention:
+        from .sampling import save_attention_picture
+
+        def attention(exp, out):
+            exp.use_truncation(args.truncation)
+            return save_attention_picture(exp, out, args.n, args.seed, args.label)
+
+        return _picture(args, name.replace("sample-", "attention-"), attention, 4)
+
+    def draw(exp, out):
+        exp.use_truncation(args.truncation)
+        return save_sample_picture(exp, out, args.n, args.seed, args.label)
+
+    return _picture(args, name, draw, 64)
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
@@ -550,6 +568,10 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--label", type=int, help="class-conditional runs (cgan, acgan): every sample of this class")
     sm.add_argument("--sweep", metavar="CODE", help="InfoGAN runs: sweep one code along each row, the others fixed: "
                                                     "cat (the categories) or c1, c2, ... (a continuous code, -2..2)")
+    sm.add_argument("--truncation", type=float, metavar="T", help="the truncation trick: z from the normal truncated "
+                                                                    "at ±T by resampling (smaller T: typical, less varied)")
+    sm.add_argument("--attention", action="store_true", help="runs with self-attention (attention=SIDE): for -n "
+                                                              "samples (default 4), where three positions attend")
     sm.add_argument("-o", "--out", help="output picture (default RUN/sample-seedS.png)")
     sm.set_defaults(func=cmd_sample)
 

@@ -121,6 +121,21 @@ def mmd_to_data(bandwidth: float, per_channel: bool = False) -> Callable[[object
     return fn
 
 
+def orthogonal_penalty(generator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+    """BigGAN's orthogonal regularization (Brock et al. 2019, eq. 3): Σ over the generator's linear and
+    convolution weights W (one row per output unit or filter) of ‖W Wᵀ ⊙ (1 − I)‖²_F — only the filters' pairwise
+    inner products are pushed to zero, not their norms to one.  Batch-norm gains, biases and embeddings are left
+    alone; ``real`` and ``fake`` are not read."""
+    total = fake.new_zeros((), dtype=torch.float32)
+    for m in generator.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            w = m.weight.float().flatten(1) if not isinstance(m, nn.ConvTranspose2d) else \
+                m.weight.float().transpose(0, 1).flatten(1)
+            gram = w @ w.T
+            total = total + (gram - torch.diag(torch.diagonal(gram))).pow(2).sum()
+    return total
+
+
 # --- translation regularizers on the generator: fn(generator, real, fake) ---------------------------------
 # Unpaired translation (CycleGAN) keeps both domains in one batch as interleaved pairs: the real batch is
 # [b₀, a₀, b₁, a₁, …] and the generator pair maps [a₀, b₀, …] (the pairs swapped) to [G(a₀), F(b₀), …], so

@@ -14,7 +14,7 @@ from .families.pictures import (conditions_for_picture, refuse_translation as _r
                                 require_translation as _require_translation, row_conditions as _row_conditions,
                                 translation_grid)
 
-__all__ = ["slerp", "sample", "save_sample_picture", "save_interpolation", "conditions_for_picture", "code_sweep",
+__all__ = ["slerp", "sample", "save_sample_picture", "save_attention_picture", "save_interpolation", "conditions_for_picture", "code_sweep",
            "translation_grid", "save_translation", "upscale", "save_upscaled"]
 
 
@@ -103,6 +103,70 @@ def save_sample_picture(exp: Experiment, path: str | Path, n: int = 64, seed: in
     x = sample(exp, n, seed)
     real = exp.data.sample(2500, torch.Generator().manual_seed(EVAL_SEED + 1))
     plots.save(plots.plot_samples(real, x, exp.data.limits, f"{exp.cfg.data}: {n} samples, seed {seed}"), path)
+    return path
+
+
+ATTENTION_QUERIES = ((0.3, 0.3), (0.5, 0.5), (0.7, 0.65))  # (row, column) as fractions of the feature map's side
+
+
+@torch.no_grad()
+def save_attention_picture(exp: Experiment, path: str | Path, n: int = 4, seed: int = 0,
+                           label: int | None = None) -> Path:
+    """For ``n`` samples, the generator's self-attention maps (SAGAN): each row shows a sample, then for three query
+    positions (the crosses) where in the picture that position drew from."""
+    from torch.nn import functional as F
+
+    from . import plots
+    from .nets.attention import SelfAttention
+
+    if not exp.images:
+        raise RunError("--attention draws an image generator's attention maps; this run makes 2-D points")
+    if exp.sampler is exp.mixture:
+        raise RunError("--attention draws one generator's maps, and this run samples a mixture of snapshots; "
+                       "retrain with mixture=0 or sample without --attention")
+    blocks = [m for m in exp.sampler.modules() if isinstance(m, SelfAttention)]
+    if not blocks:
+        raise RunError("this run's generator has no self-attention block; train with model=resnet attention=SIDE")
+    block = blocks[0]
+    cond = None
+    if label is not None:
+        cond = conditions_for_picture(exp, n, label)[0]  # refuses a label the run does not have
+    elif exp.condition is not None:
+        cond = exp.condition.balanced(n, torch.Generator().manual_seed(seed))
+    block.keep = True
+    try:
+        x = sample(exp, n, seed, cond)
+    finally:
+        block.keep = False
+    attn = block.last.float().cpu()  # (n, HW, H'W')
+    block.last = None
+    side = int(round(attn.shape[1] ** 0.5))
+    pooled = int(round(attn.shape[2] ** 0.5))
+    img = ((x + 1) / 2).clamp(0, 1)
+    size = img.shape[-1]
+    fig, axes = plots.plt.subplots(n, 1 + len(ATTENTION_QUERIES), figsize=(2.2 * (1 + len(ATTENTION_QUERIES)), 2.2 * n),
+                                   squeeze=False)
+    show = (lambda t: t[0]) if img.shape[1] == 1 else (lambda t: t.permute(1, 2, 0))
+    cmap = "gray" if img.shape[1] == 1 else None
+    for i in range(n):
+        axes[i, 0].imshow(show(img[i]), cmap=cmap, vmin=0, vmax=1)
+        axes[i, 0].set_title("sample" if i == 0 else "", fontsize=8)
+        for j, (r, c) in enumerate(ATTENTION_QUERIES):
+            q = int(r * side) * side + int(c * side)
+            a = attn[i, q].view(1, 1, pooled, pooled)
+            a = F.interpolate(a, size=(size, size), mode="nearest")[0, 0]
+            ax = axes[i, j + 1]
+            ax.imshow(show(img[i]), cmap=cmap, vmin=0, vmax=1)
+            ax.imshow(a / a.max(), cmap="inferno", alpha=0.6, vmin=0, vmax=1)
+            ax.plot([c * size], [r * size], "c+", ms=10, mew=2)
+            if i == 0:
+                ax.set_title(f"query {j + 1}", fontsize=8)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.suptitle(f"self-attention at {side}×{side} (γ = {float(block.gamma):.3f})", fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    plots.save(fig, path)
     return path
 
 

@@ -10,6 +10,7 @@ evaluation of an unconditional sampler and its picture.
 from __future__ import annotations
 
 import copy
+import math
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -29,7 +30,7 @@ from ..state import CudaRNGState, GeneratorState, OptimizerState, Stateful, Torc
 if TYPE_CHECKING:
     from ..runs import MetricsSink
 
-__all__ = ["Family", "EVAL_SEED", "adam", "eval_mode", "resolve_precision", "cpu_has_amx"]
+__all__ = ["Family", "EVAL_SEED", "adam", "eval_mode", "resolve_precision", "cpu_has_amx", "truncated_normal"]
 
 EVAL_SEED = 2018  # fixed noise for every evaluation, so numbers across steps and runs compare
 
@@ -187,6 +188,30 @@ class Family:
 
         return load_images(self.cfg.data, self.cfg.image_size)
 
+    truncation: float | None = None  # sampling only: z from the normal truncated at ±truncation (use_truncation)
+
+    def use_truncation(self, threshold: float | None) -> None:
+        """From now on sample (and evaluate) with the truncation trick (Brock et al. 2019): each entry of z drawn
+        from the standard normal truncated at ±``threshold`` by resampling the entries beyond it — the truncated
+        distribution itself, not a normal with a smaller variance.  ``None``: the prior again."""
+        if threshold is None:
+            self.truncation = None
+            return
+        if not (math.isfinite(threshold) and threshold > 0):
+            raise RunError(f"--truncation {threshold}: give a positive threshold (BigGAN uses 0.04 to 2)")
+        if self.cfg.noise != "normal":
+            raise RunError(f"--truncation cuts a normal prior's tails, and this run draws z from the {self.cfg.noise} "
+                           "prior on [−1, 1]; leave it out")
+        if getattr(self.condition, "from_real", False):
+            raise RunError("--truncation applies to generators fed noise; a translation run's input is its source image")
+        self.truncation = float(threshold)
+
+    def sampling_noise(self, n: int, generator: torch.Generator) -> Tensor:
+        """z for samples: the prior, or its truncation (:meth:`use_truncation`)."""
+        if self.truncation is None:
+            return self.noise(n, generator)
+        return truncated_normal(n, self.cfg.z_dim, self.truncation, generator)
+
     def noise(self, n: int, generator: torch.Generator) -> Tensor:
         """``n`` draws of z from the run's prior (``noise``: standard normal or uniform on [−1, 1])."""
         if self.cfg.noise == "uniform":
@@ -208,7 +233,7 @@ class Family:
         if cond is not None and self.condition is None:
             raise RunError(f"this {self.name} run is unconditional; it takes no labels or codes")
         g = torch.Generator().manual_seed(seed)
-        z = self.noise(n, g)
+        z = self.sampling_noise(n, g)
         if self.condition is None:
             return self.run_sampler(z)
         cond = self.condition.balanced(n, g) if cond is None else cond
@@ -353,6 +378,17 @@ def adam(params, lr: float, cfg: Any) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=True)
     except (RuntimeError, TypeError):
         return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
+
+
+def truncated_normal(n: int, d: int, threshold: float, generator: torch.Generator) -> Tensor:
+    """(n, d) draws of the standard normal truncated to [−threshold, threshold]: every entry beyond it drawn again
+    until none is (reproducible from ``generator``)."""
+    z = torch.randn(n, d, generator=generator)
+    out = z.abs() > threshold
+    while out.any():
+        z[out] = torch.randn(int(out.sum()), generator=generator)
+        out = z.abs() > threshold
+    return z
 
 
 def resolve_precision(cfg: Any, device: torch.device, mlp: bool) -> torch.dtype:

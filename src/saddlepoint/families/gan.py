@@ -30,7 +30,7 @@ from ..keys import ConfigError, check_choice, config_section, key
 from ..nets import PLAYERS, PlayerSpec, build_players, with_spectral_norm
 from ..nets.conditional import AuxiliaryCritic, ConditionalGenerator, LabelCritic
 from ..nets.gemm import use_gemm_convolutions
-from ..penalties import Penalty, code_consistency, gradient_penalty, mmd_to_data, r1_penalty
+from ..penalties import Penalty, code_consistency, gradient_penalty, mmd_to_data, orthogonal_penalty, r1_penalty
 from ..pool import HistoryPool
 from ..precision import time_call
 from ..runs import RunError
@@ -99,6 +99,10 @@ class GANKeys:
                             conditions=("pix2pix", "srgan"))
     res_blocks: int = key(16, "srresnet, cyclegan: residual blocks in each generator (SRGAN: 16; CycleGAN: 6 at 128 px)",
                           min=1, conditions=("srgan", "cyclegan"))
+    attention: int = key(0, "model=resnet: a self-attention block (SAGAN) in both players after their block of this "
+                            "side in pixels, e.g. 14 at 28 px or 16 at 32 px (0 = none)", min=0)
+    ortho_reg: float = key(0.0, "BigGAN's orthogonal regularization on the generator's weights, off-diagonal only "
+                               "(β; BigGAN: 1e-4; 0 = off)", min=0)
     reuse_fake: bool = key(True, "alternating GDA: the generator step re-scores the last critic step's G(z) instead of "
                                 "running G on fresh noise (one generator forward per step instead of two)")
     channels_last: bool = key(True, "image players and batches in channels-last memory format (faster convolutions)")
@@ -147,6 +151,8 @@ class GANFamily(Family):
         g_penalties = []
         if cfg.mmd > 0:
             g_penalties.append(Penalty("mmd", mmd_to_data(cfg.mmd_bandwidth, cfg.mmd_channels), cfg.mmd))
+        if cfg.ortho_reg > 0:
+            g_penalties.append(Penalty("ortho_reg", orthogonal_penalty, cfg.ortho_reg))
         g_penalties += [Penalty(name, fn, w) for name, fn, w in getattr(self.condition, "generator_terms", ())]
         self.pool = (HistoryPool(cfg.pool_size, group=2, seed=cfg.seed)
                      if getattr(self.condition, "history_pool", False) else None)
@@ -507,6 +513,19 @@ def _validate(self) -> None:
     if self.precision == "fp16" and self.schedule == "simultaneous":
         raise ConfigError("precision=fp16 (loss scaling) works with schedule=alternating only; use precision=bf16 "
                           "or fp32 for simultaneous GDA")
+    if self.attention:
+        from ..nets.resnet import attention_sides
+
+        if self.model != "resnet":
+            raise ConfigError(f"attention is a block of the ResNet players; model={self.model} has none: use "
+                              "model=resnet or remove attention")
+        try:
+            sides = attention_sides(self.image_size)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        if self.attention not in sides:
+            raise ConfigError(f"attention={self.attention}: the generator's feature maps at image_size="
+                              f"{self.image_size} are {', '.join(map(str, sides))} pixels a side; choose one")
     if self.model != "mlp":
         from ..nets.common import resolution_plan
 

@@ -4,7 +4,8 @@ Miyato et al. 2018, appendix B.4).
 Generator: z → linear to (C, b, b) → n up-sampling residual blocks (BN, ReLU, nearest ×2, 3×3 conv,
 BN, ReLU, 3×3 conv; 1×1 conv shortcut) → BN, ReLU, 3×3 conv, tanh.
 Critic: an "optimized" first block that downsamples, further down-sampling blocks, then blocks at
-constant resolution, ReLU, global sum pooling and a linear score.  No batch norm in the critic, so
+constant resolution, ReLU, global sum pooling and a linear score.
+With ``attention`` (a side in pixels) both take a self-attention block (SAGAN) after their block of that size.  No batch norm in the critic, so
 it pairs with any penalty and with spectral normalization (``nets.with_spectral_norm``).
 """
 
@@ -14,10 +15,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .attention import SelfAttention
 from .common import pack_samples, resolution_plan
 from .registry import PlayerSpec, register_players
 
-__all__ = ["ResNetGenerator", "ResNetCritic"]
+__all__ = ["ResNetGenerator", "ResNetCritic", "attention_sides"]
 
 
 class _UpBlock(nn.Module):
@@ -59,23 +61,34 @@ class _DownBlock(nn.Module):
 class ResNetGenerator(nn.Module):
     """z (B, z_dim) → image (B, channels, image_size, image_size) in [−1, 1]."""
 
-    def __init__(self, z_dim: int = 128, channels: int = 3, image_size: int = 32, width: int = 256):
+    def __init__(self, z_dim: int = 128, channels: int = 3, image_size: int = 32, width: int = 256,
+                 attention: int = 0):
         super().__init__()
         self.base, steps = resolution_plan(image_size)
         self.z_dim, self.width = z_dim, width
         self.linear = nn.Linear(z_dim, width * self.base * self.base)
         self.blocks = nn.Sequential(*[_UpBlock(width, width) for _ in range(steps)])
         self.out = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, channels, 3, 1, 1), nn.Tanh())
+        # Self-attention after the block whose output is ``attention`` pixels a side (0: none).
+        sides = [self.base * 2 ** (i + 1) for i in range(steps)]
+        self.attention_after = sides.index(attention) if attention else -1
+        if attention:
+            self.attention = SelfAttention(width)
 
     def forward(self, z: Tensor) -> Tensor:
         h = self.linear(z).view(z.shape[0], self.width, self.base, self.base)
-        return self.out(self.blocks(h))
+        for i, block in enumerate(self.blocks):
+            h = block(h)
+            if i == self.attention_after:
+                h = self.attention(h)
+        return self.out(h)
 
 
 class ResNetCritic(nn.Module):
     """image → raw score (B,).  ``down`` down-sampling blocks, then two at constant resolution."""
 
-    def __init__(self, channels: int = 3, width: int = 128, down: int = 2, pack: int = 1):
+    def __init__(self, channels: int = 3, width: int = 128, down: int = 2, pack: int = 1, image_size: int = 0,
+                 attention: int = 0):
         super().__init__()
         self.pack = pack  # PacGAN: ``pack`` images stacked along channels, one score per pack
         blocks = [_DownBlock(channels * pack, width, down=True, first=True)]
@@ -84,13 +97,23 @@ class ResNetCritic(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.linear = nn.Linear(width, 1)
         self.feature_dim = width
+        # Self-attention after the first block whose output is ``attention`` pixels a side, where one is.
+        sides = [image_size // 2 ** min(i + 1, down) for i in range(len(blocks))]
+        self.attention_after = sides.index(attention) if attention and attention in sides else -1
+        if self.attention_after >= 0:
+            self.attention = SelfAttention(width)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.score(self.features(x))
 
     def features(self, x: Tensor) -> Tensor:
         """ReLU and global sum pooling of the last block: (B, width)."""
-        return torch.sum(F.relu(self.blocks(pack_samples(x, self.pack))), dim=(2, 3))
+        h = pack_samples(x, self.pack)
+        for i, block in enumerate(self.blocks):
+            h = block(h)
+            if i == self.attention_after:
+                h = self.attention(h)
+        return torch.sum(F.relu(h), dim=(2, 3))
 
     def score(self, h: Tensor) -> Tensor:
         return self.linear(h).squeeze(-1)
@@ -99,5 +122,12 @@ class ResNetCritic(nn.Module):
 @register_players("resnet")
 def resnet_players(cfg, spec: PlayerSpec) -> tuple[nn.Module, nn.Module]:
     steps = resolution_plan(cfg.image_size)[1]
-    return (ResNetGenerator(spec.z_in, spec.channels, cfg.image_size, 4 * cfg.base_channels),
-            ResNetCritic(spec.d_in, 2 * cfg.base_channels, down=min(steps, 2), pack=cfg.pack))
+    return (ResNetGenerator(spec.z_in, spec.channels, cfg.image_size, 4 * cfg.base_channels, cfg.attention),
+            ResNetCritic(spec.d_in, 2 * cfg.base_channels, down=min(steps, 2), pack=cfg.pack, image_size=cfg.image_size,
+                         attention=cfg.attention))
+
+
+def attention_sides(image_size: int) -> list[int]:
+    """The feature-map sides at which the ResNet generator can take self-attention (its blocks' outputs)."""
+    base, steps = resolution_plan(image_size)
+    return [base * 2 ** (i + 1) for i in range(steps)]
