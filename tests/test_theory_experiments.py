@@ -65,7 +65,7 @@ def test_gda_simultaneous_spirals_out_and_both_alternating_orders_circle(tmp_pat
 def test_optimal_discriminator_and_the_games_value(tmp_path):
     r, _ = run_experiment("optimal-discriminator", tmp_path / "o.png", quick=True)
     assert r.values["max_error"] < 0.06
-    assert r.values["value"] == pytest.approx(r.values["optimum"], abs=0.003)
+    assert r.values["optimum"] - 0.003 < r.values["value"] <= r.values["optimum"] + 1e-6
 
 
 def test_zero_one_errors_sit_at_or_above_the_bayes_error(tmp_path):
@@ -75,8 +75,9 @@ def test_zero_one_errors_sit_at_or_above_the_bayes_error(tmp_path):
     x = np.linspace(-12, 12, 200001)
     direct = 0.5 * np.trapezoid(np.minimum(_pdf(x, P_MEAN, P_STD), _pdf(x, Q_MEAN, Q_STD)), x)
     assert r.values["bayes"] == pytest.approx(direct, abs=1e-6)
+    assert r.values["errors"][0] == pytest.approx(r.values["bayes"], abs=1e-6)  # the Bayes rule attains it
     for err in r.values["errors"]:
-        assert r.values["bayes"] - 0.003 < err < r.values["bayes"] + 0.01
+        assert r.values["bayes"] - 1e-6 <= err < r.values["bayes"] + 0.01
 
 
 def test_theory_command_prints_a_table_and_writes_a_figure(tmp_path, capsys):

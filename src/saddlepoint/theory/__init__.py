@@ -35,6 +35,8 @@ class Result:
 
 
 def _cell(v: Any) -> str:
+    if v is None:
+        return "—"
     if isinstance(v, float):
         if math.isinf(v):
             return "∞" if v > 0 else "−∞"

@@ -132,7 +132,8 @@ function draw(f) {
   drawLosses(f.losses);
   const d = f.divergences, rows = [["JS (histogram)", d.js], ["KL real‖generated (histogram)", d.kl], ["W1 (exact OT)", d.w1], ["MMD²", d.mmd2]];
   if (d.modes !== undefined) rows.push([`modes of ${d.modes_of}`, d.modes], ["high-quality fraction", d.high_quality]);
-  $("divergences").tBodies[0].innerHTML = rows.map(([k, v]) => `<tr><td>${k}</td><td>${v === null ? "—" : Number(v).toPrecision(4)}</td></tr>`).join("");
+  const show = (v) => (v === null ? "—" : Number.isInteger(v) ? String(v) : Number(v).toPrecision(4));
+  $("divergences").tBodies[0].innerHTML = rows.map(([k, v]) => `<tr><td>${k}</td><td>${show(v)}</td></tr>`).join("");
 }
 
 function drawLosses(rows) {
@@ -143,10 +144,12 @@ function drawLosses(rows) {
   const all = rows.flatMap((r) => keys.map((k) => r[k]).filter((v) => v !== undefined && v !== null));
   const lo = Math.min(...all), hi = Math.max(...all), span = hi - lo || 1;
   const colors = ["#1565c0", "#ef6c00", "#6a1b9a", "#2e7d32", "#c62828"];
+  let labelX = 8;
   keys.forEach((k, i) => {
     ctx.strokeStyle = colors[i % colors.length]; ctx.beginPath();
     rows.forEach((r, t) => { const x = (t / Math.max(rows.length - 1, 1)) * (W - 10) + 5, y = H - 15 - ((r[k] - lo) / span) * (H - 30); t ? ctx.lineTo(x, y) : ctx.moveTo(x, y); });
-    ctx.stroke(); ctx.fillStyle = colors[i % colors.length]; ctx.fillText(k, 8 + 90 * i, 12);
+    ctx.stroke(); ctx.fillStyle = colors[i % colors.length]; ctx.fillText(k, labelX, 12);
+    labelX += ctx.measureText(k).width + 14;
   });
   ctx.fillStyle = "#555"; ctx.fillText(`${lo.toPrecision(3)} … ${hi.toPrecision(3)}`, W - 120, H - 3);
 }
