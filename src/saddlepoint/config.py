@@ -321,8 +321,8 @@ def _drop_recipe_betas(cfg_dict: dict[str, Any], data: dict[str, Any], ov: dict[
     for k in dropped:
         cfg_dict[k] = TrainConfig.__dataclass_fields__[k].default
     if dropped:
-        warnings.warn(f"optimizer=sgd: recipe {name!r} tunes Adam's {' and '.join(dropped)}, which SGD does not read; "
-                      "they are left out of this run", stacklevel=3)
+        warnings.warn(f"optimizer=sgd: recipe {name!r} tunes Adam's {' and '.join(dropped)}, which SGD does not read: "
+                      "left out of this run", stacklevel=3)
 
 
 def config_from_dict(data: dict[str, Any], source: str) -> "TrainConfig":
