@@ -120,3 +120,44 @@ def test_truncation_and_attention_are_refused_where_they_mean_nothing(tmp_path, 
     assert "uniform" in capsys.readouterr().err
     assert main(["sample", str(run), "--attention"]) == 2
     assert "2-D points" in capsys.readouterr().err
+
+
+def test_a_tall_weight_is_taken_by_its_columns():
+    lin = nn.Linear(4, 50, bias=False)  # 50 rows in 4 dimensions cannot be orthogonal; 4 columns can
+    nn.init.orthogonal_(lin.weight)  # orthonormal columns
+    z = torch.zeros(1)
+    assert orthogonal_penalty(lin, z, z).item() == pytest.approx(0.0, abs=1e-8)
+
+
+def test_biggan_generator_conditions_every_block_on_the_class_and_its_own_z_chunk():
+    from saddlepoint.nets.biggan import BigGANGenerator
+
+    torch.manual_seed(0)
+    G = BigGANGenerator(30, 1, 28, 16, n_classes=10)
+    assert G.chunks == [10, 10, 10] and sum(isinstance(m, nn.Embedding) for m in G.modules()) == 1  # one shared table
+    G.eval()
+    z, y = torch.randn(4, 30), torch.tensor([0, 1, 2, 3])
+    base = G(z, y)
+    # a new conditional batch norm starts as plain batch norm: labels change nothing until it learns
+    assert torch.allclose(G(z, torch.tensor([5, 5, 5, 5])), base)
+    for m in G.modules():
+        if hasattr(m, "gain") and isinstance(m.gain, nn.Linear):
+            nn.init.normal_(m.gain.weight, 0, 0.5)
+    base = G(z, y)
+    assert not torch.allclose(G(z, torch.tensor([5, 5, 5, 5])), base)
+    for chunk in range(3):  # each chunk of z reaches the picture: the first through the linear layer, the rest via BN
+        z2 = z.clone()
+        z2[:, 10 * chunk:10 * (chunk + 1)] += 1.0
+        assert not torch.allclose(G(z2, y), base), chunk
+    with pytest.raises(ValueError, match="takes labels"):
+        G(z)
+    assert BigGANGenerator(30, 1, 28, 16)(z).shape == (4, 1, 28, 28)  # unconditional: the z chunks alone
+
+
+def test_biggan_recipe_resolves_and_refuses_other_conditions():
+    _, cfg = resolve_config("mnist-biggan")
+    assert (cfg.model, cfg.attention, cfg.label_critic, cfg.game) == ("biggan", 14, "projection", "hinge")
+    with pytest.raises(ConfigError, match="model=biggan embeds class labels"):
+        resolve_config("mnist-dcgan", ["model=biggan", "conditional=infogan"])
+    with pytest.raises(ConfigError, match="z_dim must be at least 3"):
+        resolve_config("mnist-biggan", ["z_dim=2"])

@@ -124,13 +124,17 @@ def mmd_to_data(bandwidth: float, per_channel: bool = False) -> Callable[[object
 def orthogonal_penalty(generator: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
     """BigGAN's orthogonal regularization (Brock et al. 2019, eq. 3): Σ over the generator's linear and
     convolution weights W (one row per output unit or filter) of ‖W Wᵀ ⊙ (1 − I)‖²_F — only the filters' pairwise
-    inner products are pushed to zero, not their norms to one.  Batch-norm gains, biases and embeddings are left
-    alone; ``real`` and ``fake`` are not read."""
+    inner products are pushed to zero, not their norms to one.  A weight with more rows than columns (the first
+    linear layer, 20 inputs to thousands of outputs), whose rows cannot all be orthogonal, is taken by its columns
+    (Wᵀ W) instead, so that no layer carries a penalty it can never pay.  Batch-norm gains, biases and embeddings
+    are left alone; ``real`` and ``fake`` are not read."""
     total = fake.new_zeros((), dtype=torch.float32)
     for m in generator.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
             w = m.weight.float().flatten(1) if not isinstance(m, nn.ConvTranspose2d) else \
                 m.weight.float().transpose(0, 1).flatten(1)
+            if w.shape[0] > w.shape[1]:
+                w = w.T
             gram = w @ w.T
             total = total + (gram - torch.diag(torch.diagonal(gram))).pow(2).sum()
     return total

@@ -69,8 +69,10 @@ class GANKeys:
                        "the generator's step first, as CS 446 writes it)")
     critic_steps: int = key(1, "critic steps per generator step (k)", min=1)
     lr_d: float = key(1e-3, "critic learning rate", positive=True)
-    model: Literal["mlp", "dcgan", "resnet", "small", "infogan", "unet", "srresnet", "cyclegan"] = key(
-        "mlp", "player family: mlp (2-D data); dcgan, resnet or small (images; small = the Unrolled-GAN paper's "
+    model: Literal["mlp", "dcgan", "resnet", "biggan", "small", "infogan", "unet", "srresnet", "cyclegan"] = key(
+        "mlp", "player family: mlp (2-D data); dcgan, resnet or small (images; biggan = the ResNet players with "
+               "class-conditional batch norm from a shared embedding and z split across the blocks; small = the "
+               "Unrolled-GAN paper's "
                "28-px stacked-MNIST players, base_channels = critic width: 2 for D = ¼ G, 4 for D = ½ G); infogan "
                "(the InfoGAN paper's MNIST players: convolutions and a fully connected layer of 16·base_channels); unet "
                "(pix2pix: U-Net generator, PatchGAN critic); srresnet (SRGAN's players, 4× super-resolution); cyclegan "
@@ -99,7 +101,7 @@ class GANKeys:
                             conditions=("pix2pix", "srgan"))
     res_blocks: int = key(16, "srresnet, cyclegan: residual blocks in each generator (SRGAN: 16; CycleGAN: 6 at 128 px)",
                           min=1, conditions=("srgan", "cyclegan"))
-    attention: int = key(0, "model=resnet: a self-attention block (SAGAN) in both players after their block of this "
+    attention: int = key(0, "model=resnet or biggan: a self-attention block (SAGAN) in both players after their block of this "
                             "side in pixels, e.g. 14 at 28 px or 16 at 32 px (0 = none)", min=0)
     ortho_reg: float = key(0.0, "BigGAN's orthogonal regularization on the generator's weights, off-diagonal only "
                                "(β; BigGAN: 1e-4; 0 = off)", min=0)
@@ -439,10 +441,12 @@ def _build_players(cfg: Any, channels: int, condition: Condition | None = None,
     z_in = cfg.z_dim + (condition.cond_dim if condition is not None else 0)
     concat = condition is not None and condition.critic_reads_label and cfg.label_critic == "concat"
     d_in = channels + (condition.n_classes if concat else 0)
-    G, D = build_players(cfg, PlayerSpec(channels, z_in, d_in))
+    classes = condition.n_classes if condition is not None and condition.needs_labels else 0
+    G, D = build_players(cfg, PlayerSpec(channels, z_in, d_in, classes=classes))
     if condition is None:
         return G, D
-    G = ConditionalGenerator(G, condition.cond_dim)  # labels are one-hot over cond_dim = n_classes; codes pass as they are
+    if not getattr(G, "reads_labels", False):  # BigGAN's generator embeds the labels itself
+        G = ConditionalGenerator(G, condition.cond_dim)  # labels one-hot over cond_dim = n_classes; codes as they are
     if condition.critic_reads_label:
         D = LabelCritic(D, condition.n_classes, cfg.label_critic)
     elif condition.aux_outputs:
@@ -516,9 +520,9 @@ def _validate(self) -> None:
     if self.attention:
         from ..nets.resnet import attention_sides
 
-        if self.model != "resnet":
+        if self.model not in ("resnet", "biggan"):
             raise ConfigError(f"attention is a block of the ResNet players; model={self.model} has none: use "
-                              "model=resnet or remove attention")
+                              "model=resnet or model=biggan, or remove attention")
         try:
             sides = attention_sides(self.image_size)
         except ValueError as e:
@@ -526,9 +530,15 @@ def _validate(self) -> None:
         if self.attention not in sides:
             raise ConfigError(f"attention={self.attention}: the generator's feature maps at image_size="
                               f"{self.image_size} are {', '.join(map(str, sides))} pixels a side; choose one")
+    if self.model == "biggan" and self.conditional not in ("none", "cgan", "acgan"):
+        raise ConfigError(f"model=biggan embeds class labels (conditional=cgan or acgan) or none; "
+                          f"conditional={self.conditional} is another kind: use model=resnet")
     if self.model != "mlp":
         from ..nets.common import resolution_plan
 
+        if self.model == "biggan" and self.z_dim < resolution_plan(self.image_size)[1] + 1:
+            raise ConfigError(f"model=biggan splits z across its {resolution_plan(self.image_size)[1]} blocks and its "
+                              f"first layer: z_dim must be at least {resolution_plan(self.image_size)[1] + 1}")
         if self.model == "small" and self.image_size != 28:
             raise ConfigError(f"model=small builds 28×28 players only; set image_size=28 (not {self.image_size})")
         if self.model == "infogan" and self.image_size % 4:

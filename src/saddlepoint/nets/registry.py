@@ -27,6 +27,7 @@ class PlayerSpec:
     z_in: int  # the generator's input width: noise plus a condition's code
     d_in: int  # the critic's input channels: the image plus one plane per class for a concatenating cGAN critic
     source_channels: int = 0  # translation: channels of the source image the generator reads
+    classes: int = 0  # class-conditional: the number of classes (for a generator that reads labels itself)
 
 
 Builder = Callable[[Any, PlayerSpec], tuple[nn.Module, nn.Module]]
