@@ -32,6 +32,7 @@ SETTINGS: dict[str, tuple[str, list[str]]] = {
     "cgan": ("mnist-cgan", []),
     "cgan-projection": ("mnist-cgan", ["label_critic=projection", "r1=1", "penalty_every=4"]),
     "acgan": ("mnist-acgan", []),
+    "biggan": ("mnist-biggan", []),
     "infogan": ("mnist-infogan", []),
     "infogan-dcgan-players": ("mnist-infogan", ["model=dcgan"]),
 }
