@@ -30,6 +30,7 @@ from ..keys import ConfigError, check_choice, config_section, key
 from ..nets import PLAYERS, PlayerSpec, build_players, with_spectral_norm
 from ..nets.conditional import AuxiliaryCritic, ConditionalGenerator, LabelCritic
 from ..nets.gemm import use_gemm_convolutions
+from ..nets.progan import growth_of, set_growth_step
 from ..penalties import Penalty, code_consistency, gradient_penalty, mmd_to_data, orthogonal_penalty, r1_penalty
 from ..pool import HistoryPool
 from ..precision import time_call
@@ -69,8 +70,10 @@ class GANKeys:
                        "the generator's step first, as CS 446 writes it)")
     critic_steps: int = key(1, "critic steps per generator step (k)", min=1)
     lr_d: float = key(1e-3, "critic learning rate", positive=True)
-    model: Literal["mlp", "dcgan", "resnet", "biggan", "small", "infogan", "unet", "srresnet", "cyclegan"] = key(
-        "mlp", "player family: mlp (2-D data); dcgan, resnet or small (images; biggan = the ResNet players with "
+    model: Literal["mlp", "dcgan", "resnet", "biggan", "progan", "small", "infogan", "unet", "srresnet",
+                   "cyclegan"] = key(
+        "mlp", "player family: mlp (2-D data); dcgan, resnet or small (images; progan = players grown a resolution "
+               "at a time (progan_fade_images, progan_stable_images); biggan = the ResNet players with "
                "class-conditional batch norm from a shared embedding and z split across the blocks; small = the "
                "Unrolled-GAN paper's "
                "28-px stacked-MNIST players, base_channels = critic width: 2 for D = ¼ G, 4 for D = ½ G); infogan "
@@ -105,6 +108,10 @@ class GANKeys:
                             "side in pixels, e.g. 14 at 28 px or 16 at 32 px (0 = none)", min=0)
     ortho_reg: float = key(0.0, "BigGAN's orthogonal regularization on the generator's weights, off-diagonal only "
                                "(β; BigGAN: 1e-4; 0 = off)", min=0)
+    progan_fade_images: int = key(600_000, "model=progan: images over which each new resolution fades in (the "
+                                           "paper: 600k)", min=0)
+    progan_stable_images: int = key(600_000, "model=progan: images at each resolution once faded in, and at the "
+                                             "first (the paper: 600k)", min=1)
     reuse_fake: bool = key(True, "alternating GDA: the generator step re-scores the last critic step's G(z) instead of "
                                 "running G on fresh noise (one generator forward per step instead of two)")
     channels_last: bool = key(True, "image players and batches in channels-last memory format (faster convolutions)")
@@ -119,6 +126,7 @@ class GANFamily(Family):
     Builds what a config describes: data, players, optimizers, game, penalties, the condition and the schedule."""
 
     optimizer_names = ("opt_g", "opt_d")
+    growing = None  # progressive growing: the growing generator (nets.progan), which shows the critic the data
 
     def __init__(self, cfg: Any, dist: Dist, device: torch.device, shapes: dict[str, int] | None = None):
         super().__init__(cfg, dist, device, shapes)
@@ -170,12 +178,20 @@ class GANFamily(Family):
                            condition=self.condition, gan_weight=cfg.gan_weight, g_penalties=tuple(g_penalties),
                            pool=pool)
 
+        self.growing = growth_of(self.G)  # progressive growing: the generator shows the critic the data
         self.precision, self.precision_note = self._choose_precision(partial(self._time_step, contest))
         self.contest = contest(G_run, D_run, opt_g, opt_d, self.precision, self.pool)
 
     # --- the step --------------------------------------------------------------------------------------------
     def train_step(self) -> dict[str, Tensor]:
-        return self._step(self.contest, self.sample_real, self.sample_noise)
+        if self.growing is None:
+            return self._step(self.contest, self.sample_real, self.sample_noise)
+        set_growth_step(self.G, self.step)  # progressive growing: the players' place in the schedule
+        set_growth_step(self.D, self.step)
+        level, alpha = self.growing.phase()
+        logs = self._step(self.contest, self.sample_real, self.sample_noise)
+        side = self.growing.base * 2 ** level
+        return {**logs, "growth/side": torch.tensor(float(side)), "growth/alpha": torch.tensor(alpha)}
 
     def _step(self, contest: Contest, sample_real, sample_noise) -> dict[str, Tensor]:
         if self.cfg.gan_weight == 0:  # no game: the condition's own term alone (L1 baseline, SRResNet)
@@ -241,10 +257,13 @@ class GANFamily(Family):
         n = self.cfg.batch_size * self.cfg.pack
         labelled = self.condition is not None and self.condition.needs_labels
         if not labelled:
-            return self.sample_data(n)
+            x = self.sample_data(n)
+            return x if self.growing is None else self.growing.show(x)
         x, y = self.data.sample_labelled(n, self.rng)
         x = (self.dist.shard(x) / self.scale).to(self.device, non_blocking=True)
         x = x.contiguous(memory_format=self.memory_format) if x.dim() == 4 else x
+        if self.growing is not None:
+            x = self.growing.show(x)
         y = self.dist.shard(y).to(self.device, non_blocking=True)
         return x, (y.contiguous(memory_format=self.memory_format) if y.dim() == 4 else y)  # a source image (pix2pix)
 
@@ -530,6 +549,13 @@ def _validate(self) -> None:
         if self.attention not in sides:
             raise ConfigError(f"attention={self.attention}: the generator's feature maps at image_size="
                               f"{self.image_size} are {', '.join(map(str, sides))} pixels a side; choose one")
+    if self.model != "progan":
+        unused = [k for k in ("progan_fade_images", "progan_stable_images") if getattr(self, k) != defaults[k].default]
+        if unused:
+            raise ConfigError(f"{unused[0]} sets progressive growing's schedule; add model=progan or remove it")
+    elif self.gemm_pixels:
+        raise ConfigError("gemm_pixels rewrites plain convolutions, and model=progan's scale their weights at every "
+                          "call (equalized learning rate): remove gemm_pixels")
     if self.model == "biggan" and self.conditional not in ("none", "cgan", "acgan"):
         raise ConfigError(f"model=biggan embeds class labels (conditional=cgan or acgan) or none; "
                           f"conditional={self.conditional} is another kind: use model=resnet")

@@ -8,13 +8,14 @@ from .infogan import InfoGANDiscriminator, InfoGANGenerator
 from .mlp import MLPCritic, MLPGenerator
 from .resnet import ResNetCritic, ResNetGenerator
 from .biggan import BigGANGenerator
+from .progan import ProCritic, ProGenerator
 from .small import SmallCritic, SmallGenerator
 from .cyclegan import CyclePair, ResNetTranslator, TwinCritic
 from .srresnet import SRCritic, SRResNet
 from .unet import PatchCritic, UNetGenerator
 from .registry import PLAYERS, PlayerSpec, build_players, register_players  # every family above has registered
 
-__all__ = ["MLPGenerator", "MLPCritic", "DCGANGenerator", "DCGANDiscriminator", "ResNetGenerator", "ResNetCritic", "BigGANGenerator",
+__all__ = ["MLPGenerator", "MLPCritic", "DCGANGenerator", "DCGANDiscriminator", "ResNetGenerator", "ResNetCritic", "BigGANGenerator", "ProGenerator", "ProCritic",
            "SmallGenerator", "SmallCritic", "InfoGANGenerator", "InfoGANDiscriminator", "ConditionalGenerator", "LabelCritic", "AuxiliaryCritic",
            "CyclePair", "ResNetTranslator", "TwinCritic", "SRResNet", "SRCritic", "UNetGenerator", "PatchCritic",
            "with_spectral_norm", "PLAYERS", "PlayerSpec", "build_players", "register_players"]

@@ -1,0 +1,199 @@
+"""Progressive growing (Karras et al. 2018): players that start at the smallest resolution and grow a block at a
+time, each new block faded in as α goes from 0 to 1, with the paper's equalized learning rate, pixel-wise feature
+normalization in the generator and the minibatch standard-deviation feature in the critic.
+
+Both players keep full-size interfaces: the generator draws at its current resolution and enlarges the picture
+(nearest neighbour) to the image size; the critic averages its input down to the current resolution (which undoes
+that enlargement exactly) and reads it there.  Where they are in the schedule is a buffer of each player
+(``grow_step``, the generator step), set by the training code before each step, saved in checkpoints (so a run
+resumes in the middle of a fade) and copied into the EMA generator with the other buffers.  :class:`Growth` maps a
+step to (level, α) by the images shown: ``stable`` images at the smallest resolution, then for every larger one
+``fade`` images of fading in and ``stable`` images at full strength."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from .common import resolution_plan
+from .registry import PlayerSpec, register_players
+
+__all__ = ["Growth", "ProGenerator", "ProCritic", "set_growth_step", "growth_of"]
+
+
+@dataclass(frozen=True)
+class Growth:
+    levels: int  # resolutions above the smallest
+    fade: int  # images over which a new block fades in
+    stable: int  # images at each resolution at full strength
+    batch: int  # images per generator step
+
+    def at(self, step: int) -> tuple[int, float]:
+        """(level, α) after ``step`` generator steps: level 0 is the smallest resolution; α < 1 while fading in."""
+        shown = step * self.batch
+        if shown < self.stable:
+            return 0, 1.0
+        shown -= self.stable
+        period = self.fade + self.stable
+        level = min(self.levels, 1 + shown // period)
+        if level == self.levels and shown >= self.levels * period:
+            return level, 1.0
+        within = shown - (level - 1) * period
+        return level, min(1.0, within / self.fade) if self.fade else 1.0
+
+
+class EqualizedConv2d(nn.Conv2d):
+    """A convolution whose weights are drawn from N(0, 1) and scaled by He's constant √(2 / fan-in) at every call
+    (the equalized learning rate: Adam then moves every layer at the same pace)."""
+
+    def __init__(self, c_in: int, c_out: int, k: int, gain: float = math.sqrt(2)):
+        super().__init__(c_in, c_out, k, padding=k // 2)
+        nn.init.normal_(self.weight)
+        nn.init.zeros_(self.bias)
+        self.scale = gain / math.sqrt(c_in * k * k)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
+
+
+class EqualizedLinear(nn.Linear):
+    def __init__(self, d_in: int, d_out: int, gain: float = math.sqrt(2)):
+        super().__init__(d_in, d_out)
+        nn.init.normal_(self.weight)
+        nn.init.zeros_(self.bias)
+        self.scale = gain / math.sqrt(d_in)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight * self.scale, self.bias)
+
+
+def pixel_norm(x: Tensor, eps: float = 1e-8) -> Tensor:
+    """Each pixel's feature vector scaled to unit mean square (the generator's only normalization)."""
+    return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + eps)
+
+
+def minibatch_stddev(x: Tensor, group: int = 4) -> Tensor:
+    """One more feature map: the standard deviation of each feature over a group of samples, averaged over
+    features and pixels, the same for the group — the critic sees how varied a batch is."""
+    b, c, h, w = x.shape
+    g = min(group, b)
+    while b % g:
+        g -= 1
+    y = x.view(g, -1, c, h, w)
+    y = (y - y.mean(0)).pow(2).mean(0).add(1e-8).sqrt().mean(dim=(1, 2, 3))  # (B/g,)
+    y = y.repeat(g).view(b, 1, 1, 1).expand(b, 1, h, w)
+    return torch.cat([x, y], dim=1)
+
+
+class _Growing(nn.Module):
+    def __init__(self, growth: Growth):
+        super().__init__()
+        self.growth = growth
+        self.register_buffer("grow_step", torch.zeros((), dtype=torch.long))
+
+    def phase(self) -> tuple[int, float]:
+        return self.growth.at(int(self.grow_step))
+
+
+class ProGenerator(_Growing):
+    """z → picture drawn at the current resolution, enlarged to ``image_size``."""
+
+    def __init__(self, z_dim: int, channels: int, image_size: int, width: int, growth: Growth):
+        super().__init__(growth)
+        self.base, steps = resolution_plan(image_size)
+        self.width, self.image_size = width, image_size
+        self.first = EqualizedLinear(z_dim, width * self.base * self.base, gain=math.sqrt(2) / 4)
+        self.first_conv = EqualizedConv2d(width, width, 3)
+        self.blocks = nn.ModuleList([nn.ModuleList([EqualizedConv2d(width, width, 3), EqualizedConv2d(width, width, 3)])
+                                     for _ in range(steps)])
+        self.to_rgb = nn.ModuleList([EqualizedConv2d(width, channels, 1, gain=1.0) for _ in range(steps + 1)])
+
+    def forward(self, z: Tensor) -> Tensor:
+        level, alpha = self.phase()
+        act = lambda t: pixel_norm(F.leaky_relu(t, 0.2))
+        h = act(self.first(pixel_norm(z)).view(z.shape[0], self.width, self.base, self.base))
+        h = act(self.first_conv(h))
+        prev = h
+        for i in range(level):
+            prev = h
+            h = F.interpolate(h, scale_factor=2, mode="nearest")
+            h = act(self.blocks[i][1](act(self.blocks[i][0](h))))
+        x = self.to_rgb[level](h)
+        if alpha < 1 and level > 0:  # fading in: the previous resolution's picture, enlarged, blended away
+            x = alpha * x + (1 - alpha) * F.interpolate(self.to_rgb[level - 1](prev), scale_factor=2, mode="nearest")
+        return F.interpolate(x, size=self.image_size, mode="nearest") if x.shape[-1] != self.image_size else x
+
+    def show(self, real: Tensor) -> Tensor:
+        """Real images as the critic should see them now: at the current resolution (blended with the previous
+        one while fading in), enlarged back to full size like the generator's pictures."""
+        level, alpha = self.phase()
+        n = len(self.blocks)
+        if level == n and alpha >= 1:
+            return real
+        small = F.avg_pool2d(real, 2 ** (n - level)) if level < n else real
+        if alpha < 1 and level > 0:
+            small = alpha * small + (1 - alpha) * F.interpolate(F.avg_pool2d(small, 2), scale_factor=2, mode="nearest")
+        return F.interpolate(small, size=self.image_size, mode="nearest") if small.shape[-1] != self.image_size else small
+
+
+class ProCritic(_Growing):
+    """picture (full size) → raw score, read at the current resolution."""
+
+    def __init__(self, channels: int, image_size: int, width: int, growth: Growth, pack: int = 1):
+        super().__init__(growth)
+        self.base, steps = resolution_plan(image_size)
+        self.pack = pack
+        self.from_rgb = nn.ModuleList([EqualizedConv2d(channels * pack, width, 1) for _ in range(steps + 1)])
+        self.blocks = nn.ModuleList([nn.ModuleList([EqualizedConv2d(width, width, 3), EqualizedConv2d(width, width, 3)])
+                                     for _ in range(steps)])  # blocks[i] reads level i + 1
+        self.last_conv = EqualizedConv2d(width + 1, width, 3)
+        self.dense = EqualizedLinear(width * self.base * self.base, width)
+        self.out = EqualizedLinear(width, 1, gain=1.0)
+        self.feature_dim = width
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.score(self.features(x))
+
+    def features(self, x: Tensor) -> Tensor:
+        from .common import pack_samples
+
+        level, alpha = self.phase()
+        x = pack_samples(x, self.pack)
+        n = len(self.blocks)
+        if level < n:
+            x = F.avg_pool2d(x, 2 ** (n - level))
+        act = lambda t: F.leaky_relu(t, 0.2)
+        h = act(self.from_rgb[level](x))
+        for i in range(level, 0, -1):
+            block = self.blocks[i - 1]
+            h = F.avg_pool2d(act(block[1](act(block[0](h)))), 2)
+            if i == level and alpha < 1:  # fading in: the smaller path from the averaged picture, blended away
+                h = alpha * h + (1 - alpha) * act(self.from_rgb[level - 1](F.avg_pool2d(x, 2)))
+        h = act(self.last_conv(minibatch_stddev(h)))
+        return act(self.dense(h.flatten(1)))
+
+    def score(self, h: Tensor) -> Tensor:
+        return self.out(h).squeeze(-1)
+
+
+def set_growth_step(module: nn.Module, step: int) -> None:
+    """Tell every growing player inside ``module`` the generator step it is at."""
+    for m in module.modules():
+        if isinstance(m, _Growing):
+            m.grow_step.fill_(step)
+
+
+def growth_of(module: nn.Module) -> _Growing | None:
+    return next((m for m in module.modules() if isinstance(m, _Growing)), None)
+
+
+@register_players("progan")
+def progan_players(cfg, spec: PlayerSpec) -> tuple[nn.Module, nn.Module]:
+    steps = resolution_plan(cfg.image_size)[1]
+    growth = Growth(steps, cfg.progan_fade_images, cfg.progan_stable_images, cfg.batch_size)
+    return (ProGenerator(spec.z_in, spec.channels, cfg.image_size, 4 * cfg.base_channels, growth),
+            ProCritic(spec.d_in, cfg.image_size, 2 * cfg.base_channels, growth, pack=cfg.pack))
