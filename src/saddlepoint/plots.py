@@ -77,7 +77,8 @@ def plot_curves(rows: list[dict[str, Any]], title: str):
               ("KL", ["eval/kl", "eval/kl_channels", "eval/kl_dependence", "eval/reverse_kl"]),
               ("read by the MNIST classifier", ["eval/accuracy", "eval/code_match"]),
               ("PSNR (dB), held out", ["eval/psnr", "eval/bicubic/psnr"]),
-              ("pixel error, held out", ["eval/l1", "eval/cycle"])]
+              ("pixel error, held out", ["eval/l1", "eval/cycle"]),
+              ("progressive growing: side (px)", ["growth/side"]), ("fade-in α", ["growth/alpha"])]
     panels = [(t, [k for k in keys if series(k)[0] is not None]) for t, keys in panels]
     panels = [p for p in panels if p[1]]
     fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(4.2 * max(len(panels), 1), 3.4), squeeze=False)
