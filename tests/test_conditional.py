@@ -134,7 +134,7 @@ def test_make_condition_by_name():
     assert info.cond_dim == 5 and info.aux_hidden > 0
     with pytest.raises(KeyError):
         make_condition(cfg("bogus"))
-    assert set(CONDITIONS) == {"cgan", "acgan", "infogan", "pix2pix", "srgan", "cyclegan"}
+    assert set(CONDITIONS) == {"cgan", "acgan", "infogan", "pix2pix", "srgan", "cyclegan", "text"}
 
 
 # --- players ------------------------------------------------------------------------------------------------

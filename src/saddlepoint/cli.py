@@ -230,6 +230,16 @@ def cmd_sample(args: argparse.Namespace) -> int:
     name = f"sample-seed{args.seed}.png" if args.label is None else f"sample-label{args.label}-seed{args.seed}.png"
     if args.truncation is not None:
         name = name.replace(".png", f"-trunc{args.truncation:g}.png")
+    if args.text:
+        if args.label is not None or args.attention:
+            return _fail("--text names what to draw; --label and --attention are for other runs: leave them out")
+        from .sampling import save_text_picture
+
+        def text(exp, out):
+            exp.use_truncation(args.truncation)
+            return save_text_picture(exp, out, args.text, args.n, args.seed)
+
+        return _picture(args, f"text-seed{args.seed}.png", text, 8)
     if args.attention:
         from .sampling import save_attention_picture
 
@@ -280,8 +290,14 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
-    from .sampling import save_interpolation
+    from .sampling import save_interpolation, save_text_interpolation
 
+    if args.text is not None:
+        if len(args.text) != 2:
+            return _fail(f"--text takes two sentences to walk between, got {len(args.text)}")
+        return _picture(args, f"interpolate-text-seed{args.seed}.png",
+                        lambda exp, out: save_text_interpolation(exp, out, *args.text, rows=args.n,
+                                                                 steps=args.steps, seed=args.seed), 6)
     return _picture(args, f"interpolate-seed{args.seed}.png",
                     lambda exp, out: save_interpolation(exp, out, args.n, args.steps, args.seed), 8)
 
@@ -570,6 +586,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "cat (the categories) or c1, c2, ... (a continuous code, -2..2)")
     sm.add_argument("--truncation", type=float, metavar="T", help="the truncation trick: z from the normal truncated "
                                                                     "at ±T by resampling (smaller T: typical, less varied)")
+    sm.add_argument("--text", action="append", metavar="SENTENCE",
+                    help="text-to-image runs: one row of -n samples (default 8) per sentence (repeatable)")
     sm.add_argument("--attention", action="store_true", help="runs with self-attention (attention=SIDE): for -n "
                                                               "samples (default 4), where three positions attend")
     sm.add_argument("-o", "--out", help="output picture (default RUN/sample-seedS.png)")
@@ -707,6 +725,8 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("-n", type=int, default=None, help="number of walks (rows, default 8; conditional runs: row r has "
                                                         "class r)")
     ip.add_argument("--steps", type=int, default=10, help="points per walk")
+    ip.add_argument("--text", nargs=2, metavar=("FROM", "TO"), help="text-to-image runs: walk from one sentence's "
+                                                                    "vector to another's, z fixed along each row")
     ip.add_argument("--seed", type=int, default=0)
     ip.add_argument("-o", "--out", help="output picture (default RUN/interpolate-seedS.png)")
     ip.set_defaults(func=cmd_interpolate)

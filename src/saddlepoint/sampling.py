@@ -106,6 +106,53 @@ def save_sample_picture(exp: Experiment, path: str | Path, n: int = 64, seed: in
     return path
 
 
+def text_conditions(exp: Experiment, sentences: list[str], n: int) -> Tensor:
+    """Sentence vectors for a text-to-image run: each sentence repeated for its share of ``n`` samples."""
+    cond = exp.condition
+    if getattr(cond, "critic_mode", None) != "text":
+        kind = "unconditional" if cond is None else f"conditional={cond.name}"
+        raise RunError(f"--text needs a text-to-image run (conditional=text); this run is {kind}")
+    if any(not s.strip() for s in sentences):
+        raise RunError("--text is empty; write a sentence, e.g. \"a thick seven leaning right\"")
+    known = [s for s in sentences if any(w in cond.encoder.index for w in __import__(
+        "saddlepoint.data.captions", fromlist=["tokenize"]).tokenize(s))]
+    if len(known) < len(sentences):
+        raise RunError(f"no word of {next(s for s in sentences if s not in known)!r} is in the captions' vocabulary; "
+                       "say the digit, its thickness, slant and width, e.g. \"a thin wide two leaning left\"")
+    per = -(-n // len(sentences))
+    return cond.embed([s for s in sentences for _ in range(per)])[:n]
+
+
+def save_text_picture(exp: Experiment, path: str | Path, sentences: list[str], n: int = 8, seed: int = 0) -> Path:
+    """One row per sentence: ``n`` samples of it (the noise differs along the row, the rows share it)."""
+    from torchvision.utils import save_image
+
+    rows = len(sentences)
+    cond = text_conditions(exp, sentences, rows * n)
+    g = torch.Generator().manual_seed(seed)
+    z = exp.sampling_noise(n, g).repeat(rows, 1)
+    x = exp.run_sampler(z, cond)
+    path = Path(path)
+    save_image(x, str(path), nrow=n, normalize=True, value_range=(-1, 1))
+    return path
+
+
+def save_text_interpolation(exp: Experiment, path: str | Path, first: str, last: str, rows: int = 6, steps: int = 9,
+                            seed: int = 0) -> Path:
+    """From one sentence's vector to another's in ``steps`` linear steps (GAN-INT's interpolation), each row with
+    its own noise held fixed."""
+    from torchvision.utils import save_image
+
+    a, b = text_conditions(exp, [first, last], 2)
+    t = torch.linspace(0, 1, steps)[:, None]
+    cond = ((1 - t) * a + t * b).repeat(rows, 1)
+    z = exp.sampling_noise(rows, torch.Generator().manual_seed(seed)).repeat_interleave(steps, 0)
+    x = exp.run_sampler(z, cond)
+    path = Path(path)
+    save_image(x, str(path), nrow=steps, normalize=True, value_range=(-1, 1))
+    return path
+
+
 ATTENTION_QUERIES = ((0.3, 0.3), (0.5, 0.5), (0.7, 0.65))  # (row, column) as fractions of the feature map's side
 
 

@@ -165,7 +165,14 @@ def _critic_loss(c: Contest, real: Tensor, fake: Tensor, real_out: CriticOutput,
     logged on its own as ``loss/<name>``).  ``fake`` must already be detached.  Penalties (input gradients,
     double backward) run in float32, outside autocast; a critic that reads labels is penalized at the real
     labels."""
-    loss = c.game.d_loss(_score(real_out).float(), _score(fake_out).float())
+    fake_scores = _score(fake_out).float()
+    if getattr(c.condition, "mismatched", False):
+        # Matching-aware (GAN-INT-CLS): real images with the sentences of other images are fakes too, half the
+        # fake side — the game's own d_loss over both halves is the paper's ½(fake) + ½(mismatched).
+        with c.autocast():
+            wrong = _score(c.critic(real, y.roll(1, 0))).float()
+        fake_scores = torch.cat([fake_scores, wrong])
+    loss = c.game.d_loss(_score(real_out).float(), fake_scores)
     if c.condition is not None:
         term = c.condition.d_term(_aux(real_out), _aux(fake_out), y, code)
         if term is not None:

@@ -15,5 +15,5 @@ __all__ = ["FAMILIES", "register_family", "get_family"]
 # Every shipped family registers itself on import: the GAN families (the game, then each kind of condition with
 # its own keys, data, metrics and pictures), then the families that play no game.
 from . import gan  # noqa: E402,F401
-from . import classcond, infogan, pix2pix, superres, cyclegan  # noqa: E402,F401
+from . import classcond, infogan, pix2pix, superres, cyclegan, text2image  # noqa: E402,F401
 from . import gmmn, mmdgan, vae  # noqa: E402,F401

@@ -230,7 +230,16 @@ class GANFamily(Family):
 
     def weights(self) -> dict[str, nn.Module]:
         w = super().weights()
-        return {"G": w.pop("G"), "D": self.D, **w}
+        out = {"G": w.pop("G"), "D": self.D, **w}
+        if getattr(self.condition, "encoder", None) is not None:  # text-to-image: the sentence encoder it trained with
+            out["text_encoder"] = self.condition.encoder
+        return out
+
+    def run_info(self) -> dict[str, Any]:
+        info = super().run_info()
+        if getattr(self.condition, "encoder", None) is not None:
+            info["text_encoder"] = self.condition.encoder_name
+        return info
 
     def parts(self) -> dict[str, Stateful]:
         parts = super().parts()
@@ -264,6 +273,8 @@ class GANFamily(Family):
         x = x.contiguous(memory_format=self.memory_format) if x.dim() == 4 else x
         if self.growing is not None:
             x = self.growing.show(x)
+        if hasattr(self.condition, "real_condition"):  # text-to-image: the label becomes the image's caption
+            return x, self.condition.real_condition(x, self.dist.shard(y), self.rng)
         y = self.dist.shard(y).to(self.device, non_blocking=True)
         return x, (y.contiguous(memory_format=self.memory_format) if y.dim() == 4 else y)  # a source image (pix2pix)
 
@@ -458,7 +469,8 @@ def _build_players(cfg: Any, channels: int, condition: Condition | None = None,
     if condition is not None and condition.from_real:  # a translator reads a source image: no noise, no labels
         return build_players(cfg, PlayerSpec(channels, 0, channels, source_channels))
     z_in = cfg.z_dim + (condition.cond_dim if condition is not None else 0)
-    concat = condition is not None and condition.critic_reads_label and cfg.label_critic == "concat"
+    critic_mode = getattr(condition, "critic_mode", None) or cfg.label_critic  # text: projection of a sentence
+    concat = condition is not None and condition.critic_reads_label and critic_mode == "concat"
     d_in = channels + (condition.n_classes if concat else 0)
     classes = condition.n_classes if condition is not None and condition.needs_labels else 0
     G, D = build_players(cfg, PlayerSpec(channels, z_in, d_in, classes=classes))
@@ -467,7 +479,7 @@ def _build_players(cfg: Any, channels: int, condition: Condition | None = None,
     if not getattr(G, "reads_labels", False):  # BigGAN's generator embeds the labels itself
         G = ConditionalGenerator(G, condition.cond_dim)  # labels one-hot over cond_dim = n_classes; codes as they are
     if condition.critic_reads_label:
-        D = LabelCritic(D, condition.n_classes, cfg.label_critic)
+        D = LabelCritic(D, condition.n_classes, critic_mode, cond_dim=condition.cond_dim)
     elif condition.aux_outputs:
         D = AuxiliaryCritic(D, condition.aux_outputs, condition.aux_hidden)
     return G, D

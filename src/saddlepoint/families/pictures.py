@@ -35,6 +35,8 @@ def require_translation(exp: "Family") -> None:
 
 def _check_label(exp: "Family", label: int) -> None:
     cond = exp.condition
+    if getattr(cond, "critic_mode", None) == "text":
+        raise RunError("this run is told sentences, not labels: use --text \"a thick seven leaning right\"")
     if cond is None or not cond.needs_labels:
         kind = "unconditional" if cond is None else f"conditional={cond.name} (codes, not labels)"
         raise RunError(f"--label needs a class-conditional run (conditional=cgan or acgan, or a VAE with cvae=true); this run is {kind}"

@@ -37,11 +37,15 @@ class LabelCritic(nn.Module):
     channels + K inputs).  ``projection`` (Miyato & Koyama 2018, eq. 3): D(x, y) = ψ(φ(x)) + ⟨e_y, φ(x)⟩
     with a learned class embedding e and ``base``'s features φ and score ψ."""
 
-    def __init__(self, base: nn.Module, n_classes: int, mode: Literal["concat", "projection"] = "concat"):
+    def __init__(self, base: nn.Module, n_classes: int, mode: Literal["concat", "projection", "text"] = "concat",
+                 cond_dim: int = 0):
         super().__init__()
         self.base, self.n_classes, self.mode = base, n_classes, mode
         if mode == "projection":
             self.embed = nn.Embedding(n_classes, base.feature_dim)
+            nn.init.normal_(self.embed.weight, 0.0, 0.02)
+        elif mode == "text":  # a sentence vector (B, cond_dim), projected like a class embedding
+            self.embed = nn.Linear(cond_dim, base.feature_dim, bias=False)
             nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
