@@ -1,6 +1,5 @@
 """BigGAN's pieces: self-attention (SAGAN), orthogonal regularization, the truncation trick."""
 
-import math
 
 import numpy as np
 import pytest

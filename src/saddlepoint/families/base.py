@@ -334,12 +334,7 @@ class Family:
         from ..keys import ConfigError, check_choice
 
         is_path = cfg.data.endswith(".npz") or "/" in cfg.data or cfg.data.startswith(("~", "."))
-        toy = is_2d(cfg.data)
-        if toy and cfg.data not in TOY_DATASETS:
-            try:
-                read_points(cfg.data)
-            except ValueError as e:
-                raise ConfigError(str(e)) from None
+        toy = two_d_data(cfg.data)
         if not (toy or cfg.data in IMAGE_DATASETS or is_path):
             check_choice("data", cfg.data, [*TOY_DATASETS, *IMAGE_DATASETS])
         if toy and cfg.image_size != type(cfg).__dataclass_fields__["image_size"].default:
@@ -378,6 +373,19 @@ def adam(params, lr: float, cfg: Any) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=True)
     except (RuntimeError, TypeError):
         return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
+
+
+def two_d_data(data: str) -> bool:
+    """Whether ``data`` is 2-D points: a built-in distribution, or a CSV of points that must read (ConfigError with
+    one line if it does not)."""
+    from ..keys import ConfigError
+
+    if is_2d(data) and data not in TOY_DATASETS:
+        try:
+            read_points(data)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+    return is_2d(data)
 
 
 def truncated_normal(n: int, d: int, threshold: float, generator: torch.Generator) -> Tensor:

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from ..conditional import CONDITIONS, Condition, make_condition
-from ..data import TOY_DATASETS, GaussianMixture2D, is_2d, read_points
+from ..data import TOY_DATASETS, GaussianMixture2D
 from ..distributed import Dist, wrap
 from ..games import GAMES, get_game
 from ..keys import ConfigError, check_choice, config_section, key
@@ -37,7 +37,7 @@ from ..precision import time_call
 from ..runs import RunError
 from ..schedule import GDA, Contest, critic_step, gda_step, generator_step, supervised_step
 from ..state import Stateful, Value, Whole
-from .base import EVAL_SEED, Family, adam, eval_mode
+from .base import EVAL_SEED, Family, adam, eval_mode, two_d_data
 from .registry import register_family
 
 __all__ = ["GANKeys", "GANFamily", "CRITIC_PENALTIES"]
@@ -508,12 +508,7 @@ def _validate(self) -> None:
     from ..data.images import IMAGE_DATASETS
 
     check_choice("conditional", self.conditional, ["none", *CONDITIONS])
-    is_toy = is_2d(self.data)
-    if is_toy and self.data not in TOY_DATASETS:
-        try:
-            read_points(self.data)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
+    is_toy = two_d_data(self.data)
     is_path = self.data.endswith(".npz") or "/" in self.data or self.data.startswith(("~", "."))
     special = {name: kind for kind, spec in _TRANSLATIONS().items() for name in spec[1]}
     if not (is_toy or self.data in IMAGE_DATASETS or self.data in special or is_path):
