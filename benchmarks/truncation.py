@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=5000)
     p.add_argument("--thresholds", default="0.25,0.5,0.75,1,1.5,2", help="comma-separated t; the prior is added")
     p.add_argument("-o", "--out", help="the curve's figure (default RUN/truncation-curve.png)")
+    p.add_argument("--sampler", choices=("run", "g"), default="run",
+                   help="run: the run's own sampler (its EMA or mixture, if trained with one); g: the last iterate")
     p.add_argument("--jsonl", help="append each row to this file")
     p.add_argument("--table-from", help="print the table of a rows file and stop")
     args = p.parse_args(argv)
@@ -48,12 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     from saddlepoint.train import load_run
 
     exp = load_run(args.run, load_data=True)
+    if args.sampler == "g":
+        exp.G_ema, exp.mixture = None, None
     metrics = ["fid", "pr"] + (["accuracy"] if exp.condition is not None and exp.condition.needs_labels else [])
     rows = []
     for t in [*(float(v) for v in args.thresholds.split(",")), None]:
         exp.use_truncation(t)
         ev = evaluate_images(exp, metrics, n=args.samples)
-        row = {"run": str(args.run), "t": t, "samples": args.samples, "fid": ev["fid"], "precision": ev["precision"],
+        row = {"run": str(args.run), "sampler": args.sampler, "t": t, "samples": args.samples, "fid": ev["fid"], "precision": ev["precision"],
                "recall": ev["recall"], **({"accuracy": ev["accuracy"]} if "accuracy" in ev else {})}
         record(row, args.jsonl)
         rows.append(row)
