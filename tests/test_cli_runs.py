@@ -13,7 +13,7 @@ from saddlepoint.config import ConfigError, list_recipes, load_recipe
 from saddlepoint.games import GAMES, Minimax
 from saddlepoint.runs import load_checkpoint, read_metrics
 from saddlepoint.train import TrainingDiverged, resume
-from conftest import crash_after
+from conftest import crash_after, mnist_or_skip
 
 TINY = ["g_hidden=32", "d_hidden=32", "g_layers=2", "d_layers=2", "batch_size=64", "eval_samples=500"]
 
@@ -362,6 +362,9 @@ def test_every_recipe_runs_a_few_steps_on_tiny_data(recipe, tmp_path, tiny_npz, 
                  "mmdgan_warm_critic=0", "mmdgan_critic_steps=1"]
     elif raw.get("model", "mlp") == "mlp":
         extra = TINY
+    elif raw.get("conditional") == "text":  # its captions are measured on MNIST's digits
+        mnist_or_skip(train=True)
+        extra = ["base_channels=4", "z_dim=8", "batch_size=4", "eval_samples=16"]
     elif raw.get("conditional") in ("pix2pix", "srgan", "cyclegan"):  # translation: tiny data of its own layout
         extra = [f"data={_tiny_translation_data(tmp_path, raw['conditional'])}", "base_channels=4", "batch_size=4",
                  "eval_samples=16"]
