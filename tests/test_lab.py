@@ -57,6 +57,21 @@ def test_a_saved_session_trains_again_to_the_same_weights_and_samples(tmp_path, 
         assert torch.equal(tensors[f"G.{name}"], value), name
 
 
+def test_the_force_field_is_each_points_own_gradient():
+    s = LabSession({"seed": 4, "game": "hinge"})
+    s.step("both", 3)
+    pts = torch.randn(6, 2)
+    score, force = s.model.critic_field(pts)
+    assert s.model.critic_field(pts, force=False)[1] is None
+    game = s.model.contest.game
+    for i in range(len(pts)):  # one point at a time, as the definition reads
+        x = pts[i:i + 1].clone().requires_grad_(True)
+        sc, _ = s.model.critic_field(x, force=False)
+        (g,) = torch.autograd.grad(game.g_loss(s.model.D(x / s.model.scale)), x)
+        assert torch.allclose(force[i], -g[0], atol=1e-5), i
+        assert torch.allclose(score[i], sc[0])
+
+
 def test_families_without_a_critic_run_with_the_panels_that_apply():
     s = LabSession({"family": "gmmn", "seed": 0})
     s.step("both", 2)

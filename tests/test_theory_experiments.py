@@ -40,7 +40,7 @@ def test_duality_every_device_gives_a_lower_bound_and_the_penalty_comes_close(tm
 
 
 def test_mode_seeking_reverse_kl_takes_one_mode_and_forward_kl_covers_both(tmp_path):
-    r, _ = run_experiment("mode-seeking", tmp_path / "m.png", quick=True)
+    r, _ = run_experiment("mode-seeking", tmp_path / "m.png")
     fits = r.values["fits"]
     assert fits["kl"]["mu"] == pytest.approx(0, abs=1e-3)
     assert fits["kl"]["sigma"] == pytest.approx(math.sqrt(4 + 0.25), rel=1e-3)  # moment matching
@@ -87,6 +87,10 @@ def test_theory_command_prints_a_table_and_writes_a_figure(tmp_path, capsys):
     assert "| rule | 0-1 error |" in printed and out.stat().st_size > 10_000
     assert main(["theory", "zero-on"]) == 2
     assert "did you mean 'zero-one'" in capsys.readouterr().err
+    assert main(["theory", "gda", "--seed", "3"]) == 2  # deterministic: a seed would be ignored
+    assert "changes nothing" in capsys.readouterr().err
+    assert main(["theory", "mode-seeking", "--quick"]) == 2
+    assert "no quick form" in capsys.readouterr().err
     assert main(["theory", "list"]) == 0
     listed = capsys.readouterr().out
     assert all(name in listed for name in EXPERIMENTS)

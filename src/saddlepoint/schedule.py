@@ -258,14 +258,21 @@ def critic_step(c: Contest, sample_real: Callable[[], Batch], sample_noise: Call
 
 def generator_step(c: Contest, sample_real: Callable[[], Batch], sample_noise: Callable[[], Batch]) -> dict[str, Tensor]:
     """One generator step on fresh noise against the current critic (held fixed)."""
+    real, _, z, code = _draw(c, sample_real, sample_noise)
+    return _generator_update(c, real, z, code, {})
+
+
+def _generator_update(c: Contest, real: Tensor, z: Tensor | None, code: Tensor | None, logs: dict[str, Tensor],
+                      fake: Tensor | None = None) -> dict[str, Tensor]:
+    """Descend g_loss(D(G(z))) with the critic's weights held fixed (``fake``: G(z) already computed, with its
+    graph); ``logs`` gains ``loss/G`` and the generator's terms."""
     D_local = _local(c.critic)
     D_local.requires_grad_(False)
     try:
-        real, y, z, code = _draw(c, sample_real, sample_noise)
         with c.autocast():
-            fake = _generate(c.generator, z, code)
+            if fake is None:
+                fake = _generate(c.generator, z, code)
             fake_out = D_local(fake, code) if _reads_label(c) else D_local(fake)
-        logs: dict[str, Tensor] = {}
         loss_g = _generator_loss(c, fake_out, code, logs, fake, real)
         _descend(loss_g, c.opt_g, c.scaler_g)
     finally:
@@ -299,20 +306,11 @@ def gda_step(
             with c.autocast(), (contextlib.nullcontext() if keep else torch.no_grad()):
                 fake = _generate(G, z, code)
             logs = _critic_step(c, real, y, fake, code)
-        # Update G: descend g_loss(D(G(z))) against the critic just updated; D's weights stay fixed.
-        D_local = _local(D)
-        D_local.requires_grad_(False)
+        # Update G against the critic just updated: the last critic step's G(z), or G on fresh noise.
         if not schedule.reuse_fake:
             real, y, z, code = _draw(c, sample_real, sample_noise)
-        with c.autocast():
-            if not schedule.reuse_fake:
-                fake = _generate(G, z, code)
-            fake_out = D_local(fake, code) if _reads_label(c) else D_local(fake)
-        loss_g = _generator_loss(c, fake_out, code, logs, fake, real)
-        _descend(loss_g, c.opt_g, c.scaler_g)
-        D_local.requires_grad_(True)
-        logs["loss/G"] = loss_g.detach()
-        return logs
+            fake = None
+        return _generator_update(c, real, z, code, logs, fake)
 
     # Simultaneous: the first k−1 critic steps alone, then both gradients at the same (θ_G, θ_D) from
     # one forward pass of each player.

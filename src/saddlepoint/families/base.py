@@ -316,9 +316,9 @@ class Family:
         current critic; counted as a step)."""
         raise RunError(f"a {self.name} run has no critic: its players step together")
 
-    def critic_field(self, points: Tensor) -> tuple[Tensor, Tensor]:
-        """At 2-D ``points`` in data units: the critic's score, and the force −∇x of the generator's loss that a
-        generated point there feels (in data units)."""
+    def critic_field(self, points: Tensor, force: bool = True) -> tuple[Tensor, Tensor | None]:
+        """At 2-D ``points`` in data units: the critic's score, and (``force``) the force −∇x of the generator's
+        loss that a generated point there feels (in data units)."""
         raise RunError(f"a {self.name} run has no critic")
 
     # --- the config ------------------------------------------------------------------------------------------

@@ -381,14 +381,18 @@ class GANFamily(Family):
         self.update_mixture()
         return logs
 
-    def critic_field(self, points: Tensor) -> tuple[Tensor, Tensor]:
+    def critic_field(self, points: Tensor, force: bool = True) -> tuple[Tensor, Tensor | None]:
         D, game, s = self.D, self.contest.game, self.scale
         with eval_mode(D):
-            x = (points / s).to(self.device).requires_grad_(True)
-            score = _critic_on_points(D, x).float()
-            loss = torch.stack([game.g_loss(v.reshape(1)) for v in score.reshape(-1)]).sum()
-            (grad,) = torch.autograd.grad(loss, x)  # fills no .grad of the critic's weights
-        return score.detach().cpu(), -grad.cpu() * s
+            x = (points.detach() / s).to(self.device).requires_grad_(force)
+            with torch.set_grad_enabled(force):
+                score = _critic_on_points(D, x).float()
+            if not force:
+                return score.detach().cpu(), None
+            # Every game's g_loss is a mean over the batch: n·g_loss is the sum of the points' own losses, so its
+            # gradient at each point is that point's force (one backward for all of them).
+            (grad,) = torch.autograd.grad(game.g_loss(score) * score.numel(), x)  # no .grad of the critic's weights
+        return score.detach().cpu(), -grad.cpu() / s  # −∇ with respect to the point in data units
 
     def extra_pictures(self, run_dir: Path, title: str) -> None:
         """critic.png for 2-D data: the critic's score as a heat map, with the force −∇x g_loss on the generator."""

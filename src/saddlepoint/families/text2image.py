@@ -158,12 +158,16 @@ class TextCondition:
     def sample(self, n: int, generator: torch.Generator) -> Tensor:
         """The generator's sentences: the last real batch's in a random order — with INT, each halfway between two
         of them (random captions before any real batch)."""
-        if self._last is None or len(self._last) < n:
+        if self._last is None:
             return self.balanced(n, generator)
         last = self._last.cpu()
-        picked = last[torch.randperm(len(last), generator=generator)[:n]]
+        # A permutation when this process described as many real images as the batch needs; under torchrun it
+        # described only its slice, so draw from that with replacement.
+        pick = ((lambda: torch.randperm(len(last), generator=generator)[:n]) if len(last) >= n
+                else (lambda: torch.randint(len(last), (n,), generator=generator)))
+        picked = last[pick()]
         if self.interpolate:
-            picked = 0.5 * picked + 0.5 * last[torch.randperm(len(last), generator=generator)[:n]]
+            picked = 0.5 * picked + 0.5 * last[pick()]
         return picked
 
     def balanced(self, n: int, generator: torch.Generator | None = None) -> Tensor:

@@ -202,7 +202,7 @@ class LabSession:
         lo, hi = self.limits
         axis = torch.linspace(lo, hi, HEAT)
         grid = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), -1).reshape(-1, 2)
-        score, _ = self.model.critic_field(grid)
+        score, _ = self.model.critic_field(grid, force=False)
         _, force = self.model.critic_field(fake[:ARROWS])
         arrows = torch.cat([fake[:ARROWS], force], 1)
         return ({"n": HEAT, "values": [round(float(v), 4) for v in score.reshape(-1)], "min": float(score.min()),

@@ -16,7 +16,7 @@ from torch.nn import functional as F
 from .attention import SelfAttention
 from .common import resolution_plan
 from .registry import PlayerSpec, register_players
-from .resnet import ResNetCritic
+from .resnet import ResNetCritic, attention_sides
 
 __all__ = ["BigGANGenerator", "ConditionalBatchNorm"]
 
@@ -71,8 +71,7 @@ class BigGANGenerator(nn.Module):
         self.linear = nn.Linear(self.chunks[0], width * self.base * self.base)
         self.blocks = nn.ModuleList([_CondUpBlock(width, width, cond_dim) for _ in range(steps)])
         self.out = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, channels, 3, 1, 1), nn.Tanh())
-        sides = [self.base * 2 ** (i + 1) for i in range(steps)]
-        self.attention_after = sides.index(attention) if attention else -1
+        self.attention_after = attention_sides(image_size).index(attention) if attention else -1
         if attention:
             self.attention = SelfAttention(width)
 

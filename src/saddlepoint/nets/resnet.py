@@ -70,8 +70,7 @@ class ResNetGenerator(nn.Module):
         self.blocks = nn.Sequential(*[_UpBlock(width, width) for _ in range(steps)])
         self.out = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(), nn.Conv2d(width, channels, 3, 1, 1), nn.Tanh())
         # Self-attention after the block whose output is ``attention`` pixels a side (0: none).
-        sides = [self.base * 2 ** (i + 1) for i in range(steps)]
-        self.attention_after = sides.index(attention) if attention else -1
+        self.attention_after = attention_sides(image_size).index(attention) if attention else -1
         if attention:
             self.attention = SelfAttention(width)
 

@@ -59,10 +59,16 @@ _WHERE = {"disjoint": ("divergence", "disjoint"), "duality": ("duality", "dualit
           "optimal-discriminator": ("discriminator", "optimal_discriminator"),
           "zero-one": ("discriminator", "zero_one")}
 EXPERIMENTS = tuple(_WHERE)
+DETERMINISTIC = ("mode-seeking", "gda")  # no random numbers: a seed would change nothing
+QUICK_ALREADY = ("mode-seeking",)  # runs in seconds as it is: --quick would change nothing
 
 
 def run_experiment(name: str, out: Path | None = None, quick: bool = False, seed: int = 0) -> tuple[Result, Path]:
     """Run experiment ``name``, draw its figure into ``out`` (default ``theory-NAME.png``); (result, figure path)."""
+    if name in DETERMINISTIC and seed != 0:
+        raise ValueError(f"{name} draws no random numbers, so a seed changes nothing; leave --seed out")
+    if name in QUICK_ALREADY and quick:
+        raise ValueError(f"{name} already runs in seconds and has no quick form; leave --quick out")
     if name not in _WHERE:
         import difflib
 
