@@ -64,22 +64,16 @@ def _manifold_png(run_dir: Path) -> bytes | None:
     model = load_run(run_dir)
     if model.images or model.cfg.z_dim > 2:
         return None
-    lo, hi = (-1.0, 1.0) if model.cfg.noise == "uniform" else (-2.5, 2.5)
-    t = torch.linspace(lo, hi, 81)
+    from .sampling import manifold_lines
+
     fig, ax = plt.subplots(figsize=(5, 5))
     real = model.data.sample(1000, torch.Generator().manual_seed(0))
     fake = model.generate(1000)
     ax.scatter(real[:, 0], real[:, 1], s=2, c="k", label="data")
     ax.scatter(fake[:, 0], fake[:, 1], s=2, c="C1", label="generated")
-    if model.cfg.z_dim == 1:
-        line = model.run_sampler(t[:, None])
-        ax.plot(line[:, 0], line[:, 1], color="0.4", lw=1, label="G(z), z on a line")
-    else:
-        for v in torch.linspace(lo, hi, 11):
-            for pts in (torch.stack([t, v.expand_as(t)], 1), torch.stack([v.expand_as(t), t], 1)):
-                line = model.run_sampler(pts)
-                ax.plot(line[:, 0], line[:, 1], color="0.4", lw=0.6)
-        ax.plot([], [], color="0.4", lw=0.6, label="G(z), z on a grid")
+    for line in manifold_lines(model, lines=11, points=81):
+        ax.plot(line[:, 0], line[:, 1], color="0.4", lw=0.6)
+    ax.plot([], [], color="0.4", lw=0.6, label="G(z), z on a " + ("line" if model.cfg.z_dim == 1 else "grid"))
     lim = model.data.limits
     ax.set(xlim=lim, ylim=lim, aspect="equal", title="the generator's manifold")
     ax.legend(fontsize=7, loc="lower right")

@@ -153,6 +153,22 @@ def save_text_interpolation(exp: Experiment, path: str | Path, first: str, last:
     return path
 
 
+@torch.no_grad()
+def manifold_lines(exp: Experiment, lines: int = 9, points: int = 41) -> list[Tensor]:
+    """The generator's image of a grid in its latent space, as polylines in data units: for a 1-d latent one curve,
+    for a 2-d latent ``lines`` lines each way; none above 2-d (the grid spans ±2.5, or [−1, 1] for uniform noise)."""
+    d = exp.cfg.z_dim
+    if d > 2:
+        return []
+    lo, hi = (-1.0, 1.0) if exp.cfg.noise == "uniform" else (-2.5, 2.5)
+    t = torch.linspace(lo, hi, points)
+    if d == 1:
+        return [exp.run_sampler(t[:, None])]
+    z = torch.cat([torch.stack(pair, 1) for v in torch.linspace(lo, hi, lines)
+                   for pair in ((t, v.expand_as(t)), (v.expand_as(t), t))])
+    return list(exp.run_sampler(z).split(points))
+
+
 ATTENTION_QUERIES = ((0.3, 0.3), (0.5, 0.5), (0.7, 0.65))  # (row, column) as fractions of the feature map's side
 
 

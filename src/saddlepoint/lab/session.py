@@ -186,16 +186,9 @@ class LabSession:
 
     def manifold(self) -> list[list[list[float]]]:
         """The generator's image of a grid in z (1-D: one curve; 2-D: the grid's lines), as polylines."""
-        d = self.cfg.z_dim
-        if d > 2:
-            return []
-        lo, hi = (-1.0, 1.0) if self.cfg.noise == "uniform" else (-2.5, 2.5)
-        t = torch.linspace(lo, hi, 41)
-        if d == 1:
-            return [_round(self.model.run_sampler(t[:, None]))]
-        pts = torch.cat([torch.stack(pair, 1) for v in torch.linspace(lo, hi, 9)
-                         for pair in ((t, v.expand_as(t)), (v.expand_as(t), t))])
-        return [_round(line) for line in self.model.run_sampler(pts).split(len(t))]
+        from ..sampling import manifold_lines
+
+        return [_round(line) for line in manifold_lines(self.model)]
 
     def critic_picture(self, fake: torch.Tensor) -> tuple[dict[str, Any], list[list[float]]]:
         """The critic's score on a grid over the plane, and −∇x of the generator's loss at generated points."""
