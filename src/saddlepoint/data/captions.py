@@ -16,13 +16,12 @@ reads any sentence made of the captions' words (unknown words are skipped) and i
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["FACTS", "DIGIT_WORDS", "measure_digits", "tertiles", "facts_of", "caption", "CaptionSet",
+__all__ = ["FACTS", "DIGIT_WORDS", "measure_digits", "tertiles", "facts_of", "caption",
            "TextEncoder", "train_text_encoder", "tokenize", "TRAIN_TEMPLATES", "HELD_OUT_TEMPLATES"]
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -92,19 +91,6 @@ def caption(digit: int, facts: tuple[int, int, int] | np.ndarray, rng: np.random
 
 def tokenize(text: str) -> list[str]:
     return re.findall(r"[a-z]+|[0-9]", text.lower())
-
-
-@dataclass
-class CaptionSet:
-    """Digits with their labels, measured facts and the tertile cuts (from the training split)."""
-
-    images: Tensor  # (N, 1, 28, 28) uint8
-    labels: Tensor  # (N,)
-    facts: np.ndarray  # (N, 3)
-    cuts: np.ndarray  # (3, 2)
-
-    def captions(self, index: np.ndarray, rng: np.random.Generator, held_out: bool = False) -> list[str]:
-        return [caption(int(self.labels[i]), self.facts[i], rng, held_out) for i in index]
 
 
 def vocabulary() -> list[str]:

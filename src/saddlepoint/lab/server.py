@@ -24,7 +24,7 @@ __all__ = ["create_app", "serve", "MAX_MESSAGE", "parse_message"]
 MAX_MESSAGE = 64 * 1024  # bytes of one message from the page (a settings message is well under 1 KiB; drawn points
 #                          take about 30 bytes each)
 MAX_STEPS = 1000  # steps one action may ask for
-OPS = {"settings", "reset", "play", "pause", "speed", "step", "save", "frame", "points"}
+OPS = {"settings", "reset", "play", "pause", "speed", "step", "save", "points"}
 
 
 def parse_message(raw: str | bytes | None) -> dict[str, Any]:
@@ -117,7 +117,7 @@ async def _session(ws, inbox: asyncio.Queue, runs_root: Path) -> None:
     playing, per_frame = False, 5
 
     async def send(obj: dict[str, Any]) -> None:
-        await ws.send_text(json.dumps(obj, allow_nan=False, default=_finite))
+        await ws.send_text(json.dumps(obj, allow_nan=False))
 
     async def frame() -> None:
         await send(_sanitize({**await asyncio.to_thread(session.frame), "playing": playing}))
@@ -168,10 +168,6 @@ async def _session(ws, inbox: asyncio.Queue, runs_root: Path) -> None:
             await frame()
         except (ValueError, RunError, OSError) as e:  # LabError and ConfigError are ValueErrors
             await send({"type": "error", "message": str(e)})
-
-
-def _finite(v: Any) -> Any:
-    raise TypeError(f"{type(v).__name__} is not JSON")
 
 
 def _sanitize(obj: Any) -> Any:
