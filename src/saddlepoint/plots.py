@@ -34,21 +34,20 @@ def plot_samples(real: Tensor, fake: Tensor, limits: tuple[float, float], title:
     return fig
 
 
-def plot_critic(score_fn: Callable[[Tensor], Tensor], g_loss_fn: Callable[[Tensor], Tensor], fake: Tensor,
+def plot_critic(field: Callable[[Tensor, bool], tuple[Tensor, Tensor | None]], fake: Tensor,
                 limits: tuple[float, float], title: str, resolution: int = 200, arrows: int = 21):
     """Heat map of the critic's raw score over the plane and, as arrows, the direction the generator's
-    loss pushes a sample at each point: −∇_x g_loss(D(x)) (the force on G's outputs)."""
+    loss pushes a sample at each point: −∇_x g_loss(D(x)) (the force on G's outputs).  ``field(points, force)``
+    gives the score at each point and, when ``force`` is true, that force (a family's ``critic_field``)."""
     lo, hi = limits
     xs = torch.linspace(lo, hi, resolution)
     gx, gy = torch.meshgrid(xs, xs, indexing="xy")
-    pts = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
-    with torch.no_grad():
-        score = score_fn(pts).reshape(resolution, resolution).float().cpu().numpy()
+    score, _ = field(torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1), False)
+    score = score.reshape(resolution, resolution).float().numpy()
     qs = torch.linspace(lo, hi, arrows)
     qx, qy = torch.meshgrid(qs, qs, indexing="xy")
-    q = torch.stack([qx.reshape(-1), qy.reshape(-1)], dim=1).requires_grad_(True)
-    (grad,) = torch.autograd.grad(g_loss_fn(q).sum(), q)
-    force = -grad.detach().cpu().numpy()
+    _, force = field(torch.stack([qx.reshape(-1), qy.reshape(-1)], dim=1), True)
+    force = force.numpy()
     norm = np.linalg.norm(force, axis=1, keepdims=True)
     force = force / (norm.max() + 1e-12)
 

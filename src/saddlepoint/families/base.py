@@ -279,8 +279,6 @@ class Family:
     def save_picture(self, path: Path, sink: "MetricsSink | None" = None, title: str | None = None) -> None:
         """A picture of the sampler now: an 8×8 image grid (a class- or code-conditional run: one row per class),
         or 2500 points over the data (with the 3-std high-quality circles on a mixture)."""
-        from .. import plots
-
         if self.images:
             from torchvision.utils import make_grid, save_image
 
@@ -292,6 +290,8 @@ class Family:
             if sink is not None:
                 sink.add_image("samples", grid, self.step)
             return
+        from .. import plots  # matplotlib: only for points (an image run's grid needs no figure)
+
         data = self.data
         mixture = isinstance(data, GaussianMixture2D)
         fig = plots.plot_samples(data.sample(2500, torch.Generator().manual_seed(EVAL_SEED + 1)), self.generate(2500),

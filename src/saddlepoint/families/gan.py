@@ -396,26 +396,12 @@ class GANFamily(Family):
 
     def extra_pictures(self, run_dir: Path, title: str) -> None:
         """critic.png for 2-D data: the critic's score as a heat map, with the force −∇x g_loss on the generator."""
-        from .. import plots
-
         if self.images:
             return
-        s, limits = self.scale, self.data.limits
-        fake = self.generate(2500)
-        D, game = self.D, self.contest.game
-        was_training = D.training
-        D.eval()
+        from .. import plots
 
-        def score(x: Tensor) -> Tensor:
-            return _critic_on_points(D, (x / s).to(self.device))
-
-        def g_loss_per_point(x: Tensor) -> Tensor:
-            sc = _critic_on_points(D, (x / s).to(self.device))
-            return torch.stack([game.g_loss(v.reshape(1)) for v in sc])
-
-        plots.save(plots.plot_critic(score, g_loss_per_point, fake, limits, f"critic and generator force — {title}"),
-                   run_dir / "critic.png")
-        D.train(was_training)
+        plots.save(plots.plot_critic(self.critic_field, self.generate(2500), self.data.limits,
+                                     f"critic and generator force — {title}"), run_dir / "critic.png")
 
     # --- the config -------------------------------------------------------------------------------------------
     @classmethod
