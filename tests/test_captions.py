@@ -47,3 +47,20 @@ def test_the_encoder_reads_held_out_phrasings():
     with torch.no_grad():
         assert enc(["a thick seven leaning right"]).shape == (1, enc.dim)
         assert enc(["words it never saw"]).shape == (1, enc.dim)  # unknown words are skipped, not an error
+
+
+def test_a_sentence_vector_says_the_facts_not_the_phrasing():
+    """Two phrasings of the same facts land close together — held-out phrasings included, whose own words (e.g.
+    "that is") the encoder never learned and skips — and far from other facts."""
+    from saddlepoint.data.captions import vocabulary
+
+    assert {"that", "is"} & set(HELD_OUT_TEMPLATES[0].split()) and not {"that", "is"} & set(vocabulary())
+    enc = train_text_encoder(steps=400, pool=6000)
+    rng = np.random.default_rng(7)
+    digits, facts = rng.integers(0, 10, 400), rng.integers(0, 3, (400, 3))
+    with torch.no_grad():
+        trained = torch.stack([enc([caption(int(d), f, rng) for d, f in zip(digits, facts)]) for _ in range(4)]).mean(0)
+        held_out = enc([caption(int(d), f, rng, held_out=True) for d, f in zip(digits, facts)])
+    same = (held_out - trained).norm(dim=1).mean()
+    other = (held_out - trained.roll(1, 0)).norm(dim=1).mean()
+    assert same < 0.15 * other, (float(same), float(other))

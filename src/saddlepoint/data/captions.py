@@ -8,9 +8,12 @@ at the training set's tertiles into three words.  A caption states the digit and
 phrasings: templates and synonyms.  Two templates are never used in training: evaluation captions use them, so a
 model is measured on sentences it has not seen.
 
-The default sentence encoder is trained here (:func:`train_text_encoder`): a bag of word embeddings, averaged,
-then a small MLP to a 32-d sentence vector, trained to tell from a caption its digit and its three facts.  It
-reads any sentence made of the captions' words (unknown words are skipped) and is saved with the run that uses it.
+The default sentence encoder is trained here (:func:`train_text_encoder`): word embeddings pooled with learned
+per-word weights (a softmax over the sentence's words, so words that carry no fact can weigh nothing), then a
+small MLP to a 32-d sentence vector, trained to tell from a caption its digit and its three facts, and to give two
+phrasings of the same facts the same vector.  Its vocabulary is the training phrasings' words only: a word met
+first in a held-out phrasing is unknown to it, as it would be to any encoder, and is skipped.  It is saved with
+the run that uses it.
 """
 
 from __future__ import annotations
@@ -94,9 +97,11 @@ def tokenize(text: str) -> list[str]:
 
 
 def vocabulary() -> list[str]:
-    """Every word the templates and phrasings can produce, in a fixed order (index 0 is unknown words')."""
+    """Every word the training templates and the facts' phrasings can produce, in a fixed order (index 0 is unknown
+    words').  The held-out templates add none: their own words stay unknown, so the evaluation's sentences are new
+    to the encoder as well as to the generator."""
     words = set()
-    for template in (*TRAIN_TEMPLATES, *HELD_OUT_TEMPLATES):
+    for template in TRAIN_TEMPLATES:
         words.update(tokenize(re.sub(r"\{[a-z]+\}", " ", template)))
     for options in FACTS.values():
         for phrasings in options:
@@ -108,28 +113,36 @@ def vocabulary() -> list[str]:
 
 
 class TextEncoder(nn.Module):
-    """Sentence → 32-d vector: the mean of word embeddings through a small MLP; four heads (digit and the three
-    facts) train it and read a vector back."""
+    """Sentence → 32-d vector: word embeddings averaged with learned weights (a softmax of one score per word over
+    the sentence's known words), then a small MLP; four heads (digit and the three facts) train it and read a
+    vector back."""
 
     def __init__(self, vocab: list[str], dim: int = 32, width: int = 64):
         super().__init__()
         self.vocab = list(vocab)
         self.index = {w: i for i, w in enumerate(self.vocab)}
-        self.words = nn.EmbeddingBag(len(self.vocab), width, mode="mean", padding_idx=0)
+        self.words = nn.Embedding(len(self.vocab), width, padding_idx=0)
+        self.weights = nn.Embedding(len(self.vocab), 1, padding_idx=0)  # the pooling's score of each word
+        nn.init.zeros_(self.weights.weight)  # a plain mean to begin with
         self.mlp = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, dim), nn.Tanh())
         self.heads = nn.ModuleDict({"digit": nn.Linear(dim, 10), **{k: nn.Linear(dim, 3) for k in FACTS}})
         self.dim = dim
 
-    def ids(self, sentences: list[str]) -> Tensor:
-        """(B, L) word indices, unknown words left out, padded with 0 (which the mean skips)."""
+    def ids(self, sentences: list[str], length: int = 1) -> Tensor:
+        """(B, L) word indices, unknown words left out, padded with 0 (which the pooling skips) to at least
+        ``length``."""
         rows = [[i for i in (self.index.get(t, 0) for t in tokenize(s)) if i] for s in sentences]
-        out = torch.zeros(len(rows), max(1, max(map(len, rows), default=1)), dtype=torch.long)
+        out = torch.zeros(len(rows), max(length, max(map(len, rows), default=1)), dtype=torch.long)
         for r, ids in enumerate(rows):
             out[r, :len(ids)] = torch.tensor(ids, dtype=torch.long)
         return out
 
     def encode_ids(self, ids: Tensor) -> Tensor:
-        return self.mlp(self.words(ids))
+        known = ids != 0
+        score = self.weights(ids).squeeze(-1).masked_fill(~known, float("-inf"))
+        # A sentence with no known word has no weights (a softmax over nothing): its pooled vector is zero.
+        weight = torch.where(known.any(1, keepdim=True), torch.softmax(score, 1), torch.zeros_like(score))
+        return self.mlp((weight.unsqueeze(-1) * self.words(ids)).sum(1))
 
     def forward(self, sentences: list[str]) -> Tensor:
         return self.encode_ids(self.ids(sentences))
@@ -139,22 +152,29 @@ class TextEncoder(nn.Module):
         return {k: h(vectors).argmax(1) for k, h in self.heads.items()}
 
 
-def train_text_encoder(steps: int = 800, seed: int = 0, batch: int = 256, pool: int = 20_000) -> TextEncoder:
-    """The default encoder, trained on a pool of captions of random facts in the training phrasings."""
+def train_text_encoder(steps: int = 800, seed: int = 0, batch: int = 256, pool: int = 20_000,
+                       invariance: float = 1.0) -> TextEncoder:
+    """The default encoder, trained on a pool of captions of random facts in the training phrasings: the heads'
+    cross-entropies, plus ``invariance`` × the squared distance between the vectors of two phrasings of the same
+    facts (the sentence vector should say what the digit is, not how it was said)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     enc = TextEncoder(vocabulary())
     digits = rng.integers(0, 10, pool)
     facts = rng.integers(0, 3, (pool, 3))
-    ids = enc.ids([caption(int(d), f, rng) for d, f in zip(digits, facts)])
+    first = [caption(int(d), f, rng) for d, f in zip(digits, facts)]
+    second = [caption(int(d), f, rng) for d, f in zip(digits, facts)]  # the same facts, phrased again
+    length = max(len(tokenize(s)) for s in first + second)
+    ids, ids_again = enc.ids(first, length), enc.ids(second, length)
     targets = torch.as_tensor(np.concatenate([digits[:, None], facts], axis=1))
     opt = torch.optim.Adam(enc.parameters(), lr=1e-2)
     ce = nn.CrossEntropyLoss()
     g = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         i = torch.randint(pool, (batch,), generator=g)
-        vectors = enc.encode_ids(ids[i])
+        vectors, again = enc.encode_ids(torch.cat([ids[i], ids_again[i]])).chunk(2)
         loss = sum(ce(head(vectors), targets[i, j]) for j, head in enumerate(enc.heads.values()))
+        loss = loss + invariance * (vectors - again).pow(2).sum(1).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()

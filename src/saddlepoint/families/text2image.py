@@ -43,7 +43,7 @@ class TextKeys:
                                "(INT, β = ½), filling the sentence space between captions", conditions=("text",))
 
 
-ENCODER_FILE = "text-encoder-v1.safetensors"
+ENCODER_FILE = "text-encoder-v2.safetensors"
 CUTS_FILE = "mnist-caption-cuts-v1.json"
 
 
@@ -127,8 +127,8 @@ class TextCondition:
                            "has no captions: use data=mnist")
         return cls(load_text_encoder(), caption_cuts(), cfg.text_cls, cfg.text_int)
 
-    encoder_name: ClassVar[str] = ("trained here: mean of word embeddings → MLP → 32-d, on MNIST captions "
-                                   "(saddlepoint.data.captions, 800 steps, seed 0)")
+    encoder_name: ClassVar[str] = ("trained here: word embeddings pooled by learned weights → MLP → 32-d, on MNIST "
+                                   "captions, phrasing-invariant (saddlepoint.data.captions v2, 800 steps, seed 0)")
 
     @property
     def cond_dim(self) -> int:
