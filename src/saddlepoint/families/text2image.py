@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
@@ -41,28 +41,32 @@ class TextKeys:
                                "as fake", conditions=("text",))
     text_int: bool = key(True, "text: the generator's sentences are halfway between two real captions' vectors "
                                "(INT, β = ½), filling the sentence space between captions", conditions=("text",))
+    text_encoder: Literal["small", "minilm"] = key(
+        "small", "text: the sentence encoder — small (trained here on the captions, no download) or minilm (the "
+                 "pretrained all-MiniLM-L6-v2; optional extra text-minilm)", conditions=("text",))
 
 
-ENCODER_FILE = "text-encoder-v2.safetensors"
+ENCODER_FILES = {"small": "text-encoder-v2.safetensors", "minilm": "text-minilm-heads-v1.safetensors"}
 CUTS_FILE = "mnist-caption-cuts-v1.json"
 
 
-def load_text_encoder():
-    """The default sentence encoder: trained once (seeded, about 15 s) and cached beside the data."""
+def load_text_encoder(kind: str = "small"):
+    """The sentence encoder ``kind``: ``small``, trained here once (seeded, about 15 s), or ``minilm``, the
+    pretrained all-MiniLM-L6-v2 with its reading heads fitted once; what is trained is cached beside the data."""
     from safetensors.torch import load_file, save_file
 
-    from ..data.captions import TextEncoder, train_text_encoder, vocabulary
+    from ..data.captions import MiniLMEncoder, TextEncoder, train_minilm_heads, train_text_encoder, vocabulary
     from ..data.images import cache_dir
 
-    path = cache_dir() / ENCODER_FILE
+    path = cache_dir() / ENCODER_FILES[kind]
+    enc = TextEncoder(vocabulary()) if kind == "small" else MiniLMEncoder()
     if path.is_file():
-        enc = TextEncoder(vocabulary())
         try:
             enc.load_state_dict(load_file(str(path)))
             return enc.eval()
         except (RuntimeError, OSError):
             pass  # another vocabulary or a damaged file: train again
-    enc = train_text_encoder()
+    enc = train_text_encoder() if kind == "small" else train_minilm_heads(enc)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file({k: v.contiguous() for k, v in enc.state_dict().items()}, str(path))
@@ -116,6 +120,11 @@ class TextCondition:
         if cfg.data != "mnist":
             raise ConfigError(f"conditional=text captions MNIST digits from what is measured on them; data={cfg.data} "
                               "has no captions: use data=mnist")
+        if cfg.text_encoder == "minilm":
+            from ..data.captions import MINILM_MISSING, minilm_installed
+
+            if not minilm_installed():
+                raise ConfigError(MINILM_MISSING)
         if cfg.model not in ("dcgan", "resnet", "small", "progan"):
             raise ConfigError(f"conditional=text gives the generator a sentence vector beside z and the critic a "
                               f"projection; model={cfg.model} does not take them: use model=dcgan or resnet")
@@ -125,10 +134,11 @@ class TextCondition:
         if cfg.data != "mnist":
             raise RunError(f"conditional=text captions MNIST digits from what is measured on them; data={cfg.data} "
                            "has no captions: use data=mnist")
-        return cls(load_text_encoder(), caption_cuts(), cfg.text_cls, cfg.text_int)
+        return cls(load_text_encoder(cfg.text_encoder), caption_cuts(), cfg.text_cls, cfg.text_int)
 
-    encoder_name: ClassVar[str] = ("trained here: word embeddings pooled by learned weights → MLP → 32-d, on MNIST "
-                                   "captions, phrasing-invariant (saddlepoint.data.captions v2, 800 steps, seed 0)")
+    @property
+    def encoder_name(self) -> str:
+        return self.encoder.name
 
     @property
     def cond_dim(self) -> int:
