@@ -41,7 +41,7 @@ def measure(exp, n: int, held_out: bool, seed: int) -> dict:
     read = mnist_backbone()[0](x)[1].argmax(1).numpy()
     measured = measure_digits(((x[:, 0] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy())
     encoder_read = cond.encoder.read(vectors)
-    row = {"phrasings": "held out" if held_out else "training", "captions": n,
+    row = {"encoder": exp.cfg.text_encoder, "phrasings": "held out" if held_out else "training", "captions": n,
            "digit": float((read == digits).mean()),
            "encoder digit": float((encoder_read["digit"].numpy() == digits).mean())}
     for j, name in enumerate(FACTS):
@@ -51,10 +51,10 @@ def measure(exp, n: int, held_out: bool, seed: int) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| run | phrasings | captions | digit read | thickness ρ | slant ρ | width ρ | encoder reads digit / "
-             "thickness / slant / width |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| run | encoder | phrasings | captions | digit read | thickness ρ | slant ρ | width ρ | encoder reads "
+             "digit / thickness / slant / width |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {Path(r['run']).name} | {r['phrasings']} | {r['captions']} | {100 * r['digit']:.1f} % | "
+        lines.append(f"| {Path(r['run']).name} | {r.get('encoder', 'small')} | {r['phrasings']} | {r['captions']} | {100 * r['digit']:.1f} % | "
                      f"{r['thickness']:.2f} | {r['slant']:.2f} | {r['width']:.2f} | {100 * r['encoder digit']:.0f} / "
                      f"{100 * r['encoder thickness']:.0f} / {100 * r['encoder slant']:.0f} / "
                      f"{100 * r['encoder width']:.0f} % |")
