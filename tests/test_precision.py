@@ -111,3 +111,18 @@ def test_a_precision_whose_matrix_products_crawl_is_not_timed_on_the_players(tmp
     assert dtype == torch.float32 and calls == [torch.float32] and "bf16 not timed" in why
     measure, calls = _fake({torch.float32: 1.0, torch.bfloat16: 0.5})
     assert choose_precision(measure, BOTH, "k", None, probe=lambda dt: 0.9)[0] == torch.bfloat16  # plausible: timed
+
+
+def test_a_give_up_that_its_matrix_products_contradict_is_not_cached(tmp_path):
+    """A bf16 step timed at 0.07× fp32 while bf16 matrix products run at 2× (a busy machine, seen on a shared
+    2-core one) decides this run only: the next run measures again instead of reading fp32 from the cache."""
+    cache = tmp_path / "precision.json"
+    measure, _ = _fake({torch.float32: 1.0, torch.bfloat16: 14.0})
+    dtype, why = choose_precision(measure, BOTH, "k", cache, probe=lambda dt: 2.0)
+    assert dtype == torch.float32 and "not cached" in why and not cache.exists()
+    measure, calls = _fake({torch.float32: 1.0, torch.bfloat16: 0.5})  # the next run, on a quiet machine
+    assert choose_precision(measure, BOTH, "k", cache, probe=lambda dt: 2.0)[0] == torch.bfloat16
+    assert calls == BOTH and "bf16" in cache.read_text()
+    measure, _ = _fake({torch.float32: 1.0, torch.bfloat16: 14.0})  # slow products too: believed and cached
+    assert choose_precision(measure, BOTH, "k2", cache, probe=lambda dt: 0.5)[0] == torch.float32
+    assert "k2" in cache.read_text()
