@@ -196,8 +196,11 @@ def test_a_condition_key_is_refused_for_another_kind(name, kinds):
     from saddlepoint import ConfigError, resolve_config
     from saddlepoint.config import TrainConfig
 
+    from typing import get_args, get_type_hints
+
     default = {f.name: f.default for f in fields(TrainConfig)}[name]
-    other = {bool: lambda v: not v, int: lambda v: v + 2, float: lambda v: v + 0.5}.get(type(default),
-                                                                                       lambda v: "projection")(default)
+    choices = [c for c in get_args(get_type_hints(TrainConfig)[name]) if c != default]  # a Literal's other values
+    other = {bool: lambda v: not v, int: lambda v: v + 2, float: lambda v: v + 0.5}.get(
+        type(default), lambda v: choices[0] if choices else "projection")(default)
     with pytest.raises(ConfigError, match=f"{name} applies to conditional={kinds[0]}"):
         resolve_config("mnist-dcgan", [f"{name}={str(other).lower() if isinstance(other, bool) else other}"])
