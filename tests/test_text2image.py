@@ -97,6 +97,10 @@ def test_the_pretrained_minilm_encoder_is_an_option_that_says_how_to_get_it(tmp_
         pytest.skip("the optional extra text-minilm is not installed")
     run = tmp_path / "run"
     assert main([*args, "--out", str(run)]) == 0
+    with monkeypatch.context() as m:  # the run, loaded where the extra is missing: the same line
+        m.setattr(captions, "minilm_installed", lambda: False)
+        assert main(["sample", str(run), "--text", "a thin one", "-o", str(tmp_path / "no.png")]) == 2
+        assert "pip install 'saddlepoint[text-minilm]'" in capsys.readouterr().err
     assert json.loads((run / "run.json").read_text())["text_encoder"].startswith("all-MiniLM-L6-v2")
     latest = (run / "checkpoints" / (run / "checkpoints" / "latest").read_text().strip())
     saved = [k for k in load_file(str(latest / "weights.safetensors")) if k.startswith("text_encoder.")]

@@ -6,7 +6,9 @@
   phrasing drawn at random — so the data is plain ``data=mnist``.  The generator's sentences for a step are the
   real batch's own captions in another order (the sentences of the data, as the paper draws them).
 * **The sentence encoder** is trained here on the captions (no download) and kept in the run's checkpoints, so a
-  run samples with the encoder it trained with (``text_encoder`` in run.json says which).
+  run samples with the encoder it trained with (``text_encoder`` in run.json says which); ``text_encoder=minilm``
+  uses the pretrained all-MiniLM-L6-v2 of the optional extra ``text-minilm`` instead (only its reading heads are
+  kept in the checkpoints).
 * **The players**: the generator takes [z, sentence vector]; the critic reads the sentence by projection
   (Miyato & Koyama 2018; the paper concatenates it to a 4×4 feature map).  **Matching-aware**: the critic's fake
   side holds both (G(z, t), t) and (real x, a sentence of another image), half each, as the paper's CLS loss.
@@ -134,6 +136,11 @@ class TextCondition:
         if cfg.data != "mnist":
             raise RunError(f"conditional=text captions MNIST digits from what is measured on them; data={cfg.data} "
                            "has no captions: use data=mnist")
+        if cfg.text_encoder == "minilm":  # also a saved run loaded where the extra is missing
+            from ..data.captions import MINILM_MISSING, minilm_installed
+
+            if not minilm_installed():
+                raise RunError(MINILM_MISSING)
         return cls(load_text_encoder(cfg.text_encoder), caption_cuts(), cfg.text_cls, cfg.text_int)
 
     @property
