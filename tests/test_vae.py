@@ -66,6 +66,22 @@ def test_keys_that_do_not_fit_are_refused(overrides, match):
         resolve_config("grid25-vae", overrides)
 
 
+@pytest.mark.parametrize("overrides, match", [
+    (["vae_net=conv"], "vae_net=conv needs images with an even side above 8 and data=grid25 holds 2-D points"),
+    (["vae_channels=16"], "vae_channels sets the width of vae_net=conv"),
+])
+def test_conv_keys_that_do_not_fit_are_refused(overrides, match):
+    with pytest.raises(ConfigError, match=match):
+        resolve_config("grid25-vae", overrides)
+
+
+def test_image_keys_that_do_not_fit_are_refused():
+    with pytest.raises(ConfigError, match="is read at image_size=7; use vae_net=mlp or image_size=28"):
+        resolve_config("mnist-vae", ["vae_net=conv", "image_size=7"])
+    with pytest.raises(ConfigError, match="likelihood_scale fixes the scale of the Gaussian likelihood"):
+        resolve_config("mnist-vae", ["likelihood_scale=0.1"])  # the recipe scores Bernoulli pixels
+
+
 def test_a_vae_key_on_a_gan_is_refused():
     with pytest.raises(ConfigError, match="beta belongs to family=vae, not family=gan"):
         resolve_config("grid25", ["beta=2"])
@@ -85,6 +101,43 @@ def test_an_image_vae_binarizes_trains_samples_and_resumes_exactly(tmp_path, tin
     for args in (["sample", str(whole.run_dir), "-o", str(tmp_path / "s.png")],
                  ["interpolate", str(whole.run_dir), "-o", str(tmp_path / "i.png")], ["evaluate", str(whole.run_dir)]):
         assert main(args) == 0, capsys.readouterr().err
+
+
+def test_conv_players_train_resume_and_keep_a_fixed_gaussian_scale(tmp_path, tiny_npz):
+    over = [f"data={tiny_npz}", "z_dim=4", *SMALL, "steps=6", "checkpoint_every=3", "vae_net=conv",
+            "vae_channels=4", "vae_activation=relu", "likelihood=gaussian", "binarize=false", "likelihood_scale=0.2"]
+    _, cfg = resolve_config("mnist-vae", over)
+    model = build(cfg)
+    assert any(isinstance(m, torch.nn.Conv2d) for m in model.E.modules())
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.G.modules())
+    assert "log_scale" not in dict(model.G.named_parameters())  # fixed: not trained
+    before = [p.detach().clone() for p in model.E.parameters()]
+    model.train_step()
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.E.parameters()))  # gradients reach every layer
+    assert float(model.G.log_scale.exp()) == pytest.approx(0.2)
+    whole, a = resumed_equals_whole(cfg, tmp_path, 3)
+    assert float(load_run(whole.run_dir).G.log_scale.exp()) == pytest.approx(0.2)
+    assert main(["evaluate", str(whole.run_dir), "--metrics", "nll", "--nll-samples", "8"]) == 0
+
+
+def test_the_conditional_conv_decoder_reads_the_label_at_every_layer(tiny_npz):
+    _, cfg = resolve_config("mnist-cvae", [f"data={tiny_npz}", "z_dim=4", *SMALL, "vae_net=conv", "vae_channels=4"])
+    model = build(cfg)
+    ups = [m for m in model.G.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert [m.in_channels for m in ups] == [8 + 4, 4 + 4]  # the feature maps and the 4 classes' one-hot channels
+    z = torch.zeros(2, 4)
+    assert not torch.allclose(model.decode(z, torch.tensor([0, 0])), model.decode(z, torch.tensor([2, 2])))
+
+
+def test_precision_bf16_is_used_by_the_vae_not_ignored(tiny_npz):
+    seen = []
+    over = [f"data={tiny_npz}", "z_dim=4", *SMALL, "vae_net=conv", "vae_channels=4"]
+    for precision in ("fp32", "bf16"):
+        model = build(resolve_config("mnist-vae", [*over, f"precision={precision}"])[1])
+        hook = model.G.register_forward_hook(lambda m, i, out: seen.append(out.dtype))
+        model.train_step()
+        hook.remove()
+    assert seen == [torch.float32, torch.bfloat16]
 
 
 # --- the held-out likelihood -------------------------------------------------------------------------------------

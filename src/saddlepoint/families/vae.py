@@ -28,9 +28,9 @@ from torch.nn import functional as F
 
 from ..distributed import Dist, wrap
 from ..keys import ConfigError, config_section, key
-from ..nets.vae import Decoder, GaussianEncoder
+from ..nets.vae import ConvDecoder, ConvEncoder, Decoder, GaussianEncoder, conv_stages
 from ..runs import RunError
-from .base import EVAL_SEED, Family, adam, eval_mode
+from .base import EVAL_SEED, Family, adam, eval_mode, resolve_precision
 from .classcond import ClassLabels
 from .registry import register_family
 
@@ -46,9 +46,15 @@ class VAEKeys:
                                                   "IWAE paper's MNIST model: 200, 200)")
     vae_activation: Literal["tanh", "softplus", "relu"] = key(
         "tanh", "the hidden layers' units (tanh: the IWAE paper's; softplus: the CSGM paper's VAE)")
+    vae_net: Literal["mlp", "conv"] = key(
+        "mlp", "the players: mlp (fully connected) or conv (images: strided 4×4 convolutions halving the side to 8 or "
+               "7 pixels, then the vae_hidden layers; the decoder mirrors it)")
+    vae_channels: int = key(32, "vae_net=conv: channels of the first convolution, doubling at each halving", min=1)
     likelihood: Literal["auto", "bernoulli", "gaussian"] = key(
         "auto", "p(x | z): bernoulli (binary pixels) or gaussian (one learned scale); auto = bernoulli with binarize, "
                 "gaussian otherwise (grey or colour images, 2-D points)")
+    likelihood_scale: float = key(0.0, "likelihood=gaussian: the fixed standard deviation of p(x | z) in the players' "
+                                       "units (pixels in [-1, 1]); 0 = one scale learned with the players", min=0)
     binarize: bool = key(False, "bernoulli: draw binary pixels from the grey levels at every pass (dynamic "
                                 "binarization, the IWAE paper's protocol); the encoder reads the drawn pixels")
     beta: float = key(1.0, "weight of the KL term (β-VAE; 1 = the ELBO)", min=0)
@@ -92,9 +98,20 @@ class VAE(Family):
             self.condition = VAELabels(self.classes)
         labels = self.classes if cfg.cvae else 0
         shape = (self.channels, cfg.image_size, cfg.image_size) if self.images else (self.channels,)
-        self.E = GaussianEncoder(shape, cfg.vae_hidden, cfg.z_dim, labels, cfg.vae_activation).to(self.device)
-        self.G = Decoder(cfg.z_dim, tuple(reversed(cfg.vae_hidden)), shape, self.bernoulli, labels,
-                         cfg.vae_activation).to(self.device)
+        hidden, back = tuple(cfg.vae_hidden), tuple(reversed(cfg.vae_hidden))
+        if cfg.vae_net == "conv":
+            self.E = ConvEncoder(shape, hidden, cfg.z_dim, labels, cfg.vae_activation, cfg.vae_channels)
+            self.G = ConvDecoder(cfg.z_dim, back, shape, self.bernoulli, labels, cfg.vae_activation, cfg.vae_channels)
+        else:
+            self.E = GaussianEncoder(shape, hidden, cfg.z_dim, labels, cfg.vae_activation)
+            self.G = Decoder(cfg.z_dim, back, shape, self.bernoulli, labels, cfg.vae_activation)
+        if not self.bernoulli and cfg.likelihood_scale > 0:  # a fixed scale: a buffer, not a parameter
+            del self.G.log_scale
+            self.G.register_buffer("log_scale", torch.tensor(math.log(cfg.likelihood_scale)))
+        self.E.to(self.device), self.G.to(self.device)
+        # The players' forward passes in the precision asked for; auto is float32 (the bound's sums and the test
+        # likelihood are kept in float32; bf16 only where asked)
+        self.precision = resolve_precision(cfg, self.device, mlp=True)
         self._averages()
         self.opt = adam([*self.E.parameters(), *self.G.parameters()], cfg.lr_g, cfg)
         self.E_run, self.G_run = wrap(self.E, self.dist, self.device), wrap(self.G, self.dist, self.device)
@@ -165,7 +182,8 @@ class VAE(Family):
 
     def train_step(self) -> dict[str, Tensor]:
         x, y = self._batch()
-        terms = self.bound(x, self.cfg.iwae_k, self.kl_weight(), y=y)
+        with torch.autocast(self.device.type, dtype=self.precision, enabled=self.precision != torch.float32):
+            terms = self.bound(x, self.cfg.iwae_k, self.kl_weight(), y=y)
         loss = terms["loss"].mean()  # min −ELBO: ascend the bound on log p(x)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -340,7 +358,16 @@ class VAE(Family):
         if not cfg.vae_hidden or min(cfg.vae_hidden) < 1:
             raise ConfigError(f"vae_hidden={list(cfg.vae_hidden)} must be layer widths of at least 1, e.g. [200,200]")
         if cfg.precision == "fp16":
-            raise ConfigError("family=vae has no loss scaling for fp16; use precision=fp32")
+            raise ConfigError("family=vae has no loss scaling for fp16; use precision=fp32 or bf16")
+        if cfg.vae_net == "conv" and (toy or conv_stages(cfg.image_size) == 0):
+            raise ConfigError(f"vae_net=conv needs images with an even side above 8 and data={cfg.data} "
+                              + ("holds 2-D points" if toy else f"is read at image_size={cfg.image_size}")
+                              + "; use vae_net=mlp" + ("" if toy else " or image_size=28, 32 or 64"))
+        if cfg.vae_net == "mlp" and cfg.vae_channels != VAEKeys.vae_channels:
+            raise ConfigError("vae_channels sets the width of vae_net=conv players; remove it or add vae_net=conv")
+        if cfg.likelihood_scale and (cfg.likelihood == "bernoulli" or cfg.binarize):
+            raise ConfigError("likelihood_scale fixes the scale of the Gaussian likelihood, and this run scores "
+                              "Bernoulli pixels; remove it or use likelihood=gaussian without binarize")
 
 
 def _require_binary(data, name: str) -> None:

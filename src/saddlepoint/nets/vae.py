@@ -1,8 +1,9 @@
 """The players of a variational autoencoder: an encoder q(z | x) = N(μ(x), diag σ²(x)) and a decoder whose
 output parametrizes p(x | z) (Kingma & Welling 2014).  Fully connected with tanh units, as the IWAE paper's
 one-stochastic-layer MNIST model (784-200-200-50, Burda et al. 2016) by default, or softplus / ReLU units (the CSGM
-paper's 784-500-500-20 softplus VAE, Bora et al. 2017); with ``classes``, each also reads the one-hot label (the
-conditional VAE)."""
+paper's 784-500-500-20 softplus VAE, Bora et al. 2017), or convolutional for images (:class:`ConvEncoder`,
+:class:`ConvDecoder`: strided 4×4 convolutions that halve the side down to 8 or 7 pixels, then the same fully
+connected layers); with ``classes``, each also reads the one-hot label (the conditional VAE)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-__all__ = ["GaussianEncoder", "Decoder"]
+__all__ = ["GaussianEncoder", "Decoder", "ConvEncoder", "ConvDecoder", "conv_stages"]
 
 
 ACTIVATIONS = {"tanh": nn.Tanh, "softplus": nn.Softplus, "relu": nn.ReLU}
@@ -52,6 +53,56 @@ class GaussianEncoder(nn.Module):
         return mu, logvar
 
 
+def conv_stages(side: int) -> int:
+    """How many stride-2 stages the convolutional players take on an image of this side: halve while the side is
+    even and above 8 (28 → 14 → 7: 2; 32 → 16 → 8: 2; 64: 3); 0 means the side does not suit them."""
+    n = 0
+    while side % 2 == 0 and side > 8:
+        side, n = side // 2, n + 1
+    return n
+
+
+def _label_maps(h: Tensor, y: Tensor | None, classes: int) -> Tensor:
+    """Feature maps ``h`` (B, C, H, W) with the one-hot label appended as ``classes`` constant channels."""
+    if not classes:
+        return h
+    onehot = F.one_hot(y.long(), classes).to(h.dtype)
+    return torch.cat([h, onehot[:, :, None, None].expand(-1, -1, *h.shape[2:])], dim=1)
+
+
+def _conv_widths(channels: int, stages: int) -> list[int]:
+    """The feature maps' channels after each stage: ``channels``, doubling, at most 8×."""
+    return [channels * min(2 ** i, 8) for i in range(stages)]
+
+
+class ConvEncoder(nn.Module):
+    """x (B, C, S, S) [and its label y (B,)] → (μ, log σ²): strided 4×4 convolutions, each halving the side (see
+    :func:`conv_stages`), then the fully connected ``hidden`` layers (the label appended to their input; the
+    decoder, which must draw the digit from it, reads it at every layer)."""
+
+    def __init__(self, in_shape: tuple[int, ...], hidden: tuple[int, ...], latent: int, classes: int = 0,
+                 activation: str = "relu", channels: int = 32):
+        super().__init__()
+        c, side = in_shape[0], in_shape[-1]
+        stages = conv_stages(side)
+        if len(in_shape) != 3 or in_shape[1] != side or stages == 0:
+            raise ValueError(f"convolutional players need square images with an even side above 8, not {in_shape}")
+        layers: list[nn.Module] = []
+        for w in _conv_widths(channels, stages):
+            layers += [nn.Conv2d(c, w, 4, 2, 1), ACTIVATIONS[activation]()]
+            c = w
+        self.classes = classes
+        self.features = nn.Sequential(*layers, nn.Flatten())
+        d = c * (side >> stages) ** 2 + classes
+        self.body = _mlp([d, *hidden], activation)
+        self.head = nn.Linear(hidden[-1] if hidden else d, 2 * latent)
+
+    def forward(self, x: Tensor, y: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        h = _with_label(self.features(x), y, self.classes)
+        mu, logvar = self.head(self.body(h)).chunk(2, dim=1)
+        return mu, logvar
+
+
 class Decoder(nn.Module):
     """z (B, latent) → the parameters of p(x | z): ``logits`` of independent Bernoulli pixels, or the mean of a
     Gaussian with one learned scale (``log_scale``).  ``forward`` gives the mean of p(x | z) in data units
@@ -76,3 +127,36 @@ class Decoder(nn.Module):
         if raw:
             return p
         return 2 * torch.sigmoid(p) - 1 if self.bernoulli else p
+
+
+class ConvDecoder(Decoder):
+    """:class:`Decoder` with the mirror of :class:`ConvEncoder`: z [and the label] through the fully connected
+    ``hidden`` layers to the smallest feature map, then strided 4×4 transposed convolutions that double its side
+    up to the image's, each also reading the label as constant channels (conditional DCGAN-style)."""
+
+    def __init__(self, latent: int, hidden: tuple[int, ...], out_shape: tuple[int, ...], bernoulli: bool,
+                 classes: int = 0, activation: str = "relu", channels: int = 32):
+        nn.Module.__init__(self)
+        self.z_dim, self.out_shape, self.bernoulli, self.classes = latent, tuple(out_shape), bernoulli, classes
+        c_out, side = out_shape[0], out_shape[-1]
+        stages = conv_stages(side)
+        if len(out_shape) != 3 or out_shape[1] != side or stages == 0:
+            raise ValueError(f"convolutional players need square images with an even side above 8, not {out_shape}")
+        widths = _conv_widths(channels, stages)[::-1]
+        self.map_shape = (widths[0], side >> stages, side >> stages)
+        self.body = _mlp([latent + classes, *hidden], activation)
+        self.head = nn.Sequential(nn.Linear(hidden[-1] if hidden else latent + classes, math.prod(self.map_shape)),
+                                  ACTIVATIONS[activation]())
+        # with labels, the one-hot label is appended as constant channels to every transposed convolution's input
+        self.upsample = nn.ModuleList(nn.ConvTranspose2d(w_in + classes, w_out, 4, 2, 1)
+                                      for w_in, w_out in zip(widths, [*widths[1:], c_out]))
+        self.unit = ACTIVATIONS[activation]()
+        self.log_scale = nn.Parameter(torch.zeros(())) if not bernoulli else None
+
+    def params(self, z: Tensor, y: Tensor | None = None) -> Tensor:
+        h = self.head(self.body(_with_label(z, y, self.classes))).view(z.shape[0], *self.map_shape)
+        for i, up in enumerate(self.upsample):
+            h = up(_label_maps(h, y, self.classes))
+            if i < len(self.upsample) - 1:  # no unit after the last: its output is the parameters
+                h = self.unit(h)
+        return h
