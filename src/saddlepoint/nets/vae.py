@@ -62,6 +62,14 @@ def conv_stages(side: int) -> int:
     return n
 
 
+def _image_stages(shape: tuple[int, ...]) -> int:
+    """:func:`conv_stages` of a (C, S, S) image shape, or ValueError where it does not suit the players."""
+    stages = conv_stages(shape[-1])
+    if len(shape) != 3 or shape[1] != shape[2] or stages == 0:
+        raise ValueError(f"convolutional players need square images with an even side above 8, not {tuple(shape)}")
+    return stages
+
+
 def _label_maps(h: Tensor, y: Tensor | None, classes: int) -> Tensor:
     """Feature maps ``h`` (B, C, H, W) with the one-hot label appended as ``classes`` constant channels."""
     if not classes:
@@ -84,9 +92,7 @@ class ConvEncoder(nn.Module):
                  activation: str = "relu", channels: int = 32):
         super().__init__()
         c, side = in_shape[0], in_shape[-1]
-        stages = conv_stages(side)
-        if len(in_shape) != 3 or in_shape[1] != side or stages == 0:
-            raise ValueError(f"convolutional players need square images with an even side above 8, not {in_shape}")
+        stages = _image_stages(in_shape)
         layers: list[nn.Module] = []
         for w in _conv_widths(channels, stages):
             layers += [nn.Conv2d(c, w, 4, 2, 1), ACTIVATIONS[activation]()]
@@ -139,9 +145,7 @@ class ConvDecoder(Decoder):
         nn.Module.__init__(self)
         self.z_dim, self.out_shape, self.bernoulli, self.classes = latent, tuple(out_shape), bernoulli, classes
         c_out, side = out_shape[0], out_shape[-1]
-        stages = conv_stages(side)
-        if len(out_shape) != 3 or out_shape[1] != side or stages == 0:
-            raise ValueError(f"convolutional players need square images with an even side above 8, not {out_shape}")
+        stages = _image_stages(out_shape)
         widths = _conv_widths(channels, stages)[::-1]
         self.map_shape = (widths[0], side >> stages, side >> stages)
         self.body = _mlp([latent + classes, *hidden], activation)
