@@ -5,6 +5,7 @@ Parts (each prints its table with the published rows beside ours, REFERENCES.md 
 
     python benchmarks/vae.py nll --jsonl vae.jsonl --out runs/       # mnist-vae and mnist-iwae, test NLL, k = 5000
     python benchmarks/vae.py nll --steps 60000 --recipe mnist-vae     # a longer VAE
+    python benchmarks/vae.py nll --recipe mnist-vae --set vae_net=conv --set vae_activation=relu --set "vae_hidden=[256]"
     python benchmarks/vae.py beta --steps 5000                        # β ∈ {0.25, …, 8}: rate and distortion
     python benchmarks/vae.py cvae                                     # the classifier's accuracy on asked labels
     python benchmarks/vae.py cvae --beta 1 --beta 4 --set vae_net=mlp  # … at other β, with other players
@@ -77,17 +78,18 @@ def part_nll(args) -> list[dict]:
     rows = []
     for recipe in args.recipe or ["mnist-vae", "mnist-iwae"]:
         t0 = time.time()
-        summary, model = _run(recipe, [], args, recipe, args.run)
+        summary, model = _run(recipe, args.set or [], args, recipe, args.run)
         t1 = time.time()
         ev = model.test_nll(args.nll_samples, args.nll_images, progress=sys.stderr.isatty())
-        _add(rows, args, {"part": "nll", "recipe": recipe, "iwae_k": model.cfg.iwae_k, "steps": summary["steps"],
-                     "epochs": round(summary["steps"] * model.cfg.batch_size / 60_000, 1),
-                     "train_seconds": round(summary["seconds"]), "threads": args.threads,
-                     "nll": round(ev["nll"], 2), "nll_se": round(ev["nll_se"], 2), "bits_per_dim": round(
-                         ev["bits_per_dim"], 4), "nll_samples": ev["nll_samples"], "nll_images": ev["nll_images"],
-                     "eval_seconds": round(time.time() - t1), "active_units": model.evaluate(2000)["active_units"],
-                     "protocol": ev["nll_protocol"], "machine": _machine(args.threads),
-                     "wall_seconds": round(time.time() - t0)})
+        _add(rows, args, {"part": "nll", "recipe": recipe, "players": model.cfg.vae_net, "iwae_k": model.cfg.iwae_k,
+                          "steps": summary["steps"],
+                          "epochs": round(summary["steps"] * model.cfg.batch_size / 60_000, 1),
+                          "train_seconds": round(summary["seconds"]), "threads": args.threads,
+                          "nll": round(ev["nll"], 2), "nll_se": round(ev["nll_se"], 2),
+                          "bits_per_dim": round(ev["bits_per_dim"], 4), "nll_samples": ev["nll_samples"],
+                          "nll_images": ev["nll_images"], "eval_seconds": round(time.time() - t1),
+                          "active_units": model.evaluate(2000)["active_units"], "protocol": ev["nll_protocol"],
+                          "machine": _machine(args.threads), "wall_seconds": round(time.time() - t0)})
     return rows
 
 
@@ -96,7 +98,8 @@ def table_nll(rows: list[dict]) -> str:
              "k, images |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         bound = "ELBO" if r["iwae_k"] == 1 else f"IWAE k={r['iwae_k']}"
-        lines.append(f"| {r['recipe']} | {bound} | {r['steps']} ({r['epochs']}) | {r['train_seconds']} s, "
+        players = " (conv players)" if r.get("players") == "conv" else ""
+        lines.append(f"| {r['recipe']}{players} | {bound} | {r['steps']} ({r['epochs']}) | {r['train_seconds']} s, "
                      f"{r['threads']} thr | {r['nll']:.2f} ± {r['nll_se']:.2f} | {r['bits_per_dim']:.4f} | "
                      f"{r['active_units']} | {r['nll_samples']}, {r['nll_images']} |")
     return "\n".join(lines) + "\n\n" + PUBLISHED_NLL
@@ -355,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
                    "the recipe at each of these β (default its own)")
     p.add_argument("--figure", action="store_true", help="cvae: draw each run's codes under every label into "
                    "benchmarks/figures")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="cvae: override a key of the recipe")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="nll, cvae: override a key of the recipe")
     p.add_argument("--amount", type=float, action="append", help="attribute: these amounts (default 0.5 … 2)")
     p.add_argument("--seeds", type=int, default=3, help="grid: seeds")
     p.add_argument("--nll-samples", type=int, default=5000)
