@@ -60,17 +60,10 @@ def test_training_raises_the_bound_and_uses_the_latent():
     (["likelihood=bernoulli"], "holds 2-D points"),
     (["binarize=true"], "binarize draws binary pixels"),
     (["noise=uniform"], "standard normal"),
-])
-def test_keys_that_do_not_fit_are_refused(overrides, match):
-    with pytest.raises(ConfigError, match=match):
-        resolve_config("grid25-vae", overrides)
-
-
-@pytest.mark.parametrize("overrides, match", [
     (["vae_net=conv"], "vae_net=conv needs images with an even side above 8 and data=grid25 holds 2-D points"),
     (["vae_channels=16"], "vae_channels sets the width of vae_net=conv"),
 ])
-def test_conv_keys_that_do_not_fit_are_refused(overrides, match):
+def test_keys_that_do_not_fit_are_refused(overrides, match):
     with pytest.raises(ConfigError, match=match):
         resolve_config("grid25-vae", overrides)
 
