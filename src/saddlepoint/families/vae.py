@@ -51,8 +51,8 @@ class VAEKeys:
                "7 pixels, then the vae_hidden layers; the decoder mirrors it)")
     vae_channels: int = key(32, "vae_net=conv: channels of the first convolution, doubling at each halving", min=1)
     likelihood: Literal["auto", "bernoulli", "gaussian"] = key(
-        "auto", "p(x | z): bernoulli (binary pixels) or gaussian (one learned scale); auto = bernoulli with binarize, "
-                "gaussian otherwise (grey or colour images, 2-D points)")
+        "auto", "p(x | z): bernoulli (binary pixels) or gaussian (its scale learned, or fixed by likelihood_scale); "
+                "auto = bernoulli with binarize, gaussian otherwise (grey or colour images, 2-D points)")
     likelihood_scale: float = key(0.0, "likelihood=gaussian: the fixed standard deviation of p(x | z) in the players' "
                                        "units (pixels in [-1, 1]); 0 = one scale learned with the players", min=0)
     binarize: bool = key(False, "bernoulli: draw binary pixels from the grey levels at every pass (dynamic "
