@@ -179,7 +179,7 @@ def part_cvae(args) -> list[dict]:
     from saddlepoint.metrics.images import evaluate_images
 
     rows = []
-    for beta in (args.beta or [None]) if not args.run else [None]:
+    for beta in args.beta or [None]:
         over = [*(args.set or []), *([f"beta={beta:g}"] if beta is not None else [])]
         name = "mnist-cvae" + "".join(f"-{o.replace('=', '')}" for o in over)
         summary, model = _run("mnist-cvae", over, args, name, args.run)
@@ -369,6 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jsonl", help="append each result to this file as it finishes")
     p.add_argument("--table-from", metavar="JSONL", help="print the table from earlier --jsonl results")
     args = p.parse_args(argv)
+    if args.run and (args.set or (args.beta and args.part == "cvae")):
+        p.error("--run measures a trained run as it is, and --set / --beta train new ones: give one or the other")
     run, table = PARTS[args.part]
     if args.table_from:
         print(table([r for r in read_rows(args.table_from) if r.get("part") == args.part]))

@@ -101,13 +101,11 @@ class VAE(Family):
         hidden, back = tuple(cfg.vae_hidden), tuple(reversed(cfg.vae_hidden))
         if cfg.vae_net == "conv":
             self.E = ConvEncoder(shape, hidden, cfg.z_dim, labels, cfg.vae_activation, cfg.vae_channels)
-            self.G = ConvDecoder(cfg.z_dim, back, shape, self.bernoulli, labels, cfg.vae_activation, cfg.vae_channels)
+            self.G = ConvDecoder(cfg.z_dim, back, shape, self.bernoulli, labels, cfg.vae_activation, cfg.vae_channels,
+                                 cfg.likelihood_scale)
         else:
             self.E = GaussianEncoder(shape, hidden, cfg.z_dim, labels, cfg.vae_activation)
-            self.G = Decoder(cfg.z_dim, back, shape, self.bernoulli, labels, cfg.vae_activation)
-        if not self.bernoulli and cfg.likelihood_scale > 0:  # a fixed scale: a buffer, not a parameter
-            del self.G.log_scale
-            self.G.register_buffer("log_scale", torch.tensor(math.log(cfg.likelihood_scale)))
+            self.G = Decoder(cfg.z_dim, back, shape, self.bernoulli, labels, cfg.vae_activation, cfg.likelihood_scale)
         self.E.to(self.device), self.G.to(self.device)
         # The players' forward passes in the precision asked for; auto is float32 (the bound's sums and the test
         # likelihood are kept in float32; bf16 only where asked)

@@ -111,17 +111,30 @@ class ConvEncoder(nn.Module):
 
 class Decoder(nn.Module):
     """z (B, latent) → the parameters of p(x | z): ``logits`` of independent Bernoulli pixels, or the mean of a
-    Gaussian with one learned scale (``log_scale``).  ``forward`` gives the mean of p(x | z) in data units
-    (images: pixels in [−1, 1]; 2-D points: the decoded mean, without the observation noise), so the decoder
-    samples and is averaged like any generator."""
+    Gaussian whose scale (``log_scale``) is learned, or fixed with ``scale`` > 0 (a buffer).  ``forward`` gives the
+    mean of p(x | z) in data units (images: pixels in [−1, 1]; 2-D points: the decoded mean, without the observation
+    noise), so the decoder samples and is averaged like any generator."""
 
     def __init__(self, latent: int, hidden: tuple[int, ...], out_shape: tuple[int, ...], bernoulli: bool,
-                 classes: int = 0, activation: str = "tanh"):
+                 classes: int = 0, activation: str = "tanh", scale: float = 0.0):
         super().__init__()
-        self.z_dim, self.out_shape, self.bernoulli, self.classes = latent, tuple(out_shape), bernoulli, classes
+        self._output(latent, out_shape, bernoulli, classes)
         self.body = _mlp([latent + classes, *hidden], activation)
         self.head = nn.Linear(hidden[-1] if hidden else latent, math.prod(self.out_shape))
-        self.log_scale = nn.Parameter(torch.zeros(())) if not bernoulli else None
+        self._scale(scale)
+
+    def _output(self, latent: int, out_shape: tuple[int, ...], bernoulli: bool, classes: int) -> None:
+        self.z_dim, self.out_shape, self.bernoulli, self.classes = latent, tuple(out_shape), bernoulli, classes
+
+    def _scale(self, scale: float) -> None:
+        """The Gaussian's log σ: learned from 0, or fixed at log ``scale``; none for Bernoulli pixels.  Registered
+        last, after the layers, so the parameters keep their order (an optimizer's saved state follows it)."""
+        if self.bernoulli:
+            self.log_scale = None
+        elif scale > 0:
+            self.register_buffer("log_scale", torch.tensor(math.log(scale)))
+        else:
+            self.log_scale = nn.Parameter(torch.zeros(()))
 
     def params(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         """(B, *out_shape): Bernoulli logits, or the Gaussian's mean (a conditional decoder: given labels y)."""
@@ -141,9 +154,9 @@ class ConvDecoder(Decoder):
     up to the image's, each also reading the label as constant channels (conditional DCGAN-style)."""
 
     def __init__(self, latent: int, hidden: tuple[int, ...], out_shape: tuple[int, ...], bernoulli: bool,
-                 classes: int = 0, activation: str = "relu", channels: int = 32):
-        nn.Module.__init__(self)
-        self.z_dim, self.out_shape, self.bernoulli, self.classes = latent, tuple(out_shape), bernoulli, classes
+                 classes: int = 0, activation: str = "relu", channels: int = 32, scale: float = 0.0):
+        nn.Module.__init__(self)  # its own layers in place of the fully connected decoder's
+        self._output(latent, out_shape, bernoulli, classes)
         c_out, side = out_shape[0], out_shape[-1]
         stages = _image_stages(out_shape)
         widths = _conv_widths(channels, stages)[::-1]
@@ -155,7 +168,7 @@ class ConvDecoder(Decoder):
         self.upsample = nn.ModuleList(nn.ConvTranspose2d(w_in + classes, w_out, 4, 2, 1)
                                       for w_in, w_out in zip(widths, [*widths[1:], c_out]))
         self.unit = ACTIVATIONS[activation]()
-        self.log_scale = nn.Parameter(torch.zeros(())) if not bernoulli else None
+        self._scale(scale)
 
     def params(self, z: Tensor, y: Tensor | None = None) -> Tensor:
         h = self.head(self.body(_with_label(z, y, self.classes))).view(z.shape[0], *self.map_shape)
