@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from saddlepoint.config import ConfigError, resolve_config
-from saddlepoint.nets.progan import Growth, ProCritic, ProGenerator, set_growth_step
+from saddlepoint.nets.progan import Growth, ProCritic, ProGenerator, at_current_resolution, set_growth_step, widths
+from saddlepoint.penalties import gradient_penalty
 
 
 def test_the_schedule_counts_images_stable_then_fade_then_stable():
@@ -38,6 +39,62 @@ def test_a_new_block_starts_invisible_in_both_players():
         shown = G.show(x)
         assert torch.allclose(_at(D, 1)(shown), D(x), atol=1e-5)
         assert torch.equal(shown[..., ::4, ::4].repeat_interleave(4, -1).repeat_interleave(4, -2), shown)
+
+
+def test_channels_halve_as_the_side_doubles():
+    assert widths(128, 2) == [128, 64, 32] and widths(16, 2) == [16, 8, 8]
+    growth = Growth(levels=2, fade=32, stable=32, batch=16)
+    G, D = ProGenerator(8, 1, 28, 64, growth), ProCritic(1, 28, 32, growth)
+    assert [rgb.in_channels for rgb in G.to_rgb] == [64, 32, 16]
+    assert [rgb.out_channels for rgb in D.from_rgb] == [32, 16, 8]
+    with torch.no_grad():  # every level runs, fading in or not
+        for step in range(0, 16, 3):
+            assert _at(G, step)(torch.randn(2, 8)).shape == (2, 1, 28, 28)
+            assert _at(D, step)(torch.randn(4, 1, 28, 28)).shape == (4,)
+
+
+def _grad_norm(D, x):
+    x = x.clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(D(x).sum(), x)
+    return g.flatten(1).norm(dim=1)
+
+
+def test_the_gradient_penalty_is_measured_where_the_critic_reads():
+    torch.manual_seed(0)
+    growth = Growth(levels=2, fade=32, stable=32, batch=16)
+    D = _at(ProCritic(1, 28, 16, growth), 0)  # reads 7 px
+    small = torch.randn(8, 1, 7, 7)
+    full = small.repeat_interleave(4, -1).repeat_interleave(4, -2)  # a generator's enlarged 7 px picture
+    assert torch.allclose(D(full), D(small), atol=1e-5)
+    # a gradient spread over 16 copies of each pixel: its norm at full size is a quarter of the paper's
+    assert torch.allclose(_grad_norm(D, small), 4 * _grad_norm(D, full), rtol=1e-4)
+    real, fake = full[:4], full[4:]
+    torch.manual_seed(1)
+    ours = at_current_resolution(gradient_penalty, D)(D, real, fake)
+    torch.manual_seed(1)
+    papers = gradient_penalty(D, small[:4], small[4:])
+    torch.manual_seed(1)
+    full_size = gradient_penalty(D, real, fake)
+    assert torch.allclose(ours, papers) and not torch.allclose(ours, full_size, rtol=0.1)
+
+
+def test_a_progan_run_penalizes_its_critic_at_the_current_resolution(tmp_path):
+    from saddlepoint.trainer import build
+
+    data = tmp_path / "d.npz"
+    rng = np.random.default_rng(0)
+    np.savez(data, images=rng.integers(0, 256, (64, 28, 28, 1), dtype=np.uint8), labels=np.arange(64) % 10)
+    cfg = resolve_config("mnist-progan", [f"data={data}", "base_channels=4", "batch_size=16", "eval_every=0",
+                                          "r1=1"])[1]
+    model = build(cfg)
+    set_growth_step(model.D, 0)
+    real, fake = model.sample_real(), model.G(model.sample_noise()).detach()
+    (gp, r1), D = model.contest.penalties, model.D
+    for pen in (gp, r1):
+        torch.manual_seed(2)
+        ours = pen(D, real, fake)
+        torch.manual_seed(2)
+        assert torch.allclose(ours, pen.weight * pen.fn.__wrapped__(D, D.shrink(real), D.shrink(fake))), pen.name
 
 
 def test_progan_keys_are_refused_where_they_mean_nothing():

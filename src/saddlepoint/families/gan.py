@@ -30,7 +30,7 @@ from ..keys import ConfigError, check_choice, config_section, key
 from ..nets import PLAYERS, PlayerSpec, build_players, with_spectral_norm
 from ..nets.conditional import AuxiliaryCritic, ConditionalGenerator, LabelCritic
 from ..nets.gemm import use_gemm_convolutions
-from ..nets.progan import growth_of, set_growth_step
+from ..nets.progan import at_current_resolution, growth_of, set_growth_step
 from ..penalties import Penalty, code_consistency, gradient_penalty, mmd_to_data, orthogonal_penalty, r1_penalty
 from ..pool import HistoryPool
 from ..precision import time_call
@@ -151,10 +151,13 @@ class GANFamily(Family):
         if cfg.compile:
             G_run, D_run = torch.compile(G_run), torch.compile(D_run)
         penalties = []
+        growing_critic = growth_of(self.D)  # progressive growing: input gradients measured where the critic reads
+        slope = (lambda fn: fn) if growing_critic is None else (lambda fn: at_current_resolution(fn, growing_critic))
         if cfg.gradient_penalty > 0:
-            penalties.append(Penalty("gradient_penalty", gradient_penalty, cfg.gradient_penalty, cfg.penalty_every))
+            penalties.append(Penalty("gradient_penalty", slope(gradient_penalty), cfg.gradient_penalty,
+                                     cfg.penalty_every))
         if cfg.r1 > 0:
-            penalties.append(Penalty("r1", r1_penalty, cfg.r1, cfg.penalty_every))
+            penalties.append(Penalty("r1", slope(r1_penalty), cfg.r1, cfg.penalty_every))
         if cfg.info_consistency > 0:
             penalties.append(Penalty("code_consistency", code_consistency(cfg.info_categorical, cfg.info_codes),
                                      cfg.info_consistency, cfg.penalty_every, reads_aux=True))
