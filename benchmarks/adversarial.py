@@ -46,12 +46,14 @@ def run(args) -> list[dict]:
     rows, examples = [], {}
     for name in args.classifiers:
         f = load_classifier(name)
+        guard_names = [g for g in args.guard if g != name]
+        guards = [load_classifier(g) for g in guard_names]
         t0 = time.perf_counter()
         totals = {"attempts": 0, "success": 0, "judged": 0, "judge_in_success": 0, "aux": 0}
         shown = []
         for source in range(10):
             result = attack(exp, f, source, None, args.per_source, settings, lam1=args.lambda_bound,
-                            progress=sys.stderr.isatty())
+                            progress=sys.stderr.isatty(), guards=guards)
             rep = attack_report(result, source, None, name, judge)
             k = rep["attempts"]
             totals["attempts"] += k
@@ -83,7 +85,8 @@ def run(args) -> list[dict]:
                "judge_reads_source_in_successes": totals["judged"] / max(totals["success"], 1),
                "aux_reads_source": totals["aux"] / n, "pgd_digits": pgd_total, "pgd_success": pgd_fooled / pgd_total,
                "clean_accuracy_on_those": clean_right / pgd_total, "attack_seconds": round(attack_s, 1),
-               "pgd_seconds": round(time.perf_counter() - t0, 1), "search": f"{args.steps} steps, Adam {args.lr:g}, noise 0.01, λ₁ {args.lambda_bound:g}, λ₂ 100, ε 0.1",
+               "pgd_seconds": round(time.perf_counter() - t0, 1), "search": f"{args.steps} steps, Adam {args.lr:g}, noise 0.01, λ₁ {args.lambda_bound:g}, λ₂ 100, ε 0.1"
+                         + (f", guards {'+'.join(guard_names)}" if guard_names else ""),
                "run": args.run, "threads": args.threads, "seed": args.seed,
                "machine": platform.processor() or platform.machine()}
         record(row, args.jsonl)
@@ -145,6 +148,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--lr", type=float, default=0.01, help="the search's Adam learning rate")
     p.add_argument("--lambda-bound", type=float, default=100.0, help="λ₁ of the soft bound on z − z₀ (paper: 100)")
+    p.add_argument("--guard", action="append", default=[], metavar="CLASSIFIER",
+                   help="a classifier that must keep reading the source beside the AC-GAN's auxiliary one (repeatable; "
+                        "skipped where it is the attacked classifier)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jsonl", help="append each result to this file as it finishes")

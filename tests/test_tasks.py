@@ -338,6 +338,23 @@ def test_the_attack_fools_a_classifier_while_the_aux_head_keeps_the_class(tmp_pa
     again = attack(exp, Reads(), source=1, target=2, n=6, settings=s, lam1=0.0, lam2=0.0)
     assert torch.equal(again["z"], result["z"])  # reproducible from the seed, noise and all
 
+    class Guard(Reads):  # a guard that reads the source class 1 where the image is dark on its right half
+        def __call__(self, x):
+            right = x[..., 14:].mean((1, 2, 3))
+            return torch.stack([torch.zeros_like(right), -20 * right] + [torch.zeros_like(right)] * 8, 1)
+
+    free = attack(exp, Reads(), source=1, target=2, n=6, settings=s, lam1=0.0, lam2=1.0)
+    guarded = attack(exp, Reads(), source=1, target=2, n=6, settings=s, lam1=0.0, lam2=1.0, guards=[Guard()])
+    assert guarded["adversarial"][..., 14:].mean() < free["adversarial"][..., 14:].mean()  # the guard's term acts
+    assert guarded["guards"] == 1 and "guards" not in attack_report(free, 1, 2, "reads-left", None)
+    reads_one = Guard()(guarded["adversarial"] * 2 - 1).argmax(1) == 1
+    assert torch.equal(guarded["guards_read_source"], reads_one)
+    assert torch.equal(guarded["success"], (guarded["read"] == 2) & (guarded["aux"] == 1) & reads_one)
+    assert attack_report(guarded, 1, 2, "reads-left", None)["guards_read_source"] == float(reads_one.float().mean())
+    attacked = Reads()
+    with pytest.raises(ValueError, match="another classifier"):
+        attack(exp, attacked, source=1, target=2, n=2, settings=s, guards=[attacked])
+
 
 def test_attack_refuses_runs_and_classes_it_cannot_serve(tmp_path, tiny_npz, vae_run, capsys):
     cgan = train(resolve_config("mnist-cgan", [f"data={tiny_npz}", *ACGAN_TINY, "steps=1"])[1], out=tmp_path / "cg",
@@ -349,6 +366,8 @@ def test_attack_refuses_runs_and_classes_it_cannot_serve(tmp_path, tiny_npz, vae
                         ([str(cgan), "--source", "1"], "has none; train conditional=acgan"),
                         ([str(acgan), "--source", "1"], "read 28×28 MNIST digits"),
                         ([str(acgan), "--source", "1", "--classifier", "cifar"], "choose mnist"),
+                        ([str(acgan), "--source", "1", "--guard", "mnist"], "other than the attacked one (mnist)"),
+                        ([str(acgan), "--source", "1", "--guard", "mnist-judge"], "mnist-judge only judges"),
                         ([str(acgan), "--source", "1", "--bound", "-1"], "at least 0")):
         assert main(["attack", *args, "-o", str(out), "--quiet"]) == 2
         err = capsys.readouterr().err

@@ -397,6 +397,11 @@ def cmd_attack(args: argparse.Namespace) -> int:
     if args.classifier not in CLASSIFIERS or args.classifier == "mnist-judge":
         return _fail(f"--classifier {args.classifier}: choose mnist (the shipped classifier) or mnist-robust (trained "
                      "adversarially, PGD ε 0.3); mnist-judge only judges")
+    for guard in args.guard:
+        if guard not in CLASSIFIERS or guard in (args.classifier, "mnist-judge"):
+            return _fail(f"--guard {guard}: choose a classifier other than the attacked one ({args.classifier}) among "
+                         f"{', '.join(c for c in CLASSIFIERS if c not in (args.classifier, 'mnist-judge'))}; "
+                         "mnist-judge only judges")
     if min(args.lambda_bound, args.lambda_aux, args.bound) < 0 or args.columns < 1:
         return _fail("--lambda-bound, --lambda-aux and --bound must be at least 0, and --columns at least 1")
     try:
@@ -408,7 +413,8 @@ def cmd_attack(args: argparse.Namespace) -> int:
         f = load_classifier(args.classifier)
         judge = load_classifier("mnist-judge") if CLASSIFIERS["mnist-judge"].is_file() else None
         result = attack(exp, f, args.source, args.target, args.n, settings, args.lambda_bound, args.lambda_aux,
-                        args.bound, progress=not args.quiet and sys.stderr.isatty())
+                        args.bound, progress=not args.quiet and sys.stderr.isatty(),
+                        guards=[load_classifier(g) for g in dict.fromkeys(args.guard)])
         order = torch.argsort(result["success"].int(), descending=True, stable=True)[:args.columns]
         reads = ", ".join(str(int(v)) for v in result["read"][order][:8])
         save_rows([("start G(z₀, s)", result["start"][order]),
@@ -680,6 +686,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="λ₂ of the auxiliary classifier's cross-entropy towards the source (default 100)")
     ak.add_argument("--bound", type=float, default=0.1, help="ε: each coordinate of z moves freely within ε of z₀ "
                                                              "(default 0.1)")
+    ak.add_argument("--guard", action="append", default=[], metavar="CLASSIFIER",
+                    help="another classifier that must also keep reading the source, beside the auxiliary one (its "
+                         "cross-entropy joins the λ₂ term; repeatable; e.g. --guard mnist when attacking mnist-robust)")
     _add_search_options(ak, steps=500, lr=0.01, restarts=1, langevin=0.01)
     ak.add_argument("-o", "--out", help="output picture (default RUN/attack-CLASSIFIER-StoT.png)")
     ak.set_defaults(func=cmd_attack)

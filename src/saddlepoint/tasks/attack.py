@@ -13,13 +13,16 @@ gradient noise (variance 0.01 / (1 + t)^0.55) are the paper's.  Nothing bounds t
 not be near any test digit, which is why norm-bounded defences do not cover it.
 
 An attempt succeeds when the attacked classifier reads the target (or any class but s) and the auxiliary classifier
-reads s.  Whether a person would still see s is the question the paper put to people; here an independent judge
+reads s.  Guards (``guards``: other classifiers than the attacked one, never the judge) add their own cross-entropy
+towards s beside the auxiliary classifier's, with the same λ₂, and must read s too: the auxiliary classifier alone is
+an undefended network trained beside the generator, and the search finds images it still calls s that a person
+would not.  Whether a person would still see s is the question the paper put to people; here an independent judge
 (:mod:`saddlepoint.tasks.classifiers`, another architecture on another split, never seen by the attack) answers it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -57,13 +60,17 @@ def check_attackable(exp, source: int, target: int | None) -> LatentGenerator:
 
 def attack(exp, classifier: nn.Module, source: int, target: int | None = None, n: int = 64,
            settings: LatentSearch = SONG_SEARCH, lam1: float = 100.0, lam2: float = 100.0, eps: float = 0.1,
-           progress: bool = False) -> dict[str, Tensor]:
+           progress: bool = False, guards: Sequence[nn.Module] = ()) -> dict[str, Tensor]:
     """``n`` attempts from random codes z₀ (seeded by ``settings.seed``): the starting and final images (N, 1, 28, 28)
-    in [0, 1], what the attacked and the auxiliary classifier read in them, and which attempts succeeded."""
+    in [0, 1], what the attacked and the auxiliary classifier (and every guard) read in them, and which attempts
+    succeeded."""
     G = check_attackable(exp, source, target)
     dev = G.device
     D = exp.D.eval().requires_grad_(False)
     f = classifier.to(dev).eval().requires_grad_(False)
+    if any(g is classifier for g in guards):
+        raise ValueError("a guard must be another classifier than the attacked one")
+    guards = [g.to(dev).eval().requires_grad_(False) for g in guards]
     z0 = G.prior(n, torch.Generator().manual_seed(settings.seed)).to(dev)
     s = torch.full((n,), source, dtype=torch.long, device=dev)
 
@@ -80,6 +87,8 @@ def attack(exp, classifier: nn.Module, source: int, target: int | None = None, n
             fool = -torch.log1p(-log_p.exp().clamp(max=1 - 1e-6))
         bound = (z - z0[idx]).abs().sub(eps).clamp_min(0).mean(1)
         keep = F.cross_entropy(aux_logits(x), s[idx], reduction="none")
+        for g in guards:
+            keep = keep + F.cross_entropy(g(x * 2 - 1), s[idx], reduction="none")
         return fool + lam1 * bound + lam2 * keep
 
     found = search(loss, n, G.z_dim, settings, init=z0.cpu(), device=dev, progress=progress, desc="attack")
@@ -87,9 +96,13 @@ def attack(exp, classifier: nn.Module, source: int, target: int | None = None, n
         start, end = G(z0, s), G(found.z.to(dev), s)
         read_start, read = f(start * 2 - 1).argmax(1), f(end * 2 - 1).argmax(1)
         aux = aux_logits(end).argmax(1)
+        guarded = torch.ones_like(aux, dtype=torch.bool)
+        for g in guards:
+            guarded &= g(end * 2 - 1).argmax(1) == source
     fooled = read == target if target is not None else read != source
     return {"start": start.cpu(), "adversarial": end.cpu(), "read_start": read_start.cpu(), "read": read.cpu(),
-            "aux": aux.cpu(), "success": (fooled & (aux == source)).cpu(), "z0": z0.cpu(), "z": found.z}
+            "aux": aux.cpu(), "guards_read_source": guarded.cpu(), "guards": len(guards),
+            "success": (fooled & (aux == source) & guarded).cpu(), "z0": z0.cpu(), "z": found.z}
 
 
 def attack_report(result: dict[str, Tensor], source: int, target: int | None, classifier: str,
@@ -103,6 +116,9 @@ def attack_report(result: dict[str, Tensor], source: int, target: int | None, cl
                            "fooled_rate": float(fooled.float().mean()),
                            "aux_reads_source": float((result["aux"] == source).float().mean()),
                            "start_read_as_source": float((result["read_start"] == source).float().mean())}
+    if result.get("guards"):
+        rep["guards"] = result["guards"]
+        rep["guards_read_source"] = float(result["guards_read_source"].float().mean())
     if judge is not None:
         with torch.no_grad():
             reads = judge(result["adversarial"] * 2 - 1).argmax(1)
