@@ -6,7 +6,9 @@ class but the source).  An attempt succeeds when the attacked classifier does no
 AC-GAN's own auxiliary classifier does; it is *judged* a success when, besides, the independent judge (another
 architecture, the other half of the training digits, never seen by the attack) reads the source digit.  Beside it,
 PGD at ε = 0.3 (40 steps of 0.01, random start) on the same classifiers, on the same number of test digits of each
-source class: the fraction that the classifier read right before and wrong after.
+source class: the fraction that the classifier read right before and wrong after.  ``--guard NAME`` (repeatable)
+makes other shipped classifiers keep reading the source too, their cross-entropy in the λ₂ term (``--lambda-aux``)
+and their reading part of success; a guard is skipped where it is the attacked classifier.
 
     python benchmarks/adversarial.py --run ACGAN_RUN --per-source 20 --jsonl adv.jsonl --figure
     python benchmarks/adversarial.py --table-from adv.jsonl
@@ -53,7 +55,7 @@ def run(args) -> list[dict]:
         shown = []
         for source in range(10):
             result = attack(exp, f, source, None, args.per_source, settings, lam1=args.lambda_bound,
-                            progress=sys.stderr.isatty(), guards=guards)
+                            lam2=args.lambda_aux, progress=sys.stderr.isatty(), guards=guards)
             rep = attack_report(result, source, None, name, judge)
             k = rep["attempts"]
             totals["attempts"] += k
@@ -85,7 +87,7 @@ def run(args) -> list[dict]:
                "judge_reads_source_in_successes": totals["judged"] / max(totals["success"], 1),
                "aux_reads_source": totals["aux"] / n, "pgd_digits": pgd_total, "pgd_success": pgd_fooled / pgd_total,
                "clean_accuracy_on_those": clean_right / pgd_total, "attack_seconds": round(attack_s, 1),
-               "pgd_seconds": round(time.perf_counter() - t0, 1), "search": f"{args.steps} steps, Adam {args.lr:g}, noise 0.01, λ₁ {args.lambda_bound:g}, λ₂ 100, ε 0.1"
+               "pgd_seconds": round(time.perf_counter() - t0, 1), "search": f"{args.steps} steps, Adam {args.lr:g}, noise 0.01, λ₁ {args.lambda_bound:g}, λ₂ {args.lambda_aux:g}, ε 0.1"
                          + (f", guards {'+'.join(guard_names)}" if guard_names else ""),
                "run": args.run, "threads": args.threads, "seed": args.seed,
                "machine": platform.processor() or platform.machine()}
@@ -93,7 +95,7 @@ def run(args) -> list[dict]:
         rows.append(row)
         examples[name] = shown
     if args.figure:
-        print(figure(examples, FIGURES / "adversarial-mnist.png"))
+        print(figure(examples, FIGURES / args.figure))
     return rows
 
 
@@ -148,6 +150,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=500)
     p.add_argument("--lr", type=float, default=0.01, help="the search's Adam learning rate")
     p.add_argument("--lambda-bound", type=float, default=100.0, help="λ₁ of the soft bound on z − z₀ (paper: 100)")
+    p.add_argument("--lambda-aux", type=float, default=100.0,
+                   help="λ₂ of the auxiliary classifier's (and each guard's) cross-entropy towards the source (paper: 100)")
     p.add_argument("--guard", action="append", default=[], metavar="CLASSIFIER",
                    help="a classifier that must keep reading the source beside the AC-GAN's auxiliary one (repeatable; "
                         "skipped where it is the attacked classifier)")
@@ -155,7 +159,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jsonl", help="append each result to this file as it finishes")
     p.add_argument("--table-from", metavar="JSONL", help="print the table from earlier --jsonl results")
-    p.add_argument("--figure", action="store_true", help="write benchmarks/figures/adversarial-mnist.png")
+    p.add_argument("--figure", nargs="?", const="adversarial-mnist.png", metavar="NAME",
+                   help="write benchmarks/figures/NAME (default adversarial-mnist.png)")
     args = p.parse_args()
     if args.table_from:
         rows = read_rows(args.table_from)
