@@ -98,11 +98,10 @@ class _Growing(nn.Module):
     def phase(self) -> tuple[int, float]:
         return self.growth.at(int(self.grow_step))
 
-    def shrink(self, x: Tensor) -> Tensor:
-        """A full-size picture averaged down to the current resolution (which undoes the generator's enlargement
-        exactly); a picture already that small is returned as it is."""
-        level, _ = self.phase()
-        side = self.base * 2 ** level
+    def shrink(self, x: Tensor, level: int | None = None) -> Tensor:
+        """A full-size picture averaged down to the current resolution (or ``level``'s), which undoes the
+        generator's enlargement exactly; a picture already that small is returned as it is."""
+        side = self.base * 2 ** (self.phase()[0] if level is None else level)
         return F.avg_pool2d(x, x.shape[-1] // side) if x.shape[-1] != side else x
 
 
@@ -119,7 +118,7 @@ class ProGenerator(_Growing):
     def __init__(self, z_dim: int, channels: int, image_size: int, width: int, growth: Growth):
         super().__init__(growth)
         self.base, steps = resolution_plan(image_size)
-        self.width, self.image_size = width, image_size
+        self.image_size = image_size
         w = self.widths = widths(width, steps)
         self.first = EqualizedLinear(z_dim, w[0] * self.base * self.base, gain=math.sqrt(2) / 4)
         self.first_conv = EqualizedConv2d(w[0], w[0], 3)
@@ -149,7 +148,7 @@ class ProGenerator(_Growing):
         n = len(self.blocks)
         if level == n and alpha >= 1:
             return real
-        small = F.avg_pool2d(real, 2 ** (n - level)) if level < n else real
+        small = self.shrink(real, level)
         if alpha < 1 and level > 0:
             small = alpha * small + (1 - alpha) * F.interpolate(F.avg_pool2d(small, 2), scale_factor=2, mode="nearest")
         return F.interpolate(small, size=self.image_size, mode="nearest") if small.shape[-1] != self.image_size else small
@@ -181,7 +180,7 @@ class ProCritic(_Growing):
         from .common import pack_samples
 
         level, alpha = self.phase()
-        x = self.shrink(pack_samples(x, self.pack))
+        x = self.shrink(pack_samples(x, self.pack), level)
         act = lambda t: F.leaky_relu(t, 0.2)
         h = act(self.from_rgb[level](x))
         for i in range(level, 0, -1):
@@ -206,7 +205,6 @@ def at_current_resolution(fn, critic: ProCritic):
     def penalty(critic_fn, real: Tensor, fake: Tensor) -> Tensor:
         return fn(critic_fn, critic.shrink(real), critic.shrink(fake))
 
-    penalty.__wrapped__ = fn
     return penalty
 
 
