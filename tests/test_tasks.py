@@ -61,6 +61,29 @@ def test_restarts_keep_the_lowest_loss_and_the_prior_term_pulls_towards_zero():
     assert flat.z.abs().max() < 1e-2  # λ‖z‖² alone: the code goes to 0
 
 
+def test_a_row_that_reaches_the_tasks_goal_is_frozen_where_it_first_did():
+    # Each row walks from 0 towards 5 with plain SGD (z_t = 5 − 5·0.9^t); the task's goal is z > its threshold.
+    thresholds = torch.tensor([1.0, 3.0, 100.0])
+
+    def loss(z, idx, extra):
+        return (z[:, 0] - 5).pow(2), z[:, 0] > thresholds[idx]
+
+    s = LatentSearch(steps=40, lr=0.05, optimizer="sgd", restarts=1)
+    found = search(loss, 3, 1, s, init=torch.zeros(3, 1))
+    path = 5 - 5 * 0.9 ** torch.arange(41.0)
+    for i, th in enumerate(thresholds[:2]):
+        t = int((path > th).nonzero()[0])  # the first step whose iterate passes the threshold
+        assert found.steps[i] == t and torch.allclose(found.z[i, 0], path[t])
+    assert found.reached.tolist() == [True, True, False]
+    assert found.steps[2] == 40 and torch.allclose(found.z[2, 0], path[40])  # never reached: the whole search
+    assert search(lambda z, i, e: z.pow(2).sum(1), 3, 1, s).reached is None  # a task that does not say
+    # a restart that reached the goal is kept over one with a lower loss that did not
+    starts = torch.tensor([[4.0], [0.0]])
+    both = search(lambda z, i, e: ((z[:, 0] - 5).pow(2), z[:, 0] < 0.5), 1, 1,
+                  LatentSearch(steps=5, lr=0.05, optimizer="sgd", restarts=2), prior=lambda k, g: starts[:k])
+    assert both.restart[0] == 1 and both.reached[0] and both.steps[0] == 0
+
+
 def test_gradient_noise_moves_the_search_and_init_sets_the_first_restart():
     def loss(z, idx, extra):
         return z.pow(2).sum(1)
@@ -351,6 +374,35 @@ def test_the_attack_fools_a_classifier_while_the_aux_head_keeps_the_class(tmp_pa
     assert torch.equal(guarded["guards_read_source"], reads_one)
     assert torch.equal(guarded["success"], (guarded["read"] == 2) & (guarded["aux"] == 1) & reads_one)
     assert attack_report(guarded, 1, 2, "reads-left", None)["guards_read_source"] == float(reads_one.float().mean())
+    # each attempt stops at its first success (this tiny AC-GAN's auxiliary head reads 3, so 3 is the source here);
+    # the attacked classifier now reads 2 only where the left half is brighter than the starting images' mean (this
+    # untrained generator's images differ by about 1e-4)
+    starts = attack(exp, Reads(), source=3, target=2, n=6, settings=dataclasses.replace(s, steps=0))["start"]
+    start_left = starts[..., :14].mul(2).sub(1).mean()
+
+    class Reads(Reads):
+        def __call__(self, x):
+            left = x[..., :14].mean((1, 2, 3))
+            return torch.stack([torch.zeros_like(left)] * 2 + [1e6 * (left - start_left)]
+                               + [torch.zeros_like(left)] * 7, 1)
+
+    early = attack(exp, Reads(), source=3, target=2, n=6, settings=s, lam1=0.0, lam2=0.0)
+    full = attack(exp, Reads(), source=3, target=2, n=6, settings=s, lam1=0.0, lam2=0.0, stop_at_success=False)
+    assert (full["steps"] == 60).all()
+    stopped = early["steps"] < 60
+    assert stopped.any() and early["success"][stopped].all()
+    assert early["success"].sum() >= full["success"].sum()  # a success along the way is not lost by going on
+    later = stopped & (early["steps"] > 0)  # started below the threshold and crossed it
+    assert later.any()
+    i = int(later.nonzero()[0])
+    t = int(early["steps"][i])  # the same path as the full search, cut where it first succeeded
+    cut = attack(exp, Reads(), source=3, target=2, n=6, settings=dataclasses.replace(s, steps=t), lam1=0.0, lam2=0.0,
+                 stop_at_success=False)
+    assert torch.allclose(cut["z"][i], early["z"][i]) and cut["success"][i]
+    before = attack(exp, Reads(), source=3, target=2, n=6, settings=dataclasses.replace(s, steps=t - 1),
+                    lam1=0.0, lam2=0.0, stop_at_success=False)
+    assert not before["success"][i]  # it had not succeeded one step earlier
+    assert attack_report(early, 3, 2, "reads-left", None)["median_steps_of_successes"] < 60
     attacked = Reads()
     with pytest.raises(ValueError, match="another classifier"):
         attack(exp, attacked, source=1, target=2, n=2, settings=s, guards=[attacked])
@@ -387,6 +439,10 @@ def test_attack_from_the_command_line_on_mnist(tmp_path, capsys):
                  "--quiet"]) == 0
     rep = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert rep["attempts"] == 4 and rep["classifier"] == "mnist" and "judged_success_rate" in rep and out.exists()
+    assert rep["stops_at_first_success"]
+    assert main(["attack", str(run), "--source", "3", "-n", "2", "--steps", "2", "--full-search", "-o", str(out),
+                 "--quiet"]) == 0
+    assert not json.loads(capsys.readouterr().out.strip().splitlines()[-1])["stops_at_first_success"]
 
 
 def test_latent_arithmetic_on_inverted_codes_from_the_command_line(tmp_path, gan_run, capsys):

@@ -414,7 +414,8 @@ def cmd_attack(args: argparse.Namespace) -> int:
         judge = load_classifier("mnist-judge") if CLASSIFIERS["mnist-judge"].is_file() else None
         result = attack(exp, f, args.source, args.target, args.n, settings, args.lambda_bound, args.lambda_aux,
                         args.bound, progress=not args.quiet and sys.stderr.isatty(),
-                        guards=[load_classifier(g) for g in dict.fromkeys(args.guard)])
+                        guards=[load_classifier(g) for g in dict.fromkeys(args.guard)],
+                        stop_at_success=not args.full_search)
         order = torch.argsort(result["success"].int(), descending=True, stable=True)[:args.columns]
         reads = ", ".join(str(int(v)) for v in result["read"][order][:8])
         save_rows([("start G(z₀, s)", result["start"][order]),
@@ -689,6 +690,9 @@ def build_parser() -> argparse.ArgumentParser:
     ak.add_argument("--guard", action="append", default=[], metavar="CLASSIFIER",
                     help="another classifier that must also keep reading the source, beside the auxiliary one (its "
                          "cross-entropy joins the λ₂ term; repeatable; e.g. --guard mnist when attacking mnist-robust)")
+    ak.add_argument("--full-search", action="store_true",
+                    help="run every step of every attempt, as the paper did (default: an attempt stops at its first "
+                         "success, the smallest change along its path)")
     _add_search_options(ak, steps=500, lr=0.01, restarts=1, langevin=0.01)
     ak.add_argument("-o", "--out", help="output picture (default RUN/attack-CLASSIFIER-StoT.png)")
     ak.set_defaults(func=cmd_attack)

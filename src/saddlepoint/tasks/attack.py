@@ -16,7 +16,9 @@ An attempt succeeds when the attacked classifier reads the target (or any class 
 reads s.  Guards (``guards``: other classifiers than the attacked one, never the judge) add their own cross-entropy
 towards s beside the auxiliary classifier's, with the same λ₂, and must read s too: the auxiliary classifier alone is
 an undefended network trained beside the generator, and the search finds images it still calls s that a person
-would not.  Whether a person would still see s is the question the paper put to people; here an independent judge
+would not.  With ``stop_at_success`` (the default) each attempt stops at the first code that succeeds: the smallest
+change along its path that does it, where the paper's fixed-length search goes on changing the image after it has
+succeeded (``stop_at_success=False``).  Whether a person would still see s is the question the paper put to people; here an independent judge
 (:mod:`saddlepoint.tasks.classifiers`, another architecture on another split, never seen by the attack) answers it.
 """
 
@@ -60,10 +62,10 @@ def check_attackable(exp, source: int, target: int | None) -> LatentGenerator:
 
 def attack(exp, classifier: nn.Module, source: int, target: int | None = None, n: int = 64,
            settings: LatentSearch = SONG_SEARCH, lam1: float = 100.0, lam2: float = 100.0, eps: float = 0.1,
-           progress: bool = False, guards: Sequence[nn.Module] = ()) -> dict[str, Tensor]:
+           progress: bool = False, guards: Sequence[nn.Module] = (), stop_at_success: bool = True) -> dict[str, Tensor]:
     """``n`` attempts from random codes z₀ (seeded by ``settings.seed``): the starting and final images (N, 1, 28, 28)
-    in [0, 1], what the attacked and the auxiliary classifier (and every guard) read in them, and which attempts
-    succeeded."""
+    in [0, 1], what the attacked and the auxiliary classifier (and every guard) read in them, which attempts
+    succeeded, and after how many steps ("steps": the search's length where an attempt did not stop early)."""
     G = check_attackable(exp, source, target)
     dev = G.device
     D = exp.D.eval().requires_grad_(False)
@@ -77,19 +79,29 @@ def attack(exp, classifier: nn.Module, source: int, target: int | None = None, n
     def aux_logits(x01: Tensor) -> Tensor:
         return D(x01 * 2 - 1)[1].float()
 
-    def loss(z: Tensor, idx: Tensor, extra: dict[str, Tensor]) -> Tensor:
+    def loss(z: Tensor, idx: Tensor, extra: dict[str, Tensor]) -> Tensor | tuple[Tensor, Tensor]:
         x = G(z, s[idx])
         logits = f(x * 2 - 1)
+        aux = aux_logits(x)
+        guard_logits = [g(x * 2 - 1) for g in guards]
         if target is not None:
             fool = F.cross_entropy(logits, torch.full_like(idx, target), reduction="none")
         else:  # any class but the source: −log(1 − p(s | x)), computed stably from the log-probabilities
             log_p = F.log_softmax(logits, 1)[:, source]
             fool = -torch.log1p(-log_p.exp().clamp(max=1 - 1e-6))
         bound = (z - z0[idx]).abs().sub(eps).clamp_min(0).mean(1)
-        keep = F.cross_entropy(aux_logits(x), s[idx], reduction="none")
-        for g in guards:
-            keep = keep + F.cross_entropy(g(x * 2 - 1), s[idx], reduction="none")
-        return fool + lam1 * bound + lam2 * keep
+        keep = F.cross_entropy(aux, s[idx], reduction="none")
+        for gl in guard_logits:
+            keep = keep + F.cross_entropy(gl, s[idx], reduction="none")
+        total = fool + lam1 * bound + lam2 * keep
+        if not stop_at_success:
+            return total
+        with torch.no_grad():
+            read = logits.argmax(1)
+            ok = (read == target if target is not None else read != source) & (aux.argmax(1) == source)
+            for gl in guard_logits:
+                ok &= gl.argmax(1) == source
+        return total, ok
 
     found = search(loss, n, G.z_dim, settings, init=z0.cpu(), device=dev, progress=progress, desc="attack")
     with torch.no_grad():
@@ -102,7 +114,8 @@ def attack(exp, classifier: nn.Module, source: int, target: int | None = None, n
     fooled = read == target if target is not None else read != source
     return {"start": start.cpu(), "adversarial": end.cpu(), "read_start": read_start.cpu(), "read": read.cpu(),
             "aux": aux.cpu(), "guards_read_source": guarded.cpu(), "guards": len(guards),
-            "success": (fooled & (aux == source) & guarded).cpu(), "z0": z0.cpu(), "z": found.z}
+            "success": (fooled & (aux == source) & guarded).cpu(), "z0": z0.cpu(), "z": found.z,
+            "steps": found.steps, "stop_at_success": stop_at_success}
 
 
 def attack_report(result: dict[str, Tensor], source: int, target: int | None, classifier: str,
@@ -115,7 +128,10 @@ def attack_report(result: dict[str, Tensor], source: int, target: int | None, cl
                            "success_rate": float(result["success"].float().mean()),
                            "fooled_rate": float(fooled.float().mean()),
                            "aux_reads_source": float((result["aux"] == source).float().mean()),
-                           "start_read_as_source": float((result["read_start"] == source).float().mean())}
+                           "start_read_as_source": float((result["read_start"] == source).float().mean()),
+                           "stops_at_first_success": bool(result.get("stop_at_success", False))}
+    if result.get("steps") is not None and result["success"].any():
+        rep["median_steps_of_successes"] = int(result["steps"][result["success"]].median())
     if result.get("guards"):
         rep["guards"] = result["guards"]
         rep["guards_read_source"] = float(result["guards_read_source"].float().mean())

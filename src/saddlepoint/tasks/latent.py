@@ -10,6 +10,10 @@ loss depends on its own code only, and Adam and SGD move each coordinate by its 
 exactly that many independent searches), keeps each target's restart with the lowest final loss, and is
 reproducible from its seed: the starting codes and the injected noise come from one ``torch.Generator``.
 
+A task may also say when a code is good enough: ``loss_fn`` then returns ``(loss, reached)``, and a row whose current
+code has reached the task's goal is frozen there (its code and extra variables no longer move, and the search stops
+when every row is frozen): the first code that does it, not a later one that went further than it needed.
+
 ``noise`` > 0 adds Gaussian noise to the gradient, of variance ``noise / (1 + t)^0.55`` at step t (the annealed
 schedule of Song et al. 2018, after Neelakantan et al. 2015): a Langevin-like search that can leave a poor basin.
 """
@@ -54,9 +58,11 @@ class SearchResult:
     task_loss: Tensor  # (N,) the task's loss alone
     restart: Tensor  # (N,) which restart was kept
     extra: dict[str, Tensor] = field(default_factory=dict)  # other searched variables of the kept restart, (N, ...)
+    reached: Tensor | None = None  # (N,) bool: the kept code reached the task's goal (when the task says so)
+    steps: Tensor | None = None  # (N,) optimizer steps the kept code took (fewer than settings.steps once reached)
 
 
-def search(loss_fn: Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor], n: int, z_dim: int,
+def search(loss_fn: Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor | tuple[Tensor, Tensor]], n: int, z_dim: int,
            settings: LatentSearch = LatentSearch(), prior: Callable[[int, torch.Generator], Tensor] | None = None,
            init: Tensor | None = None, extra: dict[str, Tensor] | None = None,
            extra_penalty: Callable[[dict[str, Tensor]], Tensor] | None = None, device: torch.device | str = "cpu",
@@ -65,7 +71,8 @@ def search(loss_fn: Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor], n: in
 
     ``loss_fn(z, index, extra)`` → (B,): the task loss of the codes ``z`` (B, d) for the targets ``index`` (B,)
     (so a batch may hold several restarts of the same target); ``extra`` holds the other variables searched beside
-    z for these rows (e.g. a sparse deviation from the generator's range), each (B, ...).
+    z for these rows (e.g. a sparse deviation from the generator's range), each (B, ...).  Or → ((B,), (B,) bool):
+    the loss and which rows have reached the task's goal, which are then frozen where they first reached it.
     ``prior(k, generator)`` draws k starting codes (default: standard normal).  ``init`` (n, d): start the first
     restart of each target there (an encoder's guess); the others start from the prior.
     ``extra``: name → (n, ...) starting values of variables searched jointly with z (the same for every restart);
@@ -82,10 +89,12 @@ def search(loss_fn: Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor], n: in
     z_all = starts.reshape(-1, z_dim)
     extra = extra or {}
     best = SearchResult(torch.zeros(n, z_dim), torch.full((n,), float("inf")), torch.full((n,), float("inf")),
-                        torch.zeros(n, dtype=torch.long), {k: v.detach().clone() for k, v in extra.items()})
+                        torch.zeros(n, dtype=torch.long), {k: v.detach().clone() for k, v in extra.items()},
+                        torch.zeros(n, dtype=torch.bool), torch.zeros(n, dtype=torch.long))
     chunks = list(torch.arange(len(index)).split(s.batch))
     from tqdm import tqdm
 
+    reports = False  # whether the task says when a code has reached its goal
     bar = tqdm(total=len(chunks) * s.steps, disable=not progress, desc=desc, unit="step", leave=False)
     for rows in chunks:
         idx = index[rows]
@@ -94,16 +103,30 @@ def search(loss_fn: Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor], n: in
         params = [z, *ex.values()]
         opt = (torch.optim.Adam(params, lr=s.lr) if s.optimizer == "adam" else torch.optim.SGD(params, lr=s.lr))
 
-        def objective() -> tuple[Tensor, Tensor]:
-            task = loss_fn(z, idx.to(device), ex)  # (B,)
+        def objective() -> tuple[Tensor, Tensor, Tensor | None]:
+            task = loss_fn(z, idx.to(device), ex)  # (B,), or ((B,), (B,) bool)
+            task, reached = task if isinstance(task, tuple) else (task, None)
             total = task + s.prior * z.pow(2).sum(1)
             if extra_penalty is not None:
                 total = total + extra_penalty(ex)
-            return total, task
+            return total, task, reached
 
+        frozen = torch.zeros(len(rows), dtype=torch.bool, device=device)
+        held = [p.detach().clone() for p in params]  # a frozen row's values, where it first reached the goal
+        took = torch.full((len(rows),), s.steps, dtype=torch.long)
         for t in range(s.steps):
             opt.zero_grad(set_to_none=True)
-            total, _ = objective()
+            total, _, reached = objective()
+            if reached is not None:
+                new = reached.detach().to(device) & ~frozen
+                if new.any():
+                    for p, h in zip(params, held):
+                        h[new] = p.detach()[new]
+                    frozen |= new
+                    took[new.cpu()] = t
+                if frozen.all():
+                    bar.update(s.steps - t)
+                    break
             total.sum().backward()  # each code's gradient is its own loss's: the rows are independent searches
             if s.noise > 0:  # each row's noise depends on (seed, step, row) only: the same however the rows are chunked
                 std = (s.noise / (1 + t) ** 0.55) ** 0.5
@@ -112,14 +135,25 @@ def search(loss_fn: Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor], n: in
                     every = torch.randn((len(index), *p.shape[1:]), generator=g_t)
                     p.grad.add_(every[rows].to(device) * std)
             opt.step()
+            if frozen.any():
+                with torch.no_grad():
+                    for p, h in zip(params, held):
+                        p[frozen] = h[frozen]
             bar.update(1)
         with torch.no_grad():
-            total, task = objective()
+            total, task, reached = objective()
+        reports = reports or reached is not None
+        done = frozen.cpu() | (reached.detach().cpu() if reached is not None else False)
         total, task, z_end = total.detach().cpu(), task.detach().cpu(), z.detach().cpu()
         for j, (i, r) in enumerate(zip(idx.tolist(), (rows // n).tolist())):
-            if total[j] < best.loss[i]:  # a restart whose loss is not finite is never kept
+            # a restart that reached the goal beats one that did not; then the lower loss; a loss that is not finite
+            # is never kept
+            if (done[j] and not best.reached[i] and torch.isfinite(total[j])) or (done[j] == best.reached[i] and total[j] < best.loss[i]):
                 best.loss[i], best.task_loss[i], best.z[i], best.restart[i] = total[j], task[j], z_end[j], r
+                best.reached[i], best.steps[i] = done[j], took[j]
                 for k, v in ex.items():
                     best.extra[k][i] = v[j].detach().cpu()
     bar.close()
+    if not reports:
+        best.reached = None
     return best
