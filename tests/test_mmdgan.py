@@ -44,6 +44,22 @@ def test_the_biased_mmd_is_the_witness_averaged_over_real_minus_over_generated()
     assert float(w_real.mean() - w_fake.mean()) == pytest.approx(float(mmd2(fx, fy, widths, unbiased=False)), rel=1e-5)
 
 
+@pytest.mark.parametrize("kernel", ["gaussian", "rq", "imq"])
+def test_the_run_measures_its_mmd_with_the_kernel_it_names(bars, kernel):
+    _, cfg = resolve_config("mnist-mmdgan", small(bars, f"mmdgan_kernel={kernel}", "mmdgan_constraint=gp"))
+    model = build(cfg)
+    g = torch.Generator().manual_seed(0)
+    fx, fy = torch.randn(16, 3, generator=g), torch.randn(16, 3, generator=g) + 1
+    want = mmd2(fx, fy, cfg.mmdgan_widths, unbiased=False, kernel=kernel).sqrt()
+    assert float(model._mmd(fx, fy)) == pytest.approx(float(want), rel=1e-5)
+    other = "rq" if kernel == "gaussian" else "gaussian"
+    assert float(model._mmd(fx, fy)) != pytest.approx(float(mmd2(fx, fy, cfg.mmdgan_widths, unbiased=False,
+                                                                  kernel=other).sqrt()), rel=1e-3)
+    w_real, w_fake = witness(fx, fx, fy, cfg.mmdgan_widths, kernel), witness(fy, fx, fy, cfg.mmdgan_widths, kernel)
+    assert float(w_real.mean() - w_fake.mean()) == pytest.approx(float(want) ** 2, rel=1e-4)
+    assert "loss/gp" in model._critic_step()
+
+
 def test_warm_critic_schedule():
     _, cfg = resolve_config("mnist-mmdgan", [])
     model = build(cfg, {"channels": 1, "classes": 0, "source_channels": 0})

@@ -7,7 +7,7 @@ from torch import nn
 from saddlepoint.games import get_game
 from saddlepoint.nets import MLPCritic, with_spectral_norm
 from saddlepoint.divergences import mmd2
-from saddlepoint.penalties import Penalty, gradient_penalty, mmd_to_data, r1_penalty
+from saddlepoint.penalties import Penalty, drift_penalty, gradient_penalty, mmd_to_data, r1_penalty
 from saddlepoint.schedule import GDA, Contest, gda_step
 
 
@@ -41,6 +41,21 @@ def _bilinear(x0, y0, mode, k=1, lr=0.1):
     c = Contest(G, D, torch.optim.SGD(G.parameters(), lr=lr), torch.optim.SGD(D.parameters(), lr=lr),
                 get_game("wasserstein"))
     return c, GDA(mode, k), (lambda: torch.zeros(4, 1)), (lambda: torch.zeros(4, 1))
+
+
+def test_the_drift_term_pulls_the_real_scores_to_zero_from_the_steps_own_scores():
+    # Real data at 1, the generator at 0, D(v) = y·v: d_loss = E D(G(z)) − E D(x) = −y, drift ε·E D(x)² = ε y².
+    calls = {}
+    for eps in (0.0, 0.1):
+        G, D = Point(0.0), Slope(2.0)
+        pens = (Penalty("drift", drift_penalty, eps, on_scores=True),) if eps else ()
+        c = Contest(G, D, torch.optim.SGD(G.parameters(), lr=0.1), torch.optim.SGD(D.parameters(), lr=0.1),
+                    get_game("wasserstein"), penalties=pens)
+        logs = gda_step(GDA("alternating", 1), c, lambda: torch.ones(4, 1), lambda: torch.zeros(4, 1))
+        calls[eps] = D.calls
+    # ∂/∂y (−y + 0.1 y²) = −1 + 0.4 at y = 2: y' = 2 − 0.1·(−0.6)
+    assert D.y.item() == pytest.approx(2.06) and float(logs["loss/drift"]) == pytest.approx(0.4)
+    assert calls[0.1] == calls[0.0]  # on the step's own scores: no extra pass of the critic
 
 
 def test_simultaneous_takes_both_gradients_at_the_same_point():

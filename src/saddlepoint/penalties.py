@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
@@ -20,7 +20,7 @@ from .data.unpaired import swap_pairs  # the pair layout of unpaired batches is 
 from .distributed import gather, local_part
 from .divergences import mmd2
 
-__all__ = ["Penalty", "gradient_penalty", "r1_penalty", "clip_weights", "swap_pairs", "cycle_loss", "identity_loss",
+__all__ = ["Penalty", "gradient_penalty", "r1_penalty", "drift_penalty", "clip_weights", "swap_pairs", "cycle_loss", "identity_loss",
            "random_affine", "paired_information", "code_consistency", "mmd_to_data"]
 
 Critic = Callable[[Tensor], Tensor]  # x → raw scores (B,): a plain critic, or a conditional one at fixed labels
@@ -44,6 +44,13 @@ def gradient_penalty(critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
 def r1_penalty(critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
     """R1 (Mescheder et al. 2018, eq. 9 without the γ/2, which is the weight): E_P[‖∇_x D(x)‖²]."""
     return (_per_sample_grad_norm(critic, real) ** 2).mean()
+
+
+def drift_penalty(real_scores: Tensor, fake_scores: Tensor) -> Tensor:
+    """ProGAN's drift term (Karras et al. 2018, appendix A.1, weight ε_drift = 0.001): E_P[D(x)²], on the critic's
+    scores of the step's real batch (a penalty with ``on_scores``).  The Wasserstein loss sees only the difference
+    of the scores, so nothing else stops them drifting together far from zero."""
+    return real_scores.float().pow(2).mean()
 
 
 # --- InfoGAN's code on real images: consistency under small deformations ---------------------------------
@@ -165,16 +172,18 @@ class Penalty:
     (cycle, identity, mmd) the generator."""
 
     name: str
-    fn: CriticPenaltyFn
+    fn: Callable[..., Tensor]  # a CriticPenaltyFn, or (real_scores, fake_scores) → Tensor with on_scores
     weight: float
     every: int = 1
     reads_aux: bool = False
+    on_scores: bool = False  # fn(real_scores, fake_scores): a term on the step's own scores, no extra pass
 
     def due(self, critic_step: int) -> bool:
         return self.weight > 0 and critic_step % self.every == 0
 
-    def __call__(self, critic: Critic, real: Tensor, fake: Tensor) -> Tensor:
-        return (self.weight * self.every) * self.fn(critic, real, fake)
+    def __call__(self, *args: Any) -> Tensor:
+        """(critic, real, fake), or (real_scores, fake_scores) for a penalty ``on_scores``."""
+        return (self.weight * self.every) * self.fn(*args)
 
 
 @torch.no_grad()

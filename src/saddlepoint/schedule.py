@@ -182,7 +182,10 @@ def _critic_loss(c: Contest, real: Tensor, fake: Tensor, real_out: CriticOutput,
         D = c.critic
         critic = (lambda x: _score(D(x, y))) if _reads_label(c) else (lambda x: _score(D(x)))
         for pen in due:
-            term = pen((lambda x: _aux(D(x))) if pen.reads_aux else critic, real, fake)
+            if pen.on_scores:
+                term = pen(_score(real_out).float(), fake_scores)
+            else:
+                term = pen((lambda x: _aux(D(x))) if pen.reads_aux else critic, real, fake)
             logs[f"loss/{pen.name}"] = term.detach()
             loss = loss + term
     return loss

@@ -31,7 +31,8 @@ from ..nets import PLAYERS, PlayerSpec, build_players, with_spectral_norm
 from ..nets.conditional import AuxiliaryCritic, ConditionalGenerator, LabelCritic
 from ..nets.gemm import use_gemm_convolutions
 from ..nets.progan import at_current_resolution, growth_of, set_growth_step
-from ..penalties import Penalty, code_consistency, gradient_penalty, mmd_to_data, orthogonal_penalty, r1_penalty
+from ..penalties import (Penalty, code_consistency, drift_penalty, gradient_penalty, mmd_to_data, orthogonal_penalty,
+                         r1_penalty)
 from ..pool import HistoryPool
 from ..precision import time_call
 from ..runs import RunError
@@ -43,7 +44,7 @@ from .registry import register_family
 __all__ = ["GANKeys", "GANFamily", "CRITIC_PENALTIES"]
 
 # The keys of the critic's penalties (weights; each becomes a Penalty spaced out by penalty_every).
-CRITIC_PENALTIES = ("gradient_penalty", "r1", "info_consistency")
+CRITIC_PENALTIES = ("gradient_penalty", "r1", "drift", "info_consistency")
 
 
 @config_section("gan", family="gan")
@@ -53,6 +54,8 @@ class GANKeys:
     game: str = key("nonsaturating", "objective (see `saddlepoint recipes --games`)")
     gradient_penalty: float = key(0.0, "WGAN-GP weight λ on E(‖∇D(x̂)‖−1)² (0 = off)", min=0)
     r1: float = key(0.0, "R1 weight (γ/2 in Mescheder et al. 2018) on E_P‖∇D(x)‖² (0 = off)", min=0)
+    drift: float = key(0.0, "weight ε of ProGAN's drift term ε·E_P[D(x)²] that keeps the critic's scores near 0 "
+                            "(Karras et al. 2018: 0.001; 0 = off)", min=0)
     penalty_every: int = key(1, "apply penalties every k-th critic step (lazy regularization)", min=1)
     weight_clip: float = key(0.0, "WGAN weight clipping c: critic weights clamped to [−c, c] (0 = off)", min=0)
     spectral_norm: bool = key(False, "spectral normalization on every critic layer")
@@ -158,6 +161,8 @@ class GANFamily(Family):
                                      cfg.penalty_every))
         if cfg.r1 > 0:
             penalties.append(Penalty("r1", slope(r1_penalty), cfg.r1, cfg.penalty_every))
+        if cfg.drift > 0:
+            penalties.append(Penalty("drift", drift_penalty, cfg.drift, cfg.penalty_every, on_scores=True))
         if cfg.info_consistency > 0:
             penalties.append(Penalty("code_consistency", code_consistency(cfg.info_categorical, cfg.info_codes),
                                      cfg.info_consistency, cfg.penalty_every, reads_aux=True))
@@ -578,8 +583,8 @@ def _validate(self) -> None:
     if not (self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:")):
         raise ConfigError(f"device={self.device!r} is not a device; use cpu, cuda, cuda:N or auto")
     if self.gan_weight == 0:  # no game: the critic's settings would be accepted and ignored
-        critic_only = [k for k in ("game", "critic_steps", "r1", "gradient_penalty", "weight_clip", "spectral_norm",
-                                   "pack", "critic_batch_norm")
+        critic_only = [k for k in ("game", "critic_steps", "r1", "gradient_penalty", "drift", "weight_clip",
+                                   "spectral_norm", "pack", "critic_batch_norm")
                        if getattr(self, k) != defaults[k].default]
         if critic_only:
             raise no_critic(critic_only[0])

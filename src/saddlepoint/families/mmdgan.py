@@ -52,6 +52,9 @@ class MMDGANKeys:
                                min=1)
     mmdgan_widths: tuple[float, ...] = key((1.0, 2.0, 4.0, 8.0, 16.0), "widths σ of the Gaussian kernels summed on "
                                                                        "the features (the paper: 1, 2, 4, 8, 16)")
+    mmdgan_kernel: Literal["gaussian", "rq", "imq"] = key(
+        "gaussian", "the kernel on the features, summed over mmdgan_widths: gaussian (the paper), rq (rational "
+                    "quadratic, α = 1, heavier tails: Bińkowski et al. 2018) or imq (inverse multiquadric)")
     mmdgan_constraint: Literal["clip", "gp"] = key(
         "clip", "how the critic is held: clip (the paper: encoder weights clipped, with the autoencoder term) or gp "
                 "(a gradient penalty on the MMD's witness function, Bińkowski et al. 2018)")
@@ -84,10 +87,11 @@ class MMDCritic(nn.Module):
         return self.encoder(x).reshape(x.shape[0], -1)
 
 
-def witness(u_features: Tensor, real_features: Tensor, fake_features: Tensor, widths: tuple[float, ...]) -> Tensor:
+def witness(u_features: Tensor, real_features: Tensor, fake_features: Tensor, widths: tuple[float, ...],
+            kernel: str = "gaussian") -> Tensor:
     """The MMD's witness function at each row of ``u_features``: E_x k(u, x) − E_y k(u, y), (B,)."""
-    k_real = kernel_values(torch.cdist(u_features, real_features).pow(2), "gaussian", widths)
-    k_fake = kernel_values(torch.cdist(u_features, fake_features).pow(2), "gaussian", widths)
+    k_real = kernel_values(torch.cdist(u_features, real_features).pow(2), kernel, widths)
+    k_fake = kernel_values(torch.cdist(u_features, fake_features).pow(2), kernel, widths)
     return k_real.mean(dim=1) - k_fake.mean(dim=1)
 
 
@@ -141,7 +145,8 @@ class MMDGAN(Family):
 
     def _mmd(self, fx: Tensor, fy: Tensor) -> Tensor:
         """√MMD²_b of two feature batches (the authors' form; clamped at 0 below, as their ReLU), in float32."""
-        return mmd2(fx.float(), fy.float(), self.cfg.mmdgan_widths, unbiased=False).clamp_min(1e-12).sqrt()
+        return mmd2(fx.float(), fy.float(), self.cfg.mmdgan_widths, unbiased=False,
+                    kernel=self.cfg.mmdgan_kernel).clamp_min(1e-12).sqrt()
 
     def _critic_step(self) -> dict[str, Tensor]:
         cfg, D = self.cfg, self.D
@@ -166,7 +171,8 @@ class MMDGAN(Family):
             logs["loss/ae"] = ae.detach()
         if cfg.mmdgan_constraint == "gp" and cfg.mmdgan_gp > 0:
             anchors = (fx.detach(), fy.detach())
-            gp = gradient_penalty(lambda u: witness(self.D_run(u).float(), *anchors, cfg.mmdgan_widths), x, y)
+            gp = gradient_penalty(lambda u: witness(self.D_run(u).float(), *anchors, cfg.mmdgan_widths,
+                                                           cfg.mmdgan_kernel), x, y)
             objective = objective - cfg.mmdgan_gp * gp
             logs["loss/gp"] = gp.detach()
         self.opt_d.zero_grad(set_to_none=True)
@@ -233,7 +239,8 @@ class MMDGAN(Family):
     def objective(self) -> str:
         held = ("weights clipped, autoencoder term" if self.cfg.mmdgan_constraint == "clip"
                 else "gradient penalty on the witness")
-        return f"MMD² under a learned kernel ({self.cfg.mmdgan_features} features, {held})"
+        kernel = "" if self.cfg.mmdgan_kernel == "gaussian" else f"{self.cfg.mmdgan_kernel} "
+        return f"MMD² under a learned {kernel}kernel ({self.cfg.mmdgan_features} features, {held})"
 
     # --- the config ------------------------------------------------------------------------------------------
     @classmethod
