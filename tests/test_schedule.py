@@ -44,7 +44,7 @@ def _bilinear(x0, y0, mode, k=1, lr=0.1):
 
 
 def test_the_drift_term_pulls_the_real_scores_to_zero_from_the_steps_own_scores():
-    # Real data at 1, the generator at 0, D(v) = y·v: d_loss = E D(G(z)) − E D(x) = −y, drift ε·E D(x)² = ε y².
+    # Real data at 1, the generator at 0, D(v) = y·v: d_loss = E D(G(z)) − E D(x) = −y; drift ε·E D(x)² = ε y².
     calls = {}
     for eps in (0.0, 0.1):
         G, D = Point(0.0), Slope(2.0)

@@ -20,8 +20,8 @@ from .data.unpaired import swap_pairs  # the pair layout of unpaired batches is 
 from .distributed import gather, local_part
 from .divergences import mmd2
 
-__all__ = ["Penalty", "gradient_penalty", "r1_penalty", "drift_penalty", "clip_weights", "swap_pairs", "cycle_loss", "identity_loss",
-           "random_affine", "paired_information", "code_consistency", "mmd_to_data"]
+__all__ = ["Penalty", "gradient_penalty", "r1_penalty", "drift_penalty", "clip_weights", "swap_pairs", "cycle_loss",
+           "identity_loss", "random_affine", "paired_information", "code_consistency", "mmd_to_data"]
 
 Critic = Callable[[Tensor], Tensor]  # x → raw scores (B,): a plain critic, or a conditional one at fixed labels
 #                                     (x → the auxiliary head's outputs for a penalty that ``reads_aux``)

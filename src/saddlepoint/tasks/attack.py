@@ -18,8 +18,9 @@ towards s beside the auxiliary classifier's, with the same λ₂, and must read 
 an undefended network trained beside the generator, and the search finds images it still calls s that a person
 would not.  With ``stop_at_success`` (the default) each attempt stops at the first code that succeeds: the smallest
 change along its path that does it, where the paper's fixed-length search goes on changing the image after it has
-succeeded (``stop_at_success=False``).  Whether a person would still see s is the question the paper put to people; here an independent judge
-(:mod:`saddlepoint.tasks.classifiers`, another architecture on another split, never seen by the attack) answers it.
+succeeded (``stop_at_success=False``).  Whether a person would still see s is the question the paper put to people;
+here an independent judge (:mod:`saddlepoint.tasks.classifiers`, another architecture on another split, never seen
+by the attack) answers it.
 """
 
 from __future__ import annotations

@@ -148,7 +148,9 @@ def search(loss_fn: Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor | tuple
         for j, (i, r) in enumerate(zip(idx.tolist(), (rows // n).tolist())):
             # a restart that reached the goal beats one that did not; then the lower loss; a loss that is not finite
             # is never kept
-            if (done[j] and not best.reached[i] and torch.isfinite(total[j])) or (done[j] == best.reached[i] and total[j] < best.loss[i]):
+            better = (done[j] and not best.reached[i] and torch.isfinite(total[j])) or (
+                done[j] == best.reached[i] and total[j] < best.loss[i])
+            if better:
                 best.loss[i], best.task_loss[i], best.z[i], best.restart[i] = total[j], task[j], z_end[j], r
                 best.reached[i], best.steps[i] = done[j], took[j]
                 for k, v in ex.items():
