@@ -80,6 +80,17 @@ def attack(exp, classifier: nn.Module, source: int, target: int | None = None, n
     def aux_logits(x01: Tensor) -> Tensor:
         return D(x01 * 2 - 1)[1].float()
 
+    def readings(logits: Tensor, aux: Tensor, guard_logits: list[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        """What the attacked and the auxiliary classifier read, and whether every guard reads the source."""
+        guarded = torch.ones(len(logits), dtype=torch.bool, device=logits.device)
+        for gl in guard_logits:
+            guarded &= gl.argmax(1) == source
+        return logits.argmax(1), aux.argmax(1), guarded
+
+    def succeeded(read: Tensor, aux_read: Tensor, guarded: Tensor) -> Tensor:
+        fooled = read == target if target is not None else read != source
+        return fooled & (aux_read == source) & guarded
+
     def loss(z: Tensor, idx: Tensor, extra: dict[str, Tensor]) -> Tensor | tuple[Tensor, Tensor]:
         x = G(z, s[idx])
         logits = f(x * 2 - 1)
@@ -98,24 +109,16 @@ def attack(exp, classifier: nn.Module, source: int, target: int | None = None, n
         if not stop_at_success:
             return total
         with torch.no_grad():
-            read = logits.argmax(1)
-            ok = (read == target if target is not None else read != source) & (aux.argmax(1) == source)
-            for gl in guard_logits:
-                ok &= gl.argmax(1) == source
-        return total, ok
+            return total, succeeded(*readings(logits, aux, guard_logits))
 
     found = search(loss, n, G.z_dim, settings, init=z0.cpu(), device=dev, progress=progress, desc="attack")
     with torch.no_grad():
         start, end = G(z0, s), G(found.z.to(dev), s)
-        read_start, read = f(start * 2 - 1).argmax(1), f(end * 2 - 1).argmax(1)
-        aux = aux_logits(end).argmax(1)
-        guarded = torch.ones_like(aux, dtype=torch.bool)
-        for g in guards:
-            guarded &= g(end * 2 - 1).argmax(1) == source
-    fooled = read == target if target is not None else read != source
+        read_start = f(start * 2 - 1).argmax(1)
+        read, aux, guarded = readings(f(end * 2 - 1), aux_logits(end), [g(end * 2 - 1) for g in guards])
     return {"start": start.cpu(), "adversarial": end.cpu(), "read_start": read_start.cpu(), "read": read.cpu(),
             "aux": aux.cpu(), "guards_read_source": guarded.cpu(), "guards": len(guards),
-            "success": (fooled & (aux == source) & guarded).cpu(), "z0": z0.cpu(), "z": found.z,
+            "success": succeeded(read, aux, guarded).cpu(), "z0": z0.cpu(), "z": found.z,
             "steps": found.steps, "stop_at_success": stop_at_success}
 
 
@@ -130,8 +133,8 @@ def attack_report(result: dict[str, Tensor], source: int, target: int | None, cl
                            "fooled_rate": float(fooled.float().mean()),
                            "aux_reads_source": float((result["aux"] == source).float().mean()),
                            "start_read_as_source": float((result["read_start"] == source).float().mean()),
-                           "stops_at_first_success": bool(result.get("stop_at_success", False))}
-    if result.get("steps") is not None and result["success"].any():
+                           "stops_at_first_success": result["stop_at_success"]}
+    if result["success"].any():
         rep["median_steps_of_successes"] = int(result["steps"][result["success"]].median())
     if result.get("guards"):
         rep["guards"] = result["guards"]
