@@ -44,7 +44,7 @@ def run(args) -> list[dict]:
     exp = load_run(args.run)
     judge = load_classifier("mnist-judge")
     test = load_mnist(train=False)
-    settings = LatentSearch(steps=args.steps, lr=args.lr, restarts=1, noise=0.01, seed=args.seed)
+    settings = LatentSearch(steps=args.steps, lr=args.lr, restarts=args.restarts, noise=0.01, seed=args.seed)
     rows, examples = [], {}
     for name in args.classifiers:
         f = load_classifier(name)
@@ -90,6 +90,7 @@ def run(args) -> list[dict]:
                "clean_accuracy_on_those": clean_right / pgd_total, "attack_seconds": round(attack_s, 1),
                "pgd_seconds": round(time.perf_counter() - t0, 1), "search": f"{args.steps} steps, Adam {args.lr:g}, noise 0.01, λ₁ {args.lambda_bound:g}, λ₂ {args.lambda_aux:g}, ε 0.1"
                          + (f", guards {'+'.join(guard_names)}" if guard_names else "")
+                         + (f", {args.restarts} restarts" if args.restarts > 1 else "")
                          + ("" if args.full_search else ", each attempt stopped at its first success"),
                "run": args.run, "threads": args.threads, "seed": args.seed,
                "machine": platform.processor() or platform.machine()}
@@ -157,6 +158,9 @@ def main() -> None:
     p.add_argument("--guard", action="append", default=[], metavar="CLASSIFIER",
                    help="a classifier that must keep reading the source beside the AC-GAN's auxiliary one (repeatable; "
                         "skipped where it is the attacked classifier)")
+    p.add_argument("--restarts", type=int, default=1,
+                   help="searches per attempt, each from its own point within ε of the attempt's code; one that "
+                        "succeeds is kept (default 1, the paper)")
     p.add_argument("--full-search", action="store_true",
                    help="run every step of every attempt (the paper); default: stop each at its first success")
     p.add_argument("--threads", type=int, default=2)

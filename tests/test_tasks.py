@@ -68,8 +68,15 @@ def test_a_row_that_reaches_the_tasks_goal_is_frozen_where_it_first_did():
     def loss(z, idx, extra):
         return (z[:, 0] - 5).pow(2), z[:, 0] > thresholds[idx]
 
+    seen = []
+
+    def loss(z, idx, extra, task=loss):
+        seen.append(len(z))
+        return task(z, idx, extra)
+
     s = LatentSearch(steps=40, lr=0.05, optimizer="sgd", restarts=1)
     found = search(loss, 3, 1, s, init=torch.zeros(3, 1))
+    assert seen[0] == 3 and seen[-2] == 1  # once rows are frozen only the others are computed (the last: every row)
     path = 5 - 5 * 0.9 ** torch.arange(41.0)
     for i, th in enumerate(thresholds[:2]):
         t = int((path > th).nonzero()[0])  # the first step whose iterate passes the threshold
@@ -91,6 +98,11 @@ def test_gradient_noise_moves_the_search_and_init_sets_the_first_restart():
     init = torch.full((2, 2), 3.0)
     quiet = search(loss, 2, 2, LatentSearch(steps=0, restarts=2), init=init)
     assert torch.equal(quiet.z[quiet.restart == 0], init[quiet.restart == 0])
+    every = torch.arange(12.0).view(3, 2, 2)  # (restarts, targets, d): every restart's start
+    kept = search(loss, 2, 2, LatentSearch(steps=0, restarts=3), init=every)
+    assert kept.restart.tolist() == [0, 0] and torch.equal(kept.z, every[0])  # the smallest |z|² is restart 0's
+    with pytest.raises(ValueError, match=r"expected \(2, 2\) or \(3, 2, 2\)"):
+        search(loss, 2, 2, LatentSearch(steps=0, restarts=3), init=torch.zeros(2, 2, 2))
     a = search(loss, 2, 2, LatentSearch(steps=20, lr=0.01, noise=1.0, optimizer="sgd"), init=init)
     b = search(loss, 2, 2, LatentSearch(steps=20, lr=0.01, optimizer="sgd"), init=init)
     assert not torch.allclose(a.z, b.z)
@@ -403,6 +415,15 @@ def test_the_attack_fools_a_classifier_while_the_aux_head_keeps_the_class(tmp_pa
                     lam1=0.0, lam2=0.0, stop_at_success=False)
     assert not before["success"][i]  # it had not succeeded one step earlier
     assert attack_report(early, 3, 2, "reads-left", None)["median_steps_of_successes"] < 60
+    # restarts: every attempt searched again from other points of the box around its z₀; one that succeeds is kept
+    three = attack(exp, Reads(), source=3, target=2, n=6, settings=dataclasses.replace(s, restarts=3), lam1=0.0,
+                   lam2=0.0)
+    assert torch.equal(three["z0"], early["z0"])  # the same attempts
+    assert three["success"].sum() >= early["success"].sum()
+    assert torch.equal(three["success"], (three["read"] == 2) & (three["aux"] == 3))
+    starts = attack(exp, Reads(), source=3, target=2, n=6, settings=dataclasses.replace(s, steps=0, restarts=3),
+                    lam1=0.0, lam2=0.0)  # no steps: the kept code is one of the starts
+    assert (starts["z"] - starts["z0"]).abs().max() <= 0.1 + 1e-6  # within ε = 0.1 of z₀
     attacked = Reads()
     with pytest.raises(ValueError, match="another classifier"):
         attack(exp, attacked, source=1, target=2, n=2, settings=s, guards=[attacked])

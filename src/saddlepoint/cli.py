@@ -519,13 +519,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _add_search_options(p: argparse.ArgumentParser, steps: int, lr: float, restarts: int, what: str = "",
-                        langevin: float = 0.0) -> None:
-    """The latent search's options (``what`` prefixes their help: to whom they apply)."""
+                        langevin: float = 0.0,
+                        restarts_are: str = "random starting codes per image; the lowest loss is kept") -> None:
+    """The latent search's options (``what`` prefixes their help: to whom they apply; ``restarts_are`` says what a
+    restart is to this command)."""
     p.add_argument("--steps", type=int, default=steps, help=f"{what}optimizer steps per restart (default {steps})")
     p.add_argument("--lr", type=float, default=lr, help=f"{what}learning rate (default {lr:g})")
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam", help=f"{what}optimizer")
     p.add_argument("--restarts", type=int, default=restarts,
-                   help=f"{what}random starting codes per image; the lowest loss is kept (default {restarts})")
+                   help=f"{what}{restarts_are} (default {restarts})")
     p.add_argument("--langevin", type=float, default=langevin, metavar="V",
                    help=f"{what}gradient noise of variance V/(1+t)^0.55 at step t (default {langevin:g})")
     p.add_argument("--seed", type=int, default=0, help="seed of the measurements, the starting codes and the noise")
@@ -693,7 +695,9 @@ def build_parser() -> argparse.ArgumentParser:
     ak.add_argument("--full-search", action="store_true",
                     help="run every step of every attempt, as the paper did (default: an attempt stops at its first "
                          "success, the smallest change along its path)")
-    _add_search_options(ak, steps=500, lr=0.01, restarts=1, langevin=0.01)
+    _add_search_options(ak, steps=500, lr=0.01, restarts=1, langevin=0.01,
+                        restarts_are="searches per attempt, each from its own point within ε of the attempt's "
+                                     "random code; one that succeeds is kept")
     ak.add_argument("-o", "--out", help="output picture (default RUN/attack-CLASSIFIER-StoT.png)")
     ak.set_defaults(func=cmd_attack)
 

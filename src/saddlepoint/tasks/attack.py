@@ -18,7 +18,9 @@ towards s beside the auxiliary classifier's, with the same λ₂, and must read 
 an undefended network trained beside the generator, and the search finds images it still calls s that a person
 would not.  With ``stop_at_success`` (the default) each attempt stops at the first code that succeeds: the smallest
 change along its path that does it, where the paper's fixed-length search goes on changing the image after it has
-succeeded (``stop_at_success=False``).  Whether a person would still see s is the question the paper put to people;
+succeeded (``stop_at_success=False``).  Restarts (``settings.restarts``) start each attempt again from another point
+of the box around z₀ that the bound leaves free, with its own gradient noise; a restart that succeeds is kept over
+one that did not.  Whether a person would still see s is the question the paper put to people;
 here an independent judge (:mod:`saddlepoint.tasks.classifiers`, another architecture on another split, never seen
 by the attack) answers it.
 """
@@ -74,7 +76,12 @@ def attack(exp, classifier: nn.Module, source: int, target: int | None = None, n
     if any(g is classifier for g in guards):
         raise ValueError("a guard must be another classifier than the attacked one")
     guards = [g.to(dev).eval().requires_grad_(False) for g in guards]
-    z0 = G.prior(n, torch.Generator().manual_seed(settings.seed)).to(dev)
+    gen = torch.Generator().manual_seed(settings.seed)
+    z0 = G.prior(n, gen).to(dev)
+    # every restart of an attempt starts within the free box around its z₀: the first at z₀, the others at a uniform
+    # point of it, so that they take other paths to the same kind of image
+    box = (torch.rand(settings.restarts - 1, n, G.z_dim, generator=gen) * 2 - 1) * eps
+    starts = torch.cat([z0.cpu()[None], z0.cpu()[None] + box])
     s = torch.full((n,), source, dtype=torch.long, device=dev)
 
     def aux_logits(x01: Tensor) -> Tensor:
@@ -111,7 +118,7 @@ def attack(exp, classifier: nn.Module, source: int, target: int | None = None, n
         with torch.no_grad():
             return total, succeeded(*readings(logits, aux, guard_logits))
 
-    found = search(loss, n, G.z_dim, settings, init=z0.cpu(), device=dev, progress=progress, desc="attack")
+    found = search(loss, n, G.z_dim, settings, init=starts, device=dev, progress=progress, desc="attack")
     with torch.no_grad():
         start, end = G(z0, s), G(found.z.to(dev), s)
         read_start = f(start * 2 - 1).argmax(1)

@@ -11,8 +11,8 @@ exactly that many independent searches), keeps each target's restart with the lo
 reproducible from its seed: the starting codes and the injected noise come from one ``torch.Generator``.
 
 A task may also say when a code is good enough: ``loss_fn`` then returns ``(loss, reached)``, and a row whose current
-code has reached the task's goal is frozen there (its code and extra variables no longer move, and the search stops
-when every row is frozen): the first code that does it, not a later one that went further than it needed.
+code has reached the task's goal is frozen there (its code and extra variables no longer move, its loss is no longer
+computed, and the search stops when every row is frozen): the first code that does it, not a later one that went further than it needed.
 
 ``noise`` > 0 adds Gaussian noise to the gradient, of variance ``noise / (1 + t)^0.55`` at step t (the annealed
 schedule of Song et al. 2018, after Neelakantan et al. 2015): a Langevin-like search that can leave a poor basin.
@@ -74,7 +74,8 @@ def search(loss_fn: Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor | tuple
     z for these rows (e.g. a sparse deviation from the generator's range), each (B, ...).  Or → ((B,), (B,) bool):
     the loss and which rows have reached the task's goal, which are then frozen where they first reached it.
     ``prior(k, generator)`` draws k starting codes (default: standard normal).  ``init`` (n, d): start the first
-    restart of each target there (an encoder's guess); the others start from the prior.
+    restart of each target there (an encoder's guess); the others start from the prior.  ``init`` (R, n, d), R the
+    number of restarts: every restart's start.
     ``extra``: name → (n, ...) starting values of variables searched jointly with z (the same for every restart);
     ``extra_penalty(extra)`` → (B,) their regularizer, added to the objective."""
     s = settings
@@ -82,9 +83,13 @@ def search(loss_fn: Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor | tuple
     draw = prior or (lambda k, gen: torch.randn(k, z_dim, generator=gen))
     starts = draw(n * s.restarts, g).view(s.restarts, n, z_dim)  # (R, n, d): restart-major
     if init is not None:
-        if init.shape != (n, z_dim):
-            raise ValueError(f"init has shape {tuple(init.shape)}; expected ({n}, {z_dim})")
-        starts[0] = init
+        if init.shape == (s.restarts, n, z_dim):
+            starts = init.clone()
+        elif init.shape == (n, z_dim):
+            starts[0] = init
+        else:
+            raise ValueError(f"init has shape {tuple(init.shape)}; expected ({n}, {z_dim}) or "
+                             f"({s.restarts}, {n}, {z_dim})")
     index = torch.arange(n).repeat(s.restarts)  # (R·n,) which target each code serves
     z_all = starts.reshape(-1, z_dim)
     extra = extra or {}
@@ -103,12 +108,17 @@ def search(loss_fn: Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor | tuple
         params = [z, *ex.values()]
         opt = (torch.optim.Adam(params, lr=s.lr) if s.optimizer == "adam" else torch.optim.SGD(params, lr=s.lr))
 
-        def objective() -> tuple[Tensor, Tensor, Tensor | None]:
-            task = loss_fn(z, idx.to(device), ex)  # (B,), or ((B,), (B,) bool)
+        idx_dev = idx.to(device)
+
+        def objective(act: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor | None]:
+            """The objective of every row, or of the rows ``act`` only (a frozen row's loss is not needed)."""
+            zz, ii = (z, idx_dev) if act is None else (z[act], idx_dev[act])
+            exx = ex if act is None else {k: v[act] for k, v in ex.items()}
+            task = loss_fn(zz, ii, exx)  # (B,), or ((B,), (B,) bool)
             task, reached = task if isinstance(task, tuple) else (task, None)
-            total = task + s.prior * z.pow(2).sum(1)
+            total = task + s.prior * zz.pow(2).sum(1)
             if extra_penalty is not None:
-                total = total + extra_penalty(ex)
+                total = total + extra_penalty(exx)
             return total, task, reached
 
         frozen = torch.zeros(len(rows), dtype=torch.bool, device=device)
@@ -116,8 +126,11 @@ def search(loss_fn: Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor | tuple
         took = torch.full((len(rows),), s.steps, dtype=torch.long)
         for t in range(s.steps):
             opt.zero_grad(set_to_none=True)
-            total, _, reached = objective()
+            act = ~frozen if frozen.any() else None  # once rows are frozen, only the others are computed
+            total, _, reached = objective(act)
             if reached is not None:
+                if act is not None:
+                    reached = torch.zeros_like(frozen).masked_scatter(act, reached.detach().to(device))
                 new = reached.detach().to(device) & ~frozen
                 if new.any():
                     for p, h in zip(params, held):
