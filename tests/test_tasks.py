@@ -421,6 +421,7 @@ def test_the_attack_fools_a_classifier_while_the_aux_head_keeps_the_class(tmp_pa
     assert torch.equal(three["z0"], early["z0"])  # the same attempts
     assert three["success"].sum() >= early["success"].sum()
     assert torch.equal(three["success"], (three["read"] == 2) & (three["aux"] == 3))
+    assert attack_report(three, 3, 2, "reads-left", None)["restarts"] == 3
     starts = attack(exp, Reads(), source=3, target=2, n=6, settings=dataclasses.replace(s, steps=0, restarts=3),
                     lam1=0.0, lam2=0.0)  # no steps: the kept code is one of the starts
     assert (starts["z"] - starts["z0"]).abs().max() <= 0.1 + 1e-6  # within ε = 0.1 of z₀
@@ -461,9 +462,10 @@ def test_attack_from_the_command_line_on_mnist(tmp_path, capsys):
     rep = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert rep["attempts"] == 4 and rep["classifier"] == "mnist" and "judged_success_rate" in rep and out.exists()
     assert rep["stops_at_first_success"]
-    assert main(["attack", str(run), "--source", "3", "-n", "2", "--steps", "2", "--full-search", "-o", str(out),
-                 "--quiet"]) == 0
-    assert not json.loads(capsys.readouterr().out.strip().splitlines()[-1])["stops_at_first_success"]
+    assert main(["attack", str(run), "--source", "3", "-n", "2", "--steps", "2", "--full-search", "--restarts", "2",
+                 "-o", str(out), "--quiet"]) == 0
+    rep = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert not rep["stops_at_first_success"] and rep["restarts"] == 2
 
 
 def test_latent_arithmetic_on_inverted_codes_from_the_command_line(tmp_path, gan_run, capsys):

@@ -126,7 +126,7 @@ def attack(exp, classifier: nn.Module, source: int, target: int | None = None, n
     return {"start": start.cpu(), "adversarial": end.cpu(), "read_start": read_start.cpu(), "read": read.cpu(),
             "aux": aux.cpu(), "guards_read_source": guarded.cpu(), "guards": len(guards),
             "success": succeeded(read, aux, guarded).cpu(), "z0": z0.cpu(), "z": found.z,
-            "steps": found.steps, "stop_at_success": stop_at_success}
+            "steps": found.steps, "stop_at_success": stop_at_success, "restarts": settings.restarts}
 
 
 def attack_report(result: dict[str, Tensor], source: int, target: int | None, classifier: str,
@@ -140,7 +140,7 @@ def attack_report(result: dict[str, Tensor], source: int, target: int | None, cl
                            "fooled_rate": float(fooled.float().mean()),
                            "aux_reads_source": float((result["aux"] == source).float().mean()),
                            "start_read_as_source": float((result["read_start"] == source).float().mean()),
-                           "stops_at_first_success": result["stop_at_success"]}
+                           "stops_at_first_success": result["stop_at_success"], "restarts": result["restarts"]}
     if result["success"].any():
         rep["median_steps_of_successes"] = int(result["steps"][result["success"]].median())
     if result.get("guards"):
