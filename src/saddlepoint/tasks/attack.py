@@ -20,9 +20,9 @@ would not.  With ``stop_at_success`` (the default) each attempt stops at the fir
 change along its path that does it, where the paper's fixed-length search goes on changing the image after it has
 succeeded (``stop_at_success=False``).  Restarts (``settings.restarts``) start each attempt again from another point
 of the box around z₀ that the bound leaves free, with its own gradient noise; a restart that succeeds is kept over
-one that did not.  Whether a person would still see s is the question the paper put to people;
-here an independent judge (:mod:`saddlepoint.tasks.classifiers`, another architecture on another split, never seen
-by the attack) answers it.
+one that did not.  Whether a person would still see s is the question the paper put to people; here an independent
+judge (:mod:`saddlepoint.tasks.classifiers`, another architecture on another split, never seen by the attack)
+answers it.
 """
 
 from __future__ import annotations

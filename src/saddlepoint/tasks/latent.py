@@ -12,7 +12,8 @@ reproducible from its seed: the starting codes and the injected noise come from 
 
 A task may also say when a code is good enough: ``loss_fn`` then returns ``(loss, reached)``, and a row whose current
 code has reached the task's goal is frozen there (its code and extra variables no longer move, its loss is no longer
-computed, and the search stops when every row is frozen): the first code that does it, not a later one that went further than it needed.
+computed, and the search stops when every row is frozen): the first code that does it, not a later one that went
+further than it needed.
 
 ``noise`` > 0 adds Gaussian noise to the gradient, of variance ``noise / (1 + t)^0.55`` at step t (the annealed
 schedule of Song et al. 2018, after Neelakantan et al. 2015): a Langevin-like search that can leave a poor basin.
