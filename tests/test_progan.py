@@ -136,3 +136,27 @@ def test_resume_in_the_middle_of_a_fade_is_exact(tmp_path):
     sides = [row.get("growth/side") for row in map(__import__("json").loads,
                                                    (full.run_dir / "metrics.jsonl").read_text().splitlines())]
     assert 7.0 in sides or 14.0 in sides
+
+
+def test_the_32_px_recipe_grows_from_4_px_on_a_folder_of_colour_images(tmp_path):
+    import json
+
+    from PIL import Image
+
+    from saddlepoint.trainer import train
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 256, (40, 36, 3), dtype=np.uint8)).save(photos / f"{i}.png")
+    # 8 images a step: steps 0-1 at 4 px, 2-3 fading in 8 px, 4-5 at 8 px, 6 fading in 16 px
+    cfg = resolve_config("cifar10-progan", [f"data={photos}", "base_channels=4", "batch_size=8", "z_dim=8",
+                                            "progan_fade_images=16", "progan_stable_images=16", "steps=7",
+                                            "eval_every=0", "sample_every=0", "checkpoint_every=7", "log_every=1"])[1]
+    assert cfg.image_size == 32 and cfg.model == "progan"
+    run = train(cfg, out=tmp_path / "run", progress=False).run_dir
+    assert json.loads((run / "run.json").read_text())["channels"] == 3
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    sides = [r["growth/side"] for r in rows if "growth/side" in r]
+    assert sides[0] == 4.0 and 8.0 in sides and sides[-1] == 16.0
