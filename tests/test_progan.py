@@ -85,7 +85,7 @@ def test_a_progan_run_penalizes_its_critic_at_the_current_resolution(tmp_path):
     rng = np.random.default_rng(0)
     np.savez(data, images=rng.integers(0, 256, (64, 28, 28, 1), dtype=np.uint8), labels=np.arange(64) % 10)
     cfg = resolve_config("mnist-progan", [f"data={data}", "base_channels=4", "batch_size=16", "eval_every=0",
-                                          "r1=1"])[1]
+                                          "game=wasserstein", "gradient_penalty=10", "r1=1"])[1]
     model = build(cfg)
     set_growth_step(model.D, 0)
     real, fake = model.sample_real(), model.G(model.sample_noise()).detach()
