@@ -503,3 +503,26 @@ def test_curves_show_each_logged_evaluation_once():
     titles = [ax.get_title() for ax in plot_curves(rows, "t").axes]
     assert titles == ["losses", "mode coverage", "KL", "read by the MNIST classifier"]
     assert [ax.get_title() for ax in plot_curves([{"step": 1, "loss/D": 1.0}], "t").axes] == ["losses"]
+
+
+def test_threads_are_set_before_the_players_are_built(tiny_npz, monkeypatch):
+    # built under more threads than it then trains with, a model's step ran ~60 % slower: the count comes first
+    import torch
+
+    from saddlepoint.trainer import build
+
+    before = torch.get_num_threads()
+    seen = []
+    real_init = torch.nn.Module.__init__
+
+    def init(self, *a, **k):
+        seen.append(torch.get_num_threads())
+        real_init(self, *a, **k)
+
+    monkeypatch.setattr(torch.nn.Module, "__init__", init)
+    try:
+        torch.set_num_threads(2)
+        build(resolve_config("mnist-dcgan", [f"data={tiny_npz}", *IMG, "threads=1"])[1])
+        assert seen and set(seen) == {1}
+    finally:
+        torch.set_num_threads(before)
