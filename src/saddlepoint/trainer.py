@@ -227,8 +227,6 @@ def _run(model: Family, run_dir: Path, recipe: str, progress: bool) -> RunResult
     from tqdm.auto import tqdm
 
     cfg, main = model.cfg, model.dist.main
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     sink = MetricsSink(run_dir) if main else None  # only rank 0 writes the run directory
     last_ckpt = latest_checkpoint(run_dir)
     t0 = time.time()
