@@ -232,6 +232,26 @@ def test_ema_generator_is_what_samples(tmp_path):
         assert torch.allclose(pe, p - 0.5)  # halfway: decay 0.5
 
 
+def test_ema_start_holds_the_average_until_its_step():
+    from saddlepoint.train import Experiment
+
+    with pytest.raises(ConfigError, match="ema_start says when"):
+        resolve_config("grid25", ["ema=0", "ema_start=2"])[1].validate()
+    _, cfg = resolve_config("grid25", ["ema=0.5", "ema_start=2", *TINY])
+    exp = Experiment(cfg)
+    for step in range(3):
+        exp.step = step
+        start = [p.clone() for p in exp.G_ema.parameters()]
+        with torch.no_grad():
+            for p in exp.G.parameters():
+                p.add_(1.0)
+        exp.update_ema()
+        for pe, p, s in zip(exp.G_ema.parameters(), exp.G.parameters(), start):
+            # steps 0 and 1 copy G; from step 2 the average moves halfway (decay 0.5)
+            assert torch.equal(pe, p) if step < 2 else torch.allclose(pe, (s + p) / 2)
+            assert step < 2 or not torch.equal(pe, p)
+
+
 def test_cuda_without_a_gpu_is_one_clear_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert main(["train", "steps=2", "--device", "cuda", "--out", str(tmp_path / "r"), "--quiet", *TINY]) == 2

@@ -89,6 +89,8 @@ class GeneratorKeys:
     image_size: int = key(28, "image side in pixels (images are resized once on load)", min=4)
     ema: float = key(0.0, "decay of an exponential moving average of G's weights used for sampling and evaluation (0 = off)",
                     min=0, max=0.999999)
+    ema_start: int = key(0, "steps before the average starts: until then the EMA copy follows G exactly "
+                            "(BigGAN starts its average after 20k steps)", min=0)
     mixture: int = key(0, "sample and evaluate the uniform mixture of the last N snapshots of G (the EMA copy when "
                          "ema > 0), one taken every mixture_every steps: the generator's time-averaged mixed "
                          "strategy (0 = off: the last iterate)", min=0)
@@ -114,6 +116,9 @@ def _validate(self) -> "TrainConfig":
     if self.mixture_every != defaults["mixture_every"].default and not self.mixture:
         raise ConfigError("mixture_every sets how often a mixture takes a snapshot of G, and mixture=0 keeps none; "
                           "set mixture=N (members) or remove mixture_every")
+    if self.ema_start and not self.ema:
+        raise ConfigError("ema_start says when the EMA of G starts, and ema=0 keeps none; set ema=DECAY (e.g. "
+                          "0.999) or remove ema_start")
     if self.optimizer == "sgd":
         betas = [k for k in ("beta1", "beta2") if getattr(self, k) != defaults[k].default]
         if betas:

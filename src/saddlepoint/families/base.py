@@ -140,7 +140,10 @@ class Family:
         if self.G_ema is None:
             return
         ema_p, p = list(self.G_ema.parameters()), list(self.G.parameters())
-        torch._foreach_lerp_(ema_p, p, 1.0 - self.cfg.ema)
+        if self.step < self.cfg.ema_start:  # not started: the copy follows G
+            torch._foreach_copy_(ema_p, p)
+        else:
+            torch._foreach_lerp_(ema_p, p, 1.0 - self.cfg.ema)
         for eb, b in zip(self.G_ema.buffers(), self.G.buffers()):  # batch-norm statistics follow G
             eb.copy_(b)
 
