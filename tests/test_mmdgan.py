@@ -60,6 +60,21 @@ def test_the_run_measures_its_mmd_with_the_kernel_it_names(bars, kernel):
     assert "loss/gp" in model._critic_step()
 
 
+def test_the_unbiased_loss_is_the_unbiased_mmd2_and_moves_the_generator_differently(bars):
+    g = torch.Generator().manual_seed(0)
+    fx, fy = torch.randn(16, 3, generator=g), torch.randn(16, 3, generator=g) + 1
+    grads = {}
+    for loss in ("sqrt", "unbiased"):
+        _, cfg = resolve_config("mnist-mmdgan-gp", small(bars, f"mmdgan_loss={loss}"))
+        model = build(cfg)
+        unbiased = mmd2(fx, fy, cfg.mmdgan_widths, unbiased=True, kernel="rq")
+        want = unbiased if loss == "unbiased" else mmd2(fx, fy, cfg.mmdgan_widths, unbiased=False, kernel="rq").sqrt()
+        assert float(model._mmd(fx, fy)) == pytest.approx(float(want), rel=1e-5)
+        model._generator_step()
+        grads[loss] = torch.cat([p.grad.flatten() for p in model.G.parameters()])
+    assert not torch.allclose(grads["sqrt"], grads["unbiased"])
+
+
 def test_warm_critic_schedule():
     _, cfg = resolve_config("mnist-mmdgan", [])
     model = build(cfg, {"channels": 1, "classes": 0, "source_channels": 0})

@@ -20,7 +20,8 @@ Both players also carry the authors' one-sided term λ·min(E f(x) − E f(G(z))
 (``mmdgan_one_sided``, 16 in their code), each with the sign their code gives it.  The critic takes
 ``mmdgan_critic_steps`` steps per generator step, and ``mmdgan_warm_critic`` in the first 25 generator steps and every
 500th (WGAN's schedule, which the paper keeps).  Optimizer: RMSprop at 5·10⁻⁵ for both players (the paper), or
-Adam (``mmdgan_optimizer``).  The MMD is the biased estimate, its square root taken after a ReLU, as in their code.
+Adam (``mmdgan_optimizer``).  The MMD is the biased estimate, its square root taken after a ReLU, as in their code, or the unbiased MMD² that
+Bińkowski et al. play (``mmdgan_loss``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class MMDGANKeys:
     mmdgan_kernel: Literal["gaussian", "rq", "imq"] = key(
         "gaussian", "the kernel on the features, summed over mmdgan_widths: gaussian (the paper), rq (rational "
                     "quadratic, α = 1, heavier tails: Bińkowski et al. 2018) or imq (inverse multiquadric)")
+    mmdgan_loss: Literal["sqrt", "unbiased"] = key(
+        "sqrt", "the MMD both players play: sqrt (√ of the biased MMD², the authors' code) or unbiased (the unbiased "
+                "MMD² itself, Bińkowski et al. 2018)")
     mmdgan_constraint: Literal["clip", "gp"] = key(
         "clip", "how the critic is held: clip (the paper: encoder weights clipped, with the autoencoder term) or gp "
                 "(a gradient penalty on the MMD's witness function, Bińkowski et al. 2018)")
@@ -144,9 +148,11 @@ class MMDGAN(Family):
         return self.cfg.mmdgan_critic_steps
 
     def _mmd(self, fx: Tensor, fy: Tensor) -> Tensor:
-        """√MMD²_b of two feature batches (the authors' form; clamped at 0 below, as their ReLU), in float32."""
-        return mmd2(fx.float(), fy.float(), self.cfg.mmdgan_widths, unbiased=False,
-                    kernel=self.cfg.mmdgan_kernel).clamp_min(1e-12).sqrt()
+        """The MMD the players play on two feature batches, in float32: √MMD²_b (the authors' form; clamped at 0
+        below, as their ReLU) or the unbiased MMD²_u (``mmdgan_loss``)."""
+        unbiased = self.cfg.mmdgan_loss == "unbiased"
+        m = mmd2(fx.float(), fy.float(), self.cfg.mmdgan_widths, unbiased=unbiased, kernel=self.cfg.mmdgan_kernel)
+        return m if unbiased else m.clamp_min(1e-12).sqrt()
 
     def _critic_step(self) -> dict[str, Tensor]:
         cfg, D = self.cfg, self.D
