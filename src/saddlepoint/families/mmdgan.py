@@ -20,8 +20,8 @@ Both players also carry the authors' one-sided term λ·min(E f(x) − E f(G(z))
 (``mmdgan_one_sided``, 16 in their code), each with the sign their code gives it.  The critic takes
 ``mmdgan_critic_steps`` steps per generator step, and ``mmdgan_warm_critic`` in the first 25 generator steps and every
 500th (WGAN's schedule, which the paper keeps).  Optimizer: RMSprop at 5·10⁻⁵ for both players (the paper), or
-Adam (``mmdgan_optimizer``).  The MMD is the biased estimate, its square root taken after a ReLU, as in their code, or the unbiased MMD² that
-Bińkowski et al. play (``mmdgan_loss``).
+Adam (``mmdgan_optimizer``).  The MMD is the biased estimate, its square root taken after a ReLU, as in their code,
+or the unbiased MMD² that Bińkowski et al. play (``mmdgan_loss``).
 """
 
 from __future__ import annotations
