@@ -126,3 +126,16 @@ def test_a_give_up_that_its_matrix_products_contradict_is_not_cached(tmp_path):
     measure, _ = _fake({torch.float32: 1.0, torch.bfloat16: 14.0})  # slow products too: believed and cached
     assert choose_precision(measure, BOTH, "k2", cache, probe=lambda dt: 0.5)[0] == torch.float32
     assert "k2" in cache.read_text()
+
+
+def test_the_machine_is_named_with_its_thread_count():
+    from saddlepoint.precision import machine_id
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert machine_id(torch.device("cpu")).split(";")[0].endswith(", 1 thread)")
+        torch.set_num_threads(2)
+        assert machine_id(torch.device("cpu")).split(";")[0].endswith(", 2 threads)")
+    finally:
+        torch.set_num_threads(before)

@@ -42,7 +42,8 @@ def machine_id(device: torch.device) -> str:
                     break
         except OSError:
             pass
-        what += f" ({torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads)"
+        threads = torch.get_num_threads()
+        what += f" ({torch.backends.cpu.get_cpu_capability()}, {threads} thread{'' if threads == 1 else 's'})"
     return f"{what}; torch {torch.__version__}"
 
 

@@ -168,7 +168,8 @@ class MMDGAN(Family):
             fx, fy = self.D_run(x).float(), self.D_run(y).float()
         mmd = self._mmd(fx, fy)
         objective = mmd + cfg.mmdgan_one_sided * _one_sided(fx, fy)  # the critic ascends this
-        logs = {"loss/mmd": mmd.detach()}
+        # logged as what it is: MMD (√ of the biased MMD²) or the unbiased MMD², which can fall below 0
+        logs = {("loss/mmd2" if cfg.mmdgan_loss == "unbiased" else "loss/mmd"): mmd.detach()}
         if D.decoder is not None:
             with self._autocast():
                 rx, ry = D.decoder(fx).float(), D.decoder(fy).float()
