@@ -546,3 +546,15 @@ def test_threads_are_set_before_the_players_are_built(tiny_npz, monkeypatch):
         assert seen and set(seen) == {1}
     finally:
         torch.set_num_threads(before)
+
+
+def test_evaluate_help_names_every_metric():
+    import re
+
+    from saddlepoint.cli import build_parser
+    from saddlepoint.metrics.images import METRICS
+
+    sub = next(a for a in build_parser()._actions if a.choices and "evaluate" in a.choices)
+    listed = next(a.help for a in sub.choices["evaluate"]._actions if "--metrics" in a.option_strings)
+    named = set(re.search(r"any of ([a-z_0-9,]+)", listed).group(1).split(","))
+    assert named == set(METRICS)
