@@ -58,7 +58,9 @@ def _run(recipe: str, overrides: list[str], args, name: str, run: str | None = N
     from saddlepoint.trainer import load_run
 
     if run:
-        return json.loads((Path(run) / "summary.json").read_text()), load_run(run, load_data=True)
+        model = load_run(run, load_data=True)  # builds under the run's own `threads`; --threads is this command's
+        torch.set_num_threads(args.threads)
+        return json.loads((Path(run) / "summary.json").read_text()), model
     out = Path(args.out or tempfile.mkdtemp(prefix="vae-bench-")) / name
     length = [f"steps={args.steps}"] if args.steps else []
     _, cfg = resolve_config(recipe, [*overrides, *length, f"threads={args.threads}", f"seed={args.seed}",
