@@ -87,6 +87,7 @@ def part_nll(args) -> list[dict]:
                           "steps": summary["steps"],
                           "epochs": round(summary["steps"] * model.cfg.batch_size / 60_000, 1),
                           "train_seconds": round(summary["seconds"]), "threads": args.threads,
+                          "train_threads": model.cfg.threads or "default",  # a reused --run's own
                           "nll": round(ev["nll"], 2), "nll_se": round(ev["nll_se"], 2),
                           "bits_per_dim": round(ev["bits_per_dim"], 4), "nll_samples": ev["nll_samples"],
                           "nll_images": ev["nll_images"], "eval_seconds": round(time.time() - t1),
@@ -102,7 +103,7 @@ def table_nll(rows: list[dict]) -> str:
         bound = "ELBO" if r["iwae_k"] == 1 else f"IWAE k={r['iwae_k']}"
         players = " (conv players)" if r.get("players") == "conv" else ""
         lines.append(f"| {r['recipe']}{players} | {bound} | {r['steps']} ({r['epochs']}) | {r['train_seconds']} s, "
-                     f"{r['threads']} thr | {r['nll']:.2f} ± {r['nll_se']:.2f} | {r['bits_per_dim']:.4f} | "
+                     f"{r.get('train_threads', r['threads'])} thr | {r['nll']:.2f} ± {r['nll_se']:.2f} | {r['bits_per_dim']:.4f} | "
                      f"{r['active_units']} | {r['nll_samples']}, {r['nll_images']} |")
     return "\n".join(lines) + "\n\n" + PUBLISHED_NLL
 
