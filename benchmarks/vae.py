@@ -103,7 +103,8 @@ def table_nll(rows: list[dict]) -> str:
         bound = "ELBO" if r["iwae_k"] == 1 else f"IWAE k={r['iwae_k']}"
         players = " (conv players)" if r.get("players") == "conv" else ""
         lines.append(f"| {r['recipe']}{players} | {bound} | {r['steps']} ({r['epochs']}) | {r['train_seconds']} s, "
-                     f"{r.get('train_threads', r['threads'])} thr | {r['nll']:.2f} ± {r['nll_se']:.2f} | {r['bits_per_dim']:.4f} | "
+                     f"{r.get('train_threads', r['threads'])} thr | {r['nll']:.2f} ± {r['nll_se']:.2f} | "
+                     f"{r['bits_per_dim']:.4f} | "
                      f"{r['active_units']} | {r['nll_samples']}, {r['nll_images']} |")
     return "\n".join(lines) + "\n\n" + PUBLISHED_NLL
 

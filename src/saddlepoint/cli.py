@@ -569,10 +569,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run", metavar="RUN")
     e.add_argument("--samples", type=int, default=0,
                    help="generated samples (default: the run's eval_samples; 10,000 with --metrics)")
-    e.add_argument("--metrics", default="", help="image runs: any of fid,kid,is,pr,modes,memorization,accuracy,class_fid,"
-                        "code_match,l1,psnr,ssim,cycle,nll,parzen (modes: stacked MNIST; memorization, parzen: MNIST; "
-                        "accuracy, class_fid: cgan/acgan/cvae runs; code_match: InfoGAN on MNIST; l1, psnr, ssim: "
-                        "pix2pix/srgan runs; cycle: CycleGAN runs; nll: VAE runs, 2-D ones too)")
+    # the names are written out (importing the metrics' registry here would cost every command torch's import);
+    # tests/test_cli_runs.py holds this list to the registry
+    e.add_argument("--metrics", default="", help="image runs: any of fid,kid,is,pr,modes,memorization,accuracy,"
+                        "class_fid,code_match,l1,psnr,ssim,cycle,nll,parzen (modes: stacked MNIST; memorization, "
+                        "parzen: MNIST; accuracy, class_fid: cgan/acgan/cvae runs; code_match: InfoGAN on MNIST; "
+                        "l1, psnr, ssim: pix2pix/srgan runs; cycle: CycleGAN runs; nll: VAE runs, 2-D ones too)")
     e.add_argument("--nll-samples", type=int, default=None, metavar="K",
                    help="nll: importance samples per held-out image (default 5000, the IWAE paper's protocol)")
     e.add_argument("--nll-images", type=int, default=None, metavar="N",
