@@ -17,6 +17,7 @@ Each family trains its recipe for ``--minutes`` (``time_limit``; no learning-rat
 
     python benchmarks/families.py --minutes 8 --threads 1 --jsonl families.jsonl --family dcgan --family vae
     python benchmarks/families.py --real --jsonl families.jsonl
+    python benchmarks/families.py --minutes 5 --threads 1 --family mmdgan-rq --override mmdgan_lr_d=0.0004   # a try
     python benchmarks/families.py --table-from families.jsonl --figure benchmarks/figures/families.png
 
 Needs MNIST in the data home ($SADDLEPOINT_DATA/mnist).
@@ -30,7 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import add_budget_arguments, print_table_from, read_rows, record, run_rows, train_for
+from common import (add_budget_arguments, add_override_argument, print_table_from, read_rows, record, run_rows,
+                    train_for)
 
 # name → (what, recipe, overrides)
 FAMILIES: dict[str, tuple[str, str, list[str]]] = {
@@ -85,6 +87,7 @@ def run_family(name: str, args, out_root: Path) -> dict:
     from saddlepoint.metrics.images import evaluate_images
 
     what, recipe, overrides = FAMILIES[name]
+    overrides = [*overrides, *args.override]
     t0 = time.time()
     summary, exp = train_for(recipe, overrides, args.minutes, args.threads, args.seed,
                              out_root / f"{name}-seed{args.seed}")
@@ -182,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--family", action="append", choices=list(FAMILIES), help="run only these (repeatable)")
     add_budget_arguments(p, minutes=8.0)
+    add_override_argument(p)
     p.add_argument("--samples", type=int, default=10_000, help="generated samples for the metrics")
     p.add_argument("--nll-samples", type=int, default=1000, help="importance samples per digit for the test NLL")
     p.add_argument("--nll-images", type=int, default=1000, help="test digits for the NLL (the first ones)")

@@ -166,6 +166,39 @@ def test_penalty_changes_the_critic_update():
     assert not torch.allclose(run(0.0), run(10.0))
 
 
+def test_input_gradient_penalties_differentiate_the_penalized_critic():
+    """A compiled critic's backward cannot be differentiated again: the penalties read ``penalized_critic`` (the
+    same weights, uncompiled) and the game's scores still come from ``critic``."""
+    class Counting(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner, self.calls = inner, 0
+
+        def forward(self, x):
+            self.calls += 1
+            return self.inner(x)
+
+    torch.manual_seed(0)
+    G, D = nn.Linear(2, 2), MLPCritic(2, 16, 2)
+    scored, penalized = Counting(D), Counting(D)
+    c = Contest(G, scored, torch.optim.SGD(G.parameters(), 0.1), torch.optim.SGD(D.parameters(), 0.1),
+                get_game("nonsaturating"), (Penalty("r1", r1_penalty, 1.0),), penalized_critic=penalized)
+    logs = gda_step(GDA(), c, lambda: torch.ones(8, 2), lambda: torch.zeros(8, 2))
+    assert penalized.calls == 1 and scored.calls >= 1
+    assert logs["loss/r1"].item() > 0
+
+
+@pytest.mark.slow
+def test_compiled_players_train_with_r1(tmp_path):
+    """compile=true with R1 (grid25's recipe) trains: the penalty goes through the uncompiled critic."""
+    from saddlepoint import resolve_config, train
+
+    _, cfg = resolve_config("grid25", ["steps=8", "compile=true", "penalty_every=1", "eval_every=0",
+                                       "sample_every=0", "eval_samples=256"])
+    result = train(cfg, recipe="grid25", out=tmp_path / "run", progress=False)
+    assert result.summary["steps"] == 8
+
+
 def test_mmd_term_is_gmmns_estimate_per_image_or_per_channel():
     torch.manual_seed(0)
     real, fake = torch.randn(16, 3, 4, 4), (torch.randn(16, 3, 4, 4) + 0.5).requires_grad_(True)

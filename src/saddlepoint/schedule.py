@@ -79,6 +79,9 @@ class Contest:
     gan_weight: float = 1.0  # weight of the adversarial term in the generator's loss (0: its condition's term alone)
     g_penalties: tuple[Penalty, ...] = ()  # terms in G's loss: cycle, identity (they run G again), mmd
     pool: "HistoryPool | None" = None  # the critic sees a history of fakes (CycleGAN)
+    # The same critic uncompiled, for the penalties that differentiate it twice (R1, WGAN-GP): torch.compile's
+    # backward cannot be differentiated again.  None: ``critic`` itself.
+    penalized_critic: nn.Module | None = None
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """The forward passes' precision: autocast to ``precision`` on the players' device."""
@@ -179,7 +182,7 @@ def _critic_loss(c: Contest, real: Tensor, fake: Tensor, real_out: CriticOutput,
             loss = loss + term
     due = [pen for pen in c.penalties if pen.due(c.critic_steps_taken)]
     if due:
-        D = c.critic
+        D = c.critic if c.penalized_critic is None else c.penalized_critic
         critic = (lambda x: _score(D(x, y))) if _reads_label(c) else (lambda x: _score(D(x)))
         for pen in due:
             if pen.on_scores:

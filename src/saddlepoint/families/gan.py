@@ -151,6 +151,7 @@ class GANFamily(Family):
         # The players the step runs: compiled when asked (self.G / self.D keep the weights and state-dict names).
         # Several processes: gradients averaged by DDP (see saddlepoint.distributed for the semantics).
         G_run, D_run = wrap(self.G, self.dist, self.device), wrap(self.D, self.dist, self.device)
+        D_eager = D_run  # the input-gradient penalties differentiate the critic twice, which a compiled one cannot
         if cfg.compile:
             G_run, D_run = torch.compile(G_run), torch.compile(D_run)
         penalties = []
@@ -177,18 +178,19 @@ class GANFamily(Family):
         self.schedule = GDA(cfg.schedule, cfg.critic_steps, cfg.reuse_fake)
         game = get_game(cfg.game)
 
-        def contest(G_: nn.Module, D_: nn.Module, opt_g_, opt_d_, dtype: torch.dtype, pool) -> Contest:
+        def contest(G_: nn.Module, D_: nn.Module, opt_g_, opt_d_, dtype: torch.dtype, pool,
+                    D_penalized: nn.Module | None = None) -> Contest:
             fp16 = dtype == torch.float16
             return Contest(G_, D_, opt_g_, opt_d_, game, tuple(penalties), weight_clip=cfg.weight_clip or None,
                            precision=None if dtype == torch.float32 else dtype,
                            scaler_g=torch.amp.GradScaler(self.device.type) if fp16 else None,
                            scaler_d=torch.amp.GradScaler(self.device.type) if fp16 else None,
                            condition=self.condition, gan_weight=cfg.gan_weight, g_penalties=tuple(g_penalties),
-                           pool=pool)
+                           pool=pool, penalized_critic=D_penalized)
 
         self.growing = growth_of(self.G)  # progressive growing: the generator shows the critic the data
         self.precision, self.precision_note = self._choose_precision(partial(self._time_step, contest))
-        self.contest = contest(G_run, D_run, opt_g, opt_d, self.precision, self.pool)
+        self.contest = contest(G_run, D_run, opt_g, opt_d, self.precision, self.pool, D_eager)
 
     # --- the step --------------------------------------------------------------------------------------------
     def train_step(self) -> dict[str, Tensor]:
