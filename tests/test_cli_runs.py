@@ -525,6 +525,23 @@ def test_curves_show_each_logged_evaluation_once():
     assert [ax.get_title() for ax in plot_curves([{"step": 1, "loss/D": 1.0}], "t").axes] == ["losses"]
 
 
+def test_a_loaded_run_keeps_this_process_threads(tmp_path):
+    # a run trained with threads=1 is sampled and evaluated on every core the process has, not on one
+    import torch
+
+    from saddlepoint.trainer import load_run
+
+    _, cfg = resolve_config("grid25", ["steps=2", "threads=1", "eval_every=0", *TINY])
+    run_dir = train(cfg, out=tmp_path / "run", progress=False).run_dir
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        load_run(run_dir)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_threads_are_set_before_the_players_are_built(tiny_npz, monkeypatch):
     # built under more threads than it then trains with, a model's step ran ~60 % slower: the count comes first
     import torch

@@ -177,6 +177,9 @@ def load_run(run_dir: str | Path, load_data: bool = False) -> Family:
     Image data is loaded only with ``load_data`` (evaluation needs it, sampling does not)."""
     run_dir = Path(run_dir)
     cfg = run_config(run_dir)
+    # threads= is how the run trained, not how to use it: sampling and evaluating keep this process's threads
+    # (torch's default, every core, from the command line), so a run trained on one thread is not scored on one.
+    cfg.threads = 0
     tensors, meta = load_checkpoint(run_dir)
     info = run_info(run_dir)
     shapes = None if load_data else {k: info.get(k) for k in ("channels", "classes", "source_channels")}
