@@ -58,8 +58,8 @@ def _run(recipe: str, overrides: list[str], args, name: str, run: str | None = N
     from saddlepoint.trainer import load_run
 
     if run:
-        model = load_run(run, load_data=True)  # builds under the run's own `threads`; --threads is this command's
-        torch.set_num_threads(args.threads)
+        model = load_run(run, load_data=True)
+        torch.set_num_threads(args.threads)  # a loaded run keeps the process's threads: this command's --threads
         return json.loads((Path(run) / "summary.json").read_text()), model
     out = Path(args.out or tempfile.mkdtemp(prefix="vae-bench-")) / name
     length = [f"steps={args.steps}"] if args.steps else []
