@@ -168,16 +168,7 @@ def test_penalty_changes_the_critic_update():
 
 def test_input_gradient_penalties_differentiate_the_penalized_critic():
     """A compiled critic's backward cannot be differentiated again: the penalties read ``penalized_critic`` (the
-    same weights, uncompiled) and the game's scores still come from ``critic``."""
-    class Counting(nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner, self.calls = inner, 0
-
-        def forward(self, x):
-            self.calls += 1
-            return self.inner(x)
-
+    same weights, uncompiled) and the game's scores still come from ``critic`` (``Counting``: below)."""
     torch.manual_seed(0)
     G, D = nn.Linear(2, 2), MLPCritic(2, 16, 2)
     scored, penalized = Counting(D), Counting(D)
