@@ -77,11 +77,7 @@ def _add(rows: list[dict], args, row: dict) -> None:
 
 # --- test NLL --------------------------------------------------------------------------------------------------
 def part_nll(args) -> list[dict]:
-    from saddlepoint.trainer import run_config
-
     rows = []
-    # the threads the run trained with: a reused --run's own config (a loaded run keeps this process's threads)
-    trained_threads = (run_config(Path(args.run)).threads if args.run else args.threads) or "default"
     for recipe in args.recipe or ["mnist-vae", "mnist-iwae"]:
         t0 = time.time()
         summary, model = _run(recipe, args.set or [], args, recipe, args.run)
@@ -91,7 +87,7 @@ def part_nll(args) -> list[dict]:
                           "steps": summary["steps"],
                           "epochs": round(summary["steps"] * model.cfg.batch_size / 60_000, 1),
                           "train_seconds": round(summary["seconds"]), "threads": args.threads,
-                          "train_threads": trained_threads,
+                          "train_threads": model.cfg.threads or "default",  # a reused --run's own
                           "nll": round(ev["nll"], 2), "nll_se": round(ev["nll_se"], 2),
                           "bits_per_dim": round(ev["bits_per_dim"], 4), "nll_samples": ev["nll_samples"],
                           "nll_images": ev["nll_images"], "eval_seconds": round(time.time() - t1),

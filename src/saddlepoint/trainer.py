@@ -61,11 +61,15 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def build(cfg: TrainConfig, shapes: dict[str, int] | None = None) -> Family:
+def build(cfg: TrainConfig, shapes: dict[str, int] | None = None, training: bool = True) -> Family:
     """The family ``cfg.family`` with its parts built, on this process's device (seeded by ``cfg.seed``).
-    ``shapes`` (a run's channels and classes) given: without loading an image set (sampling from a run)."""
-    if cfg.threads:  # before anything runs: a model built under more threads than it then trains with steps ~60 %
-        torch.set_num_threads(cfg.threads)  # slower on one thread (measured: 0.26 against 0.16 s, mnist-dcgan)
+    ``shapes`` (a run's channels and classes) given: without loading an image set (sampling from a run).
+    ``training`` False (a run loaded to sample or evaluate): ``threads=`` is how the run trained, not how to use it,
+    so the process keeps its own threads (torch's default, every core, from the command line)."""
+    # Before anything runs: a model built under more threads than it then trains with steps ~60 % slower on one
+    # thread (measured: 0.26 against 0.16 s, mnist-dcgan).
+    if cfg.threads and training:
+        torch.set_num_threads(cfg.threads)
     dist, device = setup(cfg.device)  # one process, or this one's place under torchrun
     device = _device(device)
     if cfg.batch_size % dist.world:
@@ -177,13 +181,10 @@ def load_run(run_dir: str | Path, load_data: bool = False) -> Family:
     Image data is loaded only with ``load_data`` (evaluation needs it, sampling does not)."""
     run_dir = Path(run_dir)
     cfg = run_config(run_dir)
-    # threads= is how the run trained, not how to use it: sampling and evaluating keep this process's threads
-    # (torch's default, every core, from the command line), so a run trained on one thread is not scored on one.
-    cfg.threads = 0
     tensors, meta = load_checkpoint(run_dir)
     info = run_info(run_dir)
     shapes = None if load_data else {k: info.get(k) for k in ("channels", "classes", "source_channels")}
-    model = build(cfg, shapes)
+    model = build(cfg, shapes, training=False)
     restore(model, tensors, meta, weights_only=True)
     return model
 
