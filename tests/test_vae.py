@@ -178,6 +178,24 @@ def test_the_nll_of_binary_images_is_fixed_and_below_the_negative_elbo(tiny_npz)
     assert a["nll"] < -elbo
 
 
+def test_a_conv_vae_scores_its_likelihood_on_a_channels_last_copy(tiny_npz, monkeypatch):
+    over = [f"data={tiny_npz}", "z_dim=4", *SMALL, "vae_net=conv", "vae_channels=4", "steps=3"]
+    model = build(resolve_config("mnist-vae", over)[1])
+    for _ in range(3):
+        model.train_step()
+    used = []
+    picked = type(model)._nll_decoder
+    monkeypatch.setattr(type(model), "_nll_decoder", lambda self: used.append(picked(self)) or used[-1])
+    fast = model.test_nll(k=64)
+    conv = next(m for m in used[0].modules() if isinstance(m, torch.nn.ConvTranspose2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) and used[0] is not model.G
+    assert all(p.is_contiguous() for p in model.G.parameters())  # the training players keep their layout
+    monkeypatch.setattr(type(model), "_nll_decoder", lambda self: self.G)
+    plain = model.test_nll(k=64)
+    assert fast["nll"] == pytest.approx(plain["nll"], rel=1e-6)
+    assert fast["nll_se"] == pytest.approx(plain["nll_se"], rel=1e-4)
+
+
 def test_evaluate_nll_from_the_command_line_and_its_refusals(tmp_path, tiny_npz, capsys):
     run = train(resolve_config("mnist-vae", [f"data={tiny_npz}", "z_dim=4", *SMALL, "steps=2"])[1],
                 out=tmp_path / "vae", progress=False).run_dir

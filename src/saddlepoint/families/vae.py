@@ -17,6 +17,7 @@ the KL of every latent unit and the active-units count (units whose posterior me
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,6 +63,11 @@ class VAEKeys:
     iwae_k: int = key(1, "importance samples of the bound (Burda et al. 2016; 1 = the VAE's ELBO)", min=1)
     cvae: bool = key(False, "conditional VAE (Sohn et al. 2015): the one-hot class label goes into the encoder and the "
                             "decoder; needs labelled data; `saddlepoint sample RUN --label K`")
+
+
+#: decodings per pass of the held-out likelihood: a convolutional decoder's feature maps for 1000 images fit in a
+#: CPU's cache (for 20,000, as before, they took 0.5 GB per layer) and in any GPU
+_DECODES_PER_PASS = 1000
 
 
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -272,11 +278,12 @@ class VAE(Family):
                         + ("pixel values in [-1, 1] (continuous, not comparable with discrete likelihoods)"
                            if self.images else "points"))
         g = torch.Generator().manual_seed(EVAL_SEED + 5)
+        decoder = self._nll_decoder()
         batch = 100
-        chunk = max(1, min(k, 20_000 // batch))  # importance samples per pass: bounded memory
+        chunk = max(1, min(k, _DECODES_PER_PASS // batch))  # importance samples per pass: bounded memory
         estimates = []
         bar = tqdm(total=len(x), disable=not progress, unit="img", desc=f"nll, k={k}", leave=False)
-        with eval_mode(self.E, self.G):
+        with eval_mode(self.E, decoder):
             for start in range(0, len(x), batch):
                 sb, tb = seen[start:start + batch].to(self.device), target[start:start + batch].to(self.device)
                 yb = None if y is None else y[start:start + batch].to(self.device)
@@ -284,7 +291,7 @@ class VAE(Family):
                 running = torch.full((len(sb),), -math.inf, device=self.device)
                 for done in range(0, k, chunk):
                     eps = torch.randn((min(chunk, k - done), *mu.shape), generator=g).to(self.device)
-                    log_px, log_ratio, _ = self._log_weights(mu, logvar, eps, tb, yb, self.G)
+                    log_px, log_ratio, _ = self._log_weights(mu, logvar, eps, tb, yb, decoder)
                     running = torch.logaddexp(running, torch.logsumexp((log_px + log_ratio).double(), 0).float())
                 estimates.append((running - math.log(k)).double().cpu())
                 bar.update(len(sb))
@@ -301,6 +308,14 @@ class VAE(Family):
         if self.condition is not None:
             out["nll_protocol"] += "; −log p(x | y) with each image's own label"
         return out
+
+    def _nll_decoder(self) -> nn.Module:
+        """The decoder the held-out likelihood runs k times per image: for convolutional players a copy in
+        channels-last memory format, whose transposed convolutions ran 2–2.5× faster on a 2-core EPYC (the same values
+        to rounding); the copy leaves the training players' layout, and so their numerics, as they are."""
+        if self.images and self.cfg.vae_net == "conv":
+            return copy.deepcopy(self.G).to(memory_format=torch.channels_last)
+        return self.G
 
     # --- evaluation --------------------------------------------------------------------------------------------
     @torch.no_grad()
