@@ -179,7 +179,7 @@ def test_the_nll_of_binary_images_is_fixed_and_below_the_negative_elbo(tiny_npz)
 
 
 def test_a_conv_vae_scores_its_likelihood_on_a_channels_last_copy(tiny_npz, monkeypatch):
-    over = [f"data={tiny_npz}", "z_dim=4", *SMALL, "vae_net=conv", "vae_channels=4", "steps=3"]
+    over = [f"data={tiny_npz}", "z_dim=4", *SMALL, "vae_net=conv", "vae_channels=4"]
     model = build(resolve_config("mnist-vae", over)[1])
     for _ in range(3):
         model.train_step()
