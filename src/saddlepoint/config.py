@@ -40,6 +40,9 @@ class RunKeys:
     data: str = key("grid25", "dataset: ring8, grid25, moons, spiral, checkerboard, lines, a .csv of x,y points, mnist, stacked-mnist, cifar10, a folder "
                              "or .npz path; pix2pix: edges2mnist, halves2mnist or a folder of pairs")
     seed: int = key(0, "seed for weights, noise and data order", min=0)
+    init_from: str = key("", "a run directory of the same family whose networks (latest checkpoint) this run starts "
+                             "from: fine-tuning, e.g. a VAE continued on the IWAE bound; optimizers, step and "
+                             "schedule start afresh ('' = fresh weights)")
     steps: int = key(12000, "generator steps", min=1)
     time_limit: float = key(0.0, "minutes of training after which the run stops early, checkpointed and evaluated "
                                 "(0 = none; a fixed-time budget: resume goes on towards steps)", min=0)

@@ -109,6 +109,7 @@ def train(cfg: TrainConfig, recipe: str = "custom", out: str | Path | None = Non
     """Train ``cfg`` into a new run directory (``out``, or a fresh ``runs/<recipe>-<time>``)."""
     cfg.validate()
     model = build(cfg)  # fails on a bad device before any folder is made
+    started = _start_from(model, cfg.init_from) if cfg.init_from else {}
     if model.dist.main:  # one warning per run, not one per process
         cfg.warn_if_doubtful()
         if model.precision_note and progress:
@@ -118,7 +119,7 @@ def train(cfg: TrainConfig, recipe: str = "custom", out: str | Path | None = Non
         try:
             made = create_run_dir(out, recipe, runs_root)
             write_yaml(made / "config.yaml", cfg.to_dict())
-            write_json_atomic(made / "run.json", {"recipe": recipe, **model.run_info(),
+            write_json_atomic(made / "run.json", {"recipe": recipe, **model.run_info(), **started,
                                                   "precision": NAMES.get(getattr(model, "precision", None), "fp32"),
                                                   "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
         except RunError as e:
@@ -127,6 +128,24 @@ def train(cfg: TrainConfig, recipe: str = "custom", out: str | Path | None = Non
     if isinstance(made, str):
         raise RunError(made[len("error: "):])
     return _run(model, made, recipe, progress)
+
+
+def _start_from(model: Family, source: str) -> dict[str, Any]:
+    """``init_from``: the run's networks start from ``source``'s latest checkpoint (fine-tuning); an EMA copy of G
+    restarts from the loaded G, a mixture of snapshots from none, and the optimizers and the step from zero."""
+    src = Path(source)
+    try:
+        trained = run_config(src)  # refuses a folder that is not a run
+        if trained.family != model.cfg.family:
+            raise RunError(f"it is a family={trained.family} run and this run is family={model.cfg.family}; start "
+                           f"from a {model.cfg.family} run or remove init_from")
+        tensors, meta = load_checkpoint(src)
+        restore_state({k: v for k, v in model.weights().items() if k not in ("G_ema", "G_mix")}, tensors, meta)
+    except (RunError, StateMismatch) as e:
+        raise RunError(f"init_from={source}: {e}") from None
+    if model.G_ema is not None:
+        model.G_ema.load_state_dict(model.G.state_dict())
+    return {"init_from": {"run": str(src.resolve()), "step": int(meta["step"])}}
 
 
 def resume(run_dir: str | Path, progress: bool = True) -> RunResult:
