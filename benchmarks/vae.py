@@ -21,6 +21,7 @@ except ``grid``.
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import tempfile
@@ -52,21 +53,25 @@ def _machine(threads: int) -> str:
 
 def _run(recipe: str, overrides: list[str], args, name: str, run: str | None = None):
     """(summary, the run loaded with its data): ``run`` reused, or ``recipe`` + ``overrides`` trained into --out."""
-    import json
-
     from saddlepoint import resolve_config, train
     from saddlepoint.trainer import load_run
 
     if run:
         model = load_run(run, load_data=True)
         torch.set_num_threads(args.threads)  # a loaded run keeps the process's threads: this command's --threads
-        return json.loads((Path(run) / "summary.json").read_text()), model
+        return _with_start(json.loads((Path(run) / "summary.json").read_text()), run), model
     out = Path(args.out or tempfile.mkdtemp(prefix="vae-bench-")) / name
     length = [f"steps={args.steps}"] if args.steps else []
     _, cfg = resolve_config(recipe, [*overrides, *length, f"threads={args.threads}", f"seed={args.seed}",
                                      "sample_every=0"])
     result = train(cfg, recipe=recipe, out=out, progress=sys.stderr.isatty())
-    return result.summary, load_run(result.run_dir, load_data=True)
+    return _with_start(result.summary, result.run_dir), load_run(result.run_dir, load_data=True)
+
+
+def _with_start(summary: dict, run_dir) -> dict:
+    """The summary, with the run (and its step) that a fine-tuned run started from (``init_from``), if any."""
+    info = json.loads((Path(run_dir) / "run.json").read_text())
+    return {**summary, **({"init_from": info["init_from"]} if "init_from" in info else {})}
 
 
 def _add(rows: list[dict], args, row: dict) -> None:
@@ -84,7 +89,7 @@ def part_nll(args) -> list[dict]:
         t1 = time.time()
         ev = model.test_nll(args.nll_samples, args.nll_images, progress=sys.stderr.isatty())
         _add(rows, args, {"part": "nll", "recipe": recipe, "players": model.cfg.vae_net, "iwae_k": model.cfg.iwae_k,
-                          "steps": summary["steps"],
+                          "steps": summary["steps"], **{k: summary[k] for k in ("init_from",) if k in summary},
                           "epochs": round(summary["steps"] * model.cfg.batch_size / 60_000, 1),
                           "train_seconds": round(summary["seconds"]), "threads": args.threads,
                           "train_threads": model.cfg.threads or "default",  # a reused --run's own
@@ -102,7 +107,9 @@ def table_nll(rows: list[dict]) -> str:
     for r in rows:
         bound = "ELBO" if r["iwae_k"] == 1 else f"IWAE k={r['iwae_k']}"
         players = " (conv players)" if r.get("players") == "conv" else ""
-        lines.append(f"| {r['recipe']}{players} | {bound} | {r['steps']} ({r['epochs']}) | {r['train_seconds']} s, "
+        after = f" after {r['init_from']['step']} of its source" if r.get("init_from") else ""
+        lines.append(f"| {r['recipe']}{players} | {bound} | {r['steps']} ({r['epochs']}){after} | "
+                     f"{r['train_seconds']} s, "
                      f"{r.get('train_threads', r['threads'])} thr | {r['nll']:.2f} ± {r['nll_se']:.2f} | "
                      f"{r['bits_per_dim']:.4f} | "
                      f"{r['active_units']} | {r['nll_samples']}, {r['nll_images']} |")

@@ -1,9 +1,10 @@
 """The trainer: one loop for every model family.
 
 It builds the family a config names (:mod:`saddlepoint.families`), then runs its steps with what every run
-shares — the run directory, checkpoints of each part's state by name, logging and TensorBoard, the progress bar,
-the learning-rate decay, the generator's EMA and mixture of snapshots, ``time_limit``, the non-finite guard,
-periodic evaluation and pictures, and torchrun — without asking which family it runs.
+shares — the run directory, checkpoints of each part's state by name, a start from another run's networks
+(``init_from``), logging and TensorBoard, the progress bar, the learning-rate decay, the generator's EMA and
+mixture of snapshots, ``time_limit``, the non-finite guard, periodic evaluation and pictures, and torchrun —
+without asking which family it runs.
 
 Python use::
 
