@@ -46,11 +46,13 @@ def run(recipe: str, overrides: list[str], minutes: float, threads: int, samples
 
     from saddlepoint import resolve_config
     from saddlepoint.metrics.images import evaluate_images
-    from saddlepoint.trainer import advance, build
+    from saddlepoint.trainer import advance, build, start_from
 
     torch.set_num_threads(threads)
     _, cfg = resolve_config(recipe, [*overrides, "steps=100000000", "lr_decay=none", "eval_every=0"])
     model = build(cfg)
+    if cfg.init_from:  # --progan init_from=RUN: a fine-tuning run, timed the same way
+        start_from(model, cfg.init_from)
     ends = phase_ends(cfg) if checkpoints is None else []
     spent, times = 0.0, []
     todo = list(checkpoints or [])

@@ -10,7 +10,7 @@ import torch
 from saddlepoint import resolve_config, train
 from saddlepoint.cli import main
 from saddlepoint.runs import RunError, load_checkpoint, read_metrics
-from saddlepoint.trainer import _start_from, build
+from saddlepoint.trainer import build, start_from
 
 TINY = ["g_hidden=32", "d_hidden=32", "g_layers=2", "d_layers=2", "batch_size=64", "eval_samples=500"]
 VAE = ["vae_hidden=[32, 32]", "batch_size=64", "eval_samples=500", "eval_every=0"]
@@ -22,7 +22,7 @@ def test_every_network_comes_from_the_source_and_the_average_restarts_from_it(tm
     # Another learning rate and decay: keys that do not shape the networks may change.
     _, cfg = resolve_config("grid25", [*TINY, "ema=0.9", "lr_g=0.0001", f"init_from={src.run_dir}"])
     model = build(cfg)
-    info = _start_from(model, cfg.init_from)
+    info = start_from(model, cfg.init_from)
     saved, _ = load_checkpoint(src.run_dir)
     for name in ("G", "D"):
         for k, v in getattr(model, name).state_dict().items():
@@ -95,4 +95,14 @@ def test_a_missing_source_checkpoint_is_a_run_error(tmp_path):
     (src.run_dir / "checkpoints").mkdir()
     _, cfg = resolve_config("grid25", [*TINY, f"init_from={src.run_dir}"])
     with pytest.raises(RunError, match="init_from=.*has no complete checkpoint"):
-        _start_from(build(cfg), cfg.init_from)
+        start_from(build(cfg), cfg.init_from)
+
+
+def test_the_python_experiment_starts_from_the_source_too(tmp_path):
+    from saddlepoint.train import Experiment
+
+    _, cfg = resolve_config("grid25", [*TINY, "steps=5"])
+    src = train(cfg, out=tmp_path / "src", progress=False)
+    _, cfg = resolve_config("grid25", [*TINY, f"init_from={src.run_dir}"])
+    saved, _ = load_checkpoint(src.run_dir)
+    assert all(torch.equal(v, saved[f"D.{k}"]) for k, v in Experiment(cfg).D.state_dict().items())

@@ -13,7 +13,7 @@ from .data import is_2d
 from .families.base import EVAL_SEED, Family, cpu_has_amx
 from .families.base import resolve_precision as _resolve_precision
 from .families.gan import _build_players, _make_condition  # noqa: F401  (tests build players as a run does)
-from .trainer import RunResult, TrainingDiverged, build, load_run, make_plots, resume, train
+from .trainer import RunResult, TrainingDiverged, build, load_run, make_plots, resume, start_from, train
 
 __all__ = ["Experiment", "RunResult", "TrainingDiverged", "train", "resume", "evaluate", "load_run", "EVAL_SEED",
            "save_samples", "make_plots", "cpu_has_amx", "resolve_precision"]
@@ -21,9 +21,13 @@ __all__ = ["Experiment", "RunResult", "TrainingDiverged", "train", "resume", "ev
 
 def Experiment(cfg: Any, channels: int | None = None, classes: int | None = None,
                source_channels: int | None = None) -> Family:
-    """The family ``cfg`` describes, built (``channels`` given: without loading an image set)."""
+    """The family ``cfg`` describes, built (``channels`` given: without loading an image set), its networks from
+    ``cfg.init_from``'s run where that is set."""
     shapes = None if channels is None else {"channels": channels, "classes": classes, "source_channels": source_channels}
-    return build(cfg, shapes)
+    model = build(cfg, shapes)
+    if cfg.init_from:
+        start_from(model, cfg.init_from)
+    return model
 
 
 def save_samples(exp: Family, path, sink=None, title: str | None = None) -> None:

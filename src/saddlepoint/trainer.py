@@ -40,8 +40,8 @@ from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, loa
 from .precision import NAMES
 from .state import StateMismatch, Value, gather_state, restore_state
 
-__all__ = ["build", "advance", "RunResult", "TrainingDiverged", "train", "resume", "load_run", "save_checkpoint_of",
-           "restore", "make_plots"]
+__all__ = ["build", "start_from", "advance", "RunResult", "TrainingDiverged", "train", "resume", "load_run",
+           "save_checkpoint_of", "restore", "make_plots"]
 
 
 class TrainingDiverged(RunError):
@@ -110,7 +110,7 @@ def train(cfg: TrainConfig, recipe: str = "custom", out: str | Path | None = Non
     """Train ``cfg`` into a new run directory (``out``, or a fresh ``runs/<recipe>-<time>``)."""
     cfg.validate()
     model = build(cfg)  # fails on a bad device before any folder is made
-    started = _start_from(model, cfg.init_from) if cfg.init_from else {}
+    started = start_from(model, cfg.init_from) if cfg.init_from else {}
     if model.dist.main:  # one warning per run, not one per process
         cfg.warn_if_doubtful()
         if model.precision_note and progress:
@@ -131,7 +131,7 @@ def train(cfg: TrainConfig, recipe: str = "custom", out: str | Path | None = Non
     return _run(model, made, recipe, progress)
 
 
-def _start_from(model: Family, source: str) -> dict[str, Any]:
+def start_from(model: Family, source: str) -> dict[str, Any]:
     """``init_from``: the run's networks start from ``source``'s latest checkpoint (fine-tuning); an EMA copy of G
     restarts from the loaded G, a mixture of snapshots from none, and the optimizers and the step from zero."""
     src = Path(source)
