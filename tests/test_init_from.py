@@ -1,5 +1,5 @@
 """``init_from``: a run that starts from another run's networks (fine-tuning, e.g. a VAE continued on the IWAE
-bound as in Burda et al. 2016, Table 3)."""
+bound, as Burda et al. 2016's released code offers)."""
 
 import json
 import shutil
