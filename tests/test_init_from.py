@@ -10,7 +10,8 @@ import torch
 from saddlepoint import resolve_config, train
 from saddlepoint.cli import main
 from saddlepoint.runs import RunError, load_checkpoint, read_metrics
-from saddlepoint.trainer import build, start_from
+from saddlepoint.trainer import build, resume, start_from
+from conftest import crash_after
 
 TINY = ["g_hidden=32", "d_hidden=32", "g_layers=2", "d_layers=2", "batch_size=64", "eval_samples=500"]
 VAE = ["vae_hidden=[32, 32]", "batch_size=64", "eval_samples=500", "eval_every=0"]
@@ -77,11 +78,7 @@ def test_resume_continues_the_fine_tuned_run_not_its_source(tmp_path):
     full = train(cfg, out=tmp_path / "full", progress=False)
     _, cfg = resolve_config("grid25", [*TINY, "steps=20", "checkpoint_every=10", f"init_from={src.run_dir}"])
     crashed = train(cfg, out=tmp_path / "crashed", progress=False)
-    from conftest import crash_after
-
     crash_after(crashed.run_dir, 10)
-    from saddlepoint.train import resume
-
     resumed = resume(crashed.run_dir, progress=False)
     a, _ = load_checkpoint(full.run_dir)
     b, _ = load_checkpoint(resumed.run_dir)
