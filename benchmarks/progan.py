@@ -51,8 +51,7 @@ def run(recipe: str, overrides: list[str], minutes: float, threads: int, samples
     torch.set_num_threads(threads)
     _, cfg = resolve_config(recipe, [*overrides, "steps=100000000", "lr_decay=none", "eval_every=0"])
     model = build(cfg)
-    if cfg.init_from:  # --progan init_from=RUN: a fine-tuning run, timed the same way
-        start_from(model, cfg.init_from)
+    start_from(model)  # --progan init_from=RUN: a fine-tuning run, timed the same way
     ends = phase_ends(cfg) if checkpoints is None else []
     spent, times = 0.0, []
     todo = list(checkpoints or [])

@@ -70,8 +70,10 @@ def _run(recipe: str, overrides: list[str], args, name: str, run: str | None = N
 
 def _with_start(summary: dict, run_dir) -> dict:
     """The summary, with the run (and its step) that a fine-tuned run started from (``init_from``), if any."""
-    info = json.loads((Path(run_dir) / "run.json").read_text())
-    return {**summary, **({"init_from": info["init_from"]} if "init_from" in info else {})}
+    from saddlepoint.trainer import run_info
+
+    started = run_info(Path(run_dir)).get("init_from")
+    return {**summary, **({"init_from": started} if started else {})}
 
 
 def _add(rows: list[dict], args, row: dict) -> None:
@@ -89,7 +91,7 @@ def part_nll(args) -> list[dict]:
         t1 = time.time()
         ev = model.test_nll(args.nll_samples, args.nll_images, progress=sys.stderr.isatty())
         _add(rows, args, {"part": "nll", "recipe": recipe, "players": model.cfg.vae_net, "iwae_k": model.cfg.iwae_k,
-                          "steps": summary["steps"], **{k: summary[k] for k in ("init_from",) if k in summary},
+                          "steps": summary["steps"], "init_from": summary.get("init_from"),
                           "epochs": round(summary["steps"] * model.cfg.batch_size / 60_000, 1),
                           "train_seconds": round(summary["seconds"]), "threads": args.threads,
                           "train_threads": model.cfg.threads or "default",  # a reused --run's own

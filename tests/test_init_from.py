@@ -23,7 +23,7 @@ def test_every_network_comes_from_the_source_and_the_average_restarts_from_it(tm
     # Another learning rate and decay: keys that do not shape the networks may change.
     _, cfg = resolve_config("grid25", [*TINY, "ema=0.9", "lr_g=0.0001", f"init_from={src.run_dir}"])
     model = build(cfg)
-    info = start_from(model, cfg.init_from)
+    info = start_from(model)
     saved, _ = load_checkpoint(src.run_dir)
     for name in ("G", "D"):
         for k, v in getattr(model, name).state_dict().items():
@@ -92,7 +92,7 @@ def test_a_missing_source_checkpoint_is_a_run_error(tmp_path):
     (src.run_dir / "checkpoints").mkdir()
     _, cfg = resolve_config("grid25", [*TINY, f"init_from={src.run_dir}"])
     with pytest.raises(RunError, match="init_from=.*has no complete checkpoint"):
-        start_from(build(cfg), cfg.init_from)
+        start_from(build(cfg))
 
 
 def test_the_python_experiment_starts_from_the_source_too(tmp_path):

@@ -25,8 +25,7 @@ def Experiment(cfg: Any, channels: int | None = None, classes: int | None = None
     ``cfg.init_from``'s run where that is set."""
     shapes = None if channels is None else {"channels": channels, "classes": classes, "source_channels": source_channels}
     model = build(cfg, shapes)
-    if cfg.init_from:
-        start_from(model, cfg.init_from)
+    start_from(model)
     return model
 
 

@@ -110,7 +110,7 @@ def train(cfg: TrainConfig, recipe: str = "custom", out: str | Path | None = Non
     """Train ``cfg`` into a new run directory (``out``, or a fresh ``runs/<recipe>-<time>``)."""
     cfg.validate()
     model = build(cfg)  # fails on a bad device before any folder is made
-    started = start_from(model, cfg.init_from) if cfg.init_from else {}
+    started = start_from(model)
     if model.dist.main:  # one warning per run, not one per process
         cfg.warn_if_doubtful()
         if model.precision_note and progress:
@@ -131,9 +131,13 @@ def train(cfg: TrainConfig, recipe: str = "custom", out: str | Path | None = Non
     return _run(model, made, recipe, progress)
 
 
-def start_from(model: Family, source: str) -> dict[str, Any]:
-    """``init_from``: the run's networks start from ``source``'s latest checkpoint (fine-tuning); an EMA copy of G
-    restarts from the loaded G, a mixture of snapshots from none, and the optimizers and the step from zero."""
+def start_from(model: Family) -> dict[str, Any]:
+    """``init_from=RUN`` set: the model's networks start from RUN's latest checkpoint (fine-tuning); an EMA copy of G
+    restarts from the loaded G, a mixture of snapshots from none, and the optimizers and the step from zero.  What
+    run.json records of it (nothing when ``init_from`` is unset)."""
+    source = model.cfg.init_from
+    if not source:
+        return {}
     src = Path(source)
     try:
         trained = run_config(src)  # refuses a folder that is not a run
