@@ -69,11 +69,10 @@ def _run(recipe: str, overrides: list[str], args, name: str, run: str | None = N
 
 
 def _with_start(summary: dict, run_dir) -> dict:
-    """The summary, with the run (and its step) that a fine-tuned run started from (``init_from``), if any."""
+    """The summary, with the run (and its step) that a fine-tuned run started from (``init_from``; None if none)."""
     from saddlepoint.trainer import run_info
 
-    started = run_info(Path(run_dir)).get("init_from")
-    return {**summary, **({"init_from": started} if started else {})}
+    return {**summary, "init_from": run_info(Path(run_dir)).get("init_from")}
 
 
 def _add(rows: list[dict], args, row: dict) -> None:
