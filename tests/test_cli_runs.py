@@ -575,3 +575,24 @@ def test_evaluate_help_names_every_metric():
     listed = next(a.help for a in sub.choices["evaluate"]._actions if "--metrics" in a.option_strings)
     named = set(re.search(r"any of ([a-z_0-9,]+)", listed).group(1).split(","))
     assert named == set(METRICS)
+
+
+@pytest.mark.parametrize("recipe", ["grid25", "mnist-dcgan"])
+def test_a_short_run_imports_no_compiler(tmp_path, recipe):
+    """torch._dynamo (through torch's optimizers or torchvision) costs a short run about 1.5 s: a plain run
+    must not import it, nor torchvision, nor matplotlib for an image run (BENCHMARKS.md, the fixed cost)."""
+    import subprocess
+    import sys
+
+    if recipe == "mnist-dcgan":
+        mnist_or_skip(train=True)
+    code = ("import sys\nfrom saddlepoint.cli import entry\n"
+            f"sys.argv = ['saddlepoint', 'train', {recipe!r}, 'steps=2', '--out', {str(tmp_path / 'run')!r}, '--quiet']\n"
+            "try:\n    entry()\nexcept SystemExit:\n    pass\n"
+            "import json\nprint(json.dumps(sorted(m for m in ('torch._dynamo', 'torchvision', 'matplotlib') "
+            "if m in sys.modules)))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "run" / "samples.png").is_file()
+    imported = json.loads(done.stdout.strip().splitlines()[-1])
+    assert imported == ([] if recipe == "mnist-dcgan" else ["matplotlib"])  # grid25 draws its points with it

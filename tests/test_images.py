@@ -1,5 +1,6 @@
 """Image data: the data home, MNIST (skipped where the data home lacks it) and stacked MNIST."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -128,3 +129,41 @@ def test_cifar10_batches_load_without_running_code(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="refusing to load"):
         load_cifar10(train=False)
     assert not (tmp_path / "owned").exists()
+
+
+def _idx(path, array, magic_type=8):
+    import struct
+
+    path.write_bytes(bytes((0, 0, magic_type, array.ndim)) + struct.pack(f">{array.ndim}i", *array.shape)
+                     + array.astype(np.uint8).tobytes())
+
+
+def test_mnist_files_read_directly_and_checked(tmp_path, monkeypatch):
+    from saddlepoint.data.images import read_idx
+
+    raw = tmp_path / "mnist" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    images = np.random.default_rng(0).integers(0, 256, size=(5, 28, 28))
+    _idx(raw / "t10k-images-idx3-ubyte", images)
+    _idx(raw / "t10k-labels-idx1-ubyte", np.array([3, 1, 4, 1, 5]))
+    monkeypatch.setenv("SADDLEPOINT_DATA", str(tmp_path))
+    ds = load_mnist(train=False, download=False)
+    assert ds.name == "mnist-test" and ds.images.shape == (5, 1, 28, 28) and ds.labels.dtype == torch.int64
+    assert (ds.images[:, 0].numpy() == images).all() and ds.labels.tolist() == [3, 1, 4, 1, 5]
+    _idx(raw / "t10k-labels-idx1-ubyte", np.array([3, 1, 4]))
+    with pytest.raises(DataError, match="5 images .* 3 labels"):
+        load_mnist(train=False, download=False)
+    (raw / "cut").write_bytes((raw / "t10k-images-idx3-ubyte").read_bytes()[:-10])
+    with pytest.raises(DataError, match="cut short"):
+        read_idx(raw / "cut", 3)
+    _idx(raw / "floats", np.zeros((2, 2)), magic_type=0x0D)
+    with pytest.raises(DataError, match="not an IDX file of unsigned bytes"):
+        read_idx(raw / "floats", 2)
+
+
+def test_mnist_reader_agrees_with_torchvision():
+    ours = mnist_or_skip(train=False)
+    from torchvision.datasets import MNIST
+
+    theirs = MNIST(str(data_home() / "mnist"), train=False, download=False)
+    assert torch.equal(ours.images[:, 0], theirs.data) and torch.equal(ours.labels, theirs.targets)

@@ -143,7 +143,7 @@ def edit(model, found: dict, amount: float, rows: int = 8, n_report: int = 1000)
 
 
 def save_attribute_picture(picture: Tensor, path: Path) -> Path:
-    from torchvision.utils import make_grid, save_image
+    from .grids import make_grid, save_png
 
-    save_image(make_grid(picture, nrow=3, normalize=True, value_range=(-1, 1), pad_value=1.0), str(path))
+    save_png(make_grid(picture, nrow=3, value_range=(-1, 1), pad_value=1.0), path)
     return path

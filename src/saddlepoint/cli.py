@@ -305,14 +305,14 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     def draw(exp, out):
-        from torchvision.utils import save_image
+        from .grids import save_png
 
         from .families.vae import reconstruction_grid
         from .runs import RunError
 
         if not hasattr(exp, "encode") or not exp.images:
             raise RunError("reconstruct encodes and decodes images and needs an image VAE run (family=vae)")
-        save_image(reconstruction_grid(exp, args.n), str(out))
+        save_png(reconstruction_grid(exp, args.n), out)
 
     return _picture(args, "reconstructions.png", draw, 32)
 

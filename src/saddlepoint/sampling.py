@@ -72,7 +72,7 @@ def _one_member_per_row(exp: Experiment, rows: int, per_row: int) -> dict[str, T
 @torch.no_grad()
 def save_code_sweep(exp: Experiment, path: str | Path, code: str, rows: int = 10, seed: int = 0) -> Path:
     """A picture of :func:`code_sweep`: each row keeps its noise z, its columns change only ``code``."""
-    from torchvision.utils import save_image
+    from .grids import save_grid
 
     codes = code_sweep(exp, code, rows)
     per_row = codes.shape[0] // rows
@@ -83,7 +83,7 @@ def save_code_sweep(exp: Experiment, path: str | Path, code: str, rows: int = 10
     x = G(z.to(exp.device), codes.to(exp.device), **_one_member_per_row(exp, rows, per_row)).float().cpu()
     G.train(was)
     path = Path(path)
-    save_image(x, str(path), nrow=per_row, normalize=True, value_range=(-1, 1))
+    save_grid(x, path, nrow=per_row)
     return path
 
 
@@ -94,11 +94,11 @@ def save_sample_picture(exp: Experiment, path: str | Path, n: int = 64, seed: in
 
     path = Path(path)
     if exp.images:
-        from torchvision.utils import save_image
+        from .grids import save_grid
 
         cond, n, per_row = conditions_for_picture(exp, n, label)
         x = sample(exp, n, seed, cond)
-        save_image(x, str(path), nrow=per_row, normalize=True, value_range=(-1, 1))
+        save_grid(x, path, nrow=per_row)
         return path
     x = sample(exp, n, seed)
     real = exp.data.sample(2500, torch.Generator().manual_seed(EVAL_SEED + 1))
@@ -124,7 +124,7 @@ def text_conditions(exp: Experiment, sentences: list[str], n: int) -> Tensor:
 
 def save_text_picture(exp: Experiment, path: str | Path, sentences: list[str], n: int = 8, seed: int = 0) -> Path:
     """One row per sentence: ``n`` samples of it (the noise differs along the row, the rows share it)."""
-    from torchvision.utils import save_image
+    from .grids import save_grid
 
     rows = len(sentences)
     cond = text_conditions(exp, sentences, rows * n)
@@ -132,7 +132,7 @@ def save_text_picture(exp: Experiment, path: str | Path, sentences: list[str], n
     z = exp.sampling_noise(n, g).repeat(rows, 1)
     x = exp.run_sampler(z, cond)
     path = Path(path)
-    save_image(x, str(path), nrow=n, normalize=True, value_range=(-1, 1))
+    save_grid(x, path, nrow=n)
     return path
 
 
@@ -140,7 +140,7 @@ def save_text_interpolation(exp: Experiment, path: str | Path, first: str, last:
                             seed: int = 0) -> Path:
     """From one sentence's vector to another's in ``steps`` linear steps (GAN-INT's interpolation), each row with
     its own noise held fixed."""
-    from torchvision.utils import save_image
+    from .grids import save_grid
 
     a, b = text_conditions(exp, [first, last], 2)
     t = torch.linspace(0, 1, steps)[:, None]
@@ -148,7 +148,7 @@ def save_text_interpolation(exp: Experiment, path: str | Path, first: str, last:
     z = exp.sampling_noise(rows, torch.Generator().manual_seed(seed)).repeat_interleave(steps, 0)
     x = exp.run_sampler(z, cond)
     path = Path(path)
-    save_image(x, str(path), nrow=steps, normalize=True, value_range=(-1, 1))
+    save_grid(x, path, nrow=steps)
     return path
 
 
@@ -257,9 +257,9 @@ def save_interpolation(exp: Experiment, path: str | Path, rows: int = 8, steps: 
               **member).float().cpu()
     G.train(was)
     if exp.images:
-        from torchvision.utils import save_image
+        from .grids import save_grid
 
-        save_image(x, str(path), nrow=steps, normalize=True, value_range=(-1, 1))
+        save_grid(x, path, nrow=steps)
     else:
         real = exp.data.sample(2500, torch.Generator().manual_seed(EVAL_SEED + 1))
         fig = plots.plot_samples(real, x, exp.data.limits, f"{exp.cfg.data}: {rows} latent walks")
@@ -272,12 +272,12 @@ def save_interpolation(exp: Experiment, path: str | Path, rows: int = 8, steps: 
 def save_translation(exp: Experiment, path: str | Path, n: int = 8, inputs: str | Path | None = None) -> Path:
     """Translate the first ``n`` held-out pairs (source | output | target per row) or the images under
     ``inputs`` (a file or folder: source | output)."""
-    from torchvision.utils import save_image
+    from .grids import save_png
 
     _require_translation(exp)
     grid = exp.condition.held_out_grid(exp, n, None if inputs is None else Path(inputs))
     path = Path(path)
-    save_image(grid, str(path))
+    save_png(grid, path)
     return path
 
 

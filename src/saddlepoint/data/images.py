@@ -7,7 +7,9 @@ torchvision when it is missing and the machine is online.
 
 from __future__ import annotations
 
+import math
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,11 +53,41 @@ class ImageTensorDataset:
         return self.images[idx].float().div_(127.5).sub_(1.0)
 
 
+_MNIST_FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+                False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+
+def read_idx(path: Path, ndim: int) -> Tensor:
+    """The uint8 array in an IDX file, MNIST's own format (LeCun et al.): two zero bytes, the type (0x08: unsigned
+    bytes), the number of dimensions, each dimension as a big-endian int32, then the data.  Read here rather than
+    by torchvision, whose import costs a short run about 1.5 s (it imports ``torch._dynamo``); torchvision still
+    downloads the files, and tests/test_data.py checks the two readers agree."""
+    raw = bytearray(Path(path).read_bytes())
+    head = 4 + 4 * ndim
+    if len(raw) < head or raw[:4] != bytes((0, 0, 8, ndim)):
+        raise DataError(f"{path} is not an IDX file of unsigned bytes in {ndim} dimension(s); delete it and let "
+                        "the download fetch it again")
+    dims = struct.unpack(f">{ndim}i", raw[4:head])
+    if len(raw) - head != math.prod(dims):
+        raise DataError(f"{path} holds {len(raw) - head} bytes of data where its header says {math.prod(dims)}: it "
+                        "is cut short or damaged; delete it and let the download fetch it again")
+    return torch.frombuffer(raw, dtype=torch.uint8, offset=head).view(*dims)
+
+
 def load_mnist(train: bool = True, download: bool = True) -> ImageTensorDataset:
-    """MNIST from ``<data home>/mnist`` (torchvision's reader; it downloads there if allowed and missing)."""
+    """MNIST from ``<data home>/mnist`` in torchvision's layout (``MNIST/raw/*-ubyte``): read directly when the files
+    are there, else by torchvision, which downloads them there if allowed."""
+    root = data_home() / "mnist"
+    name = "mnist" if train else "mnist-test"
+    images_file, labels_file = (root / "MNIST" / "raw" / f for f in _MNIST_FILES[train])
+    if images_file.is_file() and labels_file.is_file():
+        images, labels = read_idx(images_file, 3), read_idx(labels_file, 1).long()
+        if len(images) != len(labels):
+            raise DataError(f"{images_file} holds {len(images)} images and {labels_file} {len(labels)} labels; "
+                            "delete both and let the download fetch them again")
+        return ImageTensorDataset(images.unsqueeze(1).contiguous(), labels, name)
     from torchvision.datasets import MNIST
 
-    root = data_home() / "mnist"
     try:
         ds = MNIST(str(root), train=train, download=False)
     except RuntimeError:
@@ -67,7 +99,7 @@ def load_mnist(train: bool = True, download: bool = True) -> ImageTensorDataset:
         except Exception as e:  # offline: URLError, socket errors, ...
             raise DataError(f"MNIST is not under {root} and could not be downloaded ({type(e).__name__}); set "
                             "SADDLEPOINT_DATA to the folder that holds mnist/MNIST/raw") from None
-    return ImageTensorDataset(ds.data.unsqueeze(1).contiguous(), ds.targets.clone(), "mnist" if train else "mnist-test")
+    return ImageTensorDataset(ds.data.unsqueeze(1).contiguous(), ds.targets.clone(), name)
 
 
 class StackedMNIST:

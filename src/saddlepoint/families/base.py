@@ -283,13 +283,13 @@ class Family:
         """A picture of the sampler now: an 8×8 image grid (a class- or code-conditional run: one row per class),
         or 2500 points over the data (with the 3-std high-quality circles on a mixture)."""
         if self.images:
-            from torchvision.utils import make_grid, save_image
+            from ..grids import make_grid, save_png
 
             from .pictures import conditions_for_picture
 
             cond, n, per_row = conditions_for_picture(self, 64)
-            grid = make_grid(self.generate(n, cond=cond), nrow=per_row, normalize=True, value_range=(-1, 1))
-            save_image(grid, str(path))
+            grid = make_grid(self.generate(n, cond=cond), nrow=per_row, value_range=(-1, 1))
+            save_png(grid, path)
             if sink is not None:
                 sink.add_image("samples", grid, self.step)
             return
@@ -369,13 +369,15 @@ def eval_mode(*modules: nn.Module):
 def adam(params, lr: float, cfg: Any) -> torch.optim.Optimizer:
     """The run's optimizer (``cfg.optimizer``): Adam with its fused kernel where this PyTorch has one for the device
     (one kernel for all tensors), or SGD with ``cfg.momentum``."""
+    from .. import optim  # torch's classes without the compiler's guards (importing torch._dynamo costs ~1 s)
+
     params = list(params)
     if getattr(cfg, "optimizer", "adam") == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, foreach=True)
+        return optim.SGD(params, lr=lr, momentum=cfg.momentum, foreach=True)
     try:
-        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=True)
+        return optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=True)
     except (RuntimeError, TypeError):
-        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
+        return optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
 
 
 def two_d_data(data: str) -> bool:

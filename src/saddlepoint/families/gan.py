@@ -364,13 +364,13 @@ class GANFamily(Family):
         or 2500 points over the data."""
         if not self.images or self.condition is None or not self.condition.from_real:
             return super().save_picture(path, sink, title)
-        from torchvision.utils import save_image
+        from ..grids import save_png
 
         from .pictures import translation_grid
 
         real, sources = self.data.sample_labelled(8, torch.Generator().manual_seed(EVAL_SEED))  # source | G | target
         grid = translation_grid(self, sources, None if self.condition.unpaired else real)
-        save_image(grid, str(path))
+        save_png(grid, path)
         if sink is not None:
             sink.add_image("samples", grid, self.step)
 

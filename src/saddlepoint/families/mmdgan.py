@@ -130,7 +130,9 @@ class MMDGAN(Family):
     def _optimizer(self, params, lr: float) -> torch.optim.Optimizer:
         if self.cfg.mmdgan_optimizer == "adam":
             return adam(params, lr, self.cfg)
-        return torch.optim.RMSprop(params, lr=lr)
+        from .. import optim
+
+        return optim.RMSprop(params, lr=lr)
 
     def _autocast(self, dtype: torch.dtype | None = None):
         dtype = dtype or self.precision

@@ -74,7 +74,7 @@ def conditions_for_picture(exp: "Family", n: int, label: int | None = None) -> t
 def translation_grid(exp: "Family", sources: Tensor, targets: Tensor | None = None) -> Tensor:
     """One row per source image: source | G(source) [| target], as a picture tensor in [0, 1].  CycleGAN
     (sources: interleaved [a₀, b₀, …]): source | translated | translated back."""
-    from torchvision.utils import make_grid
+    from ..grids import make_grid
 
     require_translation(exp)
     if sources.shape[1] != exp.source_channels:
@@ -89,7 +89,7 @@ def translation_grid(exp: "Family", sources: Tensor, targets: Tensor | None = No
     width = max(c.shape[1] for c in columns)
     columns = [c.expand(-1, width, -1, -1) if c.shape[1] == 1 else c for c in columns]  # grey beside colour
     rows = torch.stack(columns, dim=1).flatten(0, 1)  # (n·k, C, H, W): source, output[, target] per row
-    return make_grid(rows, nrow=len(columns), normalize=True, value_range=(-1, 1))
+    return make_grid(rows, nrow=len(columns), value_range=(-1, 1))
 
 
 def read_inputs(path: Path, size: int, channels: int) -> Tensor:

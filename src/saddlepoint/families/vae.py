@@ -344,9 +344,9 @@ class VAE(Family):
     def extra_pictures(self, run_dir: Path, title: str) -> None:
         """reconstructions.png (held-out input | reconstruction) and, with a 2-D latent, latent-grid.png."""
         if self.images:
-            from torchvision.utils import save_image
+            from ..grids import save_png
 
-            save_image(reconstruction_grid(self, 32), str(run_dir / "reconstructions.png"))
+            save_png(reconstruction_grid(self, 32), run_dir / "reconstructions.png")
         if self.cfg.z_dim == 2:
             save_latent_grid(self, run_dir / "latent-grid.png", title)
 
@@ -398,13 +398,13 @@ def _require_binary(data, name: str) -> None:
 @torch.no_grad()
 def reconstruction_grid(model: VAE, n: int = 32) -> Tensor:
     """Pairs of held-out image | its reconstruction (the decoded posterior mean), 8 pairs a row, in [0, 1]."""
-    from torchvision.utils import make_grid
+    from ..grids import make_grid
 
     x, y, _ = model.held_out(n)
     rec = model.decode(model.encode(x, y), y)
     x = model.observe_fixed(x)[0]  # what the encoder read (binary pixels with binarize)
     pairs = torch.stack([x, rec], 1).flatten(0, 1)
-    return make_grid(pairs, nrow=16, normalize=True, value_range=(-1, 1), pad_value=1.0)
+    return make_grid(pairs, nrow=16, value_range=(-1, 1), pad_value=1.0)
 
 
 @torch.no_grad()
@@ -421,9 +421,9 @@ def save_latent_grid(model: VAE, path: Path, title: str = "", steps: int = 15) -
     y = model.condition.balanced(1).expand(len(z)) if model.condition is not None else None
     x = model.decode(z, y)
     if model.images:
-        from torchvision.utils import save_image
+        from ..grids import save_grid
 
-        save_image(x, str(path), nrow=steps, normalize=True, value_range=(-1, 1))
+        save_grid(x, path, nrow=steps)
         return path
     real = model.data.sample(2500, torch.Generator().manual_seed(EVAL_SEED + 1))
     fig = plots.plot_samples(real, x, model.data.limits, title or f"{model.cfg.data}: the decoder's image of a "

@@ -15,7 +15,7 @@ def save_rows(rows: list[tuple[str, Tensor]], path: str | Path, title: str = "")
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from torchvision.utils import make_grid
+    from ..grids import make_grid
 
     n = max(len(x) for _, x in rows)
     fig, axes = plt.subplots(len(rows), 1, figsize=(max(4.0, 0.62 * n + 2.6), 0.72 * len(rows) + (0.4 if title else 0.1)),
