@@ -64,7 +64,7 @@ def _run(recipe: str, overrides: list[str], args, name: str, run: str | None = N
     length = [f"steps={args.steps}"] if args.steps else []
     _, cfg = resolve_config(recipe, [*overrides, *length, f"threads={args.threads}", f"seed={args.seed}",
                                      "sample_every=0"])
-    result = train(cfg, recipe=recipe, out=out, progress=sys.stderr.isatty())
+    result = train(cfg, recipe=recipe, out=out, progress=True)  # into a log: a line every 30 s
     return _with_start(result.summary, result.run_dir), load_run(result.run_dir, load_data=True)
 
 
@@ -88,7 +88,7 @@ def part_nll(args) -> list[dict]:
         t0 = time.time()
         summary, model = _run(recipe, args.set or [], args, recipe, args.run)
         t1 = time.time()
-        ev = model.test_nll(args.nll_samples, args.nll_images, progress=sys.stderr.isatty())
+        ev = model.test_nll(args.nll_samples, args.nll_images, progress=True)  # into a log: a line a minute
         _add(rows, args, {"part": "nll", "recipe": recipe, "players": model.cfg.vae_net, "iwae_k": model.cfg.iwae_k,
                           "steps": summary["steps"], "init_from": summary.get("init_from"),
                           "epochs": round(summary["steps"] * model.cfg.batch_size / 60_000, 1),

@@ -161,10 +161,11 @@ def test_importance_sampled_nll_matches_the_integral_over_a_2d_latent():
     assert out["nll_images"] == 20 and out["nll_se"] > 0 and "bits_per_dim" not in out
 
 
-def test_the_nll_of_binary_images_is_fixed_and_below_the_negative_elbo(tiny_npz):
+def test_the_nll_of_binary_images_is_fixed_and_below_the_negative_elbo(tiny_npz, capsys):
     _, cfg = resolve_config("mnist-vae", [f"data={tiny_npz}", "z_dim=4", *SMALL])
     model = build(cfg)
-    a, b = model.test_nll(k=200), model.test_nll(k=200)
+    a, b = model.test_nll(k=200), model.test_nll(k=200, progress=True)
+    assert "nll, k=200: 100%" in capsys.readouterr().err  # into a log (not a terminal), the bar's last line stays
     assert a == b  # one fixed binarization, one fixed stream of draws
     assert a["bits_per_dim"] == pytest.approx(a["nll"] / (784 * math.log(2)))
     assert "training images" in a["nll_protocol"]  # an .npz has no test split, and the record says so

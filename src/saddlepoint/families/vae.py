@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -282,7 +283,9 @@ class VAE(Family):
         batch = 100
         chunk = max(1, min(k, _DECODES_PER_PASS // batch))  # importance samples per pass: bounded memory
         estimates = []
-        bar = tqdm(total=len(x), disable=not progress, unit="img", desc=f"nll, k={k}", leave=False)
+        live = sys.stderr.isatty()  # into a log file: a line a minute (an hour-long k = 5000 run shows it is alive)
+        bar = tqdm(total=len(x), disable=not progress, unit="img", desc=f"nll, k={k}", leave=not live,
+                   mininterval=0.1 if live else 60.0)
         with eval_mode(self.E, decoder):
             for start in range(0, len(x), batch):
                 sb, tb = seen[start:start + batch].to(self.device), target[start:start + batch].to(self.device)
