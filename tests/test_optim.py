@@ -43,6 +43,8 @@ CASES = {
     "sgd momentum": (lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, foreach=True),
                      lambda p: optim.SGD(p, lr=0.1, momentum=0.9, foreach=True)),
     "rmsprop": (lambda p: torch.optim.RMSprop(p, lr=1e-3), lambda p: optim.RMSprop(p, lr=1e-3)),
+    "adamw": (lambda p: torch.optim.AdamW(p, lr=2e-3, weight_decay=1e-2),
+              lambda p: optim.AdamW(p, lr=2e-3, weight_decay=1e-2)),
 }
 
 
@@ -88,7 +90,7 @@ def test_step_runs_with_gradients_off_and_keeps_torch_hooks():
 
 def test_no_compiler_imported():
     code = ("import sys, torch\nfrom saddlepoint import optim\nnet = torch.nn.Linear(3, 1)\n"
-            "for cls in (optim.Adam, optim.SGD, optim.RMSprop):\n"
+            "for cls in (optim.Adam, optim.AdamW, optim.SGD, optim.RMSprop):\n"
             "    opt = cls(net.parameters(), lr=0.1)\n    opt.zero_grad()\n    net(torch.ones(2, 3)).sum().backward()\n"
             "    opt.step()\n    opt.load_state_dict(opt.state_dict())\n"
             "print('torch._dynamo' in sys.modules)\n")
@@ -97,3 +99,15 @@ def test_no_compiler_imported():
     control = subprocess.run([sys.executable, "-c", code.replace("optim.", "torch.optim.")], capture_output=True,
                              text=True, check=True).stdout
     assert control.strip() == "True"  # torch's own classes do import it: the check can fail
+
+
+def test_the_package_makes_its_optimizers_here():
+    import re
+    from pathlib import Path
+
+    import saddlepoint
+
+    root = Path(saddlepoint.__file__).parent
+    direct = [f"{p.relative_to(root)}:{i}" for p in root.rglob("*.py") if p.name != "optim.py"
+              for i, line in enumerate(p.read_text().splitlines(), 1) if re.search(r"torch\.optim\.[A-Z]\w*\(", line)]
+    assert direct == [], f"use saddlepoint.optim's classes (torch's import torch._dynamo): {direct}"

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import optim
 from .kernels import kernel_values
 
 __all__ = ["IPM_CLASSES", "ipm"]
@@ -121,7 +122,7 @@ def _trained_critic(x: Tensor, y: Tensor, function_class: str, steps: int, seed:
     bounded = function_class == "tv"
     f: Callable[[Tensor], Tensor] = (lambda t: 0.5 * torch.tanh(net(t)).squeeze(1)) if bounded else \
         (lambda t: net(t).squeeze(1))
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3 if not bounded else 3e-3)
+    opt = optim.Adam(net.parameters(), lr=1e-3 if not bounded else 3e-3)
     g = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         gap = f(x).mean() - f(y).mean()

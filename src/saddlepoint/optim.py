@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import torch
 
-__all__ = ["Adam", "SGD", "RMSprop"]
+__all__ = ["Adam", "AdamW", "SGD", "RMSprop"]
 
 _Optimizer = torch.optim.Optimizer
 _add_param_group = inspect.unwrap(_Optimizer.add_param_group)
@@ -63,3 +63,7 @@ class SGD(_Unguarded, torch.optim.SGD):
 
 class RMSprop(_Unguarded, torch.optim.RMSprop):
     """``torch.optim.RMSprop``, without the compiler's guards."""
+
+
+class AdamW(_Unguarded, torch.optim.AdamW):
+    """``torch.optim.AdamW``, without the compiler's guards."""

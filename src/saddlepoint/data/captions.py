@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .. import optim
+
 __all__ = ["FACTS", "DIGIT_WORDS", "measure_digits", "tertiles", "facts_of", "caption", "TextEncoder",
            "train_text_encoder", "MiniLMEncoder", "train_minilm_heads", "tokenize", "TRAIN_TEMPLATES",
            "HELD_OUT_TEMPLATES"]
@@ -189,7 +191,7 @@ def train_text_encoder(steps: int = 800, seed: int = 0, batch: int = 256, pool: 
     ids, ids_again = enc.ids(first), enc.ids(second)
     width = max(ids.shape[1], ids_again.shape[1])  # both padded alike, to go through the encoder as one batch
     ids, ids_again = (nn.functional.pad(t, (0, width - t.shape[1])) for t in (ids, ids_again))
-    opt = torch.optim.Adam(enc.parameters(), lr=1e-2)
+    opt = optim.Adam(enc.parameters(), lr=1e-2)
     g = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         i = torch.randint(pool, (batch,), generator=g)
@@ -276,7 +278,7 @@ def train_minilm_heads(enc: MiniLMEncoder, steps: int = 300, seed: int = 0, pool
     torch.manual_seed(seed)
     targets, (sentences,) = _caption_pool(np.random.default_rng(seed), pool)
     vectors = enc(sentences)
-    opt = torch.optim.Adam(enc.heads.parameters(), lr=1e-2)
+    opt = optim.Adam(enc.heads.parameters(), lr=1e-2)
     for _ in range(steps):
         loss = enc.heads_loss(vectors, targets)
         opt.zero_grad()

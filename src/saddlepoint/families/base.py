@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import torch
 from torch import Tensor, nn
 
+from .. import optim  # torch's optimizers without the compiler's guards (saddlepoint.optim)
 from ..data import TOY_DATASETS, GaussianMixture2D, get_toy, is_2d, read_points
 from ..divergences import mmd2
 from ..distributed import Dist
@@ -369,8 +370,6 @@ def eval_mode(*modules: nn.Module):
 def adam(params, lr: float, cfg: Any) -> torch.optim.Optimizer:
     """The run's optimizer (``cfg.optimizer``): Adam with its fused kernel where this PyTorch has one for the device
     (one kernel for all tensors), or SGD with ``cfg.momentum``."""
-    from .. import optim  # torch's classes without the compiler's guards (importing torch._dynamo costs ~1 s)
-
     params = list(params)
     if getattr(cfg, "optimizer", "adam") == "sgd":
         return optim.SGD(params, lr=lr, momentum=cfg.momentum, foreach=True)

@@ -33,6 +33,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .. import optim
 from ..distributed import Dist, wrap
 from ..divergences import mmd2
 from ..kernels import kernel_values
@@ -130,8 +131,6 @@ class MMDGAN(Family):
     def _optimizer(self, params, lr: float) -> torch.optim.Optimizer:
         if self.cfg.mmdgan_optimizer == "adam":
             return adam(params, lr, self.cfg)
-        from .. import optim
-
         return optim.RMSprop(params, lr=lr)
 
     def _autocast(self, dtype: torch.dtype | None = None):

@@ -21,6 +21,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .. import optim
+
 __all__ = ["MNISTClassifier", "load_mnist_classifier", "WEIGHTS"]
 
 WEIGHTS = Path(__file__).parent / "weights" / "mnist_classifier.safetensors"
@@ -77,7 +79,7 @@ def train_classifier(epochs: int = 4, seed: int = 0, out: Path = WEIGHTS) -> dic
     g = torch.Generator().manual_seed(seed)
     train, test = load_mnist(train=True), load_mnist(train=False)
     model = MNISTClassifier()
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    opt = optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
     steps = epochs * (len(train) // 128)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
     t0 = time.time()

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from .. import optim
 from ..metrics.mnist_classifier import WEIGHTS, MNISTClassifier, accuracy, load_mnist_classifier
 
 __all__ = ["CLASSIFIERS", "Judge", "load_classifier", "pgd", "robust_accuracy"]
@@ -119,7 +120,7 @@ def train(kind: str, epochs: int, seed: int = 0, eps: float = 0.3, out: Path | N
     model = MNISTClassifier() if kind == "robust" else Judge()
     batch = 100
     steps = epochs * (len(images) // batch)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = optim.Adam(model.parameters(), lr=1e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=5e-3 if kind == "robust" else 2e-3, total_steps=steps)
     t0, step = time.time(), 0
     for epoch in range(epochs):

@@ -27,6 +27,8 @@ from typing import Callable, Literal
 import torch
 from torch import Tensor
 
+from .. import optim
+
 __all__ = ["LatentSearch", "SearchResult", "search"]
 
 
@@ -107,7 +109,7 @@ def search(loss_fn: Callable[[Tensor, Tensor, dict[str, Tensor]], Tensor | tuple
         z = z_all[rows].clone().to(device).requires_grad_(True)
         ex = {k: v[idx].clone().to(device).requires_grad_(True) for k, v in extra.items()}
         params = [z, *ex.values()]
-        opt = (torch.optim.Adam(params, lr=s.lr) if s.optimizer == "adam" else torch.optim.SGD(params, lr=s.lr))
+        opt = (optim.Adam(params, lr=s.lr) if s.optimizer == "adam" else optim.SGD(params, lr=s.lr))
 
         idx_dev = idx.to(device)
 

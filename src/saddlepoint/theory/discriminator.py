@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import optim
 from ..divergences import get_divergence
 from ..games import get_game
 from . import Result
@@ -35,7 +36,7 @@ def trained_discriminator(steps: int, seed: int) -> nn.Module:
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     net = nn.Sequential(nn.Linear(1, 64), nn.SiLU(), nn.Linear(64, 64), nn.SiLU(), nn.Linear(64, 1)).double()
-    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    opt = optim.Adam(net.parameters(), lr=2e-3)
     game = get_game("minimax")
     for _ in range(steps):
         real, fake = _draw(512, g)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .. import optim
 from ..divergences import get_divergence
 from ..games import FGAN
 from . import Result
@@ -37,7 +38,7 @@ def train_line_critic(theta: float, kind: str, steps: int, seed: int, batch: int
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     net = _mlp()
-    opt = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.5, 0.9))
+    opt = optim.Adam(net.parameters(), lr=1e-3, betas=(0.5, 0.9))
     game = None if kind == "w1" else FGAN(get_divergence(kind))
 
     def gap(real: Tensor, fake: Tensor) -> Tensor:

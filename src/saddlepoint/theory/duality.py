@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .. import optim
 from . import Result
 
 DEVICES = ("clipping", "gradient penalty", "spectral norm")
@@ -54,9 +55,9 @@ def train_critic(x: Tensor, y: Tensor, device: str, steps: int, seed: int, clip:
     torch.manual_seed(seed)
     net = _critic(device)
     if device == "clipping":  # WGAN (Arjovsky et al. 2017): RMSprop, weights clamped to [−c, c] after each step
-        opt = torch.optim.RMSprop(net.parameters(), lr=5e-4)
+        opt = optim.RMSprop(net.parameters(), lr=5e-4)
     else:
-        opt = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.5, 0.9))
+        opt = optim.Adam(net.parameters(), lr=1e-3, betas=(0.5, 0.9))
     g = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         loss = -(net(x).mean() - net(y).mean())

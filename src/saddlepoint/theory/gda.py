@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import optim
 from ..games import get_game
 from ..schedule import GDA, Contest, gda_step
 from . import Result
@@ -47,7 +48,7 @@ def trajectory(game: str, schedule: str, lr: float, steps: int, start: tuple[flo
     radius ``stop_at``).  The bilinear game is WGAN's value on these players, −θ·ψ for the critic to maximize with
     the data at 0; the Dirac GAN is the original (minimax) GAN's, as Mescheder et al. write it."""
     G, D = Point(start[0]), Slope(start[1])
-    c = Contest(G, D, torch.optim.SGD(G.parameters(), lr=lr), torch.optim.SGD(D.parameters(), lr=lr),
+    c = Contest(G, D, optim.SGD(G.parameters(), lr=lr), optim.SGD(D.parameters(), lr=lr),
                 get_game(GAMES[game]))
     real = noise = lambda: torch.zeros(1, 1, dtype=torch.float64)
     sched = GDA(schedule, 1)
