@@ -16,7 +16,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ["data_home", "DataError", "ImageTensorDataset", "load_mnist", "load_npz", "StackedMNIST", "ImageSampler",
+__all__ = ["data_home", "DataError", "ImageTensorDataset", "read_idx", "load_mnist", "load_npz", "StackedMNIST",
+           "ImageSampler",
            "IMAGE_DATASETS", "load_images", "load_folder",
            "load_cifar10"]
 
@@ -61,7 +62,7 @@ def read_idx(path: Path, ndim: int) -> Tensor:
     """The uint8 array in an IDX file, MNIST's own format (LeCun et al.): two zero bytes, the type (0x08: unsigned
     bytes), the number of dimensions, each dimension as a big-endian int32, then the data.  Read here rather than
     by torchvision, whose import costs a short run about 1.5 s (it imports ``torch._dynamo``); torchvision still
-    downloads the files, and tests/test_data.py checks the two readers agree."""
+    downloads the files, and tests/test_images.py checks the two readers agree."""
     raw = bytearray(Path(path).read_bytes())
     head = 4 + 4 * ndim
     if len(raw) < head or raw[:4] != bytes((0, 0, 8, ndim)):
