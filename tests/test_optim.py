@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from saddlepoint import optim
+from saddlepoint.schedule import _descend
 
 
 def _net(seed=0):
@@ -23,15 +24,7 @@ def _train(make, steps=5, scaler=None, resume_at=None):
             sd = opt.state_dict()
             opt = make(net.parameters())
             opt.load_state_dict(sd)
-        opt.zero_grad()
-        loss = net(torch.randn(8, 6, generator=g)).pow(2).mean()
-        if scaler is None:
-            loss.backward()
-            opt.step()
-        else:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
+        _descend(net(torch.randn(8, 6, generator=g)).pow(2).mean(), opt, scaler)  # the trainer's step
     return [p.detach().clone() for p in net.parameters()], opt.state_dict()
 
 
