@@ -587,7 +587,8 @@ def test_a_short_run_imports_no_compiler(tmp_path, recipe):
     if recipe == "mnist-dcgan":
         mnist_or_skip(train=True)
     code = ("import sys\nfrom saddlepoint.cli import entry\n"
-            f"sys.argv = ['saddlepoint', 'train', {recipe!r}, 'steps=2', '--out', {str(tmp_path / 'run')!r}, '--quiet']\n"
+            f"sys.argv = ['saddlepoint', 'train', {recipe!r}, 'steps=2', '--out', {str(tmp_path / 'run')!r}, "
+            "'--quiet']\n"
             "try:\n    entry()\nexcept SystemExit:\n    pass\n"
             "import json\nprint(json.dumps(sorted(m for m in ('torch._dynamo', 'torchvision', 'matplotlib') "
             "if m in sys.modules)))\n")
