@@ -52,9 +52,6 @@ def save_png(picture: Tensor, path: str | Path) -> None:
     Image.fromarray(array).save(str(path))
 
 
-def save_grid(images: Tensor, path: str | Path, nrow: int = 8, value_range: tuple[float, float] | None = (-1, 1),
-              pad_value: float = 0.0) -> Tensor:
-    """``make_grid`` then ``save_png``; returns the grid (for TensorBoard)."""
-    grid = make_grid(images, nrow=nrow, value_range=value_range, pad_value=pad_value)
-    save_png(grid, path)
-    return grid
+def save_grid(images: Tensor, path: str | Path, nrow: int = 8) -> None:
+    """Images in [−1, 1] as one PNG grid: ``make_grid`` with ``value_range=(-1, 1)``, then ``save_png``."""
+    save_png(make_grid(images, nrow=nrow, value_range=(-1, 1)), path)

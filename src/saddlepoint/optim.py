@@ -1,4 +1,4 @@
-"""The trainer's optimizers: torch's Adam, SGD and RMSprop, called without importing ``torch._dynamo``.
+"""The package's optimizers: torch's Adam, AdamW, SGD and RMSprop, called without importing ``torch._dynamo``.
 
 torch guards five methods of every optimizer for ``torch.compile``: ``add_param_group`` (which the constructor
 calls), ``zero_grad``, ``state_dict`` and ``load_state_dict`` are wrapped in ``torch._disable_dynamo``, and ``step`` in

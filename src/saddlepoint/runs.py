@@ -21,6 +21,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -179,3 +180,18 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def live_output() -> bool:
+    """Whether a progress bar can redraw in place: standard error is a terminal, or this is a notebook."""
+    return sys.stderr.isatty() or "ipykernel" in sys.modules
+
+
+def progress_bar(total: int, desc: str, unit: str, disable: bool = False, log_every: float = 30.0, **kwargs: Any):
+    """A tqdm bar: live in a terminal or a notebook (and cleared at the end); into a log file or a pipe, where each
+    redraw is a line of its own, one line every ``log_every`` seconds, and the last one kept."""
+    from tqdm.auto import tqdm
+
+    live = live_output()
+    return tqdm(total=total, desc=desc, unit=unit, disable=disable, leave=not live,
+                mininterval=0.1 if live else log_every, **kwargs)

@@ -35,8 +35,8 @@ from .distributed import setup
 from .families import get_family
 from .families.base import Family
 from .keys import ConfigError
-from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, load_checkpoint, read_metrics,
-                   save_checkpoint, write_json_atomic, write_yaml)
+from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, live_output, load_checkpoint,
+                   progress_bar, read_metrics, save_checkpoint, write_json_atomic, write_yaml)
 from .precision import NAMES
 from .state import StateMismatch, Value, gather_state, restore_state
 
@@ -252,16 +252,14 @@ def set_lr(model: Family) -> None:
 
 
 def _run(model: Family, run_dir: Path, recipe: str, progress: bool) -> RunResult:
-    from tqdm.auto import tqdm
-
     cfg, main = model.cfg, model.dist.main
     sink = MetricsSink(run_dir) if main else None  # only rank 0 writes the run directory
     last_ckpt = latest_checkpoint(run_dir)
     t0 = time.time()
     # Into a log file or a pipe each redraw would be a line of its own: there, one every 30 s, and the last one stays.
-    live = sys.stderr.isatty() or "ipykernel" in sys.modules  # a terminal, or a notebook's widget
-    bar = tqdm(total=cfg.steps, initial=model.step, desc=recipe, disable=not (progress and main), dynamic_ncols=True,
-               unit="step", leave=not live, mininterval=0.1 if live else 30.0)
+    live = live_output()
+    bar = progress_bar(cfg.steps, recipe, "step", disable=not (progress and main), initial=model.step,
+                       dynamic_ncols=True)
     deadline = t0 + 60 * cfg.time_limit if cfg.time_limit else math.inf
     out_of_time = False
     quality, evaluated_at = {}, None  # the last evaluation: the summary reuses the last step's instead of redoing it

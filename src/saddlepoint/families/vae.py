@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -265,7 +264,7 @@ class VAE(Family):
         its standard error, in nats (and, for binary pixels, bits per dimension).  The Bernoulli likelihood scores
         one fixed binarization of the held-out grey levels (seed :data:`EVAL_SEED`), the protocol recorded beside
         the numbers.  A conditional VAE's is −log p(x | y) with the images' own labels."""
-        from tqdm import tqdm
+        from ..runs import progress_bar
 
         x, y, what = self.held_out(n)
         y = self._labels(y)
@@ -283,9 +282,8 @@ class VAE(Family):
         batch = 100
         chunk = max(1, min(k, _DECODES_PER_PASS // batch))  # importance samples per pass: bounded memory
         estimates = []
-        live = sys.stderr.isatty()  # into a log file: a line a minute (an hour-long k = 5000 run shows it is alive)
-        bar = tqdm(total=len(x), disable=not progress, unit="img", desc=f"nll, k={k}", leave=not live,
-                   mininterval=0.1 if live else 60.0)
+        # into a log file: a line a minute (an hour-long k = 5000 run shows it is alive)
+        bar = progress_bar(len(x), f"nll, k={k}", "img", disable=not progress, log_every=60.0)
         with eval_mode(self.E, decoder):
             for start in range(0, len(x), batch):
                 sb, tb = seen[start:start + batch].to(self.device), target[start:start + batch].to(self.device)
