@@ -70,6 +70,36 @@ def test_shipped_classifier_is_small_and_accurate():
     assert accuracy(model, test.images, test.labels) >= 0.99
 
 
+def test_frozen_classifier_is_the_same_function():
+    """The metrics read images with BN folded into the convolutions, channels-last and pool-before-ReLU: the same
+    features and classes as the trained module in eval mode, to float32 rounding — including where ReLU and the pool
+    would not commute if the order mattered (negative pre-activations everywhere)."""
+    from saddlepoint.metrics.mnist_classifier import FrozenMNISTClassifier, MNISTClassifier, load_mnist_classifier
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(300, 1, 28, 28, generator=g) * 2 - 1
+    shipped = load_mnist_classifier()
+    frozen = FrozenMNISTClassifier(shipped)
+    with torch.no_grad():
+        want, got = shipped.features(x), frozen.features(x)
+        assert torch.allclose(got, want, rtol=1e-4, atol=1e-4 * want.abs().max().item())
+        assert torch.equal(frozen(x).argmax(1), shipped(x).argmax(1))
+    # Batch norm with running statistics far from (0, 1) and a negative scale: folding must carry all of them.
+    odd = MNISTClassifier()
+    with torch.no_grad():
+        for bn in (odd.body[1], odd.body[5]):
+            bn.running_mean.uniform_(-2, 2, generator=g)
+            bn.running_var.uniform_(0.1, 3, generator=g)
+            bn.weight.uniform_(-2, 2, generator=g)
+            bn.bias.uniform_(-1, 1, generator=g)
+        odd.eval()
+        want = odd.features(x)
+        assert torch.allclose(FrozenMNISTClassifier(odd).features(x), want, rtol=1e-4, atol=1e-5)
+    assert all(p.requires_grad for p in odd.parameters()), "freezing a copy must leave the trained module as it was"
+    with pytest.raises(RuntimeError, match="only reads images"):
+        frozen.train()
+
+
 def test_inception_score_bounds():
     from saddlepoint.metrics.images import inception_score
 

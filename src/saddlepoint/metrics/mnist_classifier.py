@@ -13,6 +13,7 @@ It needs MNIST in the data home (``$SADDLEPOINT_DATA/mnist``) and writes
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from torch.nn import functional as F
 
 from .. import optim
 
-__all__ = ["MNISTClassifier", "load_mnist_classifier", "WEIGHTS"]
+__all__ = ["MNISTClassifier", "FrozenMNISTClassifier", "load_mnist_classifier", "WEIGHTS"]
 
 WEIGHTS = Path(__file__).parent / "weights" / "mnist_classifier.safetensors"
 
@@ -45,6 +46,44 @@ class MNISTClassifier(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.body(x))
+
+
+class FrozenMNISTClassifier(nn.Module):
+    """The same function as a trained :class:`MNISTClassifier` in eval mode, arranged for reading many images fast:
+    each batch norm folded into its convolution (eval mode uses the running statistics, so conv then BN is one affine
+    map), channels-last activations, and each max-pool taken before its ReLU (ReLU is monotone, so the two commute
+    and the ReLU runs on a quarter of the values). About 3× faster on a CPU; equal to the original to float32
+    rounding. For the metrics only: it has no training mode."""
+
+    def __init__(self, trained: MNISTClassifier):
+        super().__init__()
+        body = list(trained.body)
+        self.conv1, self.conv2 = _folded(body[0], body[1]), _folded(body[4], body[5])
+        self.fc, self.head = copy.deepcopy(body[10]), copy.deepcopy(trained.head[1])  # (3136 → 128), (128 → 10)
+        self.to(memory_format=torch.channels_last).eval().requires_grad_(False)
+
+    def features(self, x: Tensor) -> Tensor:  # (B, 1, 28, 28) → (B, 128)
+        h = F.relu_(F.max_pool2d(self.conv1(x.contiguous(memory_format=torch.channels_last)), 2))  # (B, 32, 14, 14)
+        h = F.relu_(F.max_pool2d(self.conv2(h), 2))  # (B, 64, 7, 7)
+        return F.relu_(self.fc(h.flatten(1)))  # flatten in (C, H, W) order, as the original's
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.head(self.features(x))
+
+    def train(self, mode: bool = True) -> "FrozenMNISTClassifier":
+        if mode:
+            raise RuntimeError("FrozenMNISTClassifier only reads images; train MNISTClassifier instead")
+        return super().train(False)
+
+
+def _folded(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """``conv`` followed by ``bn`` in eval mode, as one convolution."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # (C_out,)
+    out = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding)
+    with torch.no_grad():
+        out.weight.copy_(conv.weight * scale[:, None, None, None])
+        out.bias.copy_((conv.bias - bn.running_mean) * scale + bn.bias)
+    return out
 
 
 def load_mnist_classifier(path: str | Path = WEIGHTS) -> MNISTClassifier:
