@@ -203,6 +203,34 @@ def test_evaluate_command_writes_eval_json(tmp_path, capsys):
     assert "not a run directory" in capsys.readouterr().err
 
 
+def test_earlier_checkpoints_kept_evaluated_and_sampled_by_step(tmp_path, capsys):
+    every = tmp_path / "every"
+    assert main(["train", "ring8", "steps=30", "checkpoint_every=10", "keep_checkpoints=0", "--out", str(every),
+                 "--quiet", *TINY]) == 0
+    assert sorted(p.name for p in (every / "checkpoints").glob("step-*")) == [f"step-{s:08d}" for s in (10, 20, 30)]
+    capsys.readouterr()
+    assert main(["evaluate", str(every), "--step", "10"]) == 0
+    early = json.loads((every / "eval-step-10.json").read_text())
+    assert early["step"] == 10 and not (every / "eval.json").exists()  # the latest's evaluation is not replaced
+    assert main(["evaluate", str(every)]) == 0
+    assert json.loads((every / "eval.json").read_text())["step"] == 30
+    assert main(["sample", str(every), "--step", "20", "-n", "16"]) == 0
+    assert (every / "sample-seed0-step20.png").is_file()
+    from saddlepoint.trainer import load_run
+
+    w10, w30 = (load_run(every, step=s).G.state_dict() for s in (10, 30))
+    assert any(not torch.equal(w10[k], w30[k]) for k in w10), "step 10 and step 30 must be different weights"
+    capsys.readouterr()
+    assert main(["evaluate", str(every), "--step", "15"]) == 2
+    err = capsys.readouterr().err
+    assert "no checkpoint of step 15" in err and "10, 20, 30" in err and len(err.strip().splitlines()) == 1
+    newest = tmp_path / "newest"  # the default keeps the newest two
+    assert main(["train", "ring8", "steps=30", "checkpoint_every=10", "--out", str(newest), "--quiet", *TINY]) == 0
+    assert sorted(p.name for p in (newest / "checkpoints").glob("step-*")) == ["step-00000020", "step-00000030"]
+    assert main(["evaluate", str(newest), "--step", "10"]) == 2
+    assert "keep_checkpoints=0" in capsys.readouterr().err
+
+
 def test_shape_datasets_report_mmd(tmp_path):
     _, cfg = resolve_config("moons", ["steps=5", *TINY])
     result = train(cfg, out=tmp_path / "m", progress=False)

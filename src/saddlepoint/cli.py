@@ -145,7 +145,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     run = Path(args.run)
 
     def load(data: bool):
-        exp = load_run(run, load_data=data)
+        exp = load_run(run, load_data=data, step=args.step)
         if args.self_ensemble:
             exp.use_self_ensemble()
         return exp
@@ -179,7 +179,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             result = {"step": exp.step,  # a translation run says itself what it measured (evaluated_on)
                       **({} if "evaluated_on" in quality else {"samples": args.samples or exp.cfg.eval_samples}),
                       **({"self_ensemble": True} if exp.self_ensemble else {}), **quality}
-        write_json_atomic(run / "eval.json", result)
+        write_json_atomic(run / ("eval.json" if args.step is None else f"eval-step-{args.step}.json"), result)
     except (RunError, RuntimeError) as e:
         return _fail(str(e))
     print(json.dumps(result))
@@ -195,11 +195,14 @@ def _picture(args: argparse.Namespace, default_name: str, draw, default_n: int) 
         return _fail(f"-n {args.n}: ask for at least one sample")
     if args.n is None:
         args.n = default_n
+    step = getattr(args, "step", None)
+    if step is not None and not args.out:  # an earlier checkpoint's picture does not replace the latest's
+        default_name = default_name.replace(".", f"-step{step}.", 1)
     out = Path(args.out or Path(args.run) / default_name)
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".pdf"):
         return _fail(f"-o {out}: give a .png, .jpg or .pdf file name")
     try:
-        exp = load_run(args.run)
+        exp = load_run(args.run, step=step)
         draw(exp, out)
     except (RunError, DataError) as e:  # DataError: the run's data has moved (translate reads held-out pairs)
         return _fail(str(e))
@@ -543,6 +546,8 @@ def _search_options_asked(args: argparse.Namespace) -> list[str]:
 
 _ENSEMBLE_HELP = ("super-resolution runs: each output is the mean over the input's 8 turns and mirrors (EDSR's "
                  "self-ensemble, 8× the time)")
+_STEP_HELP = ("the checkpoint of step N instead of the latest (a run keeps its newest keep_checkpoints=2; "
+              "keep_checkpoints=0 keeps every one)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -587,6 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the FID Inception weights file weights-inception-2015-12-05-6726825d.pth (default: looked "
                         "for in $SADDLEPOINT_DATA/weights, downloaded there when online)")
     e.add_argument("--self-ensemble", action="store_true", help=_ENSEMBLE_HELP)
+    e.add_argument("--step", type=int, metavar="N", help=_STEP_HELP + " (into RUN/eval-step-N.json)")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=cmd_evaluate)
     sm = sub.add_parser("sample", help="draw samples from RUN's latest checkpoint into a picture")
@@ -603,7 +609,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="text-to-image runs: one row of -n samples (default 8) per sentence (repeatable)")
     sm.add_argument("--attention", action="store_true", help="runs with self-attention (attention=SIDE): for -n "
                                                               "samples (default 4), where three positions attend")
-    sm.add_argument("-o", "--out", help="output picture (default RUN/sample-seedS.png)")
+    sm.add_argument("--step", type=int, metavar="N", help=_STEP_HELP)
+    sm.add_argument("-o", "--out", help="output picture (default RUN/sample-seedS.png; with --step N, "
+                                        "RUN/sample-seedS-stepN.png)")
     sm.set_defaults(func=cmd_sample)
 
     tr = sub.add_parser("translate", help="translation runs (pix2pix): source | output | target rows of held-out "

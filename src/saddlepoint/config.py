@@ -50,11 +50,14 @@ class RunKeys:
     device: str = key("cpu", "cpu, cuda, cuda:N or auto")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = key(
         "auto", "forward-pass precision: bf16 / fp16 autocast (fp16 with loss scaling, CUDA only) or fp32; auto = "
-                "bf16 for convolutional players on GPUs with bf16 and CPUs with AMX tiles, fp32 otherwise")
+                "measured: the run's own players timed in fp32 and bf16 (fp16 too on CUDA), the faster taken and "
+                "cached per machine; 2-D players, VAEs and GMMNs stay fp32")
     threads: int = key(0, "CPU threads for torch (0 = torch's default)", min=0)
     log_every: int = key(100, "steps between metric lines", min=1)
     eval_every: int = key(1000, "steps between in-training evaluations (mode coverage, MMD², a translation's own numbers) (0 = only at the end)", min=0)
     checkpoint_every: int = key(2000, "steps between checkpoints", min=1)
+    keep_checkpoints: int = key(2, "checkpoints kept on disk, the newest; 0 keeps every one (to evaluate or sample "
+                                   "a run's earlier steps later: `saddlepoint evaluate RUN --step N`)", min=0)
     sample_every: int = key(0, "steps between pictures samples-STEP.png (and TensorBoard); 0 = only samples.png at the end",
                            min=0)
     on_nonfinite: Literal["auto", "stop", "rollback"] = key(

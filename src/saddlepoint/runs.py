@@ -6,7 +6,7 @@ A run directory holds::
     metrics.jsonl        one JSON object per log step, each with "step"
     summary.json         final metrics
     checkpoints/step-NNNNNNNN/{weights.safetensors,state.json}
-    checkpoints/latest   the name of the newest complete checkpoint
+    checkpoints/latest   the name of the newest complete checkpoint (the newest ``keep_checkpoints`` are kept)
     tensorboard/         TensorBoard event files
     *.png                plots
 
@@ -31,8 +31,8 @@ import torch
 import yaml
 from safetensors.torch import load_file, save_file
 
-__all__ = ["RunError", "create_run_dir", "save_checkpoint", "load_checkpoint", "latest_checkpoint", "MetricsSink",
-           "write_json_atomic"]
+__all__ = ["RunError", "create_run_dir", "save_checkpoint", "load_checkpoint", "latest_checkpoint", "checkpoint_at",
+           "MetricsSink", "write_json_atomic"]
 
 
 class RunError(RuntimeError):
@@ -117,6 +117,17 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
         return None
     path = ckdir / latest.read_text().strip()
     return path if path.is_dir() else None
+
+
+def checkpoint_at(run_dir: str | Path, step: int) -> Path:
+    """The checkpoint folder of ``step`` in ``run_dir``; a clear error that lists the kept steps where it is gone."""
+    ckdir = Path(run_dir) / "checkpoints"
+    path = ckdir / f"step-{step:08d}"
+    if (path / "weights.safetensors").is_file():
+        return path
+    kept = sorted(int(p.name[5:]) for p in ckdir.glob("step-*") if p.is_dir() and p.name[5:].isdigit())
+    raise RunError(f"{run_dir} has no checkpoint of step {step}; it keeps steps {', '.join(map(str, kept)) or 'none'} "
+                   "(a run keeps its newest keep_checkpoints=2; train with keep_checkpoints=0 to keep every one)")
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -35,8 +35,8 @@ from .distributed import setup
 from .families import get_family
 from .families.base import Family
 from .keys import ConfigError
-from .runs import (MetricsSink, RunError, create_run_dir, latest_checkpoint, live_output, load_checkpoint,
-                   progress_bar, read_metrics, save_checkpoint, write_json_atomic, write_yaml)
+from .runs import (MetricsSink, RunError, checkpoint_at, create_run_dir, latest_checkpoint, live_output,
+                   load_checkpoint, progress_bar, read_metrics, save_checkpoint, write_json_atomic, write_yaml)
 from .precision import NAMES
 from .state import StateMismatch, Value, gather_state, restore_state
 
@@ -91,7 +91,7 @@ def _parts(model: Family) -> dict:
 
 def save_checkpoint_of(model: Family, run_dir: Path) -> Path:
     tensors, meta = gather_state(_parts(model))
-    return save_checkpoint(run_dir, model.step, tensors, meta)
+    return save_checkpoint(run_dir, model.step, tensors, meta, keep=model.cfg.keep_checkpoints)
 
 
 def restore(model: Family, tensors: dict[str, Tensor], meta: dict[str, Any], weights_only: bool = False) -> None:
@@ -200,12 +200,13 @@ def run_info(run_dir: Path) -> dict[str, Any]:
     return json.loads(p.read_text()) if p.is_file() else {}
 
 
-def load_run(run_dir: str | Path, load_data: bool = False) -> Family:
-    """A run's networks (and averaged generators) from its latest checkpoint, ready to ``generate``.
-    Image data is loaded only with ``load_data`` (evaluation needs it, sampling does not)."""
+def load_run(run_dir: str | Path, load_data: bool = False, step: int | None = None) -> Family:
+    """A run's networks (and averaged generators) from its latest checkpoint (or the one of ``step``, where the run
+    kept it), ready to ``generate``. Image data is loaded only with ``load_data`` (evaluation needs it, sampling
+    does not)."""
     run_dir = Path(run_dir)
     cfg = run_config(run_dir)
-    tensors, meta = load_checkpoint(run_dir)
+    tensors, meta = load_checkpoint(run_dir if step is None else checkpoint_at(run_dir, step))
     info = run_info(run_dir)
     shapes = None if load_data else {k: info.get(k) for k in ("channels", "classes", "source_channels")}
     model = build(cfg, shapes, training=False)
