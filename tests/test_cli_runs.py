@@ -231,6 +231,37 @@ def test_earlier_checkpoints_kept_evaluated_and_sampled_by_step(tmp_path, capsys
     assert "keep_checkpoints=0" in capsys.readouterr().err
 
 
+def test_evaluate_every_kept_checkpoint_and_draw_the_numbers_against_the_step(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "moons", "steps=30", "checkpoint_every=10", "keep_checkpoints=0", "--out", str(run),
+                 "--quiet", *TINY]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--step", "all"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [json.loads(line)["step"] for line in lines[:-1]] == [10, 20, 30] and lines[-1].endswith("eval-steps.png")
+    for s in (10, 20, 30):
+        assert json.loads((run / f"eval-step-{s}.json").read_text())["step"] == s
+    assert (run / "eval-steps.png").stat().st_size > 1000
+    with pytest.raises(SystemExit):  # argparse's own exit, status 2
+        main(["evaluate", str(run), "--step", "ten"])
+    assert "'ten' is not a step: give a whole number or all" in capsys.readouterr().err
+    assert main(["evaluate", str(tmp_path / "nothing"), "--step", "all"]) == 2
+    assert "no checkpoint to evaluate (not a run directory)" in capsys.readouterr().err
+
+
+def test_evaluations_plot_picks_the_numbers_that_move():
+    from saddlepoint.plots import plot_evaluations
+
+    rows = [{"step": s, "generated_samples": 10000, "parzen_sigma": 0.2, "memorization/copies": 0.001 * s,
+             "parzen_ll": 10.0 * s, "parzen_se": 1.5, "fid": 300.0 - s, "kid": 5.0 / s, "kid_std": 0.5,
+             "parzen_at_grid_edge": s > 2, "reference": "mnist"} for s in (1, 2, 3)]
+    fig = plot_evaluations(rows, "t")
+    titles = [ax.get_title() for ax in fig.axes]
+    # what moves, the best-known first, each with its band; what stays, flags, strings and bands get no panel
+    assert titles == ["fid", "kid ± std", "parzen_ll ± se", "memorization/copies"]
+    assert plot_evaluations([{"step": s, "fid": 3.0} for s in (1, 2)], "t") is None
+
+
 def test_shape_datasets_report_mmd(tmp_path):
     _, cfg = resolve_config("moons", ["steps=5", *TINY])
     result = train(cfg, out=tmp_path / "m", progress=False)

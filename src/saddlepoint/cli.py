@@ -139,13 +139,38 @@ def cmd_recipes(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .runs import kept_steps
+
+    run = Path(args.run)
+    if args.step != "all":
+        return _evaluate_at(args, run, args.step)
+    steps = kept_steps(run)
+    if not steps:
+        return _fail(f"{run} has no checkpoint to evaluate" + ("" if (run / "config.yaml").is_file() else
+                                                                " (not a run directory)"))
+    results = []
+    for step in steps:  # each its own eval-step-N.json, as `--step N` writes it
+        if _evaluate_at(args, run, step) != 0:
+            return 2
+        results.append(json.loads((run / f"eval-step-{step}.json").read_text()))
+    from . import plots
+
+    fig = plots.plot_evaluations(results, f"{run.name}: {len(steps)} checkpoints")
+    if fig is None:
+        print(f"no number changed between the {len(steps)} checkpoints: no eval-steps.png", file=sys.stderr)
+    else:
+        plots.save(fig, run / "eval-steps.png")
+        print(run / "eval-steps.png")
+    return 0
+
+
+def _evaluate_at(args: argparse.Namespace, run: Path, step: int | None) -> int:
+    """`saddlepoint evaluate` on the latest checkpoint (``step`` None) or the one of ``step``."""
     from .runs import RunError, write_json_atomic
     from .trainer import load_run
 
-    run = Path(args.run)
-
     def load(data: bool):
-        exp = load_run(run, load_data=data, step=args.step)
+        exp = load_run(run, load_data=data, step=step)
         if args.self_ensemble:
             exp.use_self_ensemble()
         return exp
@@ -179,7 +204,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             result = {"step": exp.step,  # a translation run says itself what it measured (evaluated_on)
                       **({} if "evaluated_on" in quality else {"samples": args.samples or exp.cfg.eval_samples}),
                       **({"self_ensemble": True} if exp.self_ensemble else {}), **quality}
-        write_json_atomic(run / ("eval.json" if args.step is None else f"eval-step-{args.step}.json"), result)
+        write_json_atomic(run / ("eval.json" if step is None else f"eval-step-{step}.json"), result)
     except (RunError, RuntimeError) as e:
         return _fail(str(e))
     print(json.dumps(result))
@@ -546,6 +571,15 @@ def _search_options_asked(args: argparse.Namespace) -> list[str]:
 
 _ENSEMBLE_HELP = ("super-resolution runs: each output is the mean over the input's 8 turns and mirrors (EDSR's "
                  "self-ensemble, 8× the time)")
+def _step_or_all(text: str) -> int | str:
+    if text == "all":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a step: give a whole number or all") from None
+
+
 _STEP_HELP = ("the checkpoint of step N instead of the latest (a run keeps its newest keep_checkpoints=2; "
               "keep_checkpoints=0 keeps every one)")
 
@@ -592,7 +626,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the FID Inception weights file weights-inception-2015-12-05-6726825d.pth (default: looked "
                         "for in $SADDLEPOINT_DATA/weights, downloaded there when online)")
     e.add_argument("--self-ensemble", action="store_true", help=_ENSEMBLE_HELP)
-    e.add_argument("--step", type=int, metavar="N", help=_STEP_HELP + " (into RUN/eval-step-N.json)")
+    e.add_argument("--step", type=_step_or_all, metavar="N|all",
+                   help=_STEP_HELP + " (into RUN/eval-step-N.json); all: every kept checkpoint in turn, and their "
+                                     "numbers against the step in RUN/eval-steps.png")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=cmd_evaluate)
     sm = sub.add_parser("sample", help="draw samples from RUN's latest checkpoint into a picture")

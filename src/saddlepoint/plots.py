@@ -93,6 +93,45 @@ def plot_curves(rows: list[dict[str, Any]], title: str):
     return fig
 
 
+FIRST = ("fid", "kid", "is", "precision", "recall", "nll", "parzen_ll", "modes", "high_quality", "reverse_kl", "kl",
+         "mmd2", "mmd2_pixels", "accuracy", "class_fid", "code_match", "psnr", "ssim", "l1", "cycle",
+         "memorization/median_ratio")  # the numbers a reader looks for first, in this order
+
+
+def plot_evaluations(results: list[dict[str, Any]], title: str, most: int = 8):
+    """Each number that ``saddlepoint evaluate`` reported for several checkpoints against their step, one panel a
+    number (at most ``most``), with its standard error or deviation (``NAME_se``, ``NAME_std``; ``parzen_se`` for
+    ``parzen_ll``) as a band; None where no number changes from one checkpoint to the next."""
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    def band_of(k):
+        names = (f"{k}_se", f"{k}_std", k.rsplit("_", 1)[0] + "_se")
+        return next((b for b in names if b != k and all(number(r.get(b)) for r in results)), None)
+
+    steps = np.array([r["step"] for r in results])
+    changing = [k for k in results[0] if k != "step" and all(number(r.get(k)) for r in results)
+                and len({r[k] for r in results}) > 1]
+    bands = {k: band_of(k) for k in changing}
+    keys = sorted((k for k in changing if k not in set(bands.values())),
+                  key=lambda k: FIRST.index(k) if k in FIRST else len(FIRST))[:most]  # stable: the rest keep their order
+    if not keys:
+        return None
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.2), squeeze=False, sharex=True)
+    for ax, k in zip(axes[0], keys):
+        y = np.array([r[k] for r in results], dtype=float)
+        ax.plot(steps, y, "o-", lw=1, ms=3)
+        band = bands[k]
+        if band:
+            e = np.array([r[band] for r in results], dtype=float)
+            ax.fill_between(steps, y - e, y + e, alpha=0.25, lw=0)
+        ax.set_title(k + (f" ± {band.rsplit('_', 1)[1]}" if band else ""), fontsize=9)
+        ax.set_xlabel("step")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def save(fig, path: Path) -> None:
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -32,7 +32,7 @@ import yaml
 from safetensors.torch import load_file, save_file
 
 __all__ = ["RunError", "create_run_dir", "save_checkpoint", "load_checkpoint", "latest_checkpoint", "checkpoint_at",
-           "MetricsSink", "write_json_atomic"]
+           "kept_steps", "MetricsSink", "write_json_atomic"]
 
 
 class RunError(RuntimeError):
@@ -119,13 +119,20 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
     return path if path.is_dir() else None
 
 
+def kept_steps(run_dir: str | Path) -> list[int]:
+    """The steps of the complete checkpoints ``run_dir`` keeps, oldest first."""
+    ckdir = Path(run_dir) / "checkpoints"
+    return sorted(int(p.name[5:]) for p in ckdir.glob("step-*")
+                  if p.name[5:].isdigit() and (p / "weights.safetensors").is_file() and (p / "state.json").is_file())
+
+
 def checkpoint_at(run_dir: str | Path, step: int) -> Path:
     """The checkpoint folder of ``step`` in ``run_dir``; a clear error that lists the kept steps where it is gone."""
     ckdir = Path(run_dir) / "checkpoints"
     path = ckdir / f"step-{step:08d}"
     if (path / "weights.safetensors").is_file():
         return path
-    kept = sorted(int(p.name[5:]) for p in ckdir.glob("step-*") if p.is_dir() and p.name[5:].isdigit())
+    kept = kept_steps(run_dir)
     raise RunError(f"{run_dir} has no checkpoint of step {step}; it keeps steps {', '.join(map(str, kept)) or 'none'} "
                    "(a run keeps its newest keep_checkpoints=2; train with keep_checkpoints=0 to keep every one)")
 
