@@ -571,6 +571,8 @@ def _search_options_asked(args: argparse.Namespace) -> list[str]:
 
 _ENSEMBLE_HELP = ("super-resolution runs: each output is the mean over the input's 8 turns and mirrors (EDSR's "
                  "self-ensemble, 8× the time)")
+
+
 def _step_or_all(text: str) -> int | str:
     if text == "all":
         return text
@@ -580,8 +582,8 @@ def _step_or_all(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"{text!r} is not a step: give a whole number or all") from None
 
 
-_STEP_HELP = ("the checkpoint of step N instead of the latest (a run keeps its newest keep_checkpoints=2; "
-              "keep_checkpoints=0 keeps every one)")
+_STEP_HELP = ("the checkpoint of step N instead of the latest (a run keeps its newest keep_checkpoints, 2 by "
+              "default; keep_checkpoints=0 keeps every one)")
 
 
 def build_parser() -> argparse.ArgumentParser:

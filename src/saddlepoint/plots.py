@@ -113,8 +113,8 @@ def plot_evaluations(results: list[dict[str, Any]], title: str, most: int = 8):
     changing = [k for k in results[0] if k != "step" and all(number(r.get(k)) for r in results)
                 and len({r[k] for r in results}) > 1]
     bands = {k: band_of(k) for k in changing}
-    keys = sorted((k for k in changing if k not in set(bands.values())),
-                  key=lambda k: FIRST.index(k) if k in FIRST else len(FIRST))[:most]  # stable: the rest keep their order
+    keys = sorted((k for k in changing if k not in set(bands.values())),  # stable: the rest keep their order
+                  key=lambda k: FIRST.index(k) if k in FIRST else len(FIRST))[:most]
     if not keys:
         return None
     fig, axes = plt.subplots(1, len(keys), figsize=(3.6 * len(keys), 3.2), squeeze=False, sharex=True)

@@ -128,13 +128,12 @@ def kept_steps(run_dir: str | Path) -> list[int]:
 
 def checkpoint_at(run_dir: str | Path, step: int) -> Path:
     """The checkpoint folder of ``step`` in ``run_dir``; a clear error that lists the kept steps where it is gone."""
-    ckdir = Path(run_dir) / "checkpoints"
-    path = ckdir / f"step-{step:08d}"
-    if (path / "weights.safetensors").is_file():
-        return path
     kept = kept_steps(run_dir)
+    if step in kept:
+        return Path(run_dir) / "checkpoints" / f"step-{step:08d}"
     raise RunError(f"{run_dir} has no checkpoint of step {step}; it keeps steps {', '.join(map(str, kept)) or 'none'} "
-                   "(a run keeps its newest keep_checkpoints=2; train with keep_checkpoints=0 to keep every one)")
+                   "(a run keeps its newest keep_checkpoints, 2 by default; train with keep_checkpoints=0 to keep "
+                   "every one)")
 
 
 def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
