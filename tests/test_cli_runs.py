@@ -216,6 +216,8 @@ def test_earlier_checkpoints_kept_evaluated_and_sampled_by_step(tmp_path, capsys
     assert json.loads((every / "eval.json").read_text())["step"] == 30
     assert main(["sample", str(every), "--step", "20", "-n", "16"]) == 0
     assert (every / "sample-seed0-step20.png").is_file()
+    assert main(["sample", str(every), "--step", "20", "-n", "16", "--truncation", "0.5"]) == 0
+    assert (every / "sample-seed0-trunc0.5-step20.png").is_file()
     from saddlepoint.trainer import load_run
 
     w10, w30 = (load_run(every, step=s).G.state_dict() for s in (10, 30))

@@ -222,7 +222,7 @@ def _picture(args: argparse.Namespace, default_name: str, draw, default_n: int) 
         args.n = default_n
     step = getattr(args, "step", None)
     if step is not None and not args.out:  # an earlier checkpoint's picture does not replace the latest's
-        default_name = default_name.replace(".", f"-step{step}.", 1)
+        default_name = f"{Path(default_name).stem}-step{step}{Path(default_name).suffix}"
     out = Path(args.out or Path(args.run) / default_name)
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".pdf"):
         return _fail(f"-o {out}: give a .png, .jpg or .pdf file name")
