@@ -16,7 +16,6 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     from saddlepoint.data.images import load_mnist
     from saddlepoint.metrics.features import feature_statistics, frechet_distance
     from saddlepoint.metrics.mnist_classifier import FrozenMNISTClassifier, load_mnist_classifier
+    from saddlepoint.precision import machine_id
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--images", type=int, default=10_000)
@@ -43,10 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     def features(model, x):
         return torch.cat([model.features(b) for b in x.split(1000)])
 
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "?")
-    print(f"machine: {cpu}, {os.cpu_count()} CPUs, torch {torch.__version__} "
-          f"({torch.backends.cpu.get_cpu_capability()}); {len(test)} MNIST test digits\n")
+    print(f"machine: {machine_id(torch.device('cpu'))}, {os.cpu_count()} CPUs; {len(test)} MNIST test digits\n")
     print("| classifier | images/s, 1 thread | images/s, 2 threads | FID(test, train[:n]) |\n|---|---|---|---|")
     feats = {}
     for name, model in readers.items():

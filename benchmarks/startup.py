@@ -99,10 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     t_short, t_long = (statistics.median(times[n]) for n in (args.short, args.long))
     step = (t_long - t_short) / (args.long - args.short)
     fixed = t_short - args.short * step
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "?")
-    print(f"machine: {cpu}, {os.cpu_count()} CPUs, torch {torch.__version__} "
-          f"({torch.backends.cpu.get_cpu_capability()})")
+    from saddlepoint.precision import machine_id
+
+    print(f"machine: {machine_id(torch.device('cpu'))}, {os.cpu_count()} CPUs")
     print(f"| recipe | {args.short} steps | {args.long} steps | one step | fixed cost |\n|---|---|---|---|---|")
     print(f"| {args.recipe} {' '.join(args.override)} | {t_short:.2f} s | {t_long:.2f} s | {step:.3f} s | "
           f"**{fixed:.2f} s** |")

@@ -245,7 +245,7 @@ def test_evaluate_every_kept_checkpoint_and_draw_the_numbers_against_the_step(tm
         assert json.loads((run / f"eval-step-{s}.json").read_text())["step"] == s
     assert (run / "eval-steps.png").stat().st_size > 1000
     assert main(["report", str(run)]) == 0  # the run's page shows the picture
-    assert "evaluate --step all: 3 checkpoints" in (run / "report.html").read_text()
+    assert "saddlepoint evaluate --step all: each kept checkpoint" in (run / "report.html").read_text()
     with pytest.raises(SystemExit):  # argparse's own exit, status 2
         main(["evaluate", str(run), "--step", "ten"])
     assert "'ten' is not a step: give a whole number or all" in capsys.readouterr().err

@@ -143,16 +143,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     run = Path(args.run)
     if args.step != "all":
-        return _evaluate_at(args, run, args.step)
+        return 0 if _evaluate_at(args, run, args.step) is not None else 2
     steps = kept_steps(run)
     if not steps:
         return _fail(f"{run} has no checkpoint to evaluate" + ("" if (run / "config.yaml").is_file() else
                                                                 " (not a run directory)"))
     results = []
     for step in steps:  # each its own eval-step-N.json, as `--step N` writes it
-        if _evaluate_at(args, run, step) != 0:
+        result = _evaluate_at(args, run, step)
+        if result is None:
             return 2
-        results.append(json.loads((run / f"eval-step-{step}.json").read_text()))
+        results.append(result)
     from . import plots
 
     fig = plots.plot_evaluations(results, f"{run.name}: {len(steps)} checkpoints")
@@ -164,8 +165,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate_at(args: argparse.Namespace, run: Path, step: int | None) -> int:
-    """`saddlepoint evaluate` on the latest checkpoint (``step`` None) or the one of ``step``."""
+def _evaluate_at(args: argparse.Namespace, run: Path, step: int | None) -> dict | None:
+    """`saddlepoint evaluate` on the latest checkpoint (``step`` None) or the one of ``step``: the numbers, written
+    and printed, or None after printing the error."""
     from .runs import RunError, write_json_atomic
     from .trainer import load_run
 
@@ -206,9 +208,10 @@ def _evaluate_at(args: argparse.Namespace, run: Path, step: int | None) -> int:
                       **({"self_ensemble": True} if exp.self_ensemble else {}), **quality}
         write_json_atomic(run / ("eval.json" if step is None else f"eval-step-{step}.json"), result)
     except (RunError, RuntimeError) as e:
-        return _fail(str(e))
+        _fail(str(e))
+        return None
     print(json.dumps(result))
-    return 0
+    return result
 
 
 def _picture(args: argparse.Namespace, default_name: str, draw, default_n: int) -> int:

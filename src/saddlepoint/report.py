@@ -123,10 +123,9 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
                      f"<figcaption>{len(rows)} logged steps (metrics.jsonl)</figcaption></figure>")
     else:
         parts.append("<p>Fewer than two logged steps: no curve to draw.</p>")
-    if (run_dir / "eval-steps.png").is_file():
-        kept = len(list(run_dir.glob("eval-step-*.json")))
+    if (run_dir / "eval-steps.png").is_file():  # its own title counts the checkpoints
         parts.append(f"<figure><img alt='evaluations by step' src='{_png((run_dir / 'eval-steps.png').read_bytes())}'>"
-                     f"<figcaption>saddlepoint evaluate --step all: {kept} checkpoints (eval-step-N.json)"
+                     "<figcaption>saddlepoint evaluate --step all: each kept checkpoint (eval-step-N.json)"
                      "</figcaption></figure>")
     grids = sorted(run_dir.glob("samples-*.png")) + ([run_dir / "samples.png"] if (run_dir / "samples.png").is_file()
                                                      else [])
