@@ -17,11 +17,13 @@ every row names the device and the machine it ran on.
 
 Its last line is one JSON object (``images_per_s``, ``baseline_images_per_s``, ``speedup``,
 ``bf16_ceiling_fraction``, ...) for mnist-dcgan64 at batch 64.  ``--quick`` takes a minute or two.
-``--quality S`` also trains mnist-dcgan for S steps in float32 and in bfloat16 over ``--seeds`` seeds and
-reports the FID (MNIST-classifier features) of each, with the seed-to-seed spread and the per-seed difference.
+``--quality S`` also trains mnist-dcgan for S steps in float32 and in bfloat16 over ``--seeds`` seeds (``--jobs``
+``saddlepoint train`` processes at a time) and reports the FID (MNIST-classifier features, 10,000 samples) at every
+``--every``-th step: each precision's mean and spread over seeds and the paired bf16 − fp32 difference.
 
     python benchmarks/throughput.py --quick
-    python benchmarks/throughput.py --threads 2 --quality 1500 --seeds 3
+    python benchmarks/throughput.py --quick --quality 5000 --seeds 4 --every 500 --jobs 2 --quality-threads 1 \
+        --runs runs/bf16-quality --figure benchmarks/figures/bf16-quality.png
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -149,50 +152,106 @@ def flops_per_step(step) -> int:
     return counter.get_total_flops()
 
 
-def quality(steps: int, seeds: int, threads: int, precision: str, device: str = "cpu") -> list[float]:
-    """FIDs (MNIST-classifier features, 10k samples) of mnist-dcgan after ``steps`` steps, one per seed."""
-    from saddlepoint import resolve_config, train
+def quality_runs(steps: int, seeds: int, threads: int, device: str, jobs: int, every: int,
+                 root: Path) -> dict[str, list[Path]]:
+    """mnist-dcgan trained ``steps`` steps in float32 and in bfloat16 for seeds 0..seeds-1, each a ``saddlepoint
+    train`` process as a user runs it, ``jobs`` at a time, keeping every ``every``-th checkpoint under ``root``.  A
+    run that already holds its last checkpoint is kept and one that holds an earlier one resumed, so an interrupted
+    comparison picks up where it stopped."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from saddlepoint.runs import kept_steps
+
+    runs = {p: [root / f"{p}-{s}" for s in range(seeds)] for p in ("fp32", "bf16")}
+    todo = []
+    for seed in range(seeds):  # fp32 and bf16 of a seed side by side: the pool stays balanced
+        for p in ("fp32", "bf16"):
+            run = runs[p][seed]
+            kept = kept_steps(run) if run.is_dir() else []
+            if steps in kept:
+                print(f"  {run.name}: trained already, kept")
+                continue
+            if kept:
+                cmd = ["train", "--resume", str(run)]
+            elif run.exists() and any(run.iterdir()):
+                sys.exit(f"{run} holds no checkpoint to resume from; remove it or choose another --runs folder")
+            else:
+                cmd = ["train", "mnist-dcgan", f"steps={steps}", f"seed={seed}", f"precision={p}",
+                       f"threads={threads}", f"device={device}", "eval_every=0", "sample_every=0",
+                       f"checkpoint_every={every or steps}", "keep_checkpoints=0", "--out", str(run)]
+            todo.append([sys.executable, "-m", "saddlepoint", *cmd, "--quiet"])
+
+    def one(cmd: list[str]) -> None:
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        print(f"  {Path(cmd[-2]).name}: trained in {time.perf_counter() - t0:.0f} s", flush=True)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        list(pool.map(one, todo))
+    return runs
+
+
+def fid_by_step(run: Path) -> dict[int, float]:
+    """The FID (MNIST-classifier features, 10k samples against the test set) at each kept checkpoint of ``run``,
+    cached in ``run/fid-steps.json``."""
     from saddlepoint.metrics.images import evaluate_images
+    from saddlepoint.runs import kept_steps, write_json_atomic
     from saddlepoint.train import load_run
 
-    fids = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(seeds):
-            _, cfg = resolve_config("mnist-dcgan", [f"steps={steps}", f"seed={seed}", f"precision={precision}",
-                                                    f"threads={threads}", f"device={device}", "eval_every=0",
-                                                    "sample_every=0"])
-            run = train(cfg, recipe="mnist-dcgan", out=Path(tmp) / f"{precision}-{seed}", progress=False).run_dir
-            fids.append(evaluate_images(load_run(run, load_data=True), ["fid"], n=10_000)["fid"])
-    return fids
+    cache = run / "fid-steps.json"
+    fids = {int(k): v for k, v in json.loads(cache.read_text()).items()} if cache.exists() else {}
+    for step in kept_steps(run):
+        if step not in fids:
+            fids[step] = evaluate_images(load_run(run, load_data=True, step=step), ["fid"], n=10_000)["fid"]
+            write_json_atomic(cache, {str(k): v for k, v in sorted(fids.items())})
+    return dict(sorted(fids.items()))
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N: where both loops run")
-    p.add_argument("--quick", action="store_true", help="fewer repetitions and a smaller sweep (a minute or two)")
-    p.add_argument("--quality", type=int, default=0, metavar="STEPS",
-                   help="also compare the FID of bfloat16 with float32 training after STEPS steps")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per precision for --quality")
-    args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    reps = 5 if args.quick else 12
-    tmp = Path(tempfile.mkdtemp(prefix="throughput-"))
-    data = _images_npz(tmp)
+def quality_table(curves: dict[str, list[dict[int, float]]]) -> list[dict]:
+    """Per step held by every run: each precision's mean and spread over seeds, and the paired bf16 − fp32
+    difference with its standard error."""
+    common = sorted(set.intersection(*(set(c) for p in curves for c in curves[p])))
+    rows = []
+    for step in common:
+        a = [c[step] for c in curves["fp32"]]
+        b = [c[step] for c in curves["bf16"]]
+        d = [y - x for x, y in zip(a, b)]
+        sd = statistics.stdev(d) if len(d) > 1 else float("nan")
+        rows.append({"step": step, "fp32": a, "bf16": b, "diff_mean": statistics.mean(d),
+                     "diff_se": sd / len(d) ** 0.5, "bf16_worse": sum(x > 0 for x in d)})
+    return rows
 
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        p.error(f"--device {args.device}: this PyTorch sees no CUDA device; use --device cpu")
+
+def _mean_sd(xs: list[float]) -> str:
+    return f"{statistics.mean(xs):.1f} ({statistics.stdev(xs):.1f})" if len(xs) > 1 else f"{xs[0]:.1f}"
+
+
+def quality_figure(curves: dict[str, list[dict[int, float]]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for p, colour in (("fp32", "tab:blue"), ("bf16", "tab:orange")):
+        for i, c in enumerate(curves[p]):
+            ax.plot(list(c), list(c.values()), color=colour, alpha=0.35, lw=1,
+                    label=None if i else f"{p}, each seed")
+        steps = sorted(set.intersection(*(set(c) for c in curves[p])))
+        ax.plot(steps, [statistics.mean(c[s] for c in curves[p]) for s in steps], color=colour, lw=2.5,
+                label=f"{p}, mean of {len(curves[p])} seeds")
+    ax.set(xlabel="training step", ylabel="FID (MNIST classifier, 10k samples)", yscale="log")
+    ax.set_title(title, fontsize=9)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def speed(args, device: torch.device, data: Path, reps: int, amx, where: str) -> dict:
+    """The step against the textbook loop and the ceilings, printed as tables; returns the mnist-dcgan64 row."""
     ceil32, ceil16 = matmul_ceiling(torch.float32, device=device), matmul_ceiling(torch.bfloat16, device=device)
-    from saddlepoint.precision import machine_id
-    from saddlepoint.train import cpu_has_amx
-
-    amx = cpu_has_amx() if device.type == "cpu" else None
-    where = machine_id(device)
-    if device.type == "cpu":
-        print(f"device: cpu — {where}, threads {args.threads}, AMX tiles: {'yes' if amx else 'no'}")
-    else:
-        print(f"device: {device} — {where} (the CPU: {machine_id(torch.device('cpu'))})")
     print(f"matmul ceiling ({'8192' if device.type == 'cuda' else '2048'}²): float32 {ceil32:.0f} GFLOP/s, "
           f"bfloat16 {ceil16:.0f} GFLOP/s\n")
 
@@ -240,17 +299,70 @@ def main(argv: list[str] | None = None) -> int:
                                                        f"device={args.device}"], data)
             cells.append(f"{b / seconds_per_step(step, 1, max(2, reps // 2), device):.0f}")
         print(f"| {b} | " + " | ".join(cells) + " |")
+    return headline
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N: where both loops run")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions and a smaller sweep (a minute or two)")
+    p.add_argument("--quality", type=int, default=0, metavar="STEPS",
+                   help="also compare the FID of bfloat16 with float32 training after STEPS steps")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per precision for --quality")
+    p.add_argument("--jobs", type=int, default=1, help="--quality: training processes at a time (default 1)")
+    p.add_argument("--quality-threads", type=int, default=None, metavar="N",
+                   help="--quality: threads of each training process (default: --threads)")
+    p.add_argument("--every", type=int, default=0, metavar="STEPS",
+                   help="--quality: keep a checkpoint every STEPS steps and measure each (default: the last only)")
+    p.add_argument("--runs", metavar="DIR", help="--quality: where the runs go (default: a temporary folder); "
+                   "runs already there are kept or resumed")
+    p.add_argument("--quality-only", action="store_true", help="with --quality: skip the speed measurements")
+    p.add_argument("--figure", metavar="PNG", help="--quality: FID against the step for both precisions")
+    args = p.parse_args(argv)
+    args.quality_threads = args.quality_threads or args.threads
+    if args.quality_only and not args.quality:
+        p.error("--quality-only skips the speed measurements and needs --quality STEPS")
+    torch.set_num_threads(args.threads)
+    reps = 5 if args.quick else 12
+    tmp = Path(tempfile.mkdtemp(prefix="throughput-"))
+    data = _images_npz(tmp)
+
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        p.error(f"--device {args.device}: this PyTorch sees no CUDA device; use --device cpu")
+    from saddlepoint.precision import machine_id
+    from saddlepoint.train import cpu_has_amx
+
+    amx = cpu_has_amx() if device.type == "cpu" else None
+    where = machine_id(device)
+    if device.type == "cpu":
+        print(f"device: cpu — {where}, threads {args.threads}, AMX tiles: {'yes' if amx else 'no'}")
+    else:
+        print(f"device: {device} — {where} (the CPU: {machine_id(torch.device('cpu'))})")
+    headline = {} if args.quality_only else speed(args, device, data, reps, amx, where)
 
     if args.quality:
-        fp32 = quality(args.quality, args.seeds, args.threads, "fp32", args.device)
-        bf16 = quality(args.quality, args.seeds, args.threads, "bf16", args.device)
-        print(f"\nFID after {args.quality} mnist-dcgan steps (MNIST classifier, 10k samples), seeds 0..{args.seeds - 1}:")
-        for name, fids in (("fp32", fp32), ("bf16", bf16)):
-            sd = statistics.stdev(fids) if len(fids) > 1 else float("nan")
-            print(f"  {name}: {', '.join(f'{f:.2f}' for f in fids)} (mean {statistics.mean(fids):.2f}, sd {sd:.2f})")
-        diffs = [b - a for a, b in zip(fp32, bf16)]
-        print(f"  bf16 − fp32 per seed: {', '.join(f'{d:+.2f}' for d in diffs)} (mean {statistics.mean(diffs):+.2f})")
-        headline = {**headline, "fid_fp32": fp32, "fid_bf16": bf16, "quality_steps": args.quality}
+        root = Path(args.runs) if args.runs else tmp / "quality"
+        print(f"\nmnist-dcgan, {args.quality} steps in float32 and in bfloat16, seeds 0..{args.seeds - 1}, "
+              f"{args.jobs} at a time with {args.quality_threads} thread(s) each, runs under {root}:")
+        runs = quality_runs(args.quality, args.seeds, args.quality_threads, args.device, args.jobs, args.every, root)
+        curves = {p: [fid_by_step(r) for r in runs[p]] for p in runs}
+        rows = quality_table(curves)
+        print("\nFID (MNIST classifier, 10,000 samples against the test set) at each kept checkpoint:\n")
+        print("| step | fp32 mean (sd) | bf16 mean (sd) | bf16 − fp32, paired | seeds bf16 worse |")
+        print("|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['step']} | {_mean_sd(r['fp32'])} | {_mean_sd(r['bf16'])} | "
+                  f"{r['diff_mean']:+.1f} ± {r['diff_se']:.1f} | {r['bf16_worse']}/{len(r['fp32'])} |")
+        last = rows[-1]
+        print(f"\nper seed at step {last['step']}: " + "; ".join(
+            f"{s}: {a:.2f} / {b:.2f}" for s, (a, b) in enumerate(zip(last["fp32"], last["bf16"]))) + " (fp32 / bf16)")
+        if args.figure:
+            quality_figure(curves, Path(args.figure), f"mnist-dcgan, float32 against bfloat16\n{where}")
+            print(f"figure: {args.figure}")
+        headline = {**headline, "fid_fp32": last["fp32"], "fid_bf16": last["bf16"], "quality_steps": last["step"],
+                    "fid_diff_mean": round(last["diff_mean"], 2), "fid_diff_se": round(last["diff_se"], 2)}
     print(json.dumps(headline))
     return 0
 
