@@ -119,7 +119,7 @@ def test_sampler_draws_matching_pairs(ab_folder):
 def test_pix2pix_learns_the_translation_and_the_cli_shows_it(tmp_path, ab_folder, capsys):
     run = tmp_path / "p2p"
     assert main(["train", "pix2pix-edges2mnist", f"data={ab_folder}", *TINY, "steps=120", "eval_every=60",
-                 "--out", str(run), "--quiet"]) == 0
+                 "checkpoint_every=60", "--out", str(run), "--quiet"]) == 0
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["loss/pix2pix"] < 0.5 * rows[0]["loss/pix2pix"]  # λ·L1 falls as G learns to fill the squares
     # The run reports its own task's numbers on the held-out pairs, while training and at the end.
@@ -145,6 +145,9 @@ def test_pix2pix_learns_the_translation_and_the_cli_shows_it(tmp_path, ab_folder
     out = tmp_path / "rows.png"
     assert main(["translate", str(run), "-n", "4", "-o", str(out)]) == 0
     assert Image.open(out).size == (3 * 28 + 4 * 2, 4 * 28 + 5 * 2)  # source | output | target
+    assert main(["translate", str(run), "-n", "4", "--step", "60"]) == 0  # the same pairs, an earlier checkpoint
+    early = np.asarray(Image.open(run / "translate-step60.png"))
+    assert early.shape == np.asarray(Image.open(out)).shape and (early != np.asarray(Image.open(out))).any()
     assert main(["translate", str(run), "-i", str(ab_folder / "test" / "A"), "-n", "3", "-o", str(out)]) == 0
     assert Image.open(out).size == (2 * 28 + 3 * 2, 3 * 28 + 4 * 2)  # source | output
     capsys.readouterr()

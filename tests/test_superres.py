@@ -254,13 +254,17 @@ def test_upscale_in_tiles_is_the_whole_images_output(photo_folder, monkeypatch):
 
 def test_upscale_command_enlarges_photographs_and_overwrites_nothing(tmp_path, photo_folder, capsys):
     run = tmp_path / "sr"
-    assert main(["train", "srresnet-photos", f"data={photo_folder}", *TINY, "steps=2", "--out", str(run),
-                 "--quiet"]) == 0
+    assert main(["train", "srresnet-photos", f"data={photo_folder}", *TINY, "steps=2", "checkpoint_every=1",
+                 "keep_checkpoints=0", "--out", str(run), "--quiet"]) == 0
     capsys.readouterr()
     assert main(["upscale", str(run), str(photo_folder / "a.png")]) == 0
     out = run / "upscaled" / "a.png"
     assert capsys.readouterr().out.strip() == str(out)
     assert Image.open(out).size == (4 * 96, 4 * 80)
+    assert main(["upscale", str(run), str(photo_folder / "a.png"), "--step", "1"]) == 0  # an earlier checkpoint's
+    early = run / "upscaled-step1" / "a.png"
+    assert capsys.readouterr().out.strip() == str(early)
+    assert not np.array_equal(np.asarray(Image.open(early)), np.asarray(Image.open(out)))
     before = out.read_bytes()
     assert main(["upscale", str(run), str(photo_folder / "a.png")]) == 2  # the same target again: refused
     assert "exists (nothing is overwritten)" in capsys.readouterr().err and out.read_bytes() == before

@@ -248,14 +248,24 @@ def test_a_conditional_vae_reads_labels_samples_by_label_and_refuses_what_it_can
 
 # --- pictures and attribute arithmetic ----------------------------------------------------------------------------
 def test_a_2d_latent_run_draws_its_latent_grid_and_reconstructions(tmp_path, tiny_npz, capsys):
-    run = train(resolve_config("mnist-vae", [f"data={tiny_npz}", "z_dim=2", *SMALL, "steps=2"])[1],
-                out=tmp_path / "vae", progress=False).run_dir
+    run = train(resolve_config("mnist-vae", [f"data={tiny_npz}", "z_dim=2", *SMALL, "steps=2", "checkpoint_every=1",
+                                             "keep_checkpoints=0"])[1], out=tmp_path / "vae", progress=False).run_dir
     assert (run / "latent-grid.png").exists() and (run / "reconstructions.png").exists()
+    import numpy as np
     from PIL import Image
 
     assert Image.open(run / "latent-grid.png").size == (15 * 30 + 2, 15 * 30 + 2)  # 15 × 15 decodings
     assert main(["reconstruct", str(run), "-n", "4", "-o", str(tmp_path / "r.png")]) == 0
     assert Image.open(tmp_path / "r.png").size == (8 * 30 + 2, 32)  # 4 pairs (16 images a row): one row of 8
+    # An earlier checkpoint's reconstructions: its own file, drawn by the weights of that step.
+    assert main(["reconstruct", str(run), "-n", "4", "--step", "1"]) == 0
+    early = np.asarray(Image.open(run / "reconstructions-step1.png"))
+    assert early.shape == np.asarray(Image.open(tmp_path / "r.png")).shape
+    assert (early != np.asarray(Image.open(tmp_path / "r.png"))).any()
+    capsys.readouterr()
+    assert main(["reconstruct", str(run), "--step", "7"]) == 2
+    err = capsys.readouterr().err
+    assert "step 7" in err and "1, 2" in err and err.count("\n") == 1, err
     toy = train(resolve_config("grid25-vae", ["vae_hidden=[16]", "steps=2", "eval_every=0"])[1],
                 out=tmp_path / "toy", progress=False).run_dir
     assert (toy / "latent-grid.png").exists()

@@ -223,7 +223,7 @@ def _picture(args: argparse.Namespace, default_name: str, draw, default_n: int) 
         return _fail(f"-n {args.n}: ask for at least one sample")
     if args.n is None:
         args.n = default_n
-    step = getattr(args, "step", None)
+    step = getattr(args, "step", None)  # the commands whose --steps are optimizer steps take no --step
     if step is not None and not args.out:  # an earlier checkpoint's picture does not replace the latest's
         default_name = f"{Path(default_name).stem}-step{step}{Path(default_name).suffix}"
     out = Path(args.out or Path(args.run) / default_name)
@@ -307,10 +307,10 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from .trainer import load_run
 
     source = Path(args.input)
-    default = Path(args.run) / "upscaled"
+    default = Path(args.run) / ("upscaled" if args.step is None else f"upscaled-step{args.step}")
     out = Path(args.out) if args.out else (default if source.is_dir() else default / f"{source.stem}.png")
     try:
-        exp = load_run(args.run)
+        exp = load_run(args.run, step=args.step)
         if args.self_ensemble:
             exp.use_self_ensemble()
         written = save_upscaled(exp, source, out, args.tile, progress=sys.stderr.isatty())
@@ -662,6 +662,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("-n", type=int, default=None, help="rows (default 8)")
     tr.add_argument("-o", "--out", help="output picture (default RUN/translate.png)")
     tr.add_argument("--self-ensemble", action="store_true", help=_ENSEMBLE_HELP)
+    tr.add_argument("--step", type=int, metavar="N", help=_STEP_HELP + "; the picture's default name ends -stepN")
     tr.set_defaults(func=cmd_translate)
 
     up = sub.add_parser("upscale", help="super-resolution runs: enlarge your own photographs 4× at full size")
@@ -672,12 +673,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--tile", type=int, default=128, help="low-resolution pixels per tile side (memory; the result "
                                                           "is the same, to rounding)")
     up.add_argument("--self-ensemble", action="store_true", help=_ENSEMBLE_HELP)
+    up.add_argument("--step", type=int, metavar="N", help=_STEP_HELP + "; the default folder is RUN/upscaled-stepN")
     up.set_defaults(func=cmd_upscale)
 
     rc = sub.add_parser("reconstruct", help="VAE runs: held-out image | its reconstruction, in pairs")
     rc.add_argument("run", metavar="RUN")
     rc.add_argument("-n", type=int, default=None, help="images (default 32)")
     rc.add_argument("-o", "--out", help="output picture (default RUN/reconstructions.png)")
+    rc.add_argument("--step", type=int, metavar="N", help=_STEP_HELP + "; the picture's default name ends -stepN")
     rc.set_defaults(func=cmd_reconstruct)
 
     at = sub.add_parser("attribute", help="latent attribute arithmetic on held-out images (a GAN's codes found by "
