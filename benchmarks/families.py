@@ -173,7 +173,8 @@ def figure(rows: list[dict], path: str) -> None:
         ax.axis("off")
     for ax, r in zip(axes.flat, shown):
         ax.imshow(Image.open(r["grid"]), cmap="gray")
-        ax.set_title(f"{r['what']}\nFID {r['fid']:.1f}, {r['steps']} steps", fontsize=9)
+        what = " ".join([r["what"], *r.get("overrides", [])])  # two rows of a family differ by their overrides
+        ax.set_title(f"{what}\nFID {r['fid']:.1f}, {r['steps']} steps", fontsize=9)
     fig.suptitle(f"MNIST, {shown[0]['minutes']:g} min of training each ({(shown[0]['machine'] or 'CPU').split(';')[0]})",
                  fontsize=10)
     fig.tight_layout(h_pad=2.0)

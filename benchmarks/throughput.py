@@ -359,7 +359,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nper seed at step {last['step']}: " + "; ".join(
             f"{s}: {a:.2f} / {b:.2f}" for s, (a, b) in enumerate(zip(last["fp32"], last["bf16"]))) + " (fp32 / bf16)")
         if args.figure:
-            quality_figure(curves, Path(args.figure), f"mnist-dcgan, float32 against bfloat16\n{where}")
+            torch.set_num_threads(args.quality_threads)  # the machine as the runs had it
+            runs_on = machine_id(device)
+            torch.set_num_threads(args.threads)
+            quality_figure(curves, Path(args.figure), f"mnist-dcgan, float32 against bfloat16: {args.seeds} seeds, "
+                                                      f"{args.jobs} run(s) at a time\n{runs_on}")
             print(f"figure: {args.figure}")
         headline = {**headline, "fid_fp32": last["fp32"], "fid_bf16": last["bf16"], "quality_steps": last["step"],
                     "fid_diff_mean": round(last["diff_mean"], 2), "fid_diff_se": round(last["diff_se"], 2)}
