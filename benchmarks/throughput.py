@@ -161,6 +161,7 @@ def quality_runs(steps: int, seeds: int, threads: int, device: str, jobs: int, e
     from concurrent.futures import ThreadPoolExecutor
 
     from saddlepoint.runs import kept_steps
+    from saddlepoint.trainer import run_config
 
     runs = {p: [root / f"{p}-{s}" for s in range(seeds)] for p in ("fp32", "bf16")}
     todo = []
@@ -168,6 +169,11 @@ def quality_runs(steps: int, seeds: int, threads: int, device: str, jobs: int, e
         for p in ("fp32", "bf16"):
             run = runs[p][seed]
             kept = kept_steps(run) if run.is_dir() else []
+            if kept:  # a run of another comparison would answer another question
+                cfg = run_config(run)
+                if (cfg.steps, cfg.seed, cfg.precision) != (steps, seed, p):
+                    sys.exit(f"{run} was trained for steps={cfg.steps} seed={cfg.seed} precision={cfg.precision}, "
+                             f"not {steps} / {seed} / {p}; choose another --runs folder")
             if steps in kept:
                 print(f"  {run.name}: trained already, kept")
                 continue
