@@ -29,6 +29,8 @@ Its last line is one JSON object (``images_per_s``, ``baseline_images_per_s``, `
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import statistics
 import subprocess
@@ -198,19 +200,25 @@ def quality_runs(steps: int, seeds: int, threads: int, device: str, jobs: int, e
 
 
 def fid_by_step(run: Path) -> dict[int, float]:
-    """The FID (MNIST-classifier features, 10k samples against the test set) at each kept checkpoint of ``run``,
-    cached in ``run/fid-steps.json``."""
-    from saddlepoint.metrics.images import evaluate_images
-    from saddlepoint.runs import kept_steps, write_json_atomic
-    from saddlepoint.train import load_run
+    """The FID (MNIST-classifier features, 10k samples against the test set) at each kept checkpoint of ``run``, as
+    ``saddlepoint evaluate RUN --step N --metrics fid --samples 10000`` writes it into ``eval-step-N.json`` (read back
+    where an earlier pass left it)."""
+    from saddlepoint.cli import main as cli
+    from saddlepoint.runs import kept_steps
 
-    cache = run / "fid-steps.json"
-    fids = {int(k): v for k, v in json.loads(cache.read_text()).items()} if cache.exists() else {}
+    fids = {}
     for step in kept_steps(run):
-        if step not in fids:
-            fids[step] = evaluate_images(load_run(run, load_data=True, step=step), ["fid"], n=10_000)["fid"]
-            write_json_atomic(cache, {str(k): v for k, v in sorted(fids.items())})
-    return dict(sorted(fids.items()))
+        path = run / f"eval-step-{step}.json"
+        old = json.loads(path.read_text()) if path.is_file() else {}
+        if "fid" not in old or old.get("generated_samples") != 10_000:
+            with contextlib.redirect_stdout(io.StringIO()):  # its JSON line: the table below says it
+                code = cli(["evaluate", str(run), "--step", str(step), "--metrics", "fid", "--samples", "10000",
+                            "--quiet"])
+            if code != 0:
+                sys.exit(f"{run}: evaluating step {step} failed (the error is above)")
+            old = json.loads(path.read_text())
+        fids[step] = old["fid"]
+    return fids
 
 
 def quality_table(curves: dict[str, list[dict[int, float]]]) -> list[dict]:
@@ -255,8 +263,9 @@ def quality_figure(curves: dict[str, list[dict[int, float]]], path: Path, title:
     plt.close(fig)
 
 
-def speed(args, device: torch.device, data: Path, reps: int, amx, where: str) -> dict:
+def speed(args, device: torch.device, tmp: Path, reps: int, amx, where: str) -> dict:
     """The step against the textbook loop and the ceilings, printed as tables; returns the mnist-dcgan64 row."""
+    data = _images_npz(tmp)
     ceil32, ceil16 = matmul_ceiling(torch.float32, device=device), matmul_ceiling(torch.bfloat16, device=device)
     print(f"matmul ceiling ({'8192' if device.type == 'cuda' else '2048'}²): float32 {ceil32:.0f} GFLOP/s, "
           f"bfloat16 {ceil16:.0f} GFLOP/s\n")
@@ -332,7 +341,6 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     reps = 5 if args.quick else 12
     tmp = Path(tempfile.mkdtemp(prefix="throughput-"))
-    data = _images_npz(tmp)
 
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -346,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"device: cpu — {where}, threads {args.threads}, AMX tiles: {'yes' if amx else 'no'}")
     else:
         print(f"device: {device} — {where} (the CPU: {machine_id(torch.device('cpu'))})")
-    headline = {} if args.quality_only else speed(args, device, data, reps, amx, where)
+    headline = {} if args.quality_only else speed(args, device, tmp, reps, amx, where)
 
     if args.quality:
         root = Path(args.runs) if args.runs else tmp / "quality"

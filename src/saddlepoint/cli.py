@@ -589,6 +589,11 @@ _STEP_HELP = ("the checkpoint of step N instead of the latest (a run keeps its n
               "default; keep_checkpoints=0 keeps every one)")
 
 
+def _step_argument(parser: argparse.ArgumentParser, where: str = "") -> None:
+    """``--step N`` for a command that draws from one checkpoint (``sample``, ``translate``, ...)."""
+    parser.add_argument("--step", type=int, metavar="N", help=_STEP_HELP + (f"; {where}" if where else ""))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="saddlepoint", description="GANs as the saddle-point games they are.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -650,7 +655,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="text-to-image runs: one row of -n samples (default 8) per sentence (repeatable)")
     sm.add_argument("--attention", action="store_true", help="runs with self-attention (attention=SIDE): for -n "
                                                               "samples (default 4), where three positions attend")
-    sm.add_argument("--step", type=int, metavar="N", help=_STEP_HELP)
+    _step_argument(sm)
     sm.add_argument("-o", "--out", help="output picture (default RUN/sample-seedS.png; with --step N, "
                                         "RUN/sample-seedS-stepN.png)")
     sm.set_defaults(func=cmd_sample)
@@ -662,7 +667,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("-n", type=int, default=None, help="rows (default 8)")
     tr.add_argument("-o", "--out", help="output picture (default RUN/translate.png)")
     tr.add_argument("--self-ensemble", action="store_true", help=_ENSEMBLE_HELP)
-    tr.add_argument("--step", type=int, metavar="N", help=_STEP_HELP + "; the picture's default name ends -stepN")
+    _step_argument(tr, "the picture's default name ends -stepN")
     tr.set_defaults(func=cmd_translate)
 
     up = sub.add_parser("upscale", help="super-resolution runs: enlarge your own photographs 4× at full size")
@@ -673,14 +678,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--tile", type=int, default=128, help="low-resolution pixels per tile side (memory; the result "
                                                           "is the same, to rounding)")
     up.add_argument("--self-ensemble", action="store_true", help=_ENSEMBLE_HELP)
-    up.add_argument("--step", type=int, metavar="N", help=_STEP_HELP + "; the default folder is RUN/upscaled-stepN")
+    _step_argument(up, "the default folder is RUN/upscaled-stepN")
     up.set_defaults(func=cmd_upscale)
 
     rc = sub.add_parser("reconstruct", help="VAE runs: held-out image | its reconstruction, in pairs")
     rc.add_argument("run", metavar="RUN")
     rc.add_argument("-n", type=int, default=None, help="images (default 32)")
     rc.add_argument("-o", "--out", help="output picture (default RUN/reconstructions.png)")
-    rc.add_argument("--step", type=int, metavar="N", help=_STEP_HELP + "; the picture's default name ends -stepN")
+    _step_argument(rc, "the picture's default name ends -stepN")
     rc.set_defaults(func=cmd_reconstruct)
 
     at = sub.add_parser("attribute", help="latent attribute arithmetic on held-out images (a GAN's codes found by "
