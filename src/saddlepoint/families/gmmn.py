@@ -3,8 +3,10 @@ discrepancy between its batch and a real batch alone — no critic, no game.
 
 With a characteristic kernel, MMD²(P, Q) = E k(x, x') − 2 E k(x, y) + E k(y, y') is zero exactly when P = Q
 (Gretton et al. 2012), so a generator that drives the batch estimate down matches every moment the kernel sees.
-The paper sums Gaussian kernels k(a, b) = exp(−‖a − b‖² / 2σ²) over several widths σ (on MNIST
-{2, 5, 10, 20, 40, 80}, for pixels in [0, 1]) and minimizes √MMD² on minibatches of 1000.  Where a critic
+The paper sums Gaussian kernels over several widths and minimizes √MMD² on minibatches of 1000.  Its MNIST
+bandwidths {2, 5, 10, 20, 40, 80} (pixels in [0, 1]) are variances: the authors' code computes exp(−‖a − b‖² / 2s)
+with s the listed value, so in this package's form exp(−‖a − b‖² / 2σ²) the widths are σ = √s, 1.41 … 8.94
+(read as σ they would make kernels nine times too wide, nearly linear in the pixels).  Where a critic
 judges samples one at a time, the MMD compares whole batches as distributions; where the critic learns which
 features matter, the fixed kernel does not, which is why GMMN's MNIST samples are blurrier than a GAN's at the
 same budget (the kernel in pixel space is GMMN+AE's and MMD-GAN's motivation).
@@ -38,10 +40,10 @@ __all__ = ["GMMNKeys", "GMMN"]
 class GMMNKeys:
     """The kernel and the generator of a moment-matching network: keys only family=gmmn reads."""
 
-    gmmn_widths: tuple[float, ...] = key((2.0, 5.0, 10.0, 20.0, 40.0, 80.0),
-                                         "widths σ of the Gaussian kernels summed in the MMD, in the paper's units: "
-                                         "image pixels in [0, 1] (MNIST: 2, 5, 10, 20, 40, 80); 2-D points divided "
-                                         "by the data's scale")
+    gmmn_widths: tuple[float, ...] = key((1.414, 2.236, 3.162, 4.472, 6.325, 8.944),
+                                         "widths σ of the Gaussian kernels exp(−d²/2σ²) summed in the MMD, for image "
+                                         "pixels in [0, 1] (MNIST: the paper's bandwidths 2, 5, 10, 20, 40, 80 are "
+                                         "σ², so σ = 1.414 … 8.944); 2-D points divided by the data's scale")
     gmmn_hidden: tuple[int, ...] = key((64, 256, 256, 1024), "the generator's hidden ReLU layers, input to output "
                                                              "(the paper's MNIST network: 64, 256, 256, 1024)")
     gmmn_loss: Literal["sqrt", "mmd2", "mmd2_biased"] = key(
