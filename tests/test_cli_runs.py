@@ -189,7 +189,39 @@ def test_resuming_a_finished_run_says_so(tmp_path, capsys):
     assert main(["train", "steps=5", "--out", str(out), "--quiet", *TINY]) == 0
     capsys.readouterr()
     assert main(["train", "--resume", str(out)]) == 2
-    assert "already finished" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "already finished" in err and f"saddlepoint train --resume {out} steps=N" in err
+
+
+def test_a_finished_run_trained_longer_is_the_run_asked_for_that_length(tmp_path, capsys):
+    common = ["steps=30", "checkpoint_every=10", "lr_decay=none", "ema=0.9", *TINY]
+    assert main(["train", *common, "--out", str(tmp_path / "long"), "--quiet"]) == 0
+    assert main(["train", *common, "steps=20", "--out", str(tmp_path / "short"), "--quiet"]) == 0
+    assert main(["train", "--resume", str(tmp_path / "short"), "steps=30", "--quiet"]) == 0
+    a, meta_a = load_checkpoint(tmp_path / "long")
+    b, meta_b = load_checkpoint(tmp_path / "short")
+    assert meta_a["step"] == meta_b["step"] == 30
+    assert set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a)
+    config = yaml.safe_load((tmp_path / "short" / "config.yaml").read_text())
+    assert config["steps"] == 30 and config == yaml.safe_load((tmp_path / "long" / "config.yaml").read_text())
+    steps = [row["step"] for row in read_metrics(tmp_path / "short")]
+    assert steps == sorted(set(steps)) and steps[-1] == 30
+
+
+def test_training_longer_refuses_what_it_cannot_do_and_warns_of_a_linear_decay(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "steps=10", "checkpoint_every=5", "--out", str(out), "--quiet", *TINY]) == 0
+    before = (out / "config.yaml").read_text()
+    capsys.readouterr()
+    for extra, message in ((["steps=10"], "already finished"), (["steps=8"], "not beyond"),
+                           (["steps=many"], "not a number of steps"), (["lr_g=0.1"], "at most steps=N"),
+                           (["steps=20", "lr_g=0.1"], "at most steps=N")):
+        assert main(["train", "--resume", str(out), *extra]) == 2, extra
+        assert message in capsys.readouterr().err, extra
+    assert (out / "config.yaml").read_text() == before  # nothing changed by a refusal
+    assert main(["train", "--resume", str(out), "steps=15", "--quiet"]) == 0
+    assert "lr_decay=linear: the learning rates now fall to 0 at step 15 instead of 10" in capsys.readouterr().err
+    assert yaml.safe_load((out / "config.yaml").read_text())["steps"] == 15
 
 
 def test_evaluate_command_writes_eval_json(tmp_path, capsys):

@@ -1,7 +1,7 @@
 """``saddlepoint`` command line: thin — parse, validate, call the library.
 
     saddlepoint train [RECIPE | file.yaml] [key=value ...] [--out DIR] [--dry-run] [--device cuda]
-    saddlepoint train --resume RUN
+    saddlepoint train --resume RUN [steps=N]
     saddlepoint recipes [--games] [--keys]
     saddlepoint evaluate RUN
     saddlepoint sample RUN -n 64 --seed S -o grid.png [--label K | --sweep cat|c1|...]
@@ -89,9 +89,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     try:
         if args.resume:
-            if args.items or args.dry_run or args.out:
-                return _fail("--resume takes only the run directory; it continues with the run's own config")
-            result = resume(args.resume, progress=not args.quiet)
+            longer = [item for item in args.items if item.startswith("steps=")]
+            if len(longer) != len(args.items) or len(longer) > 1 or args.dry_run or args.out:
+                return _fail("--resume takes the run directory and at most steps=N (to train it longer); it "
+                             "continues with the run's own config")
+            steps = None
+            if longer:
+                value = longer[0][len("steps="):]
+                if not value.isdigit() or int(value) < 1:
+                    return _fail(f"steps={value} is not a number of steps; give a whole number, e.g. steps=20000")
+                steps = int(value)
+            result = resume(args.resume, progress=not args.quiet, steps=steps)
         else:
             recipe, overrides = _split_positionals(args.items)
             if args.device:
@@ -604,7 +612,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="run directory to create (default: runs/<recipe>-<time>); never overwritten")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     t.add_argument("--device", help="shorthand for device=... (cpu, cuda, cuda:N, auto)")
-    t.add_argument("--resume", metavar="RUN", help="continue RUN from its latest checkpoint to its configured steps")
+    t.add_argument("--resume", metavar="RUN", help="continue RUN from its latest checkpoint to its configured steps "
+                                                   "(with steps=N: to N steps, a finished run trained longer)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
 

@@ -22,7 +22,7 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace as with_keys
 from pathlib import Path
 from typing import Any
 
@@ -153,20 +153,34 @@ def start_from(model: Family) -> dict[str, Any]:
     return {"init_from": {"run": str(src.resolve()), "step": int(meta["step"])}}
 
 
-def resume(run_dir: str | Path, progress: bool = True) -> RunResult:
-    """Continue ``run_dir`` from its latest checkpoint to its configured ``steps``."""
+def resume(run_dir: str | Path, progress: bool = True, steps: int | None = None) -> RunResult:
+    """Continue ``run_dir`` from its latest checkpoint to its configured ``steps`` — or, given ``steps``, to that
+    many: a finished run trained longer, its config.yaml saying the new length from then on.  With
+    ``lr_decay=none`` the longer run is the run that had been asked for that many steps from the start."""
     run_dir = Path(run_dir)
     cfg = run_config(run_dir)
     ck = latest_checkpoint(run_dir)
     if ck is None:
         raise RunError(f"{run_dir} has no checkpoint to resume from; start it again with `saddlepoint train`")
     tensors, meta = load_checkpoint(ck)
-    if int(meta["step"]) >= cfg.steps:
-        raise RunError(f"{run_dir} already finished ({meta['step']} of {cfg.steps} steps); "
-                       f"to train longer, start a new run with steps=N")
+    at, longer = int(meta["step"]), steps is not None and steps != cfg.steps
+    if longer:
+        if steps <= at:
+            raise RunError(f"steps={steps} is not beyond {run_dir}'s latest checkpoint (step {at}); give more steps "
+                           f"to train it longer")
+        if cfg.lr_decay == "linear":
+            warnings.warn(f"lr_decay=linear: the learning rates now fall to 0 at step {steps} instead of {cfg.steps}, "
+                          f"so they jump up at step {at} (a run with lr_decay=none lengthens smoothly)", stacklevel=2)
+        cfg = with_keys(cfg, steps=steps).validate()
+    if at >= cfg.steps:
+        raise RunError(f"{run_dir} already finished ({at} of {cfg.steps} steps); to train it longer: "
+                       f"saddlepoint train --resume {run_dir} steps=N")
     model = build(cfg)
     restore(model, tensors, meta)
     if model.dist.main:
+        if longer:  # only the length changes: the file keeps every other key as written (precision=auto too)
+            data = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+            write_yaml(run_dir / "config.yaml", {**data, "steps": steps})
         _forget_metrics_after(run_dir, model.step)
     return _run(model, run_dir, run_info(run_dir).get("recipe", "custom"), progress)
 
