@@ -170,7 +170,7 @@ def resume(run_dir: str | Path, progress: bool = True, steps: int | None = None)
                            f"to train it longer")
         if cfg.lr_decay == "linear":
             warnings.warn(f"lr_decay=linear: the learning rates now fall to 0 at step {steps} instead of {cfg.steps}, "
-                          f"so they jump up at step {at} (a run with lr_decay=none lengthens smoothly)", stacklevel=2)
+                          f"so they jump at step {at} (a run with lr_decay=none changes length smoothly)", stacklevel=2)
         cfg = with_keys(cfg, steps=steps).validate()
     if at >= cfg.steps:
         raise RunError(f"{run_dir} already finished ({at} of {cfg.steps} steps); to train it longer: "
