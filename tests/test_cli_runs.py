@@ -214,8 +214,8 @@ def test_training_longer_refuses_what_it_cannot_do_and_warns_of_a_linear_decay(t
     before = (out / "config.yaml").read_text()
     capsys.readouterr()
     for extra, message in ((["steps=10"], "already finished"), (["steps=8"], "not beyond"),
-                           (["steps=many"], "not a number of steps"), (["lr_g=0.1"], "at most steps=N"),
-                           (["steps=20", "lr_g=0.1"], "at most steps=N")):
+                           (["steps=many"], "must be a whole number"), (["steps=0"], "below its minimum"),
+                           (["lr_g=0.1"], "at most steps=N"), (["steps=20", "lr_g=0.1"], "at most steps=N")):
         assert main(["train", "--resume", str(out), *extra]) == 2, extra
         assert message in capsys.readouterr().err, extra
     assert (out / "config.yaml").read_text() == before  # nothing changed by a refusal

@@ -82,24 +82,18 @@ def _summary_line(summary: dict, run_dir: Path) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .config import ConfigError, resolve_config
+    from .config import ConfigError, parse_overrides, resolve_config
     from .data.images import DataError
     from .runs import RunError
     from .trainer import resume, train
 
     try:
         if args.resume:
-            longer = [item for item in args.items if item.startswith("steps=")]
-            if len(longer) != len(args.items) or len(longer) > 1 or args.dry_run or args.out:
+            changes = parse_overrides(args.items)
+            if set(changes) - {"steps"} or args.dry_run or args.out:
                 return _fail("--resume takes the run directory and at most steps=N (to train it longer); it "
                              "continues with the run's own config")
-            steps = None
-            if longer:
-                value = longer[0][len("steps="):]
-                if not value.isdigit() or int(value) < 1:
-                    return _fail(f"steps={value} is not a number of steps; give a whole number, e.g. steps=20000")
-                steps = int(value)
-            result = resume(args.resume, progress=not args.quiet, steps=steps)
+            result = resume(args.resume, progress=not args.quiet, steps=changes.get("steps"))
         else:
             recipe, overrides = _split_positionals(args.items)
             if args.device:

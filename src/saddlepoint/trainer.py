@@ -22,7 +22,7 @@ import os
 import sys
 import time
 import warnings
-from dataclasses import dataclass, replace as with_keys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -153,25 +153,29 @@ def start_from(model: Family) -> dict[str, Any]:
     return {"init_from": {"run": str(src.resolve()), "step": int(meta["step"])}}
 
 
-def resume(run_dir: str | Path, progress: bool = True, steps: int | None = None) -> RunResult:
-    """Continue ``run_dir`` from its latest checkpoint to its configured ``steps`` — or, given ``steps``, to that
-    many: a finished run trained longer, its config.yaml saying the new length from then on.  With
-    ``lr_decay=none`` the longer run is the run that had been asked for that many steps from the start."""
+def resume(run_dir: str | Path, progress: bool = True, steps: Any = None) -> RunResult:
+    """Continue ``run_dir`` from its latest checkpoint to its configured ``steps`` — or, given ``steps`` (read as
+    the key ``steps=`` is), to that many: a finished run trained longer, its config.yaml saying the new length from
+    then on.  With ``lr_decay=none`` the longer run is the run that had been asked for that many steps from the
+    start."""
     run_dir = Path(run_dir)
     cfg = run_config(run_dir)
     ck = latest_checkpoint(run_dir)
     if ck is None:
         raise RunError(f"{run_dir} has no checkpoint to resume from; start it again with `saddlepoint train`")
     tensors, meta = load_checkpoint(ck)
-    at, longer = int(meta["step"]), steps is not None and steps != cfg.steps
+    at, before = int(meta["step"]), cfg.steps
+    if steps is not None:
+        cfg = run_config(run_dir, {"steps": steps})  # coerced and checked as any steps= is
+    longer = cfg.steps != before
     if longer:
-        if steps <= at:
-            raise RunError(f"steps={steps} is not beyond {run_dir}'s latest checkpoint (step {at}); give more steps "
-                           f"to train it longer")
+        if cfg.steps <= at:
+            raise RunError(f"steps={cfg.steps} is not beyond {run_dir}'s latest checkpoint (step {at}); give more "
+                           f"steps to train it longer")
         if cfg.lr_decay == "linear":
-            warnings.warn(f"lr_decay=linear: the learning rates now fall to 0 at step {steps} instead of {cfg.steps}, "
-                          f"so they jump at step {at} (a run with lr_decay=none changes length smoothly)", stacklevel=2)
-        cfg = with_keys(cfg, steps=steps).validate()
+            warnings.warn(f"lr_decay=linear: the learning rates now fall to 0 at step {cfg.steps} instead of "
+                          f"{before}, so they jump at step {at} (a run with lr_decay=none changes length smoothly)",
+                          stacklevel=2)
     if at >= cfg.steps:
         raise RunError(f"{run_dir} already finished ({at} of {cfg.steps} steps); to train it longer: "
                        f"saddlepoint train --resume {run_dir} steps=N")
@@ -180,7 +184,7 @@ def resume(run_dir: str | Path, progress: bool = True, steps: int | None = None)
     if model.dist.main:
         if longer:  # only the length changes: the file keeps every other key as written (precision=auto too)
             data = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
-            write_yaml(run_dir / "config.yaml", {**data, "steps": steps})
+            write_yaml(run_dir / "config.yaml", {**data, "steps": cfg.steps})
         _forget_metrics_after(run_dir, model.step)
     return _run(model, run_dir, run_info(run_dir).get("recipe", "custom"), progress)
 
@@ -193,9 +197,10 @@ def _forget_metrics_after(run_dir: Path, step: int) -> None:
     os.replace(tmp, run_dir / "metrics.jsonl")
 
 
-def run_config(run_dir: Path) -> TrainConfig:
+def run_config(run_dir: Path, changes: dict[str, Any] | None = None) -> TrainConfig:
     """The validated config a run directory was trained with; ``precision=auto`` is replaced by the precision the
-    run chose (run.json), so that a resume trains in it without measuring again."""
+    run chose (run.json), so that a resume trains in it without measuring again.  ``changes``: keys the caller sets
+    on top (``--resume RUN steps=N``), coerced and checked as overrides are; a bad one is a ConfigError."""
     path = run_dir / "config.yaml"
     if not path.is_file():
         raise RunError(f"{run_dir} is not a run directory (no config.yaml)")
@@ -204,9 +209,10 @@ def run_config(run_dir: Path) -> TrainConfig:
     if data.get("precision", "auto") == "auto" and chosen in NAMES.values():
         data["precision"] = chosen
     try:
-        return config_from_dict(data, str(path))
+        cfg = config_from_dict(data, str(path))
     except ConfigError as e:
         raise RunError(f"{e}; was {path} written by another saddlepoint version?") from None
+    return config_from_dict({**data, **changes}, "the command line") if changes else cfg
 
 
 def run_info(run_dir: Path) -> dict[str, Any]:
