@@ -11,7 +11,7 @@ from conftest import resumed_equals_whole
 from saddlepoint import ConfigError, resolve_config
 from saddlepoint.cli import main
 from saddlepoint.divergences import mmd2
-from saddlepoint.families.mmdgan import witness
+from saddlepoint.families.mmdgan import MMDCritic, witness
 from saddlepoint.trainer import build
 
 
@@ -76,6 +76,43 @@ def test_the_unbiased_loss_is_the_unbiased_mmd2_and_moves_the_generator_differen
         logged = {"loss/mmd", "loss/mmd2"} & set(model._critic_step())
         assert logged == {"loss/mmd2" if loss == "unbiased" else "loss/mmd"}
     assert not torch.allclose(grads["sqrt"], grads["unbiased"])
+
+
+def test_the_critics_features_keep_float32_differences_under_bfloat16():
+    """A trained critic's features carry a large common offset; under bf16 autocast the last layer must still resolve
+    the differences the kernel reads (rounded to bf16, features near 1000 move in steps of 4 or 8)."""
+    torch.manual_seed(0)
+    critic = MMDCritic(1, 28, 8, 4, batch_norm=False, decoder=False)
+    last = critic.encoder.net[-1]
+    shifted = torch.nn.Conv2d(last.in_channels, last.out_channels, last.kernel_size, bias=True)
+    with torch.no_grad():
+        shifted.weight.copy_(last.weight)
+        shifted.bias.fill_(1000.0)  # the offset training drifts to
+    critic.encoder.net[-1] = shifted
+    x = torch.rand(32, 1, 28, 28) * 2 - 1
+    with torch.no_grad():
+        exact = critic(x) - 1000
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            mixed = critic(x)
+    assert mixed.dtype == torch.float32
+    # only the hidden layers' bf16 rounding is left: far below the features' spread and bf16's step of 8 at 1000
+    assert (mixed - 1000 - exact).abs().max() < 0.05 * exact.std()
+
+
+def test_a_shared_offset_in_the_features_changes_neither_the_mmd_nor_the_witness(bars):
+    """The kernel sees differences only, and the run's MMD and witness must too: at a common offset of 1000 the
+    distances' ‖a‖² + ‖b‖² − 2a·b in float32 would lose the spread of features a few units wide."""
+    _, cfg = resolve_config("mnist-mmdgan-gp", small(bars))
+    model = build(cfg)
+    g = torch.Generator().manual_seed(0)
+    fx, fy = torch.randn(64, 16, generator=g), torch.randn(64, 16, generator=g) * 1.5 + 0.5
+    far = torch.full((16,), 1000.0)
+    assert float(model._mmd(fx + far, fy + far)) == pytest.approx(float(model._mmd(fx, fy)), rel=1e-4)
+    near = witness(fx, fx, fy, cfg.mmdgan_widths, "rq")
+    assert torch.allclose(witness(fx + far, fx + far, fy + far, cfg.mmdgan_widths, "rq"), near, atol=1e-5)
+    # the same numbers without the shift to the mean, by the mm-based distances that ``cdist`` uses for 128 rows
+    raw = mmd2(fx + far, fy + far, cfg.mmdgan_widths, unbiased=True, kernel="rq")
+    assert float(raw) != pytest.approx(float(model._mmd(fx, fy)), rel=1e-3)
 
 
 def test_warm_critic_schedule():

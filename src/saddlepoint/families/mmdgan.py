@@ -89,12 +89,25 @@ class MMDCritic(nn.Module):
         self.decoder = DCGANGenerator(features, channels, image_size, width) if decoder else None
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.encoder(x).reshape(x.shape[0], -1)
+        if not torch.is_autocast_enabled(x.device.type):
+            return self.encoder(x).reshape(x.shape[0], -1)
+        # Under autocast the last layer runs in float32: the features drift to a large common offset (norms in the
+        # hundreds within minutes; the kernel, which sees only differences, is blind to it), and bfloat16's 8-bit
+        # mantissa would round away the differences the kernel reads.
+        h = self.encoder.net[:-1](x)
+        with torch.autocast(x.device.type, enabled=False):
+            return self.encoder.net[-1](h.float()).reshape(x.shape[0], -1)
 
 
 def witness(u_features: Tensor, real_features: Tensor, fake_features: Tensor, widths: tuple[float, ...],
             kernel: str = "gaussian") -> Tensor:
-    """The MMD's witness function at each row of ``u_features``: E_x k(u, x) − E_y k(u, y), (B,)."""
+    """The MMD's witness function at each row of ``u_features``: E_x k(u, x) − E_y k(u, y), (B,).
+
+    The three sets are first moved by one shared vector, the real features' mean: the kernel reads only differences,
+    and a critic's features drift to a common offset far larger than their spread, where ``cdist``'s
+    ‖a‖² + ‖b‖² − 2a·b would cancel away the digits that matter."""
+    center = real_features.detach().mean(0)
+    u_features, real_features, fake_features = u_features - center, real_features - center, fake_features - center
     k_real = kernel_values(torch.cdist(u_features, real_features).pow(2), kernel, widths)
     k_fake = kernel_values(torch.cdist(u_features, fake_features).pow(2), kernel, widths)
     return k_real.mean(dim=1) - k_fake.mean(dim=1)
@@ -152,7 +165,9 @@ class MMDGAN(Family):
         """The MMD the players play on two feature batches, in float32: √MMD²_b (the authors' form; clamped at 0
         below, as their ReLU) or the unbiased MMD²_u (``mmdgan_loss``)."""
         unbiased = self.cfg.mmdgan_loss == "unbiased"
-        m = mmd2(fx.float(), fy.float(), self.cfg.mmdgan_widths, unbiased=unbiased, kernel=self.cfg.mmdgan_kernel)
+        fx, fy = fx.float(), fy.float()
+        center = fx.detach().mean(0)  # the kernel is blind to a shared shift; the distances' rounding is not (witness)
+        m = mmd2(fx - center, fy - center, self.cfg.mmdgan_widths, unbiased=unbiased, kernel=self.cfg.mmdgan_kernel)
         return m if unbiased else m.clamp_min(1e-12).sqrt()
 
     def _critic_step(self) -> dict[str, Tensor]:
