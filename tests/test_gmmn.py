@@ -124,7 +124,7 @@ def test_gmmn_ae_trains_the_autoencoder_first_then_the_gmmn_on_its_codes(tmp_pat
     _, cfg = resolve_config("gmmn-ae-mnist", [f"data={_tiny_images(tmp_path)}", *AE, "gmmn_ae_steps=30",
                                               "steps=40", "gmmn_ae_lr=0.01"])
     model = build(cfg)
-    assert len(model.optimizers()) == 2 and model.widths == (1.0,)  # code units: not doubled like pixels
+    assert len(model.optimizers()) == 2 and model.widths == (0.5, 1.0)  # code units: not doubled like pixels
     gmmn0, ae0 = copy.deepcopy(model.gmmn.state_dict()), copy.deepcopy(model.ae.state_dict())
     first = None
     for _ in range(30):
