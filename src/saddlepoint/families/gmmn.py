@@ -15,8 +15,9 @@ GMMN+AE (``gmmn_code`` > 0, the same paper): an autoencoder is trained first on 
 ``gmmn_ae_steps`` steps, Bernoulli cross-entropy, dropout in the encoder), then the GMMN matches the encoder's codes
 of real images with a kernel in code space (the paper: one Gaussian of width 1 on a 32-d sigmoid code; the recipe adds
 a second of width 0.5, which resolves neighbouring codes — real codes' nearest neighbours lie about 0.7 apart — and
-reaches the paper's Parzen score in half its steps); a sample is the decoder's image of a GMMN code.  Distances
-between codes mean more than distances between pixels, which is where the paper's Parzen score rose from 147 to 282.
+reaches the paper's Parzen score in about half its GMMN steps); a sample is the decoder's image of a GMMN code.
+Distances between codes mean more than distances between pixels, which is where the paper's Parzen score rose from
+147 to 282.
 """
 
 from __future__ import annotations
