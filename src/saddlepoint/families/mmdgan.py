@@ -99,15 +99,19 @@ class MMDCritic(nn.Module):
             return self.encoder.net[-1](h.float()).reshape(x.shape[0], -1)
 
 
+def _centred(real_features: Tensor, *features: Tensor) -> tuple[Tensor, ...]:
+    """``real_features`` and ``features``, all moved by the real features' mean (a constant: no gradient flows
+    through it).  The kernel reads only differences, and a critic's features drift to a common offset far larger
+    than their spread, where ``cdist``'s ‖a‖² + ‖b‖² − 2a·b would cancel away the digits that matter."""
+    center = real_features.detach().mean(0)
+    return tuple(f - center for f in (real_features, *features))
+
+
 def witness(u_features: Tensor, real_features: Tensor, fake_features: Tensor, widths: tuple[float, ...],
             kernel: str = "gaussian") -> Tensor:
-    """The MMD's witness function at each row of ``u_features``: E_x k(u, x) − E_y k(u, y), (B,).
-
-    The three sets are first moved by one shared vector, the real features' mean: the kernel reads only differences,
-    and a critic's features drift to a common offset far larger than their spread, where ``cdist``'s
-    ‖a‖² + ‖b‖² − 2a·b would cancel away the digits that matter."""
-    center = real_features.detach().mean(0)
-    u_features, real_features, fake_features = u_features - center, real_features - center, fake_features - center
+    """The MMD's witness function at each row of ``u_features``: E_x k(u, x) − E_y k(u, y), (B,), computed on
+    features moved by the real features' mean (:func:`_centred`)."""
+    real_features, u_features, fake_features = _centred(real_features, u_features, fake_features)
     k_real = kernel_values(torch.cdist(u_features, real_features).pow(2), kernel, widths)
     k_fake = kernel_values(torch.cdist(u_features, fake_features).pow(2), kernel, widths)
     return k_real.mean(dim=1) - k_fake.mean(dim=1)
@@ -162,12 +166,12 @@ class MMDGAN(Family):
         return self.cfg.mmdgan_critic_steps
 
     def _mmd(self, fx: Tensor, fy: Tensor) -> Tensor:
-        """The MMD the players play on two feature batches, in float32: √MMD²_b (the authors' form; clamped at 0
-        below, as their ReLU) or the unbiased MMD²_u (``mmdgan_loss``)."""
+        """The MMD the players play on the real batch's features ``fx`` and the generated batch's ``fy``, in
+        float32: √MMD²_b (the authors' form; clamped at 0 below, as their ReLU) or the unbiased MMD²_u
+        (``mmdgan_loss``)."""
         unbiased = self.cfg.mmdgan_loss == "unbiased"
-        fx, fy = fx.float(), fy.float()
-        center = fx.detach().mean(0)  # the kernel is blind to a shared shift; the distances' rounding is not (witness)
-        m = mmd2(fx - center, fy - center, self.cfg.mmdgan_widths, unbiased=unbiased, kernel=self.cfg.mmdgan_kernel)
+        fx, fy = _centred(fx.float(), fy.float())  # the kernel is blind to a shared shift; rounding is not
+        m = mmd2(fx, fy, self.cfg.mmdgan_widths, unbiased=unbiased, kernel=self.cfg.mmdgan_kernel)
         return m if unbiased else m.clamp_min(1e-12).sqrt()
 
     def _critic_step(self) -> dict[str, Tensor]:
