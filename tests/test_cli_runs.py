@@ -285,6 +285,29 @@ def test_evaluate_every_kept_checkpoint_and_draw_the_numbers_against_the_step(tm
     assert "no checkpoint to evaluate (not a run directory)" in capsys.readouterr().err
 
 
+def test_the_commands_with_their_own_steps_take_checkpoint(tmp_path, tiny_npz, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "mnist-dcgan", f"data={tiny_npz}", *IMG, "steps=4", "checkpoint_every=2",
+                 "keep_checkpoints=0", "--out", str(run), "--quiet"]) == 0
+    assert main(["interpolate", str(run), "-n", "2", "--steps", "3"]) == 0
+    assert main(["interpolate", str(run), "-n", "2", "--steps", "3", "--checkpoint", "2"]) == 0
+    latest, early = run / "interpolate-seed0.png", run / "interpolate-seed0-step2.png"
+    assert latest.read_bytes() != early.read_bytes()  # another checkpoint's generator, the same seed
+    assert main(["invert", str(run), "-n", "2", "--steps", "2", "--restarts", "1", "--checkpoint", "2", "--quiet"]) == 0
+    assert (run / "invert-step2.png").is_file() and not (run / "invert.png").exists()
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["step"] == 2  # the report says which
+    assert main(["sample", str(run), "-n", "4", "--checkpoint", "2"]) == 0  # the same spelling where --step works
+    assert (run / "sample-seed0-step2.png").is_file()
+    capsys.readouterr()
+    assert main(["invert", str(run), "--checkpoint", "3", "--quiet"]) == 2
+    assert "no checkpoint of step 3" in capsys.readouterr().err
+    for command in (["invert", str(run)], ["interpolate", str(run)], ["recover", str(run)],
+                    ["attack", str(run), "--source", "3"], ["attribute", str(run), "--attribute", "thickness"]):
+        with pytest.raises(SystemExit):  # not read as an abbreviation of --steps
+            main([*command, "--step", "2"])
+        assert "for the checkpoint of step 2 give --checkpoint 2" in capsys.readouterr().err
+
+
 def test_evaluations_plot_picks_the_numbers_that_move():
     from saddlepoint.plots import plot_evaluations
 

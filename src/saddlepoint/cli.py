@@ -225,7 +225,7 @@ def _picture(args: argparse.Namespace, default_name: str, draw, default_n: int) 
         return _fail(f"-n {args.n}: ask for at least one sample")
     if args.n is None:
         args.n = default_n
-    step = getattr(args, "step", None)  # the commands whose --steps are optimizer steps take no --step
+    step = getattr(args, "step", None)
     if step is not None and not args.out:  # an earlier checkpoint's picture does not replace the latest's
         default_name = f"{Path(default_name).stem}-step{step}{Path(default_name).suffix}"
     out = Path(args.out or Path(args.run) / default_name)
@@ -242,9 +242,9 @@ def _picture(args: argparse.Namespace, default_name: str, draw, default_n: int) 
 
 def _picture_and_report(args: argparse.Namespace, default_name: str, draw, default_n: int) -> int:
     """:func:`_picture` for a command whose ``draw(exp, out)`` also returns a report: printed as one JSON line after the
-    picture's path."""
+    picture's path, with the step of the checkpoint it used."""
     report: dict = {}
-    code = _picture(args, default_name, lambda exp, out: report.update(draw(exp, out)), default_n)
+    code = _picture(args, default_name, lambda exp, out: report.update(step=exp.step, **draw(exp, out)), default_n)
     if code == 0:
         print(json.dumps(report))
     return code
@@ -591,9 +591,22 @@ _STEP_HELP = ("the checkpoint of step N instead of the latest (a run keeps its n
               "default; keep_checkpoints=0 keeps every one)")
 
 
-def _step_argument(parser: argparse.ArgumentParser, where: str = "") -> None:
-    """``--step N`` for a command that draws from one checkpoint (``sample``, ``translate``, ...)."""
-    parser.add_argument("--step", type=int, metavar="N", help=_STEP_HELP + (f"; {where}" if where else ""))
+def _step_argument(parser: argparse.ArgumentParser, where: str = "", has_steps: bool = False) -> None:
+    """``--step N`` (or ``--checkpoint N``) for a command that draws from one checkpoint (``sample``, ``translate``,
+    ...).  A command with its own ``--steps`` (a search's optimizer steps, a walk's points) takes ``--checkpoint N``
+    only: there ``--step`` is refused with a line that names the spelling, where argparse would otherwise read it as
+    an abbreviation of ``--steps``."""
+    help_ = _STEP_HELP + (f"; {where}" if where else "")
+    if not has_steps:
+        parser.add_argument("--step", "--checkpoint", dest="step", type=int, metavar="N", help=help_)
+        return
+    parser.add_argument("--checkpoint", dest="step", type=int, metavar="N", help=help_)
+    parser.add_argument("--step", dest="_step_refused", type=_refuse_step, help=argparse.SUPPRESS)
+
+
+def _refuse_step(text: str) -> None:
+    raise argparse.ArgumentTypeError(f"here --steps counts this command's own steps; for the checkpoint of step "
+                                     f"{text} give --checkpoint {text}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -639,7 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the FID Inception weights file weights-inception-2015-12-05-6726825d.pth (default: looked "
                         "for in $SADDLEPOINT_DATA/weights, downloaded there when online)")
     e.add_argument("--self-ensemble", action="store_true", help=_ENSEMBLE_HELP)
-    e.add_argument("--step", type=_step_or_all, metavar="N|all",
+    e.add_argument("--step", "--checkpoint", dest="step", type=_step_or_all, metavar="N|all",
                    help=_STEP_HELP + " (into RUN/eval-step-N.json); all: every kept checkpoint in turn, and their "
                                      "numbers against the step in RUN/eval-steps.png")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -708,6 +721,7 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("-n", type=int, default=None, help="rows in the picture (default 8)")
     at.add_argument("-o", "--out", help="output picture (default RUN/attribute-NAME-A.png)")
     _add_search_options(at, steps=300, lr=0.01, restarts=2, what="GAN runs: the inversion's ")
+    _step_argument(at, "the picture's default name ends -stepN", has_steps=True)
     at.set_defaults(func=cmd_attribute)
 
     cs = sub.add_parser("recover", help="compressed sensing with the run's generator as the prior (CSGM): measure "
@@ -734,6 +748,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the basis in which the Lasso baseline takes the image to be sparse (default pixels)")
     _add_search_options(cs, steps=1000, lr=0.01, restarts=10)
     cs.add_argument("-o", "--out", help="output picture (default RUN/recover-M.png)")
+    _step_argument(cs, "the picture's default name ends -stepN", has_steps=True)
     cs.set_defaults(func=cmd_recover)
 
     ak = sub.add_parser("attack", help="AC-GAN runs on MNIST: unrestricted adversarial examples (Song et al. 2018), "
@@ -762,6 +777,7 @@ def build_parser() -> argparse.ArgumentParser:
                         restarts_are="searches per attempt, each from its own point within ε of the attempt's "
                                      "random code; one that succeeds is kept")
     ak.add_argument("-o", "--out", help="output picture (default RUN/attack-CLASSIFIER-StoT.png)")
+    _step_argument(ak, "the picture's default name ends -stepN", has_steps=True)
     ak.set_defaults(func=cmd_attack)
 
     iv = sub.add_parser("invert", help="the codes whose images are closest to held-out images (or yours): rows of "
@@ -777,6 +793,7 @@ def build_parser() -> argparse.ArgumentParser:
     iv.add_argument("--prior", type=float, default=0.001, help="λ of the λ‖z‖² term (default 0.001)")
     _add_search_options(iv, steps=1000, lr=0.01, restarts=4)
     iv.add_argument("-o", "--out", help="output picture (default RUN/invert.png)")
+    _step_argument(iv, "the picture's default name ends -stepN", has_steps=True)
     iv.set_defaults(func=cmd_invert)
 
     lb = sub.add_parser("lab", help="the live lab: train a 2-D game in the browser with the real trainer "
@@ -810,6 +827,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                     "vector to another's, z fixed along each row")
     ip.add_argument("--seed", type=int, default=0)
     ip.add_argument("-o", "--out", help="output picture (default RUN/interpolate-seedS.png)")
+    _step_argument(ip, "the picture's default name ends -stepN", has_steps=True)
     ip.set_defaults(func=cmd_interpolate)
     return p
 
