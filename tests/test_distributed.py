@@ -185,3 +185,40 @@ def test_terms_of_the_whole_batch_see_the_global_batch_under_a_process_group(tmp
     # A slice alone reads neither term as the global batch does.
     half, _ = _batch_terms(*(x[:4] for x in _global_batch()))
     assert not torch.allclose(half, values, atol=1e-3)
+
+
+# A worker that receives SIGTERM itself as its step 3 ends, on rank 1 only: the other process must learn of it.
+_SIGNALLED_WORKER = """
+import os, signal, sys
+from saddlepoint import trainer
+real = trainer.advance
+def advance(model):
+    logs = real(model)
+    if model.step == 3 and os.environ["RANK"] == "1":
+        signal.raise_signal(signal.SIGTERM)
+    return logs
+trainer.advance = advance
+from saddlepoint.cli import entry
+sys.argv = ["saddlepoint", "train", *sys.argv[1:]]
+entry()
+"""
+
+
+def test_a_signal_to_one_process_stops_every_process_at_the_same_step(tmp_path):
+    worker = tmp_path / "worker.py"
+    worker.write_text(_SIGNALLED_WORKER)
+    run, one = tmp_path / "two", tmp_path / "one"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(worker), *RING,
+           "--out", str(run), "--quiet"]
+    r = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0
+    assert "SIGTERM: stopped at step 3 of 6" in r.stderr, _failure(r)
+    assert "another process's SIGTERM or SIGINT: stopped at step 3 of 6" in r.stderr, _failure(r)
+    assert _weights(run)[1]["step"] == 3 and not (run / "summary.json").exists()
+    r = _torchrun(["--resume", str(run)])
+    assert r.returncode == 0, _failure(r)
+    assert main(["train", *RING, "--out", str(one), "--quiet"]) == 0
+    a, b = _weights(one)[0], _weights(run)[0]
+    assert _weights(run)[1]["step"] == 6
+    for k in a:
+        assert torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-6), (k, (a[k] - b[k]).abs().max())

@@ -137,3 +137,77 @@ def test_the_class_histogram():
     one = class_histogram(torch.full((1000,), 3))
     assert one["classes"] == 1 and one["class_kl"] == pytest.approx(math.log(10))
     assert class_histogram(torch.cat([torch.arange(990) % 9, torch.full((10,), 9)]))["classes"] == 9  # 1 % < 2.5 %
+
+
+def _signal_after(monkeypatch, step: int, sig: int, times: int = 1):
+    """The signal ``sig`` arrives ``times`` times just as the step that ends at ``step`` finishes (as a Ctrl-C or a
+    scheduler's SIGTERM would, between two lines of the loop)."""
+    import signal
+
+    from saddlepoint import trainer
+
+    real = trainer.advance
+
+    def advance_then_signal(model):
+        logs = real(model)
+        if model.step == step:
+            for _ in range(times):
+                signal.raise_signal(sig)
+        return logs
+
+    monkeypatch.setattr(trainer, "advance", advance_then_signal)
+
+
+def test_ctrl_c_stops_after_the_step_writes_its_checkpoint_and_resumes_exactly(tmp_path, monkeypatch):
+    import signal
+
+    from saddlepoint.runs import kept_steps
+    from saddlepoint.trainer import TrainingInterrupted
+
+    _, cfg = resolve_config("grid25", [*TINY, "eval_every=5", "keep_checkpoints=0"])
+    whole = train(cfg, out=tmp_path / "whole", progress=False)
+    before = signal.getsignal(signal.SIGINT)
+    _signal_after(monkeypatch, 7, signal.SIGINT)
+    with pytest.raises(TrainingInterrupted, match="SIGINT: stopped at step 7 of 12 with its checkpoint written; "
+                                                  "continue with `saddlepoint train --resume") as stopped:
+        train(cfg, out=tmp_path / "cut", progress=False)
+    run = stopped.value.run_dir
+    assert stopped.value.step == 7 and stopped.value.signal == signal.SIGINT
+    assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
+    assert kept_steps(run) == [5, 7] and load_checkpoint(run)[1]["step"] == 7 and not (run / "summary.json").exists()
+    rows = read_metrics(run)
+    assert rows[-1]["step"] == 7 and not any(k.startswith("eval/") for k in rows[-1])  # no evaluation to wait on
+    monkeypatch.undo()
+    assert resume(run, progress=False).summary["steps"] == 12
+    a, b = load_checkpoint(whole.run_dir)[0], load_checkpoint(run)[0]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), "the resumed run must be the whole one"
+
+
+def test_sigterm_stops_too_and_a_second_signal_quits_at_once(tmp_path, monkeypatch):
+    import signal
+
+    from saddlepoint.runs import kept_steps
+    from saddlepoint.trainer import TrainingInterrupted
+
+    _, cfg = resolve_config("grid25", TINY)
+    _signal_after(monkeypatch, 3, signal.SIGTERM)
+    with pytest.raises(TrainingInterrupted, match="SIGTERM: stopped at step 3") as stopped:
+        train(cfg, out=tmp_path / "term", progress=False)
+    assert stopped.value.signal == signal.SIGTERM and kept_steps(stopped.value.run_dir) == [3]
+    monkeypatch.undo()
+    _signal_after(monkeypatch, 7, signal.SIGINT, times=2)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, out=tmp_path / "twice", progress=False)
+    assert kept_steps(tmp_path / "twice") == [5]  # the step in progress is not written: the last checkpoint stands
+
+
+def test_the_command_line_says_how_to_continue_and_exits_with_the_signal(tmp_path, monkeypatch, capsys):
+    import signal
+
+    from saddlepoint.cli import main
+
+    _signal_after(monkeypatch, 4, signal.SIGINT)
+    assert main(["train", "grid25", *TINY, "--out", str(tmp_path / "run"), "--quiet"]) == 128 + signal.SIGINT
+    said, done = capsys.readouterr().err.strip().splitlines()  # at the signal, and as the run stops
+    assert said == "saddlepoint: SIGINT: stopping after this step and writing its checkpoint (again to quit at once)"
+    assert "stopped at step 4 of 12" in done and f"--resume {tmp_path / 'run'}" in done and "error" not in done

@@ -6,6 +6,7 @@ from .games import GAMES, get_game, register_game
 from .runs import RunError
 from .schedule import GDA, Contest, gda_step
 from .train import Experiment, RunResult, TrainingDiverged, evaluate, resume, train
+from .trainer import TrainingInterrupted
 
 __version__ = "0.1.0"
 
@@ -14,5 +15,5 @@ __all__ = [
     "DIVERGENCES", "FDivergence", "get_divergence", "mmd2", "wasserstein1_1d",
     "GAMES", "get_game", "register_game",
     "RunError", "GDA", "Contest", "gda_step",
-    "Experiment", "RunResult", "TrainingDiverged", "evaluate", "resume", "train",
+    "Experiment", "RunResult", "TrainingDiverged", "TrainingInterrupted", "evaluate", "resume", "train",
 ]

@@ -85,7 +85,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .config import ConfigError, parse_overrides, resolve_config
     from .data.images import DataError
     from .runs import RunError
-    from .trainer import resume, train
+    from .trainer import TrainingInterrupted, resume, train
 
     try:
         if args.resume:
@@ -106,6 +106,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                 print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
                 return 0
             result = train(cfg, recipe=name, out=args.out, progress=not args.quiet)
+    except TrainingInterrupted as e:  # asked to stop: not an error, and the shell learns which signal asked
+        print(f"saddlepoint: {e}", file=sys.stderr)
+        return 128 + e.signal
     except (ConfigError, RunError, DataError, ValueError) as e:
         return _fail(str(e))
     except KeyboardInterrupt:

@@ -3,7 +3,8 @@
 It builds the family a config names (:mod:`saddlepoint.families`), then runs its steps with what every run
 shares — the run directory, checkpoints of each part's state by name, a start from another run's networks
 (``init_from``), logging and TensorBoard, the progress bar, the learning-rate decay, the generator's EMA and
-mixture of snapshots, ``time_limit``, the non-finite guard, periodic evaluation and pictures, and torchrun —
+mixture of snapshots, ``time_limit``, the non-finite guard, a stop on Ctrl-C or SIGTERM that writes its checkpoint,
+periodic evaluation and pictures, and torchrun —
 without asking which family it runs.
 
 Python use::
@@ -19,7 +20,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -40,12 +43,50 @@ from .runs import (MetricsSink, RunError, checkpoint_at, create_run_dir, latest_
 from .precision import NAMES
 from .state import StateMismatch, Value, gather_state, restore_state
 
-__all__ = ["build", "start_from", "advance", "RunResult", "TrainingDiverged", "train", "resume", "load_run",
-           "save_checkpoint_of", "restore", "make_plots"]
+__all__ = ["build", "start_from", "advance", "RunResult", "TrainingDiverged", "TrainingInterrupted", "train",
+           "resume", "load_run", "save_checkpoint_of", "restore", "make_plots"]
 
 
 class TrainingDiverged(RunError):
     """A loss became NaN or infinite; the last good checkpoint is left intact."""
+
+
+class TrainingInterrupted(RunError):
+    """Ctrl-C or SIGTERM stopped the run after a whole step, and a checkpoint of that step was written (``run_dir``,
+    ``step``); ``signal`` is the number of the signal that asked."""
+
+    def __init__(self, message: str, run_dir: Path, step: int, signum: int):
+        super().__init__(message)
+        self.run_dir, self.step, self.signal = run_dir, step, signum
+
+
+class _StopRequest:
+    """While a run trains in the main thread: the first Ctrl-C (SIGINT) or SIGTERM (a scheduler's preemption, a
+    `kill`) asks the loop to stop after the step in progress and write its checkpoint; a second one interrupts at
+    once, as Ctrl-C always did.  The handlers before are put back on exit."""
+
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
+
+    def __init__(self, say: bool):
+        self.signum, self.say, self._before = 0, say, {}
+
+    def __enter__(self) -> "_StopRequest":
+        if threading.current_thread() is threading.main_thread():  # Python delivers signals to the main thread only
+            for sig in self.SIGNALS:
+                self._before[sig] = signal.signal(sig, self._asked)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._before.items():
+            signal.signal(sig, handler)
+
+    def _asked(self, signum: int, frame) -> None:
+        if self.signum:  # asked twice: stop now, the last checkpoint is what is kept
+            raise KeyboardInterrupt
+        self.signum = signum
+        if self.say:
+            print(f"\nsaddlepoint: {signal.Signals(signum).name}: stopping after this step and writing its "
+                  "checkpoint (again to quit at once)", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -286,60 +327,69 @@ def _run(model: Family, run_dir: Path, recipe: str, progress: bool) -> RunResult
     quality, evaluated_at = {}, None  # the last evaluation: the summary reuses the last step's instead of redoing it
     first_opt = model.optimizers()[0][0]
     watch = CollapseWatch(cfg.collapse_alarm)
-    try:
-        while model.step < cfg.steps and not out_of_time:
-            logs = advance(model)
-            bar.update(1)
-            # Every process stops at the same step (rank 0's clock decides).
-            out_of_time = deadline < math.inf and model.dist.any(main and time.time() >= deadline)
-            last = model.step == cfg.steps or out_of_time
-            eval_now = bool(cfg.eval_every) and (model.step % cfg.eval_every == 0 or last)
-            # An evaluation is logged with the step's losses, whether or not log_every falls on it.
-            log_now = model.step % cfg.log_every == 0 or last or eval_now
-            save_now = model.step % cfg.checkpoint_every == 0 or last
-            # Checking the losses reads them from the device: every step on the CPU (free), only before a
-            # log line or a checkpoint on a GPU, so the step never waits on the host.
-            checked = model.device.type == "cpu" or log_now or save_now
-            bad = _finite(logs) if checked else None
-            if checked and model.dist.any(bad is not None):  # every process decides the same
-                if not _may_roll_back(model, last_ckpt):
-                    where = (f"the last good checkpoint {last_ckpt} is intact" if last_ckpt is not None
-                             else "no checkpoint had been written yet")
-                    what = f"{bad} became {float(logs[bad])}" if bad is not None else "a loss became non-finite"
-                    raise TrainingDiverged(f"{what} at step {model.step}; training stopped and {where}. Lower the "
-                                           "learning rates or add a penalty (r1=, gradient_penalty=)"
-                                           + (f" (after {model.rollbacks} rollbacks)" if model.rollbacks else ""))
-                sink = _roll_back(model, last_ckpt, bad, logs, run_dir, sink)
-                bar.n = model.step
-                bar.refresh()
-                continue
-            if not main:
-                continue
-            if log_now:
-                scalars = {k: float(v) for k, v in logs.items()}
-                scalars["lr/G"] = first_opt.param_groups[0]["lr"]
-                if eval_now:
+    interrupted = False
+    with _StopRequest(say=main) as stop:
+        try:
+            while model.step < cfg.steps and not out_of_time and not interrupted:
+                logs = advance(model)
+                bar.update(1)
+                # Every process stops at the same step (rank 0's clock decides).
+                out_of_time = deadline < math.inf and model.dist.any(main and time.time() >= deadline)
+                interrupted = model.step < cfg.steps and _agreed(model, bool(stop.signum))  # at the end: done
+                last = model.step == cfg.steps or out_of_time or interrupted
+                # Asked to stop: the checkpoint and the log line, not an evaluation the user is waiting on.
+                eval_now = bool(cfg.eval_every) and (model.step % cfg.eval_every == 0 or (last and not interrupted))
+                # An evaluation is logged with the step's losses, whether or not log_every falls on it.
+                log_now = model.step % cfg.log_every == 0 or last or eval_now
+                save_now = model.step % cfg.checkpoint_every == 0 or last
+                # Checking the losses reads them from the device: every step on the CPU (free), only before a
+                # log line or a checkpoint on a GPU, so the step never waits on the host.
+                checked = model.device.type == "cpu" or log_now or save_now
+                bad = _finite(logs) if checked else None
+                if checked and model.dist.any(bad is not None):  # every process decides the same
+                    if not _may_roll_back(model, last_ckpt):
+                        where = (f"the last good checkpoint {last_ckpt} is intact" if last_ckpt is not None
+                                 else "no checkpoint had been written yet")
+                        what = f"{bad} became {float(logs[bad])}" if bad is not None else "a loss became non-finite"
+                        raise TrainingDiverged(f"{what} at step {model.step}; training stopped and {where}. Lower the "
+                                               "learning rates or add a penalty (r1=, gradient_penalty=)"
+                                               + (f" (after {model.rollbacks} rollbacks)" if model.rollbacks else ""))
+                    sink = _roll_back(model, last_ckpt, bad, logs, run_dir, sink)
+                    bar.n = model.step
+                    bar.refresh()
+                    continue
+                if not main:
+                    continue
+                if log_now:
+                    scalars = {k: float(v) for k, v in logs.items()}
+                    scalars["lr/G"] = first_opt.param_groups[0]["lr"]
+                    if eval_now:
+                        with _aside(model):
+                            quality, evaluated_at = model.evaluate(), model.step
+                        scalars.update({f"eval/{k}": v for k, v in quality.items() if not isinstance(v, str)})
+                        alarm = watch.see(model.step, quality)
+                        if alarm:
+                            warnings.warn(alarm, stacklevel=2)
+                            scalars["alarm/collapse"] = 1.0
+                    sink.log(model.step, scalars)
+                    shown = {k: f"{v:.3g}" for k, v in scalars.items() if k.startswith(("loss", "eval/modes"))}
+                    if watch.alarm:
+                        shown["ALARM"] = watch.alarm_short
+                    bar.set_postfix(shown, refresh=live)
+                if cfg.sample_every and model.step % cfg.sample_every == 0 and not last:
                     with _aside(model):
-                        quality, evaluated_at = model.evaluate(), model.step
-                    scalars.update({f"eval/{k}": v for k, v in quality.items() if not isinstance(v, str)})
-                    alarm = watch.see(model.step, quality)
-                    if alarm:
-                        warnings.warn(alarm, stacklevel=2)
-                        scalars["alarm/collapse"] = 1.0
-                sink.log(model.step, scalars)
-                shown = {k: f"{v:.3g}" for k, v in scalars.items() if k.startswith(("loss", "eval/modes"))}
-                if watch.alarm:
-                    shown["ALARM"] = watch.alarm_short
-                bar.set_postfix(shown, refresh=live)
-            if cfg.sample_every and model.step % cfg.sample_every == 0 and not last:
-                with _aside(model):
-                    model.save_picture(run_dir / f"samples-{model.step:08d}.png", sink)
-            if save_now:
-                last_ckpt = save_checkpoint_of(model, run_dir)
-    finally:
-        bar.close()
-        if sink is not None:
-            sink.close()
+                        model.save_picture(run_dir / f"samples-{model.step:08d}.png", sink)
+                if save_now:
+                    last_ckpt = save_checkpoint_of(model, run_dir)
+        finally:
+            bar.close()
+            if sink is not None:
+                sink.close()
+    if interrupted:  # under torchrun, a process that got no signal stops with the one that did
+        asked = signal.Signals(stop.signum).name if stop.signum else "another process's SIGTERM or SIGINT"
+        raise TrainingInterrupted(f"{asked}: stopped at step {model.step} of {cfg.steps} with its checkpoint written; "
+                                  f"continue with `saddlepoint train --resume {run_dir}`", run_dir, model.step,
+                                  stop.signum or signal.SIGTERM)
     seconds = time.time() - t0
     if not main:
         return RunResult(run_dir, {})
@@ -362,6 +412,18 @@ def _run(model: Family, run_dir: Path, recipe: str, progress: bool) -> RunResult
     write_json_atomic(run_dir / "summary.json", summary)
     make_plots(model, run_dir, recipe)
     return RunResult(run_dir, summary)
+
+
+def _agreed(model: Family, asked: bool) -> bool:
+    """Whether to stop after this step because a process was asked to (:class:`_StopRequest`).  One process: at
+    once.  Under torchrun every process must stop at the same step, and asking the others costs a collective: every
+    step on the CPU, where the non-finite check holds one anyway, else on logging steps only, so that a GPU's steps
+    do not wait on the host."""
+    if model.dist.world == 1:
+        return asked
+    if model.device.type != "cpu" and model.step % model.cfg.log_every:
+        return False
+    return model.dist.any(asked)
 
 
 # --- a long run survives its own failures ---------------------------------------------------------------------
