@@ -179,6 +179,49 @@ def test_the_nll_of_binary_images_is_fixed_and_below_the_negative_elbo(tiny_npz,
     assert a["nll"] < -elbo
 
 
+def test_an_interrupted_likelihood_continues_to_the_same_numbers(tiny_npz, tmp_path, monkeypatch, capsys):
+    from saddlepoint.families import vae as vae_module
+    from saddlepoint.runs import load_work
+
+    monkeypatch.setattr(vae_module, "_NLL_BATCH", 16)  # the 64 images in four passes, one decode call each (k 40)
+    model = build(resolve_config("mnist-vae", [f"data={tiny_npz}", "z_dim=4", *SMALL])[1])
+    for _ in range(3):
+        model.train_step()
+    whole = model.test_nll(k=40)
+    partial = tmp_path / "nll.partial.safetensors"
+    real, calls = type(model)._log_weights, []
+
+    def stop_in_the_third_pass(self, *args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, *args)
+
+    monkeypatch.setattr(type(model), "_log_weights", stop_in_the_third_pass)
+    with pytest.raises(KeyboardInterrupt):
+        model.test_nll(k=40, partial=partial)
+    about = {"work": "held-out nll", "k": "40", "images": "64", "batch": "16", "chunk": "40",
+             "protocol": whole["nll_protocol"]}
+    assert len(load_work(partial, about)["estimates"]) == 32  # two whole passes kept, the third's half lost
+    monkeypatch.setattr(type(model), "_log_weights", real)
+    calls.clear()
+    assert model.test_nll(k=40, partial=partial, progress=True) == whole and not partial.exists()
+    assert f"nll: continuing from image 32 of 64 ({partial})" in capsys.readouterr().err
+    # Other work is not continued: an interrupted k = 40 does not seed a k = 41 estimate.
+    monkeypatch.setattr(type(model), "_log_weights", stop_in_the_third_pass)
+    with pytest.raises(KeyboardInterrupt):
+        model.test_nll(k=40, partial=partial)
+    monkeypatch.setattr(type(model), "_log_weights", real)
+    assert model.test_nll(k=41, partial=partial) == model.test_nll(k=41) and not partial.exists()
+    # A long estimate also writes as it goes (for a crash that leaves no time to write): here after every pass.
+    monkeypatch.setattr(vae_module, "_NLL_SAVE_EVERY_S", 0.0)
+    written = []
+    monkeypatch.setattr("saddlepoint.runs.save_work", lambda path, tensors, about: written.append(
+        len(tensors["estimates"])))
+    model.test_nll(k=40, partial=partial)
+    assert written == [16, 32, 48, 64]
+
+
 def test_a_conv_vae_scores_its_likelihood_on_a_channels_last_copy(tiny_npz, monkeypatch):
     over = [f"data={tiny_npz}", "z_dim=4", *SMALL, "vae_net=conv", "vae_channels=4"]
     model = build(resolve_config("mnist-vae", over)[1])
@@ -211,6 +254,37 @@ def test_evaluate_nll_from_the_command_line_and_its_refusals(tmp_path, tiny_npz,
     assert "--nll-samples and --nll-images must be at least 1" in capsys.readouterr().err
     assert main(["evaluate", str(run), "--nll-samples", "20"]) == 2  # not ignored without the metric it sets
     assert "add --metrics nll" in capsys.readouterr().err
+
+
+def test_a_ctrl_c_during_the_likelihood_is_continued_by_the_same_command(tmp_path, tiny_npz, capsys, monkeypatch):
+    from saddlepoint.families import vae as vae_module
+
+    monkeypatch.setattr(vae_module, "_NLL_BATCH", 16)
+    run = train(resolve_config("mnist-vae", [f"data={tiny_npz}", "z_dim=4", *SMALL, "steps=2"])[1],
+                out=tmp_path / "vae", progress=False).run_dir
+    command = ["evaluate", str(run), "--metrics", "nll", "--nll-samples", "20"]
+    assert main([*command, "--quiet"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    assert not list(run.glob(".nll-*"))  # a finished estimate leaves nothing behind
+    cls = type(load_run(run))
+    real, calls = cls._log_weights, []
+
+    def stop_in_the_second_pass(self, *args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, *args)
+
+    monkeypatch.setattr(cls, "_log_weights", stop_in_the_second_pass)
+    assert main(command) == 130
+    err = capsys.readouterr().err
+    assert f"16 of 64 images scored, kept in {run / '.nll-step2.partial.safetensors'}" in err
+    assert err.strip().splitlines()[-1] == "saddlepoint: interrupted"
+    monkeypatch.setattr(cls, "_log_weights", real)
+    assert main(command) == 0
+    captured = capsys.readouterr()
+    assert "nll: continuing from image 16 of 64" in captured.err and json.loads(captured.out) == whole
+    assert not list(run.glob(".nll-*"))
 
 
 def test_grey_images_with_the_bernoulli_likelihood_are_refused_with_the_fix(tmp_path):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -111,8 +112,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 128 + e.signal
     except (ConfigError, RunError, DataError, ValueError) as e:
         return _fail(str(e))
-    except KeyboardInterrupt:
-        return _fail("interrupted; the run directory keeps its last checkpoint (resume with `saddlepoint train --resume RUN`)")
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before the loop began
+        print("saddlepoint: interrupted; the run directory keeps its last checkpoint (resume with `saddlepoint train "
+              "--resume RUN`)", file=sys.stderr)
+        return 128 + signal.SIGINT
     if result.summary:  # under torchrun, only rank 0 reports
         print(_summary_line(result.summary, result.run_dir))
     return 0
@@ -200,7 +203,8 @@ def _evaluate_at(args: argparse.Namespace, run: Path, step: int | None) -> dict 
             result = evaluate_images(exp, metrics, n=args.samples or 10_000, n_ref=args.reference_samples,
                                      backbone=args.backbone, inception_weights=args.inception_weights,
                                      progress=not args.quiet, nll_samples=args.nll_samples or 5000,
-                                     nll_images=args.nll_images)
+                                     nll_images=args.nll_images,  # an hour's estimate survives a Ctrl-C
+                                     nll_partial=run / f".nll-step{exp.step}.partial.safetensors")
         elif args.metrics or args.backbone or args.inception_weights:
             raise RunError("--metrics/--backbone are for image runs; 2-D runs report mode coverage (or MMD²) without "
                            "them (and a VAE's held-out likelihood with --metrics nll)")
@@ -849,7 +853,11 @@ def main(argv: list[str] | None = None) -> int:
     args = sub.choices[argv[0]].parse_intermixed_args(argv[1:])
     with warnings.catch_warnings():  # a warning is one line on the terminal, not a source location
         warnings.showwarning = _one_line
-        return args.func(args)
+        try:
+            return args.func(args)
+        except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback (what was written stays written)
+            print("saddlepoint: interrupted", file=sys.stderr)
+            return 128 + signal.SIGINT
 
 
 def _one_line(message, category, filename, lineno, file=None, line=None) -> None:

@@ -68,6 +68,30 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+def save_work(path: Path, tensors: dict[str, torch.Tensor], about: dict[str, str]) -> None:
+    """Long work done so far (a held-out likelihood's estimates, its random stream), written atomically as
+    safetensors with ``about`` (what work it is) as the file's metadata: :func:`load_work` gives it back."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=about)
+    os.replace(tmp, path)
+
+
+def load_work(path: Path, about: dict[str, str]) -> dict[str, torch.Tensor] | None:
+    """The tensors :func:`save_work` wrote to ``path`` for the same ``about``; None where there is no such file, or
+    it holds other work or cannot be read (the work then starts over and overwrites it)."""
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            if f.metadata() != about:
+                return None
+            return {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError):
+        return None
+
+
 def write_yaml(path: Path, obj: Mapping[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(yaml.safe_dump(dict(obj), sort_keys=False))

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -68,6 +70,8 @@ class VAEKeys:
 #: decodings per pass of the held-out likelihood: a convolutional decoder's feature maps for 1000 images fit in a
 #: CPU's cache (for 20,000, as before, they took 0.5 GB per layer) and in any GPU
 _DECODES_PER_PASS = 1000
+_NLL_BATCH = 100  # held-out images per pass of the likelihood's estimate
+_NLL_SAVE_EVERY_S = 30.0  # how often a long estimate writes what it has done (``partial``)
 
 
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -258,13 +262,18 @@ class VAE(Family):
 
     # --- the held-out likelihood ----------------------------------------------------------------------------
     @torch.no_grad()
-    def test_nll(self, k: int = 5000, n: int | None = None, progress: bool = False) -> dict[str, float | str]:
+    def test_nll(self, k: int = 5000, n: int | None = None, progress: bool = False,
+                 partial: Path | None = None) -> dict[str, float | str]:
         """−log p(x) of held-out data estimated by importance sampling with the encoder as proposal (Burda et al.
         2016, §5): log p(x) ≈ log (1/k) Σ p(x, z_i) / q(z_i | x), z_i ~ q(z | x); the estimate's mean over the data,
         its standard error, in nats (and, for binary pixels, bits per dimension).  The Bernoulli likelihood scores
         one fixed binarization of the held-out grey levels (seed :data:`EVAL_SEED`), the protocol recorded beside
-        the numbers.  A conditional VAE's is −log p(x | y) with the images' own labels."""
-        from ..runs import progress_bar
+        the numbers.  A conditional VAE's is −log p(x | y) with the images' own labels.
+
+        ``partial``: a file where the estimate keeps what it has done (every half minute, and when interrupted), so
+        that the same call after a crash or Ctrl-C continues where it stopped, to the same numbers; removed once
+        the estimate is complete."""
+        from ..runs import load_work, progress_bar, save_work
 
         x, y, what = self.held_out(n)
         y = self._labels(y)
@@ -279,24 +288,56 @@ class VAE(Family):
                            if self.images else "points"))
         g = torch.Generator().manual_seed(EVAL_SEED + 5)
         decoder = self._nll_decoder()
-        batch = 100
+        batch = _NLL_BATCH
         chunk = max(1, min(k, _DECODES_PER_PASS // batch))  # importance samples per pass: bounded memory
-        estimates = []
+        # What the estimate is: a file written for other work (another k, other images) is not continued.
+        about = {"work": "held-out nll", "k": str(k), "images": str(len(x)), "batch": str(batch),
+                 "chunk": str(chunk), "protocol": protocol}
+        kept = load_work(partial, about) if partial is not None else None
+        estimates = [] if kept is None else [kept["estimates"]]
+        if kept is not None:
+            g.set_state(kept["rng"])
+            if progress:
+                print(f"nll: continuing from image {len(kept['estimates'])} of {len(x)} ({partial})", file=sys.stderr)
+        # Whole batches done and the random stream just after them, in one tuple, so an interruption between two
+        # statements cannot pair one with the other's successor.
+        done = (len(estimates), g.get_state())
+
+        def save() -> None:
+            save_work(partial, {"estimates": torch.cat(estimates[:done[0]]), "rng": done[1]}, about)
+
+        begun = 0 if kept is None else len(kept["estimates"])
+        saved = time.monotonic()
         # into a log file: a line a minute (an hour-long k = 5000 run shows it is alive)
-        bar = progress_bar(len(x), f"nll, k={k}", "img", disable=not progress, log_every=60.0)
-        with eval_mode(self.E, decoder):
-            for start in range(0, len(x), batch):
-                sb, tb = seen[start:start + batch].to(self.device), target[start:start + batch].to(self.device)
-                yb = None if y is None else y[start:start + batch].to(self.device)
-                mu, logvar = self.E(sb, yb)
-                running = torch.full((len(sb),), -math.inf, device=self.device)
-                for done in range(0, k, chunk):
-                    eps = torch.randn((min(chunk, k - done), *mu.shape), generator=g).to(self.device)
-                    log_px, log_ratio, _ = self._log_weights(mu, logvar, eps, tb, yb, decoder)
-                    running = torch.logaddexp(running, torch.logsumexp((log_px + log_ratio).double(), 0).float())
-                estimates.append((running - math.log(k)).double().cpu())
-                bar.update(len(sb))
-        bar.close()
+        bar = progress_bar(len(x), f"nll, k={k}", "img", disable=not progress, log_every=60.0, initial=begun)
+        try:
+            with eval_mode(self.E, decoder):
+                for start in range(begun, len(x), batch):
+                    sb, tb = seen[start:start + batch].to(self.device), target[start:start + batch].to(self.device)
+                    yb = None if y is None else y[start:start + batch].to(self.device)
+                    mu, logvar = self.E(sb, yb)
+                    running = torch.full((len(sb),), -math.inf, device=self.device)
+                    for drawn in range(0, k, chunk):
+                        eps = torch.randn((min(chunk, k - drawn), *mu.shape), generator=g).to(self.device)
+                        log_px, log_ratio, _ = self._log_weights(mu, logvar, eps, tb, yb, decoder)
+                        running = torch.logaddexp(running, torch.logsumexp((log_px + log_ratio).double(), 0).float())
+                    estimates.append((running - math.log(k)).double().cpu())
+                    done = (len(estimates), g.get_state())
+                    bar.update(len(sb))
+                    if partial is not None and time.monotonic() - saved >= _NLL_SAVE_EVERY_S:
+                        save()
+                        saved = time.monotonic()
+        except BaseException:  # Ctrl-C, a failure: what is done is kept for the next call
+            if partial is not None and done[0]:
+                save()
+                if progress:
+                    print(f"\nnll: {sum(map(len, estimates[:done[0]]))} of {len(x)} images scored, kept in {partial}; "
+                          "the same evaluation continues from there", file=sys.stderr)
+            raise
+        finally:
+            bar.close()
+        if partial is not None:
+            partial.unlink(missing_ok=True)
         log_p = torch.cat(estimates)
         d = target[0].numel()
         if not self.images:  # the points' density in data units: p_data(x) = p(x / scale) / scale^d

@@ -388,13 +388,14 @@ def check_metrics(exp, metrics: list[str]) -> None:
 
 def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_000, backbone: str | None = None,
                     inception_weights: str | None = None, progress: bool = False, nll_samples: int = 5000,
-                    nll_images: int | None = None) -> dict:
+                    nll_images: int | None = None, nll_partial: Path | None = None) -> dict:
     """The requested ``metrics`` for the run's sampling generator, with their provenance.  ``backbone``:
     ``mnist`` or ``inception`` (default: :func:`default_backbone` of the run's data).  ``nll``: the held-out
-    likelihood with ``nll_samples`` importance samples on the first ``nll_images`` held-out images (default all)."""
+    likelihood with ``nll_samples`` importance samples on the first ``nll_images`` held-out images (default all),
+    resumable through the file ``nll_partial``."""
     check_metrics(exp, metrics)
     if "nll" in metrics:  # the likelihood needs no samples and no backbone
-        likelihood = {"step": exp.step, **exp.test_nll(nll_samples, nll_images, progress)}
+        likelihood = {"step": exp.step, **exp.test_nll(nll_samples, nll_images, progress, nll_partial)}
         metrics = [m for m in metrics if m != "nll"]
         if not metrics:
             return likelihood
