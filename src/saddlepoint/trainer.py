@@ -63,7 +63,9 @@ class TrainingInterrupted(RunError):
 class _StopRequest:
     """While a run trains in the main thread: the first Ctrl-C (SIGINT) or SIGTERM (a scheduler's preemption, a
     `kill`) asks the loop to stop after the step in progress and write its checkpoint; a second one interrupts at
-    once, as Ctrl-C always did.  The handlers before are put back on exit."""
+    once, as Ctrl-C always did.  Only the same signal again counts as a second one: a Ctrl-C in torchrun's terminal
+    reaches each worker twice, as SIGINT from the terminal and as the SIGTERM torchrun sends on.  The handlers
+    before are put back on exit."""
 
     SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
 
@@ -81,8 +83,10 @@ class _StopRequest:
             signal.signal(sig, handler)
 
     def _asked(self, signum: int, frame) -> None:
-        if self.signum:  # asked twice: stop now, the last checkpoint is what is kept
+        if self.signum == signum:  # asked twice: stop now, the last checkpoint is what is kept
             raise KeyboardInterrupt
+        if self.signum:  # the other signal of the same request
+            return
         self.signum = signum
         if self.say:
             print(f"\nsaddlepoint: {signal.Signals(signum).name}: stopping after this step and writing its "
