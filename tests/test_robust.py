@@ -139,8 +139,8 @@ def test_the_class_histogram():
     assert class_histogram(torch.cat([torch.arange(990) % 9, torch.full((10,), 9)]))["classes"] == 9  # 1 % < 2.5 %
 
 
-def _signal_after(monkeypatch, step: int, sig: int, times: int = 1):
-    """The signal ``sig`` arrives ``times`` times just as the step that ends at ``step`` finishes (as a Ctrl-C or a
+def _signal_after(monkeypatch, step: int, *sigs: int):
+    """The signals ``sigs`` arrive, in turn, just as the step that ends at ``step`` finishes (as a Ctrl-C or a
     scheduler's SIGTERM would, between two lines of the loop)."""
     import signal
 
@@ -151,7 +151,7 @@ def _signal_after(monkeypatch, step: int, sig: int, times: int = 1):
     def advance_then_signal(model):
         logs = real(model)
         if model.step == step:
-            for _ in range(times):
+            for sig in sigs:
                 signal.raise_signal(sig)
         return logs
 
@@ -183,7 +183,7 @@ def test_ctrl_c_stops_after_the_step_writes_its_checkpoint_and_resumes_exactly(t
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), "the resumed run must be the whole one"
 
 
-def test_sigterm_stops_too_and_a_second_signal_quits_at_once(tmp_path, monkeypatch):
+def test_sigterm_stops_too_and_the_same_signal_again_quits_at_once(tmp_path, monkeypatch):
     import signal
 
     from saddlepoint.runs import kept_steps
@@ -195,10 +195,14 @@ def test_sigterm_stops_too_and_a_second_signal_quits_at_once(tmp_path, monkeypat
         train(cfg, out=tmp_path / "term", progress=False)
     assert stopped.value.signal == signal.SIGTERM and kept_steps(stopped.value.run_dir) == [3]
     monkeypatch.undo()
-    _signal_after(monkeypatch, 7, signal.SIGINT, times=2)
+    _signal_after(monkeypatch, 7, signal.SIGINT, signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
         train(cfg, out=tmp_path / "twice", progress=False)
     assert kept_steps(tmp_path / "twice") == [5]  # the step in progress is not written: the last checkpoint stands
+    monkeypatch.undo()  # torchrun's workers see one Ctrl-C as SIGINT, then SIGTERM: still the one request
+    _signal_after(monkeypatch, 7, signal.SIGINT, signal.SIGTERM)
+    with pytest.raises(TrainingInterrupted, match="SIGINT: stopped at step 7"):
+        train(cfg, out=tmp_path / "both", progress=False)
 
 
 def test_the_command_line_says_how_to_continue_and_exits_with_the_signal(tmp_path, monkeypatch, capsys):
