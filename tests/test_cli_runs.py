@@ -715,3 +715,45 @@ def test_a_short_run_imports_no_compiler(tmp_path, recipe):
     assert (tmp_path / "run" / "samples.png").is_file()
     imported = json.loads(done.stdout.strip().splitlines()[-1])
     assert imported == ([] if recipe == "mnist-dcgan" else ["matplotlib"])  # grid25 draws its points with it
+
+
+def test_runs_lists_what_each_run_trained_and_how_it_ended(tmp_path, capsys, monkeypatch):
+    import signal
+
+    from saddlepoint import trainer
+
+    root = tmp_path / "runs"
+    assert main(["train", "ring8", "steps=10", "--out", str(root / "done"), "--quiet", *TINY]) == 0
+    assert main(["evaluate", str(root / "done")]) == 0
+    real = trainer.advance
+
+    def interrupted_at_6(model):
+        logs = real(model)
+        if model.step == 6:
+            signal.raise_signal(signal.SIGINT)
+        return logs
+
+    monkeypatch.setattr(trainer, "advance", interrupted_at_6)
+    assert main(["train", "grid25", "steps=10", "--out", str(root / "cut"), "--quiet", *TINY]) == 130
+    monkeypatch.undo()
+    (root / "not-a-run").mkdir()
+    capsys.readouterr()
+    assert main(["runs", str(root)]) == 0
+    out, err = capsys.readouterr()
+    head, *lines = out.strip().splitlines()
+    assert head.split() == ["RUN", "RECIPE", "STEP", "STATE", "UPDATED", "RESULT"] and len(lines) == 2
+    done, cut = lines  # oldest first
+    assert done.split()[:4] == ["done", "ring8", "10/10", "finished"] and "/8 modes, high quality" in done
+    assert cut.split()[:4] == ["cut", "grid25", "6/10", "stopped"]
+    assert "saddlepoint train --resume RUN" in err
+    assert main(["runs", str(root), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["recipe"], r["step"], r["state"]) for r in rows] == [("ring8", 10, "finished"), ("grid25", 6, "stopped")]
+    assert rows[0]["eval"]["step"] == 10 and rows[0]["summary"]["steps"] == 10
+    (root / "done" / "eval.json").write_text(json.dumps({"step": 10, "fid": 12.345, "nll": 86.123}))
+    assert main(["runs", str(root)]) == 0
+    assert "; FID 12.3, NLL 86.12 (eval.json, step 10)" in capsys.readouterr().out
+    assert main(["runs", str(root / "cut")]) == 0  # a run directory itself
+    assert "6/10" in capsys.readouterr().out
+    assert main(["runs", str(tmp_path / "nothing")]) == 2
+    assert "is not a folder" in capsys.readouterr().err

@@ -58,6 +58,12 @@ def _translation_quality(s: dict) -> str:
 
 
 def _summary_line(summary: dict, run_dir: Path) -> str:
+    return (f"{summary['recipe']} ({summary['game']}, {summary['steps']} steps, {summary['seconds']:.0f} s): "
+            f"{_quality(summary)} — saved to {run_dir}")
+
+
+def _quality(summary: dict) -> str:
+    """What a finished run's summary says of its samples, in a line."""
     if "high_quality" in summary:  # a 2-D mixture: PacGAN's numbers
         from .data import get_toy
 
@@ -79,7 +85,7 @@ def _summary_line(summary: dict, run_dir: Path) -> str:
         q += f" — ALARM: {summary['collapse_alarm']}"
     if summary.get("rollbacks"):
         q += f" — {summary['rollbacks']} rollback{'s' if summary['rollbacks'] > 1 else ''} after a non-finite loss"
-    return f"{summary['recipe']} ({summary['game']}, {summary['steps']} steps, {summary['seconds']:.0f} s): {q} — saved to {run_dir}"
+    return q
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -118,6 +124,58 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 128 + signal.SIGINT
     if result.summary:  # under torchrun, only rank 0 reports
         print(_summary_line(result.summary, result.run_dir))
+    return 0
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 60:
+        return "just now"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit} ago"
+    return ""
+
+
+# eval.json's headline numbers, as `saddlepoint evaluate RUN --metrics ...` writes them
+_EVALUATED = (("fid", "FID", ".1f"), ("kid", "KID", ".4f"), ("nll", "NLL", ".2f"), ("parzen", "Parzen", ".1f"),
+              ("psnr", "PSNR", ".2f"))
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    import time
+
+    from .runlist import list_runs
+
+    root = Path(args.folder)
+    if not root.is_dir():
+        return _fail(f"{root} is not a folder; `saddlepoint train` writes its runs to runs/ (give another with "
+                     "`saddlepoint runs FOLDER`)")
+    entries = list_runs(root)
+    if args.json:
+        for e in entries:
+            print(json.dumps({"run": str(e.path), "recipe": e.recipe, "step": e.step, "steps": e.steps,
+                              "state": e.state, "updated": e.updated, "created": e.created, "summary": e.summary,
+                              "eval": e.evaluation}))
+        return 0
+    if not entries:
+        print(f"no runs under {root}", file=sys.stderr)
+        return 0
+    now = time.time()
+    rows = [("RUN", "RECIPE", "STEP", "STATE", "UPDATED", "RESULT")]
+    for e in entries:
+        result = _quality(e.summary) if e.summary else ""
+        evaluated = [f"{label} {e.evaluation[k]:{fmt}}" for k, label, fmt in _EVALUATED
+                     if isinstance(e.evaluation.get(k), (int, float))]
+        if evaluated:
+            result += ("; " if result else "") + ", ".join(evaluated) + f" (eval.json, step {e.evaluation.get('step')})"
+        name = e.path.name if e.path.parent == root else str(e.path)
+        rows.append((name, e.recipe, f"{e.step}/{e.steps}", e.state, _ago(now - e.updated), result))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[5])
+    if any(e.state in ("stopped", "time limit") for e in entries):
+        print("\na stopped run continues with `saddlepoint train --resume RUN` (a run still training is listed as "
+              "stopped too: see UPDATED)", file=sys.stderr)
     return 0
 
 
@@ -630,6 +688,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "(with steps=N: to N steps, a finished run trained longer)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=cmd_train)
+
+    rn = sub.add_parser("runs", help="list the runs under a folder: recipe, steps done, finished or stopped, "
+                                     "and their numbers")
+    rn.add_argument("folder", nargs="?", default="runs", metavar="FOLDER", help="where the runs are (default runs/)")
+    rn.add_argument("--json", action="store_true", help="one JSON object per run instead of the table")
+    rn.set_defaults(func=cmd_runs)
 
     r = sub.add_parser("recipes", help="list the recipes, one line each")
     r.add_argument("--games", action="store_true", help="list the registered games instead")

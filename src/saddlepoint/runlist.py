@@ -1,0 +1,79 @@
+"""The runs under a folder, as ``saddlepoint runs`` lists them: what each trained, how far it got, how it ended.
+
+It reads only the small files of each run directory (config.yaml, run.json, summary.json, eval.json and the name
+of the latest checkpoint), never a checkpoint, so a hundred runs are listed in a moment.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+__all__ = ["RunEntry", "list_runs"]
+
+State = Literal["finished", "time limit", "stopped", "not started"]
+
+
+@dataclass
+class RunEntry:
+    """One run directory: ``step`` of ``steps`` done (its latest checkpoint), how it stands, and what it reported."""
+
+    path: Path
+    recipe: str
+    step: int
+    steps: int
+    state: State
+    updated: float  # when the run last wrote a line of metrics (seconds since the epoch)
+    created: str = ""
+    summary: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] = field(default_factory=dict)  # eval.json: `saddlepoint evaluate RUN`
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _latest_step(run: Path) -> int:
+    """The step of the checkpoint ``checkpoints/latest`` names (written last, atomically), 0 without one."""
+    try:
+        name = (run / "checkpoints" / "latest").read_text().strip()
+        return int(name[len("step-"):]) if (run / "checkpoints" / name).is_dir() else 0
+    except (OSError, ValueError):
+        return 0
+
+
+def read_run(run: Path) -> RunEntry | None:
+    """The entry of ``run``, or None where it is not a run directory (no readable config.yaml)."""
+    try:
+        config = yaml.safe_load((run / "config.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(config, dict):
+        return None
+    info, summary = _json(run / "run.json"), _json(run / "summary.json")
+    steps, step = int(config.get("steps", 0)), _latest_step(run)
+    if summary:
+        state: State = "time limit" if "stopped" in summary else "finished"
+        step = int(summary.get("steps", step))
+    else:  # stopped by Ctrl-C, a signal, a crash or a diverged loss — or still training
+        state = "stopped" if step else "not started"
+    metrics = run / "metrics.jsonl"
+    updated = (metrics if metrics.is_file() else run / "config.yaml").stat().st_mtime
+    return RunEntry(run, str(info.get("recipe", "custom")), step, steps, state, updated, str(info.get("created", "")),
+                    summary, _json(run / "eval.json"))
+
+
+def list_runs(root: str | Path) -> list[RunEntry]:
+    """Every run directory directly under ``root`` (or ``root`` itself, if it is one), oldest first."""
+    root = Path(root)
+    found = [read_run(root)] if (root / "config.yaml").is_file() else [read_run(p) for p in sorted(root.iterdir())
+                                                                       if p.is_dir()]
+    return sorted((e for e in found if e is not None), key=lambda e: (e.created, e.path.name))
