@@ -181,7 +181,7 @@ def test_the_nll_of_binary_images_is_fixed_and_below_the_negative_elbo(tiny_npz,
 
 def test_an_interrupted_likelihood_continues_to_the_same_numbers(tiny_npz, tmp_path, monkeypatch, capsys):
     from saddlepoint.families import vae as vae_module
-    from saddlepoint.runs import load_work
+    from saddlepoint.runs import fingerprint, load_work
 
     monkeypatch.setattr(vae_module, "_NLL_BATCH", 16)  # the 64 images in four passes, one decode call each (k 40)
     model = build(resolve_config("mnist-vae", [f"data={tiny_npz}", "z_dim=4", *SMALL])[1])
@@ -201,7 +201,7 @@ def test_an_interrupted_likelihood_continues_to_the_same_numbers(tiny_npz, tmp_p
     with pytest.raises(KeyboardInterrupt):
         model.test_nll(k=40, partial=partial)
     about = {"work": "held-out nll", "k": "40", "images": "64", "batch": "16", "chunk": "40",
-             "protocol": whole["nll_protocol"]}
+             "protocol": whole["nll_protocol"], "weights": fingerprint(model.E, model.G)}
     assert len(load_work(partial, about)["estimates"]) == 32  # two whole passes kept, the third's half lost
     monkeypatch.setattr(type(model), "_log_weights", real)
     calls.clear()
@@ -213,6 +213,14 @@ def test_an_interrupted_likelihood_continues_to_the_same_numbers(tiny_npz, tmp_p
         model.test_nll(k=40, partial=partial)
     monkeypatch.setattr(type(model), "_log_weights", real)
     assert model.test_nll(k=41, partial=partial) == model.test_nll(k=41) and not partial.exists()
+    # Nor by other weights (a checkpoint of the same step written again after a rollback).
+    monkeypatch.setattr(type(model), "_log_weights", stop_in_the_third_pass)
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        model.test_nll(k=40, partial=partial)
+    monkeypatch.setattr(type(model), "_log_weights", real)
+    model.train_step()
+    assert model.test_nll(k=40, partial=partial) == model.test_nll(k=40) != whole
     # A long estimate also writes as it goes (for a crash that leaves no time to write): here after every pass.
     monkeypatch.setattr(vae_module, "_NLL_SAVE_EVERY_S", 0.0)
     written = []

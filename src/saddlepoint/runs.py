@@ -76,6 +76,18 @@ def save_work(path: Path, tensors: dict[str, torch.Tensor], about: dict[str, str
     os.replace(tmp, path)
 
 
+def fingerprint(*modules: torch.nn.Module) -> str:
+    """A short hash of the modules' weights and buffers: work done with other weights is other work."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for module in modules:
+        for name, t in module.state_dict().items():
+            h.update(name.encode())
+            h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def load_work(path: Path, about: dict[str, str]) -> dict[str, torch.Tensor] | None:
     """The tensors :func:`save_work` wrote to ``path`` for the same ``about``; None where there is no such file, or
     it holds other work or cannot be read (the work then starts over and overwrites it)."""

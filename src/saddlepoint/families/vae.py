@@ -273,7 +273,7 @@ class VAE(Family):
         ``partial``: a file where the estimate keeps what it has done (every half minute, and when interrupted), so
         that the same call after a crash or Ctrl-C continues where it stopped, to the same numbers; removed once
         the estimate is complete."""
-        from ..runs import load_work, progress_bar, save_work
+        from ..runs import fingerprint, load_work, progress_bar, save_work
 
         x, y, what = self.held_out(n)
         y = self._labels(y)
@@ -290,9 +290,11 @@ class VAE(Family):
         decoder = self._nll_decoder()
         batch = _NLL_BATCH
         chunk = max(1, min(k, _DECODES_PER_PASS // batch))  # importance samples per pass: bounded memory
-        # What the estimate is: a file written for other work (another k, other images) is not continued.
-        about = {"work": "held-out nll", "k": str(k), "images": str(len(x)), "batch": str(batch),
-                 "chunk": str(chunk), "protocol": protocol}
+        # What the estimate is: a file written for other work (another k, other images, other weights) is not
+        # continued.
+        about = None if partial is None else {"work": "held-out nll", "k": str(k), "images": str(len(x)),
+                                              "batch": str(batch), "chunk": str(chunk), "protocol": protocol,
+                                              "weights": fingerprint(self.E, self.G)}
         kept = load_work(partial, about) if partial is not None else None
         estimates = [] if kept is None else [kept["estimates"]]
         if kept is not None:
