@@ -28,6 +28,7 @@ class RunEntry:
     steps: int
     state: State
     updated: float  # when the run last wrote a line of metrics (seconds since the epoch)
+    began: float  # when the run directory was made (seconds since the epoch)
     created: str = ""
     summary: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)  # eval.json: `saddlepoint evaluate RUN`
@@ -67,8 +68,9 @@ def read_run(run: Path) -> RunEntry | None:
         state = "stopped" if step else "not started"
     metrics = run / "metrics.jsonl"
     updated = (metrics if metrics.is_file() else run / "config.yaml").stat().st_mtime
-    return RunEntry(run, str(info.get("recipe", "custom")), step, steps, state, updated, str(info.get("created", "")),
-                    summary, _json(run / "eval.json"))
+    began = (run / "run.json").stat().st_mtime if (run / "run.json").is_file() else updated  # written once
+    return RunEntry(run, str(info.get("recipe", "custom")), step, steps, state, updated, began,
+                    str(info.get("created", "")), summary, _json(run / "eval.json"))
 
 
 def list_runs(root: str | Path) -> list[RunEntry]:
@@ -76,4 +78,4 @@ def list_runs(root: str | Path) -> list[RunEntry]:
     root = Path(root)
     found = [read_run(root)] if (root / "config.yaml").is_file() else [read_run(p) for p in sorted(root.iterdir())
                                                                        if p.is_dir()]
-    return sorted((e for e in found if e is not None), key=lambda e: (e.created, e.path.name))
+    return sorted((e for e in found if e is not None), key=lambda e: (e.began, e.path.name))
