@@ -175,6 +175,7 @@ def test_ctrl_c_stops_after_the_step_writes_its_checkpoint_and_resumes_exactly(t
     assert stopped.value.step == 7 and stopped.value.signal == signal.SIGINT
     assert signal.getsignal(signal.SIGINT) is before  # the handler is put back
     assert kept_steps(run) == [5, 7] and load_checkpoint(run)[1]["step"] == 7 and not (run / "summary.json").exists()
+    assert not (run / ".training").exists()  # no longer trained by anyone
     rows = read_metrics(run)
     assert rows[-1]["step"] == 7 and not any(k.startswith("eval/") for k in rows[-1])  # no evaluation to wait on
     monkeypatch.undo()
@@ -215,3 +216,41 @@ def test_the_command_line_says_how_to_continue_and_exits_with_the_signal(tmp_pat
     said, done = capsys.readouterr().err.strip().splitlines()  # at the signal, and as the run stops
     assert said == "saddlepoint: SIGINT: stopping after this step and writing its checkpoint (again to quit at once)"
     assert "stopped at step 4 of 12" in done and f"--resume {tmp_path / 'run'}" in done and "error" not in done
+
+
+def test_a_run_that_another_process_trains_is_not_resumed_beside_it(tmp_path, capsys):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from saddlepoint.cli import main
+    from saddlepoint.runs import RunError
+
+    _, cfg = resolve_config("grid25", TINY)
+    run = train(cfg, out=tmp_path / "run", progress=False).run_dir
+    assert not (run / ".training").exists()  # released at the end
+    crash_after(run, 10)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        mark = {"pid": other.pid, "host": socket.gethostname(), "since": "2026-12-05T00:00:00"}
+        (run / ".training").write_text(json.dumps(mark))
+        metrics = (run / "metrics.jsonl").read_text()
+        with pytest.raises(RunError, match=f"is being trained by process {other.pid} on this machine .*`kill "
+                                           f"{other.pid}`"):
+            resume(run, progress=False)
+        assert (run / "metrics.jsonl").read_text() == metrics  # refused before anything was touched
+        capsys.readouterr()
+        assert main(["runs", str(tmp_path)]) == 0
+        assert capsys.readouterr().out.splitlines()[1].split()[:4] == ["run", "custom", "10/12", "training"]
+    finally:
+        other.kill()
+        other.wait()
+    assert resume(run, progress=False).summary["steps"] == 12  # its process is gone: the mark is taken over
+    assert not (run / ".training").exists()
+    crash_after(run, 10)
+    (run / ".training").write_text(json.dumps({**mark, "host": "elsewhere"}))  # another machine's word is taken
+    with pytest.raises(RunError, match=f"on elsewhere .* if that process is gone, delete {run / '.training'}"):
+        resume(run, progress=False)
+    (run / ".training").write_text('{"pid": 12')  # cut short as it was written
+    assert resume(run, progress=False).summary["steps"] == 12

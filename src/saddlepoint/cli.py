@@ -155,7 +155,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         for e in entries:
             print(json.dumps({"run": str(e.path), "recipe": e.recipe, "step": e.step, "steps": e.steps,
                               "state": e.state, "updated": e.updated, "created": e.created, "summary": e.summary,
-                              "eval": e.evaluation}))
+                              "eval": e.evaluation, "holder": e.holder}))
         return 0
     if not entries:
         print(f"no runs under {root}", file=sys.stderr)
@@ -174,8 +174,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[5])
     if any(e.state in ("stopped", "time limit") for e in entries):
-        print("\na stopped run continues with `saddlepoint train --resume RUN` (a run still training is listed as "
-              "stopped too: see UPDATED)", file=sys.stderr)
+        print("\na stopped run continues with `saddlepoint train --resume RUN`", file=sys.stderr)
     return 0
 
 

@@ -1,7 +1,8 @@
 """The runs under a folder, as ``saddlepoint runs`` lists them: what each trained, how far it got, how it ended.
 
-It reads only the small files of each run directory (config.yaml, run.json, summary.json, eval.json and the name
-of the latest checkpoint), never a checkpoint, so a hundred runs are listed in a moment.
+It reads only the small files of each run directory (config.yaml, run.json, summary.json, eval.json, the name of
+the latest checkpoint and the mark of the process training it), never a checkpoint, so a hundred runs are listed
+in a moment.
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ from typing import Any, Literal
 
 import yaml
 
+from .runs import run_holder
+
 __all__ = ["RunEntry", "list_runs"]
 
-State = Literal["finished", "time limit", "stopped", "not started"]
+State = Literal["training", "finished", "time limit", "stopped", "not started"]
 
 
 @dataclass
 class RunEntry:
-    """One run directory: ``step`` of ``steps`` done (its latest checkpoint), how it stands, and what it reported."""
+    """One run directory: ``step`` of ``steps`` done (its latest checkpoint), how it stands, and what it reported.
+    ``holder``: the process that trains it now (``pid``, ``host``), if one does."""
 
     path: Path
     recipe: str
@@ -32,6 +36,7 @@ class RunEntry:
     created: str = ""
     summary: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)  # eval.json: `saddlepoint evaluate RUN`
+    holder: dict[str, Any] | None = None
 
 
 def _json(path: Path) -> dict[str, Any]:
@@ -61,16 +66,19 @@ def read_run(run: Path) -> RunEntry | None:
         return None
     info, summary = _json(run / "run.json"), _json(run / "summary.json")
     steps, step = int(config.get("steps", 0)), _latest_step(run)
-    if summary:
-        state: State = "time limit" if "stopped" in summary else "finished"
+    holder = run_holder(run)
+    if holder is not None:  # a process trains it now (resumed, it may have a summary of an earlier end)
+        state: State = "training"
+    elif summary:
+        state = "time limit" if "stopped" in summary else "finished"
         step = int(summary.get("steps", step))
-    else:  # stopped by Ctrl-C, a signal, a crash or a diverged loss — or still training
+    else:  # stopped by Ctrl-C, a signal, a crash or a diverged loss
         state = "stopped" if step else "not started"
     metrics = run / "metrics.jsonl"
     updated = (metrics if metrics.is_file() else run / "config.yaml").stat().st_mtime
     began = (run / "run.json").stat().st_mtime if (run / "run.json").is_file() else updated  # written once
     return RunEntry(run, str(info.get("recipe", "custom")), step, steps, state, updated, began,
-                    str(info.get("created", "")), summary, _json(run / "eval.json"))
+                    str(info.get("created", "")), summary, _json(run / "eval.json"), holder)
 
 
 def list_runs(root: str | Path) -> list[RunEntry]:

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import shutil
+import socket
 import sys
 import time
 from datetime import datetime
@@ -153,6 +154,69 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
         return None
     path = ckdir / latest.read_text().strip()
     return path if path.is_dir() else None
+
+
+# --- one process trains a run at a time -------------------------------------------------------------------------
+_HOLDER = ".training"  # in a run directory while a process trains it: {"pid", "host", "since"}
+
+
+def run_holder(run_dir: str | Path) -> dict[str, Any] | None:
+    """Who trains ``run_dir`` now, as its ``.training`` file says, or None: no file, or one left by a process of
+    this machine that is gone (killed, or the machine restarted).  A process of another machine cannot be asked;
+    its file is taken at its word."""
+    path = Path(run_dir) / _HOLDER
+    try:
+        holder = json.loads(path.read_text())
+        pid, host = int(holder["pid"]), str(holder["host"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):  # cut short as it was written: its process is gone
+        return None
+    if host == socket.gethostname() and not _alive(pid):
+        return None
+    return holder
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def claim_run(run_dir: Path) -> None:
+    """Mark ``run_dir`` as trained by this process, or raise RunError if another one trains it (a run resumed in a
+    second terminal while the first still trains it would interleave their checkpoints and metrics)."""
+    path = run_dir / _HOLDER
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            holder = run_holder(run_dir)
+            if holder is not None:
+                where = "this machine" if holder["host"] == socket.gethostname() else holder["host"]
+                raise RunError(f"{run_dir} is being trained by process {holder['pid']} on {where} (since "
+                               f"{holder.get('since', '?')}); wait for it, or stop it with Ctrl-C or `kill "
+                               f"{holder['pid']}` (it writes its checkpoint), then resume"
+                               + ("" if where == "this machine" else f"; if that process is gone, delete {path}"))
+            path.unlink(missing_ok=True)  # left by a process that is gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump({"pid": os.getpid(), "host": socket.gethostname(),
+                       "since": time.strftime("%Y-%m-%dT%H:%M:%S")}, f)
+        return
+    raise RunError(f"{run_dir}: could not mark it as being trained ({path}); is another process starting on it?")
+
+
+def release_run(run_dir: Path) -> None:
+    """Undo :func:`claim_run` (only this process's own mark)."""
+    path = run_dir / _HOLDER
+    holder = run_holder(run_dir)
+    if holder is not None and holder["pid"] == os.getpid() and holder["host"] == socket.gethostname():
+        path.unlink(missing_ok=True)
 
 
 def kept_steps(run_dir: str | Path) -> list[int]:

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,9 @@ from .distributed import setup
 from .families import get_family
 from .families.base import Family
 from .keys import ConfigError
-from .runs import (MetricsSink, RunError, checkpoint_at, create_run_dir, latest_checkpoint, live_output,
-                   load_checkpoint, progress_bar, read_metrics, save_checkpoint, write_json_atomic, write_yaml)
+from .runs import (MetricsSink, RunError, checkpoint_at, claim_run, create_run_dir, latest_checkpoint, live_output,
+                   load_checkpoint, progress_bar, read_metrics, release_run, save_checkpoint, write_json_atomic,
+                   write_yaml)
 from .precision import NAMES
 from .state import StateMismatch, Value, gather_state, restore_state
 
@@ -173,7 +175,28 @@ def train(cfg: TrainConfig, recipe: str = "custom", out: str | Path | None = Non
     made = model.dist.broadcast(made)
     if isinstance(made, str):
         raise RunError(made[len("error: "):])
-    return _run(model, made, recipe, progress)
+    with _held(model, made):
+        return _run(model, made, recipe, progress)
+
+
+@contextmanager
+def _held(model: Family, run_dir: Path):
+    """While the run trains, ``run_dir`` is marked as trained by this process (rank 0's), so that a second
+    process (``--resume`` in another terminal) is refused before it touches the run."""
+    refused = ""
+    if model.dist.main:
+        try:
+            claim_run(run_dir)
+        except RunError as e:
+            refused = str(e)
+    refused = model.dist.broadcast(refused)
+    if refused:
+        raise RunError(refused)
+    try:
+        yield
+    finally:
+        if model.dist.main:
+            release_run(run_dir)
 
 
 def start_from(model: Family) -> dict[str, Any]:
@@ -226,12 +249,13 @@ def resume(run_dir: str | Path, progress: bool = True, steps: Any = None) -> Run
                        f"saddlepoint train --resume {run_dir} steps=N")
     model = build(cfg)
     restore(model, tensors, meta)
-    if model.dist.main:
-        if longer:  # only the length changes: the file keeps every other key as written (precision=auto too)
-            data = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
-            write_yaml(run_dir / "config.yaml", {**data, "steps": cfg.steps})
-        _forget_metrics_after(run_dir, model.step)
-    return _run(model, run_dir, run_info(run_dir).get("recipe", "custom"), progress)
+    with _held(model, run_dir):  # before its config and metrics are touched
+        if model.dist.main:
+            if longer:  # only the length changes: the file keeps every other key as written (precision=auto too)
+                data = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+                write_yaml(run_dir / "config.yaml", {**data, "steps": cfg.steps})
+            _forget_metrics_after(run_dir, model.step)
+        return _run(model, run_dir, run_info(run_dir).get("recipe", "custom"), progress)
 
 
 def _forget_metrics_after(run_dir: Path, step: int) -> None:
