@@ -219,7 +219,6 @@ def test_the_command_line_says_how_to_continue_and_exits_with_the_signal(tmp_pat
 
 
 def test_a_run_that_another_process_trains_is_not_resumed_beside_it(tmp_path, capsys):
-    import os
     import socket
     import subprocess
     import sys
