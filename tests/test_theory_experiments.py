@@ -80,6 +80,46 @@ def test_zero_one_errors_sit_at_or_above_the_bayes_error(tmp_path):
         assert r.values["bayes"] - 1e-6 <= err < r.values["bayes"] + 0.01
 
 
+def test_variational_bound_equals_d_f_at_f_prime_and_trained_critics_stay_below(tmp_path):
+    from saddlepoint.divergences import DIVERGENCES
+
+    r, path = run_experiment("variational-bound", tmp_path / "v.png", quick=True)
+    found = r.values["found"]
+    assert set(found) == set(DIVERGENCES)  # every registered f-divergence
+    for name, f in found.items():
+        assert f["optimal"] == pytest.approx(f["exact"], rel=1e-5, abs=1e-7), name  # equality at T* = f'(p/q)
+        assert f["trained"] <= f["exact"] + 1e-7, name  # Fenchel–Young: no critic exceeds D_f
+        assert f["trained"] > 0.85 * f["exact"], name  # and a trained one comes close
+        assert abs(f["sampled"] - f["trained"]) < 5 * f["se"] + 1e-3, name  # what samples estimate
+    assert found["js"]["critic_error"] < 0.03 and found["kl"]["critic_error"] < 0.15
+    assert found["kl"]["exact"] == pytest.approx(math.log(1.05) + (1 + 1) / (2 * 1.05 ** 2) - 0.5)
+    assert path.stat().st_size > 10_000
+
+
+def test_mmd_closed_form_estimates_witness_and_the_widths_power(tmp_path):
+    from saddlepoint.theory import kernel
+
+    x = np.linspace(-12, 12, 1201)
+    dx = x[1] - x[0]
+    diff = (np.exp(-0.5 * ((x - kernel.P_MEAN) / kernel.P_STD) ** 2) / (kernel.P_STD * math.sqrt(2 * math.pi))
+            - np.exp(-0.5 * ((x - kernel.Q_MEAN) / kernel.Q_STD) ** 2) / (kernel.Q_STD * math.sqrt(2 * math.pi)))
+    for w in (0.5, 1.0, 5.0):  # ∫∫ k(a, b) (p − q)(a) (p − q)(b): the closed form, independently
+        k = np.exp(-((x[:, None] - x[None, :]) ** 2) / (2 * w**2))
+        assert kernel.exact_mmd2((w,)) == pytest.approx(diff @ k @ diff * dx * dx, rel=1e-6)
+        # E_P w − E_Q w of the witness w = μ_P − μ_Q is ‖μ_P − μ_Q‖² = MMD²
+        assert float(np.sum(diff * kernel.witness(x, w)) * dx) == pytest.approx(kernel.exact_mmd2((w,)), rel=1e-6)
+    r, path = run_experiment("mmd", tmp_path / "k.png", quick=True)
+    found = r.values["found"]
+    for name, row in found.items():
+        if row["exact"] is not None:  # unbiased: its mean over the draws is the closed form, to its error
+            assert abs(row["unbiased"] - row["exact"]) < 4 * row["unbiased_se"] + 1e-6, name
+        assert row["biased"] > row["unbiased"], name
+    narrow, wide, median = found["σ = 0.05"], found["σ = 20"], found["median heuristic"]
+    assert wide["power"] <= 0.2 and narrow["power"] < 0.5 <= found[f"σ = {r.values['best']:g}"]["power"]
+    assert median["power"] > max(narrow["power"], wide["power"]) and 0.5 < median["width"] < 2.5
+    assert path.stat().st_size > 10_000
+
+
 def test_theory_command_prints_a_table_and_writes_a_figure(tmp_path, capsys):
     out = tmp_path / "z.png"
     assert main(["theory", "zero-one", "--quick", "-o", str(out)]) == 0

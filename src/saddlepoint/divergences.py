@@ -43,6 +43,7 @@ __all__ = [
     "get_divergence",
     "wasserstein1_1d",
     "mmd2",
+    "mmd2_from_kernel",
 ]
 
 TensorFn = Callable[[Tensor], Tensor]
@@ -265,10 +266,16 @@ def mmd2(x: Tensor, y: Tensor, bandwidths: tuple[float, ...] | float = 1.0, unbi
         bandwidths = (float(bandwidths),)
     x = x.flatten(1)
     y = y.flatten(1)
-    n, m = x.shape[0], y.shape[0]
+    n = x.shape[0]
     xy = torch.cat([x, y], dim=0)
     d2 = torch.cdist(xy, xy).pow(2)  # (n+m, n+m)
-    k = kernel_values(d2, kernel, bandwidths, alpha)
+    return mmd2_from_kernel(kernel_values(d2, kernel, bandwidths, alpha), n, unbiased)
+
+
+def mmd2_from_kernel(k: Tensor, n: int, unbiased: bool = True) -> Tensor:
+    """Squared MMD from ``k``, the kernel matrix of the pooled sample whose first ``n`` points are x and the rest y
+    (a permutation test reshuffles its rows and columns instead of computing it again)."""
+    m = k.shape[0] - n
     kxx, kyy, kxy = k[:n, :n], k[n:, n:], k[:n, n:]
     if unbiased:
         if n < 2 or m < 2:

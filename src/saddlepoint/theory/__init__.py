@@ -11,6 +11,8 @@ that the tests run each experiment in seconds; the numbers keep their meaning, w
 ``gda``                simultaneous and alternating (both orders) GDA on the bilinear game and the Dirac GAN
 ``optimal-discriminator``  a trained discriminator against p/(p+q), its game value against 2·JSD − log 4
 ``zero-one``           the 0-1 game: a trained classifier's error against the Bayes error ½ − ½ TV
+``variational-bound``  each f-divergence's bound E_P[T] − E_Q[f*(T)] at T* = f'(p/q) and at trained critics
+``mmd``                MMD² in closed form and estimated, its witness, and the kernel width against test power
 =====================  ========================================================================================
 """
 
@@ -57,7 +59,8 @@ def format_table(result: Result) -> str:
 _WHERE = {"disjoint": ("divergence", "disjoint"), "duality": ("duality", "duality"),
           "mode-seeking": ("divergence", "mode_seeking"), "gda": ("gda", "gda"),
           "optimal-discriminator": ("discriminator", "optimal_discriminator"),
-          "zero-one": ("discriminator", "zero_one")}
+          "zero-one": ("discriminator", "zero_one"), "variational-bound": ("bound", "variational_bound"),
+          "mmd": ("kernel", "mmd")}
 EXPERIMENTS = tuple(_WHERE)
 DETERMINISTIC = ("mode-seeking", "gda")  # no random numbers: a seed would change nothing
 QUICK_ALREADY = ("mode-seeking",)  # runs in seconds as it is: --quick would change nothing
