@@ -218,7 +218,8 @@ def test_the_command_line_says_how_to_continue_and_exits_with_the_signal(tmp_pat
     assert "stopped at step 4 of 12" in done and f"--resume {tmp_path / 'run'}" in done and "error" not in done
 
 
-def test_a_run_that_another_process_trains_is_not_resumed_beside_it(tmp_path, capsys):
+def test_a_run_that_another_process_trains_is_not_resumed_beside_it(tmp_path, capsys, monkeypatch):
+    import os
     import socket
     import subprocess
     import sys
@@ -226,8 +227,15 @@ def test_a_run_that_another_process_trains_is_not_resumed_beside_it(tmp_path, ca
     from saddlepoint.cli import main
     from saddlepoint.runs import RunError
 
+    from saddlepoint import trainer
+    from saddlepoint.runs import run_holder
+
     _, cfg = resolve_config("grid25", TINY)
+    seen, real = [], trainer.advance
+    monkeypatch.setattr(trainer, "advance", lambda model: seen.append(run_holder(tmp_path / "run")) or real(model))
     run = train(cfg, out=tmp_path / "run", progress=False).run_dir
+    monkeypatch.undo()
+    assert {h["pid"] for h in seen} == {os.getpid()}  # marked by this process while it trained
     assert not (run / ".training").exists()  # released at the end
     crash_after(run, 10)
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
@@ -251,5 +259,8 @@ def test_a_run_that_another_process_trains_is_not_resumed_beside_it(tmp_path, ca
     (run / ".training").write_text(json.dumps({**mark, "host": "elsewhere"}))  # another machine's word is taken
     with pytest.raises(RunError, match=f"on elsewhere .* if that process is gone, delete {run / '.training'}"):
         resume(run, progress=False)
-    (run / ".training").write_text('{"pid": 12')  # cut short as it was written
+    (run / ".training").write_text('{"pid": 12')  # not a mark this code writes
     assert resume(run, progress=False).summary["steps"] == 12
+    crash_after(run, 10)  # a live process id, but not the process that wrote the mark (it started at another time)
+    (run / ".training").write_text(json.dumps({**mark, "pid": os.getpid(), "started": "1"}))
+    assert resume(run, progress=False).summary["steps"] == 12 and not list(run.glob(".training*"))

@@ -162,61 +162,80 @@ _HOLDER = ".training"  # in a run directory while a process trains it: {"pid", "
 
 def run_holder(run_dir: str | Path) -> dict[str, Any] | None:
     """Who trains ``run_dir`` now, as its ``.training`` file says, or None: no file, or one left by a process of
-    this machine that is gone (killed, or the machine restarted).  A process of another machine cannot be asked;
-    its file is taken at its word."""
-    path = Path(run_dir) / _HOLDER
+    this machine that is gone (killed, or the machine restarted; a process id taken since by another process is
+    told apart by its start time).  A process of another machine cannot be asked; its file is taken at its word."""
     try:
-        holder = json.loads(path.read_text())
+        holder = json.loads((Path(run_dir) / _HOLDER).read_text())
         pid, host = int(holder["pid"]), str(holder["host"])
-    except FileNotFoundError:
+    except (OSError, ValueError, KeyError, TypeError):  # no file, or not one this code wrote
         return None
-    except (OSError, ValueError, KeyError, TypeError):  # cut short as it was written: its process is gone
-        return None
-    if host == socket.gethostname() and not _alive(pid):
+    if host == socket.gethostname() and not _alive(pid, holder.get("started")):
         return None
     return holder
 
 
-def _alive(pid: int) -> bool:
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux's /proc/PID/stat); None where unknown."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(pid: int, started: str | None) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process
-        return True
-    return True
+        pass
+    return started is None or _started(pid) in (None, started)
 
 
 def claim_run(run_dir: Path) -> None:
     """Mark ``run_dir`` as trained by this process, or raise RunError if another one trains it (a run resumed in a
     second terminal while the first still trains it would interleave their checkpoints and metrics)."""
     path = run_dir / _HOLDER
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            holder = run_holder(run_dir)
-            if holder is not None:
-                where = "this machine" if holder["host"] == socket.gethostname() else holder["host"]
-                raise RunError(f"{run_dir} is being trained by process {holder['pid']} on {where} (since "
-                               f"{holder.get('since', '?')}); wait for it, or stop it with Ctrl-C or `kill "
-                               f"{holder['pid']}` (it writes its checkpoint), then resume"
-                               + ("" if where == "this machine" else f"; if that process is gone, delete {path}"))
-            path.unlink(missing_ok=True)  # left by a process that is gone
-            continue
+    mine = run_dir / f".{_HOLDER}.{os.getpid()}"
+    mine.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": _started(os.getpid()),
+                                "since": time.strftime("%Y-%m-%dT%H:%M:%S")}))
+    try:
+        for _ in range(2):
+            try:
+                _create_from(mine, path)
+                return
+            except FileExistsError:
+                holder = run_holder(run_dir)
+                if holder is not None:
+                    where = "this machine" if holder["host"] == socket.gethostname() else holder["host"]
+                    raise RunError(f"{run_dir} is being trained by process {holder['pid']} on {where} (since "
+                                   f"{holder.get('since', '?')}); wait for it, or stop it with Ctrl-C or `kill "
+                                   f"{holder['pid']}` (it writes its checkpoint), then resume"
+                                   + ("" if where == "this machine" else f"; if that process is gone, delete {path}"))
+                path.unlink(missing_ok=True)  # left by a process that is gone
+        raise RunError(f"{run_dir}: could not mark it as being trained ({path}); is another process starting on it?")
+    finally:
+        mine.unlink(missing_ok=True)
+
+
+def _create_from(source: Path, path: Path) -> None:
+    """``path`` with ``source``'s contents, created whole or not at all (FileExistsError if it exists): a hard link,
+    so that no other process reads it half written; where the file system has none, an exclusive create."""
+    try:
+        os.link(source, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         with os.fdopen(fd, "w") as f:
-            json.dump({"pid": os.getpid(), "host": socket.gethostname(),
-                       "since": time.strftime("%Y-%m-%dT%H:%M:%S")}, f)
-        return
-    raise RunError(f"{run_dir}: could not mark it as being trained ({path}); is another process starting on it?")
+            f.write(source.read_text())
 
 
 def release_run(run_dir: Path) -> None:
     """Undo :func:`claim_run` (only this process's own mark)."""
-    path = run_dir / _HOLDER
     holder = run_holder(run_dir)
     if holder is not None and holder["pid"] == os.getpid() and holder["host"] == socket.gethostname():
-        path.unlink(missing_ok=True)
+        (run_dir / _HOLDER).unlink(missing_ok=True)
 
 
 def kept_steps(run_dir: str | Path) -> list[int]:
