@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .. import optim
 from ..divergences import DIVERGENCES
 from ..games import FGAN
 from . import Result
@@ -56,7 +57,7 @@ def train_critic(name: str, steps: int, seed: int, batch: int = 512) -> nn.Modul
     g = torch.Generator().manual_seed(seed + 1)
     net = nn.Sequential(nn.Linear(1, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 1))
     game = FGAN(DIVERGENCES[name])
-    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
+    opt = optim.Adam(net.parameters(), lr=2e-3)
     for step in range(steps):
         if step == steps * 3 // 4:  # a smaller step at the end: the estimate settles instead of jittering
             for group in opt.param_groups:
