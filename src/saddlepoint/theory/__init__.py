@@ -5,7 +5,7 @@ what to read in them (``notes``) and a function that draws the figure.  ``quick`
 that the tests run each experiment in seconds; the numbers keep their meaning, with wider error.
 
 =====================  ========================================================================================
-``disjoint``           parallel lines θ apart: JS, KL, reverse KL, TV and W1 in closed form beside trained critics
+``disjoint``           parallel lines θ apart: JS, KL, reverse KL, TV, W1 and MMD in closed form beside estimates
 ``duality``            Kantorovich–Rubinstein: clipped, penalized and spectrally normed critics against exact OT
 ``mode-seeking``       a Gaussian fitted to two modes by forward KL, reverse KL, JS and W1
 ``gda``                simultaneous and alternating (both orders) GDA on the bilinear game and the Dirac GAN
