@@ -155,7 +155,7 @@ def disjoint(quick: bool = False, seed: int = 0) -> Result:
             axes[1].plot(thetas, [table[(t, kind)]["grad"] for t in thetas], "o-", color=colors[kind],
                          label=NAMES[kind])
         axes[0].set(xlabel="θ (distance between the lines)", ylabel="divergence",
-                    title="closed form (lines) and trained critic (dots)", ylim=(-0.1, 3.2))
+                    title="closed form (lines), trained critic or estimate (dots)", ylim=(-0.1, 3.2))
         axes[0].legend(fontsize=7)
         axes[1].axhline(0, color="k", lw=0.5)
         axes[1].set_yscale("symlog", linthresh=0.01)
