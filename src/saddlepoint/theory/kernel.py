@@ -98,8 +98,8 @@ def mmd(quick: bool = False, seed: int = 0) -> Result:
     notes = [f"P = N({P_MEAN:g}, {P_STD:g}²) is the data, Q = N({Q_MEAN:g}, {Q_STD:g}²) a generator with the right "
              f"mean and too wide a spread; k(a, b) = exp(−(a − b)² / 2σ²). Each estimate is the mean over {draws:,} "
              f"draws of {n} points a side (± one standard error); the power is measured on {tests} of them.",
-             "MMD² = E k(X, X') + E k(Y, Y') − 2 E k(X, Y) = ‖μ_P − μ_Q‖² in the kernel's feature space, in closed form "
-             "for normals. The unbiased estimate (a U-statistic, GMMN's loss) averages to it; the biased one keeps "
+             "MMD² = E k(X, X') + E k(Y, Y') − 2 E k(X, Y) = ‖μ_P − μ_Q‖² in the kernel's feature space, in closed "
+             "form for normals. The unbiased estimate (a U-statistic, GMMN's loss) averages to it; the biased one keeps "
              "the k(x, x) terms and sits above it by (k(x, x) − E k(X, X'))/n on each side, most for narrow "
              "kernels, whose E k(X, X') is small.",
              f"Power: how often a permutation test at level {LEVEL:g} ({permutations} reshufflings) tells P from Q. A "
