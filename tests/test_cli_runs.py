@@ -276,6 +276,17 @@ def test_evaluate_every_kept_checkpoint_and_draw_the_numbers_against_the_step(tm
     for s in (10, 20, 30):
         assert json.loads((run / f"eval-step-{s}.json").read_text())["step"] == s
     assert (run / "eval-steps.png").stat().st_size > 1000
+    # Asked again after a stop before step 20: what was measured is kept, the rest measured.
+    kept = (run / "eval-step-10.json").stat().st_mtime_ns
+    (run / "eval-step-20.json").unlink()
+    assert main(["evaluate", str(run), "--step", "all"]) == 0
+    out, err = capsys.readouterr()
+    assert err.count("already holds this evaluation") == 2 and "step 20:" not in err
+    assert [json.loads(line)["step"] for line in out.strip().splitlines()[:-1]] == [10, 20, 30]
+    assert (run / "eval-step-10.json").stat().st_mtime_ns == kept and (run / "eval-step-20.json").is_file()
+    assert main(["evaluate", str(run), "--step", "all", "--samples", "300"]) == 0  # another request: measured
+    assert "already" not in capsys.readouterr().err
+    assert json.loads((run / "eval-step-10.json").read_text())["request"]["samples"] == 300
     assert main(["report", str(run)]) == 0  # the run's page shows the picture
     assert "saddlepoint evaluate --step all: each kept checkpoint" in (run / "report.html").read_text()
     with pytest.raises(SystemExit):  # argparse's own exit, status 2

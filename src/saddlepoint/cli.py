@@ -215,7 +215,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                                                 " (not a run directory)"))
     results = []
     for step in steps:  # each its own eval-step-N.json, as `--step N` writes it
-        result = _evaluate_at(args, run, step)
+        result = _evaluated(args, run, step)  # asked again (after a Ctrl-C, say): what is measured is kept
+        if result is not None:
+            print(f"step {step}: eval-step-{step}.json already holds this evaluation", file=sys.stderr)
+            print(json.dumps(result))
+        else:
+            result = _evaluate_at(args, run, step)
         if result is None:
             return 2
         results.append(result)
@@ -228,6 +233,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         plots.save(fig, run / "eval-steps.png")
         print(run / "eval-steps.png")
     return 0
+
+
+def _request(args: argparse.Namespace, run: Path, step: int | None) -> dict:
+    """What an evaluation was asked: the options that change its numbers, and when the checkpoint was written."""
+    from .runs import checkpoint_at, latest_checkpoint
+
+    ck = latest_checkpoint(run) if step is None else checkpoint_at(run, step)
+    return {"metrics": [m.strip() for m in args.metrics.split(",") if m.strip()], "samples": args.samples,
+            "reference_samples": args.reference_samples, "backbone": args.backbone,
+            "inception_weights": args.inception_weights, "self_ensemble": args.self_ensemble,
+            "nll_samples": args.nll_samples, "nll_images": args.nll_images,
+            "checkpoint_written_ns": (ck / "weights.safetensors").stat().st_mtime_ns}
+
+
+def _evaluated(args: argparse.Namespace, run: Path, step: int) -> dict | None:
+    """eval-step-N.json where it holds the evaluation ``args`` ask of that checkpoint, else None."""
+    try:
+        done = json.loads((run / f"eval-step-{step}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return done if isinstance(done, dict) and done.get("request") == _request(args, run, step) else None
 
 
 def _evaluate_at(args: argparse.Namespace, run: Path, step: int | None) -> dict | None:
@@ -272,6 +298,7 @@ def _evaluate_at(args: argparse.Namespace, run: Path, step: int | None) -> dict 
             result = {"step": exp.step,  # a translation run says itself what it measured (evaluated_on)
                       **({} if "evaluated_on" in quality else {"samples": args.samples or exp.cfg.eval_samples}),
                       **({"self_ensemble": True} if exp.self_ensemble else {}), **quality}
+        result["request"] = _request(args, run, step)  # `--step all` asked again keeps what it measured
         write_json_atomic(run / ("eval.json" if step is None else f"eval-step-{step}.json"), result)
     except (RunError, RuntimeError) as e:
         _fail(str(e))
