@@ -755,7 +755,7 @@ def test_runs_lists_what_each_run_trained_and_how_it_ended(tmp_path, capsys, mon
     assert head.split() == ["RUN", "RECIPE", "STEP", "STATE", "UPDATED", "RESULT"] and len(lines) == 2
     done, cut = lines  # oldest first
     assert done.split()[:4] == ["done", "ring8", "10/10", "finished"] and "/8 modes, high quality" in done
-    assert cut.split()[:4] == ["cut", "grid25", "6/10", "stopped"]
+    assert cut.split()[:4] == ["cut", "grid25", "6/10", "stopped"] and "logged at step 6: loss/D " in cut
     assert "saddlepoint train --resume RUN" in err
     assert main(["runs", str(root), "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -768,3 +768,13 @@ def test_runs_lists_what_each_run_trained_and_how_it_ended(tmp_path, capsys, mon
     assert "6/10" in capsys.readouterr().out
     assert main(["runs", str(tmp_path / "nothing")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_the_last_logged_row_is_read_from_the_end_of_a_long_log(tmp_path):
+    from saddlepoint.runlist import _last_row
+
+    log = tmp_path / "metrics.jsonl"
+    log.write_text("".join(json.dumps({"step": s, "loss/D": s / 10}) + "\n" for s in range(1, 2001)))
+    assert _last_row(log, tail=100) == {"step": 2000, "loss/D": 200.0}  # the seek lands inside a row: skipped
+    log.write_text(log.read_text() + '{"step": 2001, "loss')  # a row being written
+    assert _last_row(log, tail=100)["step"] == 2000 and _last_row(tmp_path / "none.jsonl") == {}

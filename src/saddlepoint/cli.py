@@ -136,6 +136,15 @@ def _ago(seconds: float) -> str:
     return ""
 
 
+def _last_logged(row: dict) -> str:
+    """A run's last logged row, in brief: its evaluation's numbers where it has them, else its losses."""
+    shown = {k: v for k, v in row.items() if k.startswith("eval/") and isinstance(v, (int, float))}
+    shown = shown or {k: v for k, v in row.items() if k.startswith("loss") and isinstance(v, (int, float))}
+    if not shown:
+        return ""
+    return f"logged at step {row['step']}: " + ", ".join(f"{k} {v:.4g}" for k, v in list(shown.items())[:4])
+
+
 # eval.json's headline numbers, as `saddlepoint evaluate RUN --metrics ...` writes them
 _EVALUATED = (("fid", "FID", ".1f"), ("kid", "KID", ".4f"), ("nll", "NLL", ".2f"), ("parzen", "Parzen", ".1f"),
               ("psnr", "PSNR", ".2f"))
@@ -155,7 +164,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         for e in entries:
             print(json.dumps({"run": str(e.path), "recipe": e.recipe, "step": e.step, "steps": e.steps,
                               "state": e.state, "updated": e.updated, "created": e.created, "summary": e.summary,
-                              "eval": e.evaluation, "holder": e.holder}))
+                              "eval": e.evaluation, "holder": e.holder, "last_logged": e.last_logged}))
         return 0
     if not entries:
         print(f"no runs under {root}", file=sys.stderr)
@@ -163,7 +172,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     now = time.time()
     rows = [("RUN", "RECIPE", "STEP", "STATE", "UPDATED", "RESULT")]
     for e in entries:
-        result = _quality(e.summary) if e.summary else ""
+        result = _quality(e.summary) if e.summary and e.state != "training" else _last_logged(e.last_logged)
         evaluated = [f"{label} {e.evaluation[k]:{fmt}}" for k, label, fmt in _EVALUATED
                      if isinstance(e.evaluation.get(k), (int, float))]
         if evaluated:

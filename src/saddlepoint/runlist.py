@@ -37,6 +37,7 @@ class RunEntry:
     summary: dict[str, Any] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)  # eval.json: `saddlepoint evaluate RUN`
     holder: dict[str, Any] | None = None
+    last_logged: dict[str, Any] = field(default_factory=dict)  # metrics.jsonl's last row (a run with no summary)
 
 
 def _json(path: Path) -> dict[str, Any]:
@@ -78,7 +79,26 @@ def read_run(run: Path) -> RunEntry | None:
     updated = (metrics if metrics.is_file() else run / "config.yaml").stat().st_mtime
     began = (run / "run.json").stat().st_mtime if (run / "run.json").is_file() else updated  # written once
     return RunEntry(run, str(info.get("recipe", "custom")), step, steps, state, updated, began,
-                    str(info.get("created", "")), summary, _json(run / "eval.json"), holder)
+                    str(info.get("created", "")), summary, _json(run / "eval.json"), holder,
+                    {} if summary and holder is None else _last_row(metrics))
+
+
+def _last_row(metrics: Path, tail: int = 65536) -> dict[str, Any]:
+    """The last whole row of metrics.jsonl, read from its end (a long run's log is not read whole)."""
+    try:
+        with open(metrics, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - tail))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return {}
+    for line in reversed(lines):
+        try:
+            row = json.loads(line)
+        except ValueError:  # cut short by the seek, or being written
+            continue
+        if isinstance(row, dict) and "step" in row:
+            return row
+    return {}
 
 
 def list_runs(root: str | Path) -> list[RunEntry]:
