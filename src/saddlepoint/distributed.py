@@ -63,11 +63,15 @@ class Dist:
 
     def any(self, flag: bool) -> bool:
         """True on every process if ``flag`` is true on any (so all stop together)."""
+        return self.any_each(flag)[0]
+
+    def any_each(self, *flags: bool) -> tuple[bool, ...]:
+        """Each flag true on every process if it is true on any: several decisions in one collective."""
         if self.world == 1:
-            return flag
-        t = torch.tensor([float(flag)], device=_collective_device())
+            return tuple(bool(f) for f in flags)
+        t = torch.tensor([float(f) for f in flags], device=_collective_device())
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return bool(t.item())
+        return tuple(bool(v) for v in t.tolist())
 
     def broadcast(self, obj: Any) -> Any:
         """Rank 0's ``obj`` on every process."""

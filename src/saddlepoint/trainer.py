@@ -363,10 +363,8 @@ def _run(model: Family, run_dir: Path, recipe: str, progress: bool) -> RunResult
                 bar.update(1)
                 # Every process stops at the same step (rank 0's clock decides).
                 out_of_time = deadline < math.inf and model.dist.any(main and time.time() >= deadline)
-                interrupted = model.step < cfg.steps and _agreed(model, bool(stop.signum))  # at the end: done
-                last = model.step == cfg.steps or out_of_time or interrupted
-                # Asked to stop: the checkpoint and the log line, not an evaluation the user is waiting on.
-                eval_now = bool(cfg.eval_every) and (model.step % cfg.eval_every == 0 or (last and not interrupted))
+                last = model.step == cfg.steps or out_of_time
+                eval_now = bool(cfg.eval_every) and (model.step % cfg.eval_every == 0 or last)
                 # An evaluation is logged with the step's losses, whether or not log_every falls on it.
                 log_now = model.step % cfg.log_every == 0 or last or eval_now
                 save_now = model.step % cfg.checkpoint_every == 0 or last
@@ -374,7 +372,18 @@ def _run(model: Family, run_dir: Path, recipe: str, progress: bool) -> RunResult
                 # log line or a checkpoint on a GPU, so the step never waits on the host.
                 checked = model.device.type == "cpu" or log_now or save_now
                 bad = _finite(logs) if checked else None
-                if checked and model.dist.any(bad is not None):  # every process decides the same
+                # A Ctrl-C or SIGTERM (_StopRequest): under torchrun the processes agree on it in the same collective
+                # as on the losses, so all stop at one step; one process stops at once.
+                asked = bool(stop.signum)
+                broken = False
+                if checked:
+                    broken, asked = model.dist.any_each(bad is not None, asked)
+                elif model.dist.world > 1:
+                    asked = False  # the others learn of it at the next checked step
+                interrupted = asked and model.step < cfg.steps  # at the end: done
+                if interrupted:  # this step's checkpoint and log line, and no evaluation beyond a scheduled one
+                    last = log_now = save_now = True
+                if broken:  # every process decides the same
                     if not _may_roll_back(model, last_ckpt):
                         where = (f"the last good checkpoint {last_ckpt} is intact" if last_ckpt is not None
                                  else "no checkpoint had been written yet")
@@ -440,18 +449,6 @@ def _run(model: Family, run_dir: Path, recipe: str, progress: bool) -> RunResult
     write_json_atomic(run_dir / "summary.json", summary)
     make_plots(model, run_dir, recipe)
     return RunResult(run_dir, summary)
-
-
-def _agreed(model: Family, asked: bool) -> bool:
-    """Whether to stop after this step because a process was asked to (:class:`_StopRequest`).  One process: at
-    once.  Under torchrun every process must stop at the same step, and asking the others costs a collective: every
-    step on the CPU, where the non-finite check holds one anyway, else on logging steps only, so that a GPU's steps
-    do not wait on the host."""
-    if model.dist.world == 1:
-        return asked
-    if model.device.type != "cpu" and model.step % model.cfg.log_every:
-        return False
-    return model.dist.any(asked)
 
 
 # --- a long run survives its own failures ---------------------------------------------------------------------
