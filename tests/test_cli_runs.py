@@ -760,7 +760,8 @@ def test_runs_lists_what_each_run_trained_and_how_it_ended(tmp_path, capsys, mon
     assert main(["runs", str(root), "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["recipe"], r["step"], r["state"]) for r in rows] == [("ring8", 10, "finished"), ("grid25", 6, "stopped")]
-    assert rows[0]["eval"]["step"] == 10 and rows[0]["summary"]["steps"] == 10
+    assert rows[0]["evaluation"]["step"] == 10 and rows[0]["summary"]["steps"] == 10
+    assert rows[0]["path"] == str(root / "done") and rows[1]["last_logged"]["step"] == 6
     (root / "done" / "eval.json").write_text(json.dumps({"step": 10, "fid": 12.345, "nll": 86.123}))
     assert main(["runs", str(root)]) == 0
     assert "; FID 12.3, NLL 86.12 (eval.json, step 10)" in capsys.readouterr().out

@@ -81,11 +81,12 @@ def test_optimal_discriminator_and_the_games_value(tmp_path):
 
 
 def test_zero_one_errors_sit_at_or_above_the_bayes_error(tmp_path):
-    from saddlepoint.theory.discriminator import P_MEAN, P_STD, Q_MEAN, Q_STD, _pdf
+    from saddlepoint.theory import normal_pdf
+    from saddlepoint.theory.discriminator import P_MEAN, P_STD, Q_MEAN, Q_STD
 
     r, _ = run_experiment("zero-one", tmp_path / "z.png", quick=True)
     x = np.linspace(-12, 12, 200001)
-    direct = 0.5 * np.trapezoid(np.minimum(_pdf(x, P_MEAN, P_STD), _pdf(x, Q_MEAN, Q_STD)), x)
+    direct = 0.5 * np.trapezoid(np.minimum(normal_pdf(x, P_MEAN, P_STD), normal_pdf(x, Q_MEAN, Q_STD)), x)
     assert r.values["bayes"] == pytest.approx(direct, abs=1e-6)
     assert r.values["errors"][0] == pytest.approx(r.values["bayes"], abs=1e-6)  # the Bayes rule attains it
     for err in r.values["errors"]:

@@ -130,10 +130,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _ago(seconds: float) -> str:
     if seconds < 60:
         return "just now"
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f} {unit} ago"
-    return ""
+    unit, size = next((u, z) for u, z in (("d", 86400), ("h", 3600), ("min", 60)) if seconds >= z)
+    return f"{seconds / size:.0f} {unit} ago"
 
 
 def _last_logged(row: dict) -> str:
@@ -161,10 +159,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
                      "`saddlepoint runs FOLDER`)")
     entries = list_runs(root)
     if args.json:
+        from dataclasses import asdict
+
         for e in entries:
-            print(json.dumps({"run": str(e.path), "recipe": e.recipe, "step": e.step, "steps": e.steps,
-                              "state": e.state, "updated": e.updated, "created": e.created, "summary": e.summary,
-                              "eval": e.evaluation, "holder": e.holder, "last_logged": e.last_logged}))
+            print(json.dumps({**asdict(e), "path": str(e.path)}))
         return 0
     if not entries:
         print(f"no runs under {root}", file=sys.stderr)
@@ -244,12 +242,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metrics_asked(args: argparse.Namespace) -> list[str]:
+    return [m.strip() for m in args.metrics.split(",") if m.strip()]
+
+
 def _request(args: argparse.Namespace, run: Path, step: int | None) -> dict:
     """What an evaluation was asked: the options that change its numbers, and when the checkpoint was written."""
     from .runs import checkpoint_at, latest_checkpoint
 
     ck = latest_checkpoint(run) if step is None else checkpoint_at(run, step)
-    return {"metrics": [m.strip() for m in args.metrics.split(",") if m.strip()], "samples": args.samples,
+    return {"metrics": _metrics_asked(args), "samples": args.samples,
             "reference_samples": args.reference_samples, "backbone": args.backbone,
             "inception_weights": args.inception_weights, "self_ensemble": args.self_ensemble,
             "nll_samples": args.nll_samples, "nll_images": args.nll_images,
@@ -282,7 +284,7 @@ def _evaluate_at(args: argparse.Namespace, run: Path, step: int | None) -> dict 
         if args.samples and getattr(exp.condition, "whole_photos", False):
             raise RunError("--samples does not apply to super-resolution runs: they are scored on whole held-out "
                            "photographs (the data's test/ folder); leave it out")
-        metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
+        metrics = _metrics_asked(args)
         if (args.nll_samples is not None or args.nll_images is not None) and "nll" not in metrics:
             raise RunError("--nll-samples and --nll-images set the held-out likelihood: add --metrics nll")
         if any(v is not None and v < 1 for v in (args.nll_samples, args.nll_images)):

@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["EXPERIMENTS", "Result", "run_experiment", "format_table"]
+import numpy as np
+
+__all__ = ["EXPERIMENTS", "Result", "run_experiment", "format_table", "normal_pdf"]
+
+
+def normal_pdf(x: np.ndarray, m: float, s: float) -> np.ndarray:
+    """The density of N(m, s²) at ``x``: the experiments' one-dimensional distributions."""
+    return np.exp(-0.5 * ((x - m) / s) ** 2) / (s * math.sqrt(2 * math.pi))
 
 
 @dataclass

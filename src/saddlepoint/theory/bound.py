@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from .. import optim
 from ..divergences import DIVERGENCES
 from ..games import FGAN
-from . import Result
+from . import Result, normal_pdf
 
 P_MEAN, P_STD = 1.0, 1.0  # the data
 # The generator's.  Both χ² divergences are finite (2σ_Q² > σ_P², 2σ_P² > σ_Q²), and so are the variances of their
@@ -74,7 +74,7 @@ def _quadrature(t: Tensor, name: str) -> float:
     """The bound ∫ p T − ∫ q f*(T) for a critic's values T on :data:`FINE`, by the trapezoid rule: no sampling
     noise, so a critic's bound is below D_f exactly, not to within an error."""
     d = DIVERGENCES[name]
-    p, q = _pdf(FINE, P_MEAN, P_STD), _pdf(FINE, Q_MEAN, Q_STD)
+    p, q = normal_pdf(FINE, P_MEAN, P_STD), normal_pdf(FINE, Q_MEAN, Q_STD)
     return float(np.trapezoid(p * t.numpy() - q * d.f_conjugate(t).numpy(), FINE))
 
 
@@ -83,8 +83,7 @@ def variational_bound(quick: bool = False, seed: int = 0) -> Result:
     g = torch.Generator().manual_seed(seed + 1000)  # the evaluation's samples: apart from training's
     xp, xq = _samples(n, g)
     fine = torch.tensor(FINE, dtype=torch.float64)
-    t_star_fine = None
-    where = torch.tensor((_pdf(GRID, P_MEAN, P_STD) + _pdf(GRID, Q_MEAN, Q_STD)) / 2 > 0.05)
+    where = torch.tensor((normal_pdf(GRID, P_MEAN, P_STD) + normal_pdf(GRID, Q_MEAN, Q_STD)) / 2 > 0.05)
     rows, found, curves = [], {}, {}
     for name, d in DIVERGENCES.items():
         exact = d.gaussian(P_MEAN, P_STD, Q_MEAN, Q_STD)
@@ -121,7 +120,7 @@ def variational_bound(quick: bool = False, seed: int = 0) -> Result:
 
         names = list(DIVERGENCES)
         fig, axes = plt.subplots(2, (len(names) + 1) // 2, figsize=(14, 6), sharex=True)
-        p, q = _pdf(GRID, P_MEAN, P_STD), _pdf(GRID, Q_MEAN, Q_STD)
+        p, q = normal_pdf(GRID, P_MEAN, P_STD), normal_pdf(GRID, Q_MEAN, Q_STD)
         for ax, name in zip(axes.flat, names):
             t, t_star = curves[name]
             shown = np.concatenate([t_star[where.numpy()], t[where.numpy()]])
@@ -145,7 +144,3 @@ def variational_bound(quick: bool = False, seed: int = 0) -> Result:
     return Result("the variational bound E_P[T] − E_Q[f*(T)] ≤ D_f(P‖Q): at T* = f'(p/q) and at trained critics",
                   ["divergence", "D_f(P‖Q)", "bound at T*", "bound at the trained T", "D_f − trained",
                    f"trained, from {n:,} samples", "± s.e.", "mean |T − T*|"], rows, draw, notes, {"found": found})
-
-
-def _pdf(x: np.ndarray, m: float, s: float) -> np.ndarray:
-    return np.exp(-0.5 * ((x - m) / s) ** 2) / (s * math.sqrt(2 * math.pi))

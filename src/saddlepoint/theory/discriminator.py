@@ -15,14 +15,10 @@ from torch import nn
 from .. import optim
 from ..divergences import get_divergence
 from ..games import get_game
-from . import Result
+from . import Result, normal_pdf
 
 P_MEAN, P_STD, Q_MEAN, Q_STD = 0.0, 1.0, 1.5, 0.8
 GRID = np.linspace(-4.0, 5.0, 901)
-
-
-def _pdf(x: np.ndarray, m: float, s: float) -> np.ndarray:
-    return np.exp(-0.5 * ((x - m) / s) ** 2) / (s * math.sqrt(2 * math.pi))
 
 
 def _draw(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,14 +51,14 @@ def _d(net: nn.Module, x: np.ndarray) -> np.ndarray:
 def optimal_discriminator(quick: bool = False, seed: int = 0) -> Result:
     steps = 600 if quick else 3000
     net = trained_discriminator(steps, seed)
-    p, q = _pdf(GRID, P_MEAN, P_STD), _pdf(GRID, Q_MEAN, Q_STD)
+    p, q = normal_pdf(GRID, P_MEAN, P_STD), normal_pdf(GRID, Q_MEAN, Q_STD)
     optimum = p / (p + q)
     d = _d(net, GRID)
     where = (p + q) / 2 > 0.02  # where the samples are: elsewhere nothing trains the discriminator
     err = np.abs(d - optimum)[where]
     # The game's value at the trained D, ∫ p log D + q log(1 − D), by quadrature: no sampling noise.
     fine = np.linspace(-12.0, 12.0, 48001)
-    pf, qf, df = _pdf(fine, P_MEAN, P_STD), _pdf(fine, Q_MEAN, Q_STD), np.clip(_d(net, fine), 1e-300, 1 - 1e-16)
+    pf, qf, df = normal_pdf(fine, P_MEAN, P_STD), normal_pdf(fine, Q_MEAN, Q_STD), np.clip(_d(net, fine), 1e-300, 1 - 1e-16)
     value = float(np.trapezoid(pf * np.log(df) + qf * np.log1p(-df), fine))
     jsd = get_divergence("js").gaussian(P_MEAN, P_STD, Q_MEAN, Q_STD)
     best = 2 * jsd - math.log(4)
@@ -100,14 +96,14 @@ def zero_one(quick: bool = False, seed: int = 0) -> Result:
     g = torch.Generator().manual_seed(seed + 2)
     train_p, train_q = _draw(2000, g)
     fine = np.linspace(-12.0, 12.0, 96001)
-    pf, qf = _pdf(fine, P_MEAN, P_STD), _pdf(fine, Q_MEAN, Q_STD)
+    pf, qf = normal_pdf(fine, P_MEAN, P_STD), normal_pdf(fine, Q_MEAN, Q_STD)
 
     def error(says_p) -> float:  # equal priors: ½ P(rule says Q | P) + ½ P(rule says P | Q), by quadrature
         s = says_p(fine)
         return float(0.5 * np.trapezoid(pf * ~s, fine) + 0.5 * np.trapezoid(qf * s, fine))
 
     # The Bayes rule: say P where p > q (a quadratic boundary for two Gaussians).
-    bayes_rule = lambda x: _pdf(x, P_MEAN, P_STD) > _pdf(x, Q_MEAN, Q_STD)
+    bayes_rule = lambda x: normal_pdf(x, P_MEAN, P_STD) > normal_pdf(x, Q_MEAN, Q_STD)
     # The 0-1 game played on 2000 samples a side: the threshold rule x < t with the fewest training mistakes.
     xs, ys = train_p.numpy().ravel(), train_q.numpy().ravel()
     cuts = np.sort(np.concatenate([xs, ys]))
@@ -130,7 +126,7 @@ def zero_one(quick: bool = False, seed: int = 0) -> Result:
     def draw(path: Path) -> None:
         from ..plots import plt, save
 
-        p, q = _pdf(GRID, P_MEAN, P_STD), _pdf(GRID, Q_MEAN, Q_STD)
+        p, q = normal_pdf(GRID, P_MEAN, P_STD), normal_pdf(GRID, Q_MEAN, Q_STD)
         fig, ax = plt.subplots(figsize=(8, 4))
         ax.plot(GRID, p, "C0", label="p (data)")
         ax.plot(GRID, q, "C1", label="q (generator)")

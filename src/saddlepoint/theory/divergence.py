@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from .. import optim
 from ..divergences import get_divergence, mmd2
 from ..games import FGAN
-from . import Result
+from . import Result, normal_pdf
 
 LOG2 = math.log(2.0)
 
@@ -176,12 +176,8 @@ X = np.linspace(-9.0, 9.0, 9001)
 DX = X[1] - X[0]
 
 
-def _normal(x: np.ndarray, m: float, s: float) -> np.ndarray:
-    return np.exp(-0.5 * ((x - m) / s) ** 2) / (s * math.sqrt(2 * math.pi))
-
-
 def two_modes(x: np.ndarray = X, at: float = 2.0, width: float = 0.5) -> np.ndarray:
-    return 0.5 * _normal(x, -at, width) + 0.5 * _normal(x, at, width)
+    return 0.5 * normal_pdf(x, -at, width) + 0.5 * normal_pdf(x, at, width)
 
 
 def _kl(p: np.ndarray, q: np.ndarray) -> float:
@@ -208,7 +204,7 @@ def fit_gaussian(kind: str, p: np.ndarray, start: tuple[float, float] = (0.3, 1.
     from scipy.optimize import minimize
 
     def objective(v: np.ndarray) -> float:
-        return grid_divergence(kind, p, _normal(X, float(v[0]), math.exp(float(v[1]))))
+        return grid_divergence(kind, p, normal_pdf(X, float(v[0]), math.exp(float(v[1]))))
 
     best = minimize(objective, np.array([start[0], math.log(start[1])]), method="Nelder-Mead",
                     options={"xatol": 1e-6, "fatol": 1e-10, "maxiter": 4000})
@@ -220,7 +216,7 @@ def mode_seeking(quick: bool = False, seed: int = 0) -> Result:
     rows, fits = [], {}
     for kind in ("kl", "reverse_kl", "js", "w1"):
         mu, sigma, value = fit_gaussian(kind, p)
-        q = _normal(X, mu, sigma)
+        q = normal_pdf(X, mu, sigma)
         left, right = float(q[X < 0].sum() * DX), float(q[X >= 0].sum() * DX)
         covered = sum(m > 0.2 for m in (left, right))
         fits[kind] = {"mu": mu, "sigma": sigma, "value": value, "left": left, "right": right, "covered": covered}
@@ -241,7 +237,7 @@ def mode_seeking(quick: bool = False, seed: int = 0) -> Result:
         ax.fill_between(X, p, color="0.85", label="p (two modes)")
         for i, kind in enumerate(fits):
             f = fits[kind]
-            ax.plot(X, _normal(X, f["mu"], f["sigma"]), color=f"C{i}", lw=1.8,
+            ax.plot(X, normal_pdf(X, f["mu"], f["sigma"]), color=f"C{i}", lw=1.8,
                     label=f"{NAMES[kind]}: μ={f['mu']:.2f}, σ={f['sigma']:.2f}")
         ax.set(xlim=(-6, 6), xlabel="x", ylabel="density", title="One Gaussian fitted to two modes")
         ax.legend(fontsize=8)
