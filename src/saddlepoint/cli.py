@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import signal
 import sys
 import warnings
@@ -246,6 +247,13 @@ def _metrics_asked(args: argparse.Namespace) -> list[str]:
     return [m.strip() for m in args.metrics.split(",") if m.strip()]
 
 
+def _ais_options(args: argparse.Namespace) -> dict:
+    """The --ais-* options given, as :func:`saddlepoint.metrics.ais.evaluate_ais` names them."""
+    given = {"images": args.ais_images, "chains": args.ais_chains, "steps": args.ais_steps, "sigma": args.ais_sigma,
+             "bdmc": args.bdmc}
+    return {k: v for k, v in given.items() if v is not None}
+
+
 def _request(args: argparse.Namespace, run: Path, step: int | None) -> dict:
     """What an evaluation was asked: the options that change its numbers, and when the checkpoint was written."""
     from .runs import checkpoint_at, latest_checkpoint
@@ -255,6 +263,7 @@ def _request(args: argparse.Namespace, run: Path, step: int | None) -> dict:
             "reference_samples": args.reference_samples, "backbone": args.backbone,
             "inception_weights": args.inception_weights, "self_ensemble": args.self_ensemble,
             "nll_samples": args.nll_samples, "nll_images": args.nll_images,
+            **({"ais": _ais_options(args)} if _ais_options(args) else {}),  # files from before --ais-* still match
             "checkpoint_written_ns": (ck / "weights.safetensors").stat().st_mtime_ns}
 
 
@@ -289,6 +298,14 @@ def _evaluate_at(args: argparse.Namespace, run: Path, step: int | None) -> dict 
             raise RunError("--nll-samples and --nll-images set the held-out likelihood: add --metrics nll")
         if any(v is not None and v < 1 for v in (args.nll_samples, args.nll_images)):
             raise RunError("--nll-samples and --nll-images must be at least 1")
+        ais = _ais_options(args)
+        if ais and "ais" not in metrics:
+            raise RunError("--ais-images, --ais-chains, --ais-steps, --ais-sigma and --bdmc set the annealed "
+                           "likelihood: add --metrics ais")
+        if any(v < 1 for k, v in ais.items() if k in ("images", "chains", "steps")) or ais.get("bdmc", 0) < 0:
+            raise RunError("--ais-images, --ais-chains and --ais-steps must be at least 1, --bdmc at least 0")
+        if "sigma" in ais and not (math.isfinite(ais["sigma"]) and ais["sigma"] > 0):
+            raise RunError(f"--ais-sigma {ais['sigma']}: give a positive width on pixels in [0, 1], such as 0.1")
         if metrics and (exp.images or metrics == ["nll"]):
             from .metrics.images import check_metrics, evaluate_images
 
@@ -298,7 +315,7 @@ def _evaluate_at(args: argparse.Namespace, run: Path, step: int | None) -> dict 
                                      backbone=args.backbone, inception_weights=args.inception_weights,
                                      progress=not args.quiet, nll_samples=args.nll_samples or 5000,
                                      nll_images=args.nll_images,  # an hour's estimate survives a Ctrl-C
-                                     nll_partial=run / f".nll-step{exp.step}.partial.safetensors")
+                                     nll_partial=run / f".nll-step{exp.step}.partial.safetensors", ais=ais)
         elif args.metrics or args.backbone or args.inception_weights:
             raise RunError("--metrics/--backbone are for image runs; 2-D runs report mode coverage (or MMD²) without "
                            "them (and a VAE's held-out likelihood with --metrics nll)")
@@ -745,13 +762,26 @@ def build_parser() -> argparse.ArgumentParser:
     # the names are written out (importing the metrics' registry here would cost every command torch's import);
     # tests/test_cli_runs.py holds this list to the registry
     e.add_argument("--metrics", default="", help="image runs: any of fid,kid,is,pr,modes,memorization,accuracy,"
-                        "class_fid,code_match,l1,psnr,ssim,cycle,nll,parzen (modes: stacked MNIST; memorization, "
+                        "class_fid,code_match,l1,psnr,ssim,cycle,nll,parzen,ais (modes: stacked MNIST; memorization, "
                         "parzen: MNIST; accuracy, class_fid: cgan/acgan/cvae runs; code_match: InfoGAN on MNIST; "
-                        "l1, psnr, ssim: pix2pix/srgan runs; cycle: CycleGAN runs; nll: VAE runs, 2-D ones too)")
+                        "l1, psnr, ssim: pix2pix/srgan runs; cycle: CycleGAN runs; nll: VAE runs, 2-D ones too), "
+                        "ais (annealed importance sampling: the held-out likelihood of any unconditional image run)")
     e.add_argument("--nll-samples", type=int, default=None, metavar="K",
                    help="nll: importance samples per held-out image (default 5000, the IWAE paper's protocol)")
     e.add_argument("--nll-images", type=int, default=None, metavar="N",
                    help="nll: score only the first N held-out images (default: all of them)")
+    e.add_argument("--ais-images", type=int, default=None, metavar="N",
+                   help="ais: the first N held-out images (default 100)")
+    e.add_argument("--ais-chains", type=int, default=None, metavar="C", help="ais: chains per image (default 4)")
+    e.add_argument("--ais-steps", type=int, default=None, metavar="T",
+                   help="ais: intermediate distributions from the prior to the posterior (default 1000; more is "
+                        "tighter and slower)")
+    e.add_argument("--ais-sigma", type=float, default=None, metavar="S",
+                   help="ais: a generator's Gaussian pixel noise, on pixels in [0, 1] (default: the best of a grid "
+                        "on 16 validation images; a VAE uses its own likelihood)")
+    e.add_argument("--bdmc", type=int, default=None, metavar="N",
+                   help="ais: also N images simulated from the model, annealed both ways (bidirectional Monte "
+                        "Carlo): the gap between the two bounds says how far the estimate can be off")
     e.add_argument("--reference-samples", type=int, default=10_000, metavar="N",
                    help="real images whose features are the reference for fid/kid/pr (default 10,000)")
     e.add_argument("--backbone", choices=("mnist", "inception"),

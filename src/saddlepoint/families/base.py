@@ -280,6 +280,33 @@ class Family:
         return {"mmd2_pixels": float(mmd2(real, fake, bandwidths=(0.25 * d, 0.5 * d, d))),
                 **digit_reads(self, fake, cond)}
 
+    def likelihood_model(self, sigma: float | None):
+        """(the sampler as a decoder-based model for :func:`saddlepoint.metrics.ais.ais` with the observation model
+        p(x | z) = N(x; G(z), σ²I) on pixels in [0, 1], the held-out images in [−1, 1] → its targets, the
+        protocol in words).  ``sigma`` None: the model has its own likelihood, or :class:`RunError`."""
+        from ..metrics.ais import DecoderModel, gaussian_log_likelihood
+
+        if self.condition is not None:
+            raise RunError("ais scores an unconditional generator, and this run's generator is told labels or codes")
+        if self.sampler is self.mixture:
+            raise RunError("ais scores one generator, and this run samples a mixture of snapshots (mixture=); "
+                           "score its networks in a run without the mixture")
+        if sigma is None:
+            raise RunError("a generator's likelihood needs the width σ of its observation noise")
+        G, uniform = self.sampler, self.cfg.noise == "uniform"
+
+        def decode(u: Tensor) -> Tensor:  # a uniform prior as the normal's image: z = 2Φ(u) − 1 has that prior
+            z = torch.erf(u / math.sqrt(2)) if uniform else u
+            return (G(z).float() + 1) / 2
+
+        def simulate(mean: Tensor, g: torch.Generator) -> Tensor:
+            return mean + sigma * torch.randn(mean.shape, generator=g).to(mean.device)
+
+        model = DecoderModel(decode, lambda m, x: gaussian_log_likelihood(m, x, sigma), simulate, self.cfg.z_dim, (G,))
+        return model, lambda x: ((x + 1) / 2).clamp(0, 1), (
+            f"Gaussian observation noise of σ = {sigma:g} on pixels in [0, 1] around the {self.sampler_name}'s "
+            f"image (Wu et al. 2017); a density of continuous pixel values in [0, 1]")
+
     def save_picture(self, path: Path, sink: "MetricsSink | None" = None, title: str | None = None) -> None:
         """A picture of the sampler now: an 8×8 image grid (a class- or code-conditional run: one row per class),
         or 2500 points over the data (with the 3-std high-quality circles on a mixture)."""

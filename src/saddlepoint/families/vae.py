@@ -353,6 +353,37 @@ class VAE(Family):
             out["nll_protocol"] += "; −log p(x | y) with each image's own label"
         return out
 
+    def likelihood_model(self, sigma: float | None):
+        """The decoder with the VAE's own likelihood for :func:`saddlepoint.metrics.ais.ais` (the held-out
+        likelihood's protocol: one fixed binarization for Bernoulli pixels; a Gaussian's density of pixels in
+        [0, 1]), the images → targets, the protocol in words."""
+        from ..metrics.ais import DecoderModel
+
+        if sigma is not None:
+            raise RunError("a VAE has its own likelihood p(x | z): leave --ais-sigma out")
+        if self.condition is not None:
+            raise RunError("ais scores an unconditional decoder, and this VAE is conditional (cvae=true); "
+                           "its held-out likelihood is --metrics nll")
+        decoder, shift = self._nll_decoder(), 0.0 if self.bernoulli else math.log(2)
+
+        def log_likelihood(params: Tensor, target: Tensor) -> Tensor:  # Gaussian: the density of pixels in [0, 1]
+            return self._log_likelihood(params, target) + shift * target[0].numel()
+
+        def simulate(params: Tensor, g: torch.Generator) -> Tensor:
+            if self.bernoulli:
+                return (torch.rand(params.shape, generator=g).to(params.device) < torch.sigmoid(params)).float()
+            noise = torch.randn(params.shape, generator=g).to(params.device)
+            return params + self.G.log_scale.exp() * noise
+
+        model = DecoderModel(lambda u: decoder(u, None, raw=True).float(), log_likelihood, simulate, self.cfg.z_dim,
+                             (decoder,))
+        if self.bernoulli:
+            words = ("binary pixels" + (f", one fixed binarization of the grey levels (seed {EVAL_SEED})"
+                                        if self.cfg.binarize else "") + "; the decoder's Bernoulli likelihood")
+        else:
+            words = "the decoder's Gaussian likelihood, a density of continuous pixel values in [0, 1]"
+        return model, lambda x: self.observe_fixed(x)[1], words
+
     def _nll_decoder(self) -> nn.Module:
         """The decoder the held-out likelihood runs k times per image: for convolutional players a copy in
         channels-last memory format (the same values; the whole estimate took two thirds of the time on a 2-core AVX2

@@ -91,6 +91,10 @@ register_metric("parzen", "Parzen-window log-likelihood of the test digits under
                           "validation split (the GMMN paper's protocol; a poor metric, kept to compare)",
                 "the parzen metric scores MNIST test digits under the samples and needs data=mnist",
                 lambda exp: exp.cfg.data == "mnist")
+register_metric("ais", "held-out log p(x) by annealed importance sampling for any decoder: a GAN's or GMMN's generator "
+                       "with Gaussian pixel noise, a VAE's with its own likelihood (Wu et al. 2017)",
+                "ais scores an unconditional generator or decoder, and this run's is told labels or codes",
+                lambda exp: exp.condition is None)
 IMAGE_METRICS = tuple(METRICS)  # the names, in the order above
 TRANSLATION_METRICS = ("l1", "psnr", "ssim")
 
@@ -388,12 +392,22 @@ def check_metrics(exp, metrics: list[str]) -> None:
 
 def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_000, backbone: str | None = None,
                     inception_weights: str | None = None, progress: bool = False, nll_samples: int = 5000,
-                    nll_images: int | None = None, nll_partial: Path | None = None) -> dict:
+                    nll_images: int | None = None, nll_partial: Path | None = None, ais: dict | None = None) -> dict:
     """The requested ``metrics`` for the run's sampling generator, with their provenance.  ``backbone``:
     ``mnist`` or ``inception`` (default: :func:`default_backbone` of the run's data).  ``nll``: the held-out
     likelihood with ``nll_samples`` importance samples on the first ``nll_images`` held-out images (default all),
-    resumable through the file ``nll_partial``."""
+    resumable through the file ``nll_partial``.  ``ais``: annealed importance sampling
+    (:func:`saddlepoint.metrics.ais.evaluate_ais`) with these keyword arguments."""
     check_metrics(exp, metrics)
+    if "ais" in metrics:  # like nll: no samples, no backbone
+        from .ais import evaluate_ais
+
+        likelihood = evaluate_ais(exp, **(ais or {}), progress=progress)
+        metrics = [m for m in metrics if m != "ais"]
+        if not metrics:
+            return likelihood
+        return {**evaluate_images(exp, metrics, n, n_ref, backbone, inception_weights, progress, nll_samples,
+                                  nll_images, nll_partial), **likelihood}
     if "nll" in metrics:  # the likelihood needs no samples and no backbone
         likelihood = {"step": exp.step, **exp.test_nll(nll_samples, nll_images, progress, nll_partial)}
         metrics = [m for m in metrics if m != "nll"]

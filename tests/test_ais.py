@@ -1,0 +1,140 @@
+"""Annealed importance sampling and bidirectional Monte Carlo: against closed forms and against sums over a 2-D
+latent for each family's observation model, and from the command line."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from saddlepoint import resolve_config
+from saddlepoint.cli import main
+from saddlepoint.families.base import eval_mode
+from saddlepoint.metrics.ais import DecoderModel, ais, evaluate_ais, gaussian_log_likelihood, sigmoid_schedule
+from saddlepoint.trainer import build
+
+
+def _linear(sigma=0.1, d=3, D=20):
+    g = torch.Generator().manual_seed(0)
+    W, b = torch.randn(D, d, generator=g), 0.3 * torch.randn(D, generator=g)
+    model = DecoderModel(lambda u: u @ W.T + b, lambda m, x: gaussian_log_likelihood(m, x, sigma),
+                         lambda m, gen: m + sigma * torch.randn(m.shape, generator=gen), d)
+    return model, torch.distributions.MultivariateNormal(b, W @ W.T + sigma ** 2 * torch.eye(D))
+
+
+def test_the_schedule_runs_from_the_prior_to_the_posterior():
+    betas = sigmoid_schedule(100)
+    assert betas[0] == 0 and betas[-1] == 1 and bool((betas.diff() > 0).all())
+    assert betas[1] - betas[0] < betas[50] - betas[49]  # dense at the ends
+
+
+def test_ais_and_its_reverse_sandwich_a_linear_gaussian_and_close_on_it():
+    """x = Wz + b + σε has p(x) = N(b, WWᵀ + σ²I): the forward estimate sits below it, the reverse one (from the
+    exact posterior samples the simulation gives) above it, and both close on it as the schedule lengthens."""
+    model, exact = _linear()
+    g = torch.Generator().manual_seed(1)
+    z = torch.randn(8, model.latent, generator=g)
+    x = model.simulate(model.decode(z), g)
+    truth = exact.log_prob(x)
+    gaps = []
+    for steps in (30, 1500):
+        lower = ais(model, x, chains=8, steps=steps, seed=2)["estimate"]
+        upper = ais(model, x, chains=8, steps=steps, seed=3, start=z)["estimate"]
+        assert float((lower - truth).mean()) < 0.2 and float((upper - truth).mean()) > -0.2
+        gaps.append(float((upper - lower).mean()))
+    assert gaps[0] > 5 and gaps[1] < 1.0, gaps
+    assert abs(float((lower - truth).mean())) < 1.0
+
+
+def _grid_log_px(decode_mean, log_lik, x, lo, hi, h, log_prior):
+    """log ∫ p(z) p(x | z) dz summed on a grid of spacing h over [lo, hi)²: (B,)."""
+    axis = torch.arange(lo, hi, h) + h / 2
+    z = torch.cartesian_prod(axis, axis)
+    with torch.no_grad():
+        params = torch.cat([decode_mean(c) for c in z.split(4096)])
+        ll = torch.stack([log_lik(params, xi.expand_as(params)) for xi in x])  # (B, M)
+    return torch.logsumexp(ll.double() + log_prior(z).double() + 2 * math.log(h), 1)
+
+
+@pytest.mark.parametrize("recipe, extra, steps", [("mnist-dcgan", ["base_channels=8"], 200),
+                                                  ("gmmn-mnist", ["gmmn_hidden=[16]"], 800)])
+def test_a_generators_ais_likelihood_is_the_integral_over_its_2d_latent(tiny_npz, recipe, extra, steps):
+    """A GAN's generator (normal prior) and a GMMN's (uniform prior on [−1, 1]², run through z = 2Φ(u) − 1) with
+    Gaussian pixel noise: the annealed estimate equals the sum over a fine latent grid."""
+    _, cfg = resolve_config(recipe, [f"data={tiny_npz}", "z_dim=2", "eval_every=0", *extra])
+    exp = build(cfg)
+    sigma = 0.1
+    out = evaluate_ais(exp, images=4, chains=4, steps=steps, sigma=sigma)
+    x = ((exp.data.dataset.to_float(torch.arange(4)) + 1) / 2).clamp(0, 1)
+    G = exp.sampler
+    with eval_mode(G):
+        if cfg.noise == "uniform":
+            exact = _grid_log_px(lambda z: (G(z) + 1) / 2, lambda m, t: gaussian_log_likelihood(m, t, sigma), x,
+                                 -1, 1, 0.01, lambda z: torch.full((len(z),), math.log(0.25)))
+        else:
+            normal = torch.distributions.Normal(0.0, 1.0)
+            exact = _grid_log_px(lambda z: (G(z) + 1) / 2, lambda m, t: gaussian_log_likelihood(m, t, sigma), x,
+                                 -6, 6, 0.03, lambda z: normal.log_prob(z).sum(1))
+    assert out["ais_ll"] == pytest.approx(float(exact.mean()), abs=0.5), (out["ais_ll"], float(exact.mean()))
+    assert out["ais_sigma"] == sigma and out["ais_images"] == 4 and "σ = 0.1" in out["ais_protocol"]
+    assert 0.3 < out["ais_acceptance"] < 0.95
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+def test_a_vaes_ais_likelihood_is_its_own_and_agrees_with_importance_sampling(tiny_npz, likelihood):
+    """A VAE is scored with its own likelihood (Bernoulli: the held-out likelihood's fixed binarization; Gaussian:
+    its learned scale, as a density of pixels in [0, 1]): over a 2-D latent the annealed estimate equals the
+    grid's sum, and −nll (importance sampling from the encoder, pixels in [−1, 1]: D·log 2 apart)."""
+    gaussian = likelihood == "gaussian"
+    _, cfg = resolve_config("mnist-vae", [f"data={tiny_npz}", "z_dim=2", "vae_hidden=[16]", "eval_every=0",
+                                          f"likelihood={likelihood}", f"binarize={not gaussian}"])
+    exp = build(cfg)
+    if gaussian:
+        with torch.no_grad():
+            exp.G.log_scale.fill_(math.log(0.3))  # not the untrained 1: a likelihood that the latent moves
+    out = evaluate_ais(exp, images=4, chains=4, steps=800)
+    assert "ais_sigma" not in out and ("Gaussian" if gaussian else "Bernoulli") in out["ais_protocol"]
+    x = exp.held_out(4)[0]
+    target = exp.observe_fixed(x)[1]
+    normal = torch.distributions.Normal(0.0, 1.0)
+    shift = 784 * math.log(2) if gaussian else 0.0
+    with eval_mode(exp.G):
+        exact = _grid_log_px(lambda z: exp.G(z, None, raw=True), exp._log_likelihood, target, -6, 6, 0.03,
+                             lambda z: normal.log_prob(z).sum(1)) + shift
+    assert out["ais_ll"] == pytest.approx(float(exact.mean()), abs=0.3), (out["ais_ll"], float(exact.mean()))
+    assert shift - exp.test_nll(k=2000, n=4)["nll"] == pytest.approx(out["ais_ll"], abs=0.5)
+    with pytest.raises(Exception, match="a VAE has its own likelihood"):
+        evaluate_ais(exp, images=2, steps=2, sigma=0.1)
+
+
+def test_evaluate_ais_from_the_command_line_and_its_refusals(tmp_path, tiny_npz, capsys):
+    run = tmp_path / "gmmn"
+    assert main(["train", "gmmn-mnist", f"data={tiny_npz}", "z_dim=4", "gmmn_hidden=[16]", "steps=2",
+                 "batch_size=16", "eval_every=0", "sample_every=0", "--out", str(run), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--metrics", "ais", "--ais-images", "3", "--ais-chains", "2",
+                 "--ais-steps", "20", "--bdmc", "2"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out == json.loads((run / "eval.json").read_text())
+    assert out["ais_images"] == 3 and out["ais_chains"] == 2 and out["ais_steps"] == 20
+    assert out["ais_sigma"] == float(out["ais_sigma"]) and str(out["ais_sigma"]) in " ".join(out["ais_sigma_scores"])
+    assert "images 3–18 of" in out["ais_sigma_chosen_on"]  # σ chosen on images that are not scored
+    assert out["bdmc_gap"] > 0 and out["bdmc_upper"] > out["bdmc_lower"]  # 20 distributions: far apart
+    assert "ais: choosing σ" in captured.err and "ais, 20 distributions" in captured.err
+    assert out["request"]["ais"] == {"images": 3, "chains": 2, "steps": 20, "bdmc": 2}
+    for args, says in ((["--ais-steps", "5"], "add --metrics ais"),
+                       (["--metrics", "ais", "--ais-steps", "0"], "must be at least 1"),
+                       (["--metrics", "ais", "--ais-sigma", "-1"], "give a positive width"),
+                       (["--metrics", "ais", "--bdmc", "-2"], "--bdmc at least 0")):
+        assert main(["evaluate", str(run), *args]) == 2
+        assert says in capsys.readouterr().err
+
+
+def test_ais_refuses_a_conditional_generator(tmp_path, tiny_npz, capsys):
+    run = tmp_path / "cgan"
+    assert main(["train", "mnist-cgan", f"data={tiny_npz}", "steps=1", "batch_size=8", "eval_every=0",
+                 "sample_every=0", "--out", str(run), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--metrics", "ais"]) == 2
+    assert "ais scores an unconditional generator" in capsys.readouterr().err
