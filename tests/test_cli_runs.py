@@ -706,6 +706,15 @@ def test_evaluate_help_names_every_metric():
     assert named == set(METRICS)
 
 
+def test_theory_help_names_every_experiment():
+    from saddlepoint.cli import build_parser
+    from saddlepoint.theory import EXPERIMENTS
+
+    sub = next(a for a in build_parser()._actions if a.choices and "theory" in a.choices)
+    listed = next(a.help for a in sub.choices["theory"]._actions if a.dest == "name")
+    assert [n.strip() for n in listed.replace(", or list", "").split(",")] == list(EXPERIMENTS)
+
+
 @pytest.mark.parametrize("recipe", ["grid25", "mnist-dcgan"])
 def test_a_short_run_imports_no_compiler(tmp_path, recipe):
     """torch._dynamo (through torch's optimizers or torchvision) costs a short run about 1.5 s: a plain run

@@ -950,7 +950,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     th = sub.add_parser("theory", help="the lecture notes' theory as an experiment: a table and a figure "
                                        "(`saddlepoint theory list` names them)")
-    th.add_argument("name", help="disjoint, duality, mode-seeking, gda, optimal-discriminator, zero-one, or list")
+    # written out like --metrics (tests/test_cli_runs.py holds it to saddlepoint.theory.EXPERIMENTS)
+    th.add_argument("name", help="disjoint, duality, mode-seeking, gda, optimal-discriminator, zero-one, "
+                                 "variational-bound, mmd, or list")
     th.add_argument("-o", "--out", help="the figure (default theory-NAME.png)")
     th.add_argument("--quick", action="store_true", help="smaller grids and shorter training (seconds; wider error)")
     th.add_argument("--seed", type=int, default=0, help="seed of the samples and the critics")

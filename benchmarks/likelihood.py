@@ -1,0 +1,112 @@
+"""GANs, VAEs and GMMNs on one likelihood scale: annealed importance sampling of MNIST test digits for trained runs
+of each family, the bidirectional Monte Carlo gap that says how far to trust it, and the Parzen-window estimate
+and (for a VAE) the importance-sampled bound beside it, with the published rows (REFERENCES.md §7, §8).
+
+    python benchmarks/likelihood.py --run gan=RUN --run vae=RUN --run gmmn=RUN --images 50 --bdmc 4 \\
+        --jsonl likelihood.jsonl
+    python benchmarks/likelihood.py --table-from likelihood.jsonl
+
+Each run is scored as ``saddlepoint evaluate RUN --metrics ais`` scores it: a generator with Gaussian noise of a
+width σ chosen on 16 validation digits, a VAE with its own Bernoulli likelihood on a fixed binarization (a
+probability of binary images, so its nats are not on the scale of the continuous densities).  Needs MNIST in the
+data home.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from common import read_rows, record
+
+PUBLISHED = """\
+| published | what | nats |
+|---|---|---|
+| GAN (Goodfellow et al. 2014), REFERENCES.md §8 | Parzen window, 10,000 samples | 225 ± 2 |
+| GMMN (Li et al. 2015), §8 (secondary source) | Parzen window | 147 ± 2 |
+| GMMN+AE (Li et al. 2015), §8 | Parzen window | 282 ± 2 |
+| VAE 784-200-200-50 (Burda et al. 2016), §7 | log p(x), k = 5000, dynamically binarized, 3,280 passes | −86.76 |
+"""
+
+
+def _machine(threads: int) -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or platform.machine())
+    return f"{cpu}, torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}, {threads} threads"
+
+
+def score(name: str, run: str, args) -> dict:
+    from saddlepoint.metrics.ais import evaluate_ais
+    from saddlepoint.metrics.images import mnist_parzen
+    from saddlepoint.trainer import load_run
+
+    exp = load_run(run, load_data=True)
+    recipe = json.loads((Path(run) / "run.json").read_text()).get("recipe")
+    row: dict = {"name": name, "run": run, "recipe": recipe, "family": exp.name, "step": exp.step,
+                 "machine": _machine(args.threads)}
+    started = time.perf_counter()
+    row.update(evaluate_ais(exp, images=args.images, chains=args.chains, steps=args.steps, bdmc=args.bdmc,
+                            progress=sys.stderr.isatty()))
+    row["ais_seconds"] = round(time.perf_counter() - started, 1)
+    if hasattr(exp, "test_nll"):  # the encoder's importance sampling on the same images
+        nll = exp.test_nll(k=args.nll_samples, n=args.images)
+        row["iwae_ll"], row["iwae_se"], row["iwae_k"] = -nll["nll"], nll["nll_se"], args.nll_samples
+    row.update(mnist_parzen(exp.generate(10_000)))
+    return row
+
+
+def table(rows: list[dict]) -> str:
+    out = ["| run | family | step | AIS log p(x) (σ) | BDMC gap (images) | acceptance | IS from the encoder | "
+           "Parzen (σ) | AIS time |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        sigma = f" ({r['ais_sigma']:g})" if "ais_sigma" in r else " (own, binary)"
+        gap = f"{r['bdmc_gap']:.1f} ({r['bdmc_images']})" if "bdmc_gap" in r else "—"
+        iwae = f"{r['iwae_ll']:.1f} ± {r['iwae_se']:.1f} (k = {r['iwae_k']})" if "iwae_ll" in r else "—"
+        out.append(f"| {r['name']} | {r['family']} | {r['step']} | {r['ais_ll']:.1f} ± {r['ais_se']:.1f}{sigma} | "
+                   f"{gap} | {r['ais_acceptance']:.2f} | {iwae} | {r['parzen_ll']:.1f} ± {r['parzen_se']:.1f} "
+                   f"({r['parzen_sigma']:g}) | {r['ais_seconds']:.0f} s |")
+    if rows:
+        r = rows[0]
+        out.append(f"\nAIS: the first {r['ais_images']} MNIST test digits, {r['ais_chains']} chains × {r['ais_steps']} "
+                   f"distributions, {r['ais_leapfrog']} leapfrog steps; Parzen: 10,000 samples, all 10,000 test "
+                   f"digits. Machine: {r['machine']}.")
+    return "\n".join(out) + "\n\n" + PUBLISHED
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--run", action="append", default=[], metavar="NAME=RUN", help="a trained run to score")
+    p.add_argument("--images", type=int, default=50, help="test digits scored by AIS (default 50)")
+    p.add_argument("--chains", type=int, default=4)
+    p.add_argument("--steps", type=int, default=1000, help="AIS distributions (default 1000)")
+    p.add_argument("--bdmc", type=int, default=4, help="simulated digits annealed both ways (default 4)")
+    p.add_argument("--nll-samples", type=int, default=5000, help="a VAE's importance samples (default 5000)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--jsonl", help="append each row to this file as it finishes")
+    p.add_argument("--table-from", metavar="JSONL", help="print the table of earlier --jsonl rows")
+    args = p.parse_args(argv)
+    if args.table_from:
+        print(table(read_rows(args.table_from)))
+        return 0
+    if not args.run:
+        p.error("give at least one --run NAME=RUN")
+    torch.set_num_threads(args.threads)
+    rows = []
+    for item in args.run:
+        name, _, run = item.partition("=")
+        if not run:
+            p.error(f"--run {item}: write NAME=RUN")
+        rows.append(score(name, run, args))
+        record(rows[-1], args.jsonl)
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
