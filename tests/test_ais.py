@@ -123,6 +123,7 @@ def test_evaluate_ais_from_the_command_line_and_its_refusals(tmp_path, tiny_npz,
     assert out["bdmc_gap"] > 0 and out["bdmc_upper"] > out["bdmc_lower"]  # 20 distributions: far apart
     assert "ais: choosing σ" in captured.err and "ais, 20 distributions" in captured.err
     assert out["request"]["ais"] == {"images": 3, "chains": 2, "steps": 20, "bdmc": 2}
+    assert not list(run.glob(".ais-step*"))  # the work file of a finished estimate is gone
     for args, says in ((["--ais-steps", "5"], "add --metrics ais"),
                        (["--metrics", "ais", "--ais-steps", "0"], "must be at least 1"),
                        (["--metrics", "ais", "--ais-sigma", "-1"], "give a positive width"),
@@ -138,3 +139,67 @@ def test_ais_refuses_a_conditional_generator(tmp_path, tiny_npz, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(run), "--metrics", "ais"]) == 2
     assert "ais scores an unconditional generator" in capsys.readouterr().err
+
+
+def test_an_interrupted_estimate_continues_to_the_same_numbers(tmp_path, tiny_npz, monkeypatch):
+    """Stopped anywhere (in a job of held-out images, between jobs, among the simulated images; after σ was
+    chosen), the work kept in the partial file continues to exactly the uninterrupted numbers, and the file goes;
+    a file of other work is not continued."""
+    import saddlepoint.metrics.ais as ais_module
+
+    _, cfg = resolve_config("gmmn-mnist", [f"data={tiny_npz}", "z_dim=2", "gmmn_hidden=[16]", "eval_every=0"])
+    exp = build(cfg)
+    monkeypatch.setattr(ais_module, "_ROWS_PER_PASS", 4)  # two images a job at two chains: four jobs below
+    monkeypatch.setattr(ais_module, "_VALIDATION_STEPS", 5)  # a quick choice of σ
+    monkeypatch.setattr(ais_module, "SAVE_EVERY_S", 0.0)
+    real_hmc, partial = ais_module._hmc, tmp_path / "ais.partial.safetensors"
+
+    def stopped_after(moves: int, armed=lambda: True):
+        calls = {"n": 0}
+
+        def hmc(*args, **kwargs):
+            calls["n"] += armed()
+            if calls["n"] > moves:
+                raise KeyboardInterrupt
+            return real_hmc(*args, **kwargs)
+
+        return hmc
+
+    options = dict(images=4, chains=2, steps=15, bdmc=2, sigma=0.2)  # 4 jobs × 14 moves
+    whole = evaluate_ais(exp, **options)
+    for moves in (5, 20, 20):  # in job 0; in job 1; in the last (the reverse) job
+        monkeypatch.setattr(ais_module, "SAVE_EVERY_S", 1e9 if moves == 5 else 0.0)  # 5: kept at the interruption
+        monkeypatch.setattr(ais_module, "_hmc", stopped_after(moves))
+        with pytest.raises(KeyboardInterrupt):
+            evaluate_ais(exp, **options, partial=partial)
+        monkeypatch.setattr(ais_module, "_hmc", real_hmc)
+        assert partial.exists()
+    assert evaluate_ais(exp, **options, partial=partial) == whole
+    assert not partial.exists()
+
+    # σ chosen, then stopped in the first job: the choice is not made again, the numbers are the same
+    auto = dict(options, sigma=None)
+    whole = evaluate_ais(exp, **auto)
+    chosen = {"done": False}
+    real_choose = ais_module.choose_sigma
+
+    def choose(*args, **kwargs):
+        result = real_choose(*args, **kwargs)
+        chosen["done"] = True
+        return result
+
+    monkeypatch.setattr(ais_module, "choose_sigma", choose)
+    monkeypatch.setattr(ais_module, "_hmc", stopped_after(3, armed=lambda: chosen["done"]))
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_ais(exp, **auto, partial=partial)
+    monkeypatch.setattr(ais_module, "_hmc", real_hmc)
+    monkeypatch.setattr(ais_module, "choose_sigma", lambda *a, **k: pytest.fail("σ was chosen again"))
+    assert evaluate_ais(exp, **auto, partial=partial) == whole
+
+    # a file of other work (another schedule) is not continued: the estimate starts over
+    monkeypatch.setattr(ais_module, "_hmc", stopped_after(5))
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_ais(exp, **options, partial=partial)
+    monkeypatch.setattr(ais_module, "_hmc", real_hmc)
+    longer = dict(options, steps=16)
+    assert evaluate_ais(exp, **longer, partial=partial) == evaluate_ais(exp, **longer) and not partial.exists()

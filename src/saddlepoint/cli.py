@@ -315,7 +315,8 @@ def _evaluate_at(args: argparse.Namespace, run: Path, step: int | None) -> dict 
                                      backbone=args.backbone, inception_weights=args.inception_weights,
                                      progress=not args.quiet, nll_samples=args.nll_samples or 5000,
                                      nll_images=args.nll_images,  # an hour's estimate survives a Ctrl-C
-                                     nll_partial=run / f".nll-step{exp.step}.partial.safetensors", ais=ais)
+                                     nll_partial=run / f".nll-step{exp.step}.partial.safetensors",
+                                     ais={**ais, "partial": run / f".ais-step{exp.step}.partial.safetensors"})
         elif args.metrics or args.backbone or args.inception_weights:
             raise RunError("--metrics/--backbone are for image runs; 2-D runs report mode coverage (or MMD²) without "
                            "them (and a VAE's held-out likelihood with --metrics nll)")

@@ -27,7 +27,10 @@ sigmoidal in t (Grosse et al.'s), dense at both ends where log p(x | z) changes 
 from __future__ import annotations
 
 import math
+import sys
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
@@ -82,9 +85,9 @@ def _value_and_grad(model: DecoderModel, u: Tensor, target: Tensor) -> tuple[Ten
 
 
 def _hmc(model: DecoderModel, target: Tensor, beta: float, u: Tensor, ll: Tensor, grad: Tensor, step: Tensor,
-         leapfrog: int, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """One HMC transition leaving p(u) p(x | u)^β invariant, per chain; the step sizes adapted after it.  Returns
-    (u, log p(x | u), its gradient, the acceptance probabilities)."""
+         leapfrog: int, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """One HMC transition leaving p(u) p(x | u)^β invariant, per chain.  Returns (u, log p(x | u), its gradient,
+    the step sizes adapted after it, the acceptance probabilities)."""
     eps = step[:, None]
     p = torch.randn(u.shape, generator=generator).to(u.device)
     energy0 = 0.5 * u.pow(2).sum(1) - beta * ll + 0.5 * p.pow(2).sum(1)
@@ -99,12 +102,13 @@ def _hmc(model: DecoderModel, target: Tensor, beta: float, u: Tensor, ll: Tensor
     accept_p = torch.where(torch.isfinite(accept_p), accept_p, torch.zeros_like(accept_p))  # a diverged path: no
     accept = torch.rand(accept_p.shape, generator=generator).to(u.device) < accept_p
     keep = accept[:, None]
-    step.mul_(torch.where(accept_p > TARGET_ACCEPTANCE, 1.02, 0.98))
-    return (torch.where(keep, q, u), torch.where(accept, q_ll, ll), torch.where(keep, q_grad, grad), accept_p)
+    step = step * torch.where(accept_p > TARGET_ACCEPTANCE, 1.02, 0.98)
+    return (torch.where(keep, q, u), torch.where(accept, q_ll, ll), torch.where(keep, q_grad, grad), step, accept_p)
 
 
 def ais(model: DecoderModel, target: Tensor, chains: int, steps: int, leapfrog: int = 5, seed: int = 0,
-        start: Tensor | None = None, on_step: Callable[[], None] | None = None) -> dict[str, Tensor]:
+        start: Tensor | None = None, on_step: Callable[[Callable[[], dict]], None] | None = None,
+        resume: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
     """Annealed importance sampling of log p(x) for each row of ``target`` (B, …), ``chains`` chains each, over a
     sigmoid schedule of ``steps`` distributions.
 
@@ -112,32 +116,49 @@ def ais(model: DecoderModel, target: Tensor, chains: int, steps: int, leapfrog: 
     log-mean-exp of the weights (a stochastic lower bound on log p(x)).  Reverse (``start``: (B, latent), an exact
     posterior sample of each row, as simulated data has): chains run from β = 1 to 0 and ``estimate`` is minus
     the log-mean-exp of the reverse weights (a stochastic upper bound).  Also ``acceptance``: the mean acceptance
-    probability over all transitions.  ``on_step`` is called after each of the ``steps`` distributions."""
+    probability over all transitions.
+
+    ``on_step`` is called after each distribution with a function that gives the chains' state after the last
+    whole distribution (tensors; it stays right when called after an interruption); ``resume``: such a state, from
+    which the same call continues to the same result (``seed`` and ``start`` are then in the state)."""
     device = target.device
     b = target.shape[0]
-    g = torch.Generator().manual_seed(seed)
     targets = target.repeat(chains, *[1] * (target.dim() - 1))  # chain-major: row c·B + i is chain c of image i
     betas = sigmoid_schedule(steps).tolist()
     reverse = start is not None
-    if reverse:
-        u = start.to(device).float().repeat(chains, 1)
+    order = list(range(steps, 0, -1)) if reverse else list(range(1, steps + 1))
+    g = torch.Generator().manual_seed(seed)
+    if resume is None:
+        u = (start.to(device).float().repeat(chains, 1) if reverse
+             else torch.randn((chains * b, model.latent), generator=g).to(device))
+        ll, grad = _value_and_grad(model, u, targets)
+        step = torch.full((chains * b,), INITIAL_STEP, device=device)
+        log_w = torch.zeros(chains * b, dtype=torch.float64, device=device)
+        state = (0, u, ll, grad, step, log_w, g.get_state(), 0.0, 0)
     else:
-        u = torch.randn((chains * b, model.latent), generator=g).to(device)
-    ll, grad = _value_and_grad(model, u, targets)
-    step = torch.full((chains * b,), INITIAL_STEP, device=device)
-    log_w = torch.zeros(chains * b, dtype=torch.float64, device=device)
-    accepted, moves = 0.0, 0
-    order = range(steps, 0, -1) if reverse else range(1, steps + 1)
-    for n, t in enumerate(order):
+        r = {k: v.to(device) if k != "rng" else v for k, v in resume.items()}
+        state = (int(r["done"]), r["u"], r["ll"], r["grad"], r["step"], r["log_w"], r["rng"], float(r["accepted"]),
+                 int(r["moves"]))
+        g.set_state(r["rng"])
+
+    def snapshot() -> dict[str, Tensor]:
+        done, u, ll, grad, step, log_w, rng, accepted, moves = state
+        return {"done": torch.tensor(done), "u": u, "ll": ll, "grad": grad, "step": step, "log_w": log_w, "rng": rng,
+                "accepted": torch.tensor(accepted, dtype=torch.float64), "moves": torch.tensor(moves)}
+
+    done, u, ll, grad, step, log_w, _, accepted, moves = state
+    for n in range(done, steps):
+        t = order[n]
         # forward: f_t(u) / f_{t−1}(u) at the chain's state, then a move at β_t; reverse: f_{t−1} / f_t, then β_{t−1}
         gain, move_at = (betas[t - 1] - betas[t], betas[t - 1]) if reverse else (betas[t] - betas[t - 1], betas[t])
-        log_w += gain * ll.double()
+        log_w = log_w + gain * ll.double()
         if n < steps - 1:
-            u, ll, grad, acc = _hmc(model, targets, move_at, u, ll, grad, step, leapfrog, g)
+            u, ll, grad, step, acc = _hmc(model, targets, move_at, u, ll, grad, step, leapfrog, g)
             accepted += float(acc.mean())
             moves += 1
+        state = (n + 1, u, ll, grad, step, log_w, g.get_state(), accepted, moves)  # one assignment: never half
         if on_step is not None:
-            on_step()
+            on_step(snapshot)
     log_w = log_w.view(chains, b)
     estimate = -log_mean_exp(log_w) if reverse else log_mean_exp(log_w)
     return {"log_w": log_w.cpu(), "estimate": estimate.cpu(), "acceptance": torch.tensor(accepted / max(moves, 1))}
@@ -148,23 +169,71 @@ def ais(model: DecoderModel, target: Tensor, chains: int, steps: int, leapfrog: 
 SIGMAS = (0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3)  # σ on pixels in [0, 1], chosen on validation images
 _ROWS_PER_PASS = 512  # chains × images decoded together
 _VALIDATION_IMAGES, _VALIDATION_STEPS, _VALIDATION_CHAINS = 16, 300, 2
+SAVE_EVERY_S = 30.0  # how often a long estimate keeps its work (evaluate_ais's ``partial``)
 
 
 def _batches(n: int, chains: int) -> int:
     return max(1, min(n, _ROWS_PER_PASS // chains))
 
 
-def _run(model: DecoderModel, targets: Tensor, chains: int, steps: int, leapfrog: int, seed: int, device,
-         bar=None, starts: Tensor | None = None) -> tuple[Tensor, float]:
-    """Every row of ``targets`` through :func:`ais` in batches: (estimates, mean acceptance)."""
+def _jobs(targets: Tensor, chains: int, seed: int, starts: Tensor | None = None) -> list[tuple]:
+    """``targets`` cut into batches for :func:`_anneal`: (targets, seed, starts) each."""
     per = _batches(len(targets), chains)
-    out, acc = [], []
-    for i in range(0, len(targets), per):
-        r = ais(model, targets[i:i + per].to(device), chains, steps, leapfrog, seed + i,
-                None if starts is None else starts[i:i + per], on_step=None if bar is None else bar.update)
-        out.append(r["estimate"])
-        acc.append(float(r["acceptance"]))
-    return torch.cat(out), sum(acc) / len(acc)
+    return [(targets[i:i + per], seed + i, None if starts is None else starts[i:i + per])
+            for i in range(0, len(targets), per)]
+
+
+def _anneal(model: DecoderModel, jobs: list[tuple], chains: int, steps: int, leapfrog: int, device, bar=None,
+            keep: Callable[[dict], None] | None = None, kept: dict | None = None) -> list[tuple[Tensor, float]]:
+    """(estimates, acceptance) of each job through :func:`ais`.  ``keep(tensors)``: called every
+    :data:`SAVE_EVERY_S` seconds and when interrupted with what is done (the finished jobs and the chains' state
+    in the one under way); ``kept``: such tensors, to continue from them to the same results."""
+    done: list[tuple[Tensor, float]] = []
+    current = None
+    if kept:
+        done = [(kept[f"job{j}/estimate"], float(kept[f"job{j}/acceptance"])) for j in range(int(kept["jobs_done"]))]
+        current = {k[len("current/"):]: v for k, v in kept.items() if k.startswith("current/")} or None
+        if bar is not None:
+            bar.update(len(done) * steps + (int(current["done"]) if current else 0))
+    progress = (done, None)  # (finished jobs, the running one's snapshot): replaced whole, never half updated
+    saved = time.monotonic()
+
+    def tensors() -> dict:
+        finished, snap = progress
+        out = {"jobs_done": torch.tensor(len(finished))}
+        for j, (est, acc) in enumerate(finished):
+            out[f"job{j}/estimate"], out[f"job{j}/acceptance"] = est, torch.tensor(acc)
+        if snap is not None:
+            out.update({f"current/{k}": v for k, v in snap().items()})
+        return out
+
+    def on_step(snap) -> None:
+        nonlocal progress, saved
+        progress = (progress[0], snap)
+        if bar is not None:
+            bar.update()
+        if keep is not None and time.monotonic() - saved >= SAVE_EVERY_S:
+            keep(tensors())
+            saved = time.monotonic()
+
+    try:
+        for j in range(len(done), len(jobs)):
+            targets, seed, starts = jobs[j]
+            r = ais(model, targets.to(device), chains, steps, leapfrog, seed, starts, on_step, current)
+            current = None
+            progress = (progress[0] + [(r["estimate"], float(r["acceptance"]))], None)
+    except BaseException:
+        if keep is not None and (progress[0] or progress[1] is not None):
+            keep(tensors())
+        raise
+    return progress[0]
+
+
+def _run(model: DecoderModel, targets: Tensor, chains: int, steps: int, leapfrog: int, seed: int, device,
+         bar=None) -> tuple[Tensor, float]:
+    """Every row of ``targets`` through :func:`ais` in batches: (estimates, mean acceptance)."""
+    results = _anneal(model, _jobs(targets, chains, seed), chains, steps, leapfrog, device, bar)
+    return torch.cat([e for e, _ in results]), sum(a for _, a in results) / len(results)
 
 
 def choose_sigma(exp, validation: Tensor, leapfrog: int, sigmas: tuple[float, ...] = SIGMAS,
@@ -203,18 +272,31 @@ def choose_sigma(exp, validation: Tensor, leapfrog: int, sigmas: tuple[float, ..
     return best, {f"{s:g}": scores[s] for s in sorted(scores)}
 
 
+def _chosen_words(exp, n: int, what: str, scores: dict[str, float]) -> dict:
+    where = ("MNIST training digits 50,000–50,015" if exp.cfg.data == "mnist"
+             else f"images {n}–{n + _VALIDATION_IMAGES - 1} of {what}")
+    return {"ais_sigma_chosen_on": f"{where}: the σ of {', '.join(scores)} with the highest mean log-likelihood "
+                                   f"under {_VALIDATION_STEPS} distributions, {_VALIDATION_CHAINS} chains",
+            "ais_sigma_scores": scores}
+
+
 @torch.no_grad()
 def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, leapfrog: int = 5,
-                 sigma: float | None = None, bdmc: int = 0, progress: bool = False, seed: int = 0) -> dict:
+                 sigma: float | None = None, bdmc: int = 0, progress: bool = False, seed: int = 0,
+                 partial: Path | None = None) -> dict:
     """log p(x) of the first ``images`` held-out images of the run (nats per image, mean and standard error) by
     annealed importance sampling, ``chains`` chains per image over ``steps`` distributions.  A generator without
     a likelihood of its own gets Gaussian noise of width ``sigma`` (None: the best of :data:`SIGMAS` on 16
     validation images, MNIST's training digits 50,000–59,999 for MNIST data, else held-out images after the
     scored ones).  ``bdmc`` > 0: as many images simulated from the model, each scored forward and backward
     (bidirectional Monte Carlo): the mean gap between the upper and the lower bound says how far the schedule
-    leaves the forward estimate from the truth."""
+    leaves the forward estimate from the truth.
+
+    ``partial``: a file where the estimate keeps what it has done (every :data:`SAVE_EVERY_S` seconds, and when
+    interrupted), so that the same call after a crash or Ctrl-C continues where it stopped, to the same numbers;
+    removed once the estimate is complete."""
     from ..families.base import eval_mode
-    from ..runs import RunError, progress_bar
+    from ..runs import RunError, fingerprint, load_work, progress_bar, save_work
     from .images import reference_set
 
     if min(images, chains, steps, leapfrog) < 1 or bdmc < 0:
@@ -229,47 +311,79 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
         exp.likelihood_model(None)
     except RunError:
         own = False
-    if not own and sigma is None:
+    # What the estimate is: a kept file of other work (other options, other weights) is not continued.
+    about = {"work": "ais", "images": str(n), "chains": str(chains), "steps": str(steps), "leapfrog": str(leapfrog),
+             "sigma": "own" if own else "auto" if sigma is None else repr(float(sigma)), "bdmc": str(bdmc),
+             "seed": str(seed), "data": what, "weights": fingerprint(*exp.weights().values())}
+    kept = load_work(partial, about) if partial is not None else None
+    chosen: dict[str, Tensor] = {}  # a σ chosen here, kept with the work
+    if kept is not None and "sigma_grid" in kept:
+        chosen = {k: kept.pop(k) for k in ("sigma_grid", "sigma_scores", "sigma")}
+        sigma = float(chosen["sigma"])
+        scores = {f"{s:g}": float(v) for s, v in zip(chosen["sigma_grid"].tolist(), chosen["sigma_scores"])}
+        out.update(_chosen_words(exp, n, what, scores))
+    elif not own and sigma is None:
         if exp.cfg.data == "mnist":
             from ..data.images import ImageSampler, load_mnist
 
             val = ImageSampler("mnist", exp.cfg.image_size, base=load_mnist(train=True)).dataset
             validation = val.to_float(torch.arange(50_000, 50_000 + _VALIDATION_IMAGES))
-            where = "MNIST training digits 50,000–50,015"
         elif len(ds) >= n + _VALIDATION_IMAGES:
             validation = ds.to_float(torch.arange(n, n + _VALIDATION_IMAGES))
-            where = f"images {n}–{n + _VALIDATION_IMAGES - 1} of {what}"
         else:
             raise RunError(f"{what} has {len(ds)} images, too few to choose σ on images not scored: give "
                            "--ais-sigma S (pixels in [0, 1]) or fewer --ais-images")
         sigma, scores = choose_sigma(exp, validation, leapfrog, progress=progress)
-        out["ais_sigma_chosen_on"] = (f"{where}: the σ of {', '.join(map(str, scores))} with the highest mean "
-                                      f"log-likelihood under {_VALIDATION_STEPS} distributions, "
-                                      f"{_VALIDATION_CHAINS} chains")
-        out["ais_sigma_scores"] = scores
+        out.update(_chosen_words(exp, n, what, scores))
+        chosen = {"sigma_grid": torch.tensor([float(k) for k in scores], dtype=torch.float64),
+                  "sigma_scores": torch.tensor(list(scores.values()), dtype=torch.float64),
+                  "sigma": torch.tensor(sigma, dtype=torch.float64)}
+        if partial is not None:  # the choice is kept at once: a Ctrl-C after it does not ask for it again
+            save_work(partial, chosen, about)
     model, to_target, protocol = exp.likelihood_model(sigma)
-    per = _batches(n, chains)
-    total = -(-n // per) * steps + (2 * -(-bdmc // _batches(bdmc, chains)) * steps if bdmc else 0)
-    bar = progress_bar(total, f"ais, {steps} distributions", "step", disable=not progress, log_every=60.0)
+    jobs = _jobs(to_target(x), chains, seed)
+    if bdmc:
+        g = torch.Generator().manual_seed(seed + 1)
+        z = torch.randn((bdmc, model.latent), generator=g)
+        with eval_mode(*model.modules):
+            sim = model.simulate(model.decode(z.to(exp.device)), g).cpu()
+        jobs += _jobs(sim, chains, seed + 2) + _jobs(sim, chains, seed + 3, starts=z)
+    bar = progress_bar(len(jobs) * steps, f"ais, {steps} distributions", "step", disable=not progress,
+                       log_every=60.0)
+    if kept is not None and progress:
+        print(f"ais: continuing the estimate kept in {partial}", file=sys.stderr)
+
+    def keep(tensors: dict) -> None:
+        if partial is not None:
+            save_work(partial, {**tensors, **chosen}, about)
+
     try:
         with eval_mode(*model.modules):
-            est, acc = _run(model, to_target(x), chains, steps, leapfrog, seed, exp.device, bar)
-            out.update({"ais_ll": float(est.mean()), "ais_se": float(est.std() / math.sqrt(n)) if n > 1 else math.nan,
-                        "ais_images": n, "ais_chains": chains, "ais_steps": steps, "ais_leapfrog": leapfrog,
-                        "ais_acceptance": round(acc, 3)})
-            if sigma is not None:
-                out["ais_sigma"] = sigma
-            out["ais_protocol"] = (f"the first {n} images of {what}; {protocol}; {chains} chains × {steps} "
-                                   f"distributions (sigmoid schedule), HMC with {leapfrog} leapfrog steps; "
-                                   "a stochastic lower bound, nats per image")
-            if bdmc:
-                g = torch.Generator().manual_seed(seed + 1)
-                z = torch.randn((bdmc, model.latent), generator=g)
-                sim = model.simulate(model.decode(z.to(exp.device)), g)
-                lower, _ = _run(model, sim, chains, steps, leapfrog, seed + 2, exp.device, bar)
-                upper, _ = _run(model, sim, chains, steps, leapfrog, seed + 3, exp.device, bar, starts=z)
-                out.update({"bdmc_images": bdmc, "bdmc_lower": float(lower.mean()), "bdmc_upper": float(upper.mean()),
-                            "bdmc_gap": float((upper - lower).mean())})
+            results = _anneal(model, jobs, chains, steps, leapfrog, exp.device, bar, keep, kept)
+    except BaseException:
+        if partial is not None and partial.exists() and progress:
+            print(f"\nais: the work done is kept in {partial}; the same evaluation continues from there",
+                  file=sys.stderr)
+        raise
     finally:
         bar.close()
+    main = len(_jobs(x, chains, seed))
+    est = torch.cat([e for e, _ in results[:main]])
+    acc = sum(a for _, a in results[:main]) / main
+    out.update({"ais_ll": float(est.mean()), "ais_se": float(est.std() / math.sqrt(n)) if n > 1 else math.nan,
+                "ais_images": n, "ais_chains": chains, "ais_steps": steps, "ais_leapfrog": leapfrog,
+                "ais_acceptance": round(acc, 3)})
+    if sigma is not None:
+        out["ais_sigma"] = sigma
+    out["ais_protocol"] = (f"the first {n} images of {what}; {protocol}; {chains} chains × {steps} "
+                           f"distributions (sigmoid schedule), HMC with {leapfrog} leapfrog steps; "
+                           "a stochastic lower bound, nats per image")
+    if bdmc:
+        half = (len(results) - main) // 2
+        lower = torch.cat([e for e, _ in results[main:main + half]])
+        upper = torch.cat([e for e, _ in results[main + half:]])
+        out.update({"bdmc_images": bdmc, "bdmc_lower": float(lower.mean()), "bdmc_upper": float(upper.mean()),
+                    "bdmc_gap": float((upper - lower).mean())})
+    if partial is not None:
+        partial.unlink(missing_ok=True)
     return out
