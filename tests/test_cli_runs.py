@@ -771,9 +771,10 @@ def test_runs_lists_what_each_run_trained_and_how_it_ended(tmp_path, capsys, mon
     assert [(r["recipe"], r["step"], r["state"]) for r in rows] == [("ring8", 10, "finished"), ("grid25", 6, "stopped")]
     assert rows[0]["evaluation"]["step"] == 10 and rows[0]["summary"]["steps"] == 10
     assert rows[0]["path"] == str(root / "done") and rows[1]["last_logged"]["step"] == 6
-    (root / "done" / "eval.json").write_text(json.dumps({"step": 10, "fid": 12.345, "nll": 86.123}))
+    (root / "done" / "eval.json").write_text(json.dumps({"step": 10, "fid": 12.345, "nll": 86.123,
+                                                          "parzen_ll": 225.04, "ais_ll": 310.26}))
     assert main(["runs", str(root)]) == 0
-    assert "; FID 12.3, NLL 86.12 (eval.json, step 10)" in capsys.readouterr().out
+    assert "; FID 12.3, NLL 86.12, Parzen 225.0, AIS log p(x) 310.3 (eval.json, step 10)" in capsys.readouterr().out
     assert main(["runs", str(root / "cut")]) == 0  # a run directory itself
     assert "6/10" in capsys.readouterr().out
     assert main(["runs", str(tmp_path / "nothing")]) == 2

@@ -145,8 +145,8 @@ def _last_logged(row: dict) -> str:
 
 
 # eval.json's headline numbers, as `saddlepoint evaluate RUN --metrics ...` writes them
-_EVALUATED = (("fid", "FID", ".1f"), ("kid", "KID", ".4f"), ("nll", "NLL", ".2f"), ("parzen", "Parzen", ".1f"),
-              ("psnr", "PSNR", ".2f"))
+_EVALUATED = (("fid", "FID", ".1f"), ("kid", "KID", ".4f"), ("nll", "NLL", ".2f"), ("parzen_ll", "Parzen", ".1f"),
+              ("ais_ll", "AIS log p(x)", ".1f"), ("psnr", "PSNR", ".2f"))
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
