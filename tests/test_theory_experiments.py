@@ -59,6 +59,22 @@ def test_mode_seeking_reverse_kl_takes_one_mode_and_forward_kl_covers_both(tmp_p
     assert abs(fits["reverse_kl"]["mu"]) == pytest.approx(2, abs=0.02)
     assert fits["reverse_kl"]["sigma"] == pytest.approx(0.5, abs=0.02)
     assert fits["kl"]["covered"] == 2 and fits["reverse_kl"]["covered"] == 1
+    for width in (0.5, 4):  # GMMN's objective covers both modes, the narrow kernel wider than moment matching
+        f = fits[f"mmd:{width:g}"]
+        assert f["covered"] == 2 and abs(f["mu"]) < 1e-3 and f["sigma"] > 2.0
+        # the grid ends at ±9, four of q’s σ: a wide kernel’s small MMD² is a difference of terms near 0.4
+        assert f["value"] == pytest.approx(_mmd2_two_modes(f["mu"], f["sigma"], width), rel=1e-4, abs=2e-6)
+    assert fits["mmd:0.5"]["sigma"] > fits["kl"]["sigma"] + 0.5 > fits["mmd:4"]["sigma"]
+
+
+def _mmd2_two_modes(mu, sigma, width):
+    """MMD² between ½N(−2, 0.5²) + ½N(2, 0.5²) and N(μ, σ²) in closed form (Gaussian integrals of the kernel)."""
+    from saddlepoint.theory.kernel import mean_kernel
+
+    p = [(-2.0, 0.5), (2.0, 0.5)]
+    pp = sum(0.25 * mean_kernel(m1, s1, m2, s2, width) for m1, s1 in p for m2, s2 in p)
+    pq = sum(0.5 * mean_kernel(m, s, mu, sigma, width) for m, s in p)
+    return pp - 2 * pq + mean_kernel(mu, sigma, mu, sigma, width)
 
 
 def test_gda_simultaneous_spirals_out_and_both_alternating_orders_circle(tmp_path):

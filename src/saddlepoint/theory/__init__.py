@@ -7,7 +7,7 @@ that the tests run each experiment in seconds; the numbers keep their meaning, w
 =====================  ========================================================================================
 ``disjoint``           parallel lines θ apart: JS, KL, reverse KL, TV, W1 and MMD in closed form beside estimates
 ``duality``            Kantorovich–Rubinstein: clipped, penalized and spectrally normed critics against exact OT
-``mode-seeking``       a Gaussian fitted to two modes by forward KL, reverse KL, JS and W1
+``mode-seeking``       a Gaussian fitted to two modes by forward KL, reverse KL, JS, W1 and MMD
 ``gda``                simultaneous and alternating (both orders) GDA on the bilinear game and the Dirac GAN
 ``optimal-discriminator``  a trained discriminator against p/(p+q), its game value against 2·JSD − log 4
 ``zero-one``           the 0-1 game: a trained classifier's error against the Bayes error ½ − ½ TV
