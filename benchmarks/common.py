@@ -35,6 +35,17 @@ def train_steps(recipe: str, overrides: list[str], steps: int | None, threads: i
     return result.summary, load_run(result.run_dir, load_data=True)
 
 
+def machine(threads: int) -> str:
+    """The CPU's model name, torch's version and CPU capability, the threads: recorded beside every figure."""
+    import platform
+
+    import torch
+
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or platform.machine())
+    return f"{cpu}, torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}, {threads} threads"
+
+
 def record(row: dict, jsonl: str | None) -> None:
     if jsonl:
         with open(jsonl, "a") as fh:

@@ -17,14 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import platform
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from common import read_rows, record
+from common import machine, read_rows, record
 
 PUBLISHED = """\
 | published | what | nats |
@@ -36,12 +35,6 @@ PUBLISHED = """\
 """
 
 
-def _machine(threads: int) -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or platform.machine())
-    return f"{cpu}, torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}, {threads} threads"
-
-
 def score(name: str, run: str, args) -> dict:
     from saddlepoint.metrics.ais import evaluate_ais
     from saddlepoint.metrics.images import mnist_parzen
@@ -50,7 +43,7 @@ def score(name: str, run: str, args) -> dict:
     exp = load_run(run, load_data=True)
     recipe = json.loads((Path(run) / "run.json").read_text()).get("recipe")
     row: dict = {"name": name, "run": run, "recipe": recipe, "family": exp.name, "step": exp.step,
-                 "machine": _machine(args.threads)}
+                 "machine": machine(args.threads)}
     started = time.perf_counter()
     row.update(evaluate_ais(exp, images=args.images, chains=args.chains, steps=args.steps, bdmc=args.bdmc,
                             progress=sys.stderr.isatty()))

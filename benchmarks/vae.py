@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import tempfile
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from common import read_rows, record
+from common import machine, read_rows, record
 
 FIGURES = Path(__file__).parent / "figures"
 BETAS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -43,12 +42,6 @@ PUBLISHED_NLL = """\
 | VAE, static binarization (Burda et al.) | 88.71 |
 | VAE, static binarization (pythae: latent 40, 400-unit layers, 500 epochs, k = 200) | 89.78 |
 """
-
-
-def _machine(threads: int) -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor() or platform.machine())
-    return f"{cpu}, torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}, {threads} threads"
 
 
 def _run(recipe: str, overrides: list[str], args, name: str, run: str | None = None):
@@ -98,7 +91,7 @@ def part_nll(args) -> list[dict]:
                           "bits_per_dim": round(ev["bits_per_dim"], 4), "nll_samples": ev["nll_samples"],
                           "nll_images": ev["nll_images"], "eval_seconds": round(time.time() - t1),
                           "active_units": model.evaluate(2000)["active_units"], "protocol": ev["nll_protocol"],
-                          "machine": _machine(args.threads), "wall_seconds": round(time.time() - t0)})
+                          "machine": machine(args.threads), "wall_seconds": round(time.time() - t0)})
     return rows
 
 
@@ -148,7 +141,7 @@ def part_beta(args) -> list[dict]:
         terms = held_out_terms(model)
         _add(rows, args, {"part": "beta", "beta": beta, "steps": summary["steps"], "train_seconds": round(summary["seconds"]),
                      "threads": args.threads, "z_dim": model.cfg.z_dim, **{k: round(v, 2) for k, v in terms.items()},
-                     "machine": _machine(args.threads)})
+                     "machine": machine(args.threads)})
     return rows
 
 
@@ -206,7 +199,7 @@ def part_cvae(args) -> list[dict]:
                           "worst_class": round(min(ev[f"accuracy/{i}"] for i in range(10)), 4),
                           "label_swap": round(swap, 4), "kl": round(rate, 2), "nll_given_label": round(nll["nll"], 2),
                           "nll_se": round(nll["nll_se"], 2), "nll_samples": nll["nll_samples"],
-                          "machine": _machine(args.threads)})
+                          "machine": machine(args.threads)})
     return rows
 
 
@@ -272,7 +265,7 @@ def part_attribute(args) -> list[dict]:
                          "data_std": round(rep["data_std"], 3), "moved": round(rep["moved"], 3),
                          "moved_in_std": round(rep["moved_in_std"], 2), "digit_kept": round(rep["digit_kept"], 4),
                          "digit_kept_reconstruction": round(rep["digit_kept_reconstruction"], 4),
-                         "machine": _machine(args.threads)})
+                         "machine": machine(args.threads)})
             if amount == 1.5:
                 FIGURES.mkdir(exist_ok=True)
                 save_attribute_picture(result["picture"], FIGURES / f"vae-attribute-{attribute}.png")
@@ -312,7 +305,7 @@ def part_blur(args) -> list[dict]:
     rows = []
     for what, images in pictures.items():
         _add(rows, args, {"part": "blur", "images": what, "sharpness": round(sharpness(images), 4),
-                     "machine": _machine(args.threads)})
+                     "machine": machine(args.threads)})
     FIGURES.mkdir(exist_ok=True)
     strip = torch.cat([images[:16] for images in pictures.values()])
     save_image(make_grid(strip, nrow=16, normalize=True, value_range=(-1, 1), pad_value=1.0),
@@ -340,7 +333,7 @@ def part_grid(args) -> list[dict]:
         _add(rows, args, {"part": "grid", "seed": seed, "steps": summary["steps"], "train_seconds": round(summary["seconds"]),
                      "modes": q["modes"], "high_quality": round(q["high_quality"], 4),
                      "reverse_kl": round(q["reverse_kl"], 4), "active_units": q["active_units"],
-                     "nll": round(nll["nll"], 3), "machine": _machine(args.threads)})
+                     "nll": round(nll["nll"], 3), "machine": machine(args.threads)})
     return rows
 
 
@@ -389,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     torch.set_num_threads(args.threads)
     rows = run(args)
-    print(f"\nmachine: {_machine(args.threads)}\n")
+    print(f"\nmachine: {machine(args.threads)}\n")
     print(table(rows))
     return 0
 
