@@ -306,7 +306,7 @@ def _evaluate_at(args: argparse.Namespace, run: Path, step: int | None) -> dict 
             raise RunError("--ais-images, --ais-chains and --ais-steps must be at least 1, --bdmc at least 0")
         if "sigma" in ais and not (math.isfinite(ais["sigma"]) and ais["sigma"] > 0):
             raise RunError(f"--ais-sigma {ais['sigma']}: give a positive width on pixels in [0, 1], such as 0.1")
-        if metrics and (exp.images or metrics == ["nll"]):
+        if metrics and (exp.images or set(metrics) <= {"nll", "ais"}):
             from .metrics.images import check_metrics, evaluate_images
 
             check_metrics(exp, metrics)
@@ -319,7 +319,7 @@ def _evaluate_at(args: argparse.Namespace, run: Path, step: int | None) -> dict 
                                      ais={**ais, "partial": run / f".ais-step{exp.step}.partial.safetensors"})
         elif args.metrics or args.backbone or args.inception_weights:
             raise RunError("--metrics/--backbone are for image runs; 2-D runs report mode coverage (or MMD²) without "
-                           "them (and a VAE's held-out likelihood with --metrics nll)")
+                           "them (and held-out likelihoods with --metrics ais, a VAE's also with nll)")
         else:
             if exp.images:
                 exp = load(True)

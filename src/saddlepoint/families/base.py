@@ -282,8 +282,9 @@ class Family:
 
     def likelihood_model(self, sigma: float | None):
         """(the sampler as a decoder-based model for :func:`saddlepoint.metrics.ais.ais` with the observation model
-        p(x | z) = N(x; G(z), σ²I) on pixels in [0, 1], the held-out images in [−1, 1] → its targets, the
-        protocol in words).  ``sigma`` None: the model has its own likelihood, or :class:`RunError`."""
+        p(x | z) = N(x; G(z), σ²I) — on pixels in [0, 1] for images, in the data's units for points —, held-out
+        data in data units → its targets, the protocol in words).  ``sigma`` None: the model has its own
+        likelihood, or :class:`RunError`."""
         from ..metrics.ais import DecoderModel, gaussian_log_likelihood
 
         if self.condition is not None:
@@ -293,16 +294,19 @@ class Family:
                            "score its networks in a run without the mixture")
         if sigma is None:
             raise RunError("a generator's likelihood needs the width σ of its observation noise")
-        G, uniform = self.sampler, self.cfg.noise == "uniform"
+        G, uniform, scale = self.sampler, self.cfg.noise == "uniform", self.scale
 
         def decode(u: Tensor) -> Tensor:  # a uniform prior as the normal's image: z = 2Φ(u) − 1 has that prior
-            z = torch.erf(u / math.sqrt(2)) if uniform else u
-            return (G(z).float() + 1) / 2
+            x = G(torch.erf(u / math.sqrt(2)) if uniform else u).float()
+            return (x + 1) / 2 if self.images else x * scale
 
         def simulate(mean: Tensor, g: torch.Generator) -> Tensor:
             return mean + sigma * torch.randn(mean.shape, generator=g).to(mean.device)
 
         model = DecoderModel(decode, lambda m, x: gaussian_log_likelihood(m, x, sigma), simulate, self.cfg.z_dim, (G,))
+        if not self.images:
+            return model, lambda x: x, (f"Gaussian noise of σ = {sigma:g} (the data's units) around the "
+                                        f"{self.sampler_name}'s point; a density of the points in the data's units")
         return model, lambda x: ((x + 1) / 2).clamp(0, 1), (
             f"Gaussian observation noise of σ = {sigma:g} on pixels in [0, 1] around the {self.sampler_name}'s "
             f"image (Wu et al. 2017); a density of continuous pixel values in [0, 1]")

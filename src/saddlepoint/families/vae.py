@@ -356,7 +356,7 @@ class VAE(Family):
     def likelihood_model(self, sigma: float | None):
         """The decoder with the VAE's own likelihood for :func:`saddlepoint.metrics.ais.ais` (the held-out
         likelihood's protocol: one fixed binarization for Bernoulli pixels; a Gaussian's density of pixels in
-        [0, 1]), the images → targets, the protocol in words."""
+        [0, 1], or of points in the data's units), held-out data in data units → targets, the protocol in words."""
         from ..metrics.ais import DecoderModel
 
         if sigma is not None:
@@ -364,9 +364,11 @@ class VAE(Family):
         if self.condition is not None:
             raise RunError("ais scores an unconditional decoder, and this VAE is conditional (cvae=true); "
                            "its held-out likelihood is --metrics nll")
-        decoder, shift = self._nll_decoder(), 0.0 if self.bernoulli else math.log(2)
+        decoder = self._nll_decoder()
+        # per dimension, from the players' units to pixels in [0, 1] (images in [−1, 1]) or to the data's units
+        shift = 0.0 if self.bernoulli else math.log(2) if self.images else -math.log(self.scale)
 
-        def log_likelihood(params: Tensor, target: Tensor) -> Tensor:  # Gaussian: the density of pixels in [0, 1]
+        def log_likelihood(params: Tensor, target: Tensor) -> Tensor:
             return self._log_likelihood(params, target) + shift * target[0].numel()
 
         def simulate(params: Tensor, g: torch.Generator) -> Tensor:
@@ -380,9 +382,11 @@ class VAE(Family):
         if self.bernoulli:
             words = ("binary pixels" + (f", one fixed binarization of the grey levels (seed {EVAL_SEED})"
                                         if self.cfg.binarize else "") + "; the decoder's Bernoulli likelihood")
-        else:
+        elif self.images:
             words = "the decoder's Gaussian likelihood, a density of continuous pixel values in [0, 1]"
-        return model, lambda x: self.observe_fixed(x)[1], words
+        else:
+            words = "the decoder's Gaussian likelihood, a density of the points in the data's units"
+        return model, lambda x: self.observe_fixed(x / self.scale)[1], words
 
     def _nll_decoder(self) -> nn.Module:
         """The decoder the held-out likelihood runs k times per image: for convolutional players a copy in

@@ -272,9 +272,7 @@ def choose_sigma(exp, validation: Tensor, leapfrog: int, sigmas: tuple[float, ..
     return best, {f"{s:g}": scores[s] for s in sorted(scores)}
 
 
-def _chosen_words(exp, n: int, what: str, scores: dict[str, float]) -> dict:
-    where = ("MNIST training digits 50,000–50,015" if exp.cfg.data == "mnist"
-             else f"images {n}–{n + _VALIDATION_IMAGES - 1} of {what}")
+def _chosen_words(where: str, scores: dict[str, float]) -> dict:
     return {"ais_sigma_chosen_on": f"{where}: the σ of {', '.join(scores)} with the highest mean log-likelihood "
                                    f"under {_VALIDATION_STEPS} distributions, {_VALIDATION_CHAINS} chains",
             "ais_sigma_scores": scores}
@@ -295,16 +293,24 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
     ``partial``: a file where the estimate keeps what it has done (every :data:`SAVE_EVERY_S` seconds, and when
     interrupted), so that the same call after a crash or Ctrl-C continues where it stopped, to the same numbers;
     removed once the estimate is complete."""
-    from ..families.base import eval_mode
+    from ..families.base import EVAL_SEED, eval_mode
     from ..runs import RunError, fingerprint, load_work, progress_bar, save_work
     from .images import reference_set
 
     if min(images, chains, steps, leapfrog) < 1 or bdmc < 0:
         raise RunError("ais needs at least one image, chain, step and leapfrog step (and --bdmc ≥ 0)")
-    sampler, what = reference_set(exp)
-    ds = sampler.dataset
-    n = min(images, len(ds))
-    x = ds.to_float(torch.arange(n))
+    if exp.images:
+        sampler, what = reference_set(exp)
+        ds = sampler.dataset
+        n = min(images, len(ds))
+        where = ("MNIST training digits 50,000–50,015" if exp.cfg.data == "mnist"
+                 else f"images {n}–{n + _VALIDATION_IMAGES - 1} of {what}")
+        x, what = ds.to_float(torch.arange(n)), f"the first {n} images of {what}"
+    else:  # 2-D points: fresh draws, as a VAE's held-out likelihood scores them
+        n = images
+        x = exp.data.sample(n, torch.Generator().manual_seed(EVAL_SEED + 4))
+        what = f"{n} fresh draws from {exp.cfg.data} (seed {EVAL_SEED + 4})"
+        where = f"{_VALIDATION_IMAGES} fresh draws (seed {EVAL_SEED + 6})"
     out: dict = {"step": exp.step}
     own = True
     try:
@@ -321,9 +327,11 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
         chosen = {k: kept.pop(k) for k in ("sigma_grid", "sigma_scores", "sigma")}
         sigma = float(chosen["sigma"])
         scores = {f"{s:g}": float(v) for s, v in zip(chosen["sigma_grid"].tolist(), chosen["sigma_scores"])}
-        out.update(_chosen_words(exp, n, what, scores))
+        out.update(_chosen_words(where, scores))
     elif not own and sigma is None:
-        if exp.cfg.data == "mnist":
+        if not exp.images:
+            validation = exp.data.sample(_VALIDATION_IMAGES, torch.Generator().manual_seed(EVAL_SEED + 6))
+        elif exp.cfg.data == "mnist":
             from ..data.images import ImageSampler, load_mnist
 
             val = ImageSampler("mnist", exp.cfg.image_size, base=load_mnist(train=True)).dataset
@@ -334,7 +342,7 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
             raise RunError(f"{what} has {len(ds)} images, too few to choose σ on images not scored: give "
                            "--ais-sigma S (pixels in [0, 1]) or fewer --ais-images")
         sigma, scores = choose_sigma(exp, validation, leapfrog, progress=progress)
-        out.update(_chosen_words(exp, n, what, scores))
+        out.update(_chosen_words(where, scores))
         chosen = {"sigma_grid": torch.tensor([float(k) for k in scores], dtype=torch.float64),
                   "sigma_scores": torch.tensor(list(scores.values()), dtype=torch.float64),
                   "sigma": torch.tensor(sigma, dtype=torch.float64)}
@@ -375,7 +383,7 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
                 "ais_acceptance": round(acc, 3)})
     if sigma is not None:
         out["ais_sigma"] = sigma
-    out["ais_protocol"] = (f"the first {n} images of {what}; {protocol}; {chains} chains × {steps} "
+    out["ais_protocol"] = (f"{what}; {protocol}; {chains} chains × {steps} "
                            f"distributions (sigmoid schedule), HMC with {leapfrog} leapfrog steps; "
                            "a stochastic lower bound, nats per image")
     if bdmc:
