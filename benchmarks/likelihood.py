@@ -1,15 +1,16 @@
-"""GANs, VAEs and GMMNs on one likelihood scale: annealed importance sampling of MNIST test digits for trained runs
-of each family, the bidirectional Monte Carlo gap that says how far to trust it, and the Parzen-window estimate
-and (for a VAE) the importance-sampled bound beside it, with the published rows (REFERENCES.md §7, §8).
+"""GANs, VAEs and GMMNs on one likelihood scale: annealed importance sampling of held-out data (MNIST test digits,
+or fresh draws of a 2-D shape) for trained runs of each family, the bidirectional Monte Carlo gap that says how far
+to trust it, and the Parzen-window estimate and (for a VAE) the importance-sampled bound beside it, with the
+published rows (REFERENCES.md §7, §8).
 
     python benchmarks/likelihood.py --run gan=RUN --run vae=RUN --run gmmn=RUN --images 50 --bdmc 4 \\
         --jsonl likelihood.jsonl
     python benchmarks/likelihood.py --table-from likelihood.jsonl
 
 Each run is scored as ``saddlepoint evaluate RUN --metrics ais`` scores it: a generator with Gaussian noise of a
-width σ chosen on 16 validation digits, a VAE with its own Bernoulli likelihood on a fixed binarization (a
-probability of binary images, so its nats are not on the scale of the continuous densities).  Needs MNIST in the
-data home.
+width σ chosen on 16 validation examples, a VAE with its own likelihood (Bernoulli pixels: a probability of
+binary images on a fixed binarization, so its nats are not on the scale of the continuous densities).  Image runs
+need MNIST in the data home.
 """
 
 from __future__ import annotations
@@ -50,12 +51,22 @@ def score(name: str, run: str, args) -> dict:
     row["ais_seconds"] = round(time.perf_counter() - started, 1)
     if hasattr(exp, "test_nll"):  # the encoder's importance sampling on the same images
         nll = exp.test_nll(k=args.nll_samples, n=args.images)
-        # a Gaussian's nll is a density of pixels in [−1, 1]; AIS reports pixels in [0, 1]: D·log 2 apart
-        shift = 0.0 if exp.bernoulli else 784 * math.log(2)
+        # an image Gaussian's nll is a density of pixels in [−1, 1]; AIS reports pixels in [0, 1]: D·log 2 apart
+        pixels = exp.channels * exp.cfg.image_size ** 2
+        shift = pixels * math.log(2) if exp.images and not exp.bernoulli else 0.0
         row["iwae_ll"], row["iwae_se"], row["iwae_k"] = shift - nll["nll"], nll["nll_se"], args.nll_samples
         row["likelihood"] = "Bernoulli" if exp.bernoulli else "Gaussian"
-    row.update(mnist_parzen(exp.generate(10_000)))
+    if exp.images:
+        row.update(mnist_parzen(exp.generate(10_000)))
+    else:  # in two dimensions a Parzen window is a fair density estimate: the same fresh draws AIS scored
+        from saddlepoint.metrics.parzen import parzen_window
+
+        draws = lambda n, seed: exp.data.sample(n, torch.Generator().manual_seed(seed))  # noqa: E731
+        row.update(parzen_window(exp.generate(10_000), draws(1000, 7), draws(args.images, 2018 + 4), PARZEN_2D))
     return row
+
+
+PARZEN_2D = tuple(round(0.005 * 1.25 ** i, 4) for i in range(20))  # 0.005 … 0.35, the data's units
 
 
 def table(rows: list[dict]) -> str:
@@ -70,11 +81,15 @@ def table(rows: list[dict]) -> str:
                    f"({r['parzen_sigma']:g}) | {r['ais_seconds']:.0f} s |")
     if rows:
         r = rows[0]
-        out.append("\nA VAE with Bernoulli pixels gives probabilities of binary images (one fixed binarization); the "
-                   "other rows are densities of pixel values in [0, 1].")
-        out.append(f"AIS: the first {r['ais_images']} MNIST test digits, {r['ais_chains']} chains × {r['ais_steps']} "
-                   f"distributions, {r['ais_leapfrog']} leapfrog steps; Parzen: 10,000 samples, all 10,000 test "
-                   f"digits. Machine: {r['machine']}.")
+        if any(q.get("likelihood") == "Bernoulli" for q in rows):
+            out.append("\nA VAE with Bernoulli pixels gives probabilities of binary images (one fixed binarization); "
+                       "the other rows are densities of continuous values.")
+        out.append("")
+        held_out = r["ais_protocol"].split(";")[0]
+        parzen = ("all 10,000 test digits, σ chosen on training digits 50,000–59,999" if "parzen_protocol" in r
+                  else "the same draws as AIS, σ chosen on 1000 other fresh draws")
+        out.append(f"AIS: {held_out}, {r['ais_chains']} chains × {r['ais_steps']} distributions, "
+                   f"{r['ais_leapfrog']} leapfrog steps; Parzen: 10,000 samples, {parzen}. Machine: {r['machine']}.")
     return "\n".join(out) + "\n\n" + PUBLISHED
 
 
@@ -95,7 +110,7 @@ def draw(rows: list[dict], path: Path) -> None:
             ax.plot(r["iwae_ll"], i - 0.15, "^", color="C1", label="importance sampling from the encoder"
                     if not any("iwae_ll" in q for q in rows[:i]) else None)
     ax.set_yticks(range(len(rows)), [f"{r['name']}\n(step {r['step']})" for r in rows])
-    ax.set(xlabel="log p(x), nats per MNIST test digit", title="One likelihood scale: AIS against the Parzen window")
+    ax.set(xlabel="log p(x), nats per held-out example", title="One likelihood scale: AIS against the Parzen window")
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     save(fig, path)
