@@ -150,7 +150,6 @@ def test_an_interrupted_estimate_continues_to_the_same_numbers(tmp_path, tiny_np
     _, cfg = resolve_config("gmmn-mnist", [f"data={tiny_npz}", "z_dim=2", "gmmn_hidden=[16]", "eval_every=0"])
     exp = build(cfg)
     monkeypatch.setattr(ais_module, "_ROWS_PER_PASS", 4)  # two images a job at two chains: four jobs below
-    monkeypatch.setattr(ais_module, "_VALIDATION_STEPS", 5)  # a quick choice of σ
     monkeypatch.setattr(ais_module, "SAVE_EVERY_S", 0.0)
     real_hmc, partial = ais_module._hmc, tmp_path / "ais.partial.safetensors"
 
