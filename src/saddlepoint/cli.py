@@ -305,7 +305,7 @@ def _evaluate_at(args: argparse.Namespace, run: Path, step: int | None) -> dict 
         if any(v < 1 for k, v in ais.items() if k in ("images", "chains", "steps")) or ais.get("bdmc", 0) < 0:
             raise RunError("--ais-images, --ais-chains and --ais-steps must be at least 1, --bdmc at least 0")
         if "sigma" in ais and not (math.isfinite(ais["sigma"]) and ais["sigma"] > 0):
-            raise RunError(f"--ais-sigma {ais['sigma']}: give a positive width on pixels in [0, 1], such as 0.1")
+            raise RunError(f"--ais-sigma {ais['sigma']}: give a positive width (pixels in [0, 1]), such as 0.1")
         if metrics and (exp.images or set(metrics) <= {"nll", "ais"}):
             from .metrics.images import check_metrics, evaluate_images
 
@@ -766,7 +766,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "class_fid,code_match,l1,psnr,ssim,cycle,nll,parzen,ais (modes: stacked MNIST; memorization, "
                         "parzen: MNIST; accuracy, class_fid: cgan/acgan/cvae runs; code_match: InfoGAN on MNIST; "
                         "l1, psnr, ssim: pix2pix/srgan runs; cycle: CycleGAN runs; nll: VAE runs, 2-D ones too), "
-                        "ais (annealed importance sampling: the held-out likelihood of any unconditional image run)")
+                        "ais (annealed importance sampling: the held-out likelihood of any unconditional run, 2-D ones too)")
     e.add_argument("--nll-samples", type=int, default=None, metavar="K",
                    help="nll: importance samples per held-out image (default 5000, the IWAE paper's protocol)")
     e.add_argument("--nll-images", type=int, default=None, metavar="N",
@@ -778,8 +778,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ais: intermediate distributions from the prior to the posterior (default 1000; more is "
                         "tighter and slower)")
     e.add_argument("--ais-sigma", type=float, default=None, metavar="S",
-                   help="ais: a generator's Gaussian pixel noise, on pixels in [0, 1] (default: the best of a grid "
-                        "on 16 validation images; a VAE uses its own likelihood)")
+                   help="ais: a generator's Gaussian noise, on pixels in [0, 1] (2-D runs: in the data's units; "
+                        "default: the best of a grid on 16 validation examples; a VAE uses its own likelihood)")
     e.add_argument("--bdmc", type=int, default=None, metavar="N",
                    help="ais: also N images simulated from the model, annealed both ways (bidirectional Monte "
                         "Carlo): the gap between the two bounds says how far the estimate can be off")
