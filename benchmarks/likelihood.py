@@ -69,15 +69,20 @@ def score(name: str, run: str, args) -> dict:
 PARZEN_2D = tuple(round(0.005 * 1.25 ** i, 4) for i in range(20))  # 0.005 … 0.35, the data's units
 
 
+def _n(v: float) -> str:
+    """Nats: one decimal for images (hundreds), three for 2-D points (a few)."""
+    return f"{v:.1f}" if abs(v) >= 10 else f"{v:.3f}"
+
+
 def table(rows: list[dict]) -> str:
     out = ["| run | family | step | AIS log p(x) (σ) | BDMC gap (images) | acceptance | IS from the encoder | "
            "Parzen (σ) | AIS time |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         sigma = f" (σ {r['ais_sigma']:g})" if "ais_sigma" in r else f" (its {r.get('likelihood', 'own')})"
-        gap = f"{r['bdmc_gap']:.1f} ({r['bdmc_images']})" if "bdmc_gap" in r else "—"
-        iwae = f"{r['iwae_ll']:.1f} ± {r['iwae_se']:.1f} (k = {r['iwae_k']})" if "iwae_ll" in r else "—"
-        out.append(f"| {r['name']} | {r['family']} | {r['step']} | {r['ais_ll']:.1f} ± {r['ais_se']:.1f}{sigma} | "
-                   f"{gap} | {r['ais_acceptance']:.2f} | {iwae} | {r['parzen_ll']:.1f} ± {r['parzen_se']:.1f} "
+        gap = f"{_n(r['bdmc_gap'])} ({r['bdmc_images']})" if "bdmc_gap" in r else "—"
+        iwae = f"{_n(r['iwae_ll'])} ± {_n(r['iwae_se'])} (k = {r['iwae_k']})" if "iwae_ll" in r else "—"
+        out.append(f"| {r['name']} | {r['family']} | {r['step']} | {_n(r['ais_ll'])} ± {_n(r['ais_se'])}{sigma} | "
+                   f"{gap} | {r['ais_acceptance']:.2f} | {iwae} | {_n(r['parzen_ll'])} ± {_n(r['parzen_se'])} "
                    f"({r['parzen_sigma']:g}) | {r['ais_seconds']:.0f} s |")
     if rows:
         r = rows[0]
