@@ -69,9 +69,10 @@ def score(name: str, run: str, args) -> dict:
 PARZEN_2D = tuple(round(0.005 * 1.25 ** i, 4) for i in range(20))  # 0.005 … 0.35, the data's units
 
 
-def _n(v: float) -> str:
-    """Nats: one decimal for images (hundreds), three for 2-D points (a few)."""
-    return f"{v:.1f}" if abs(v) >= 10 else f"{v:.3f}"
+def _n(v: float, like: float | None = None) -> str:
+    """Nats: one decimal for images (hundreds of nats), three for 2-D points (a few); ``like``: the value whose
+    scale decides (a standard error or a gap is written as its estimate is)."""
+    return f"{v:.1f}" if abs(v if like is None else like) >= 10 else f"{v:.3f}"
 
 
 def table(rows: list[dict]) -> str:
@@ -79,10 +80,10 @@ def table(rows: list[dict]) -> str:
            "Parzen (σ) | AIS time |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         sigma = f" (σ {r['ais_sigma']:g})" if "ais_sigma" in r else f" (its {r.get('likelihood', 'own')})"
-        gap = f"{_n(r['bdmc_gap'])} ({r['bdmc_images']})" if "bdmc_gap" in r else "—"
-        iwae = f"{_n(r['iwae_ll'])} ± {_n(r['iwae_se'])} (k = {r['iwae_k']})" if "iwae_ll" in r else "—"
-        out.append(f"| {r['name']} | {r['family']} | {r['step']} | {_n(r['ais_ll'])} ± {_n(r['ais_se'])}{sigma} | "
-                   f"{gap} | {r['ais_acceptance']:.2f} | {iwae} | {_n(r['parzen_ll'])} ± {_n(r['parzen_se'])} "
+        gap = f"{_n(r['bdmc_gap'], r['ais_ll'])} ({r['bdmc_images']})" if "bdmc_gap" in r else "—"
+        iwae = f"{_n(r['iwae_ll'])} ± {_n(r['iwae_se'], r['iwae_ll'])} (k = {r['iwae_k']})" if "iwae_ll" in r else "—"
+        out.append(f"| {r['name']} | {r['family']} | {r['step']} | {_n(r['ais_ll'])} ± {_n(r['ais_se'], r['ais_ll'])}{sigma} | "
+                   f"{gap} | {r['ais_acceptance']:.2f} | {iwae} | {_n(r['parzen_ll'])} ± {_n(r['parzen_se'], r['parzen_ll'])} "
                    f"({r['parzen_sigma']:g}) | {r['ais_seconds']:.0f} s |")
     if rows:
         r = rows[0]
