@@ -82,9 +82,10 @@ def table(rows: list[dict]) -> str:
         sigma = f" (σ {r['ais_sigma']:g})" if "ais_sigma" in r else f" (its {r.get('likelihood', 'own')})"
         gap = f"{_n(r['bdmc_gap'], r['ais_ll'])} ({r['bdmc_images']})" if "bdmc_gap" in r else "—"
         iwae = f"{_n(r['iwae_ll'])} ± {_n(r['iwae_se'], r['iwae_ll'])} (k = {r['iwae_k']})" if "iwae_ll" in r else "—"
-        out.append(f"| {r['name']} | {r['family']} | {r['step']} | {_n(r['ais_ll'])} ± {_n(r['ais_se'], r['ais_ll'])}{sigma} | "
-                   f"{gap} | {r['ais_acceptance']:.2f} | {iwae} | {_n(r['parzen_ll'])} ± {_n(r['parzen_se'], r['parzen_ll'])} "
-                   f"({r['parzen_sigma']:g}) | {r['ais_seconds']:.0f} s |")
+        ais = f"{_n(r['ais_ll'])} ± {_n(r['ais_se'], r['ais_ll'])}{sigma}"
+        parzen = f"{_n(r['parzen_ll'])} ± {_n(r['parzen_se'], r['parzen_ll'])} ({r['parzen_sigma']:g})"
+        out.append(f"| {r['name']} | {r['family']} | {r['step']} | {ais} | {gap} | {r['ais_acceptance']:.2f} | "
+                   f"{iwae} | {parzen} | {r['ais_seconds']:.0f} s |")
     if rows:
         r = rows[0]
         if any(q.get("likelihood") == "Bernoulli" for q in rows):

@@ -127,7 +127,7 @@ def test_evaluate_ais_from_the_command_line_and_its_refusals(tmp_path, tiny_npz,
     for args, says in ((["--ais-steps", "5"], "add --metrics ais"),
                        (["--metrics", "ais", "--ais-steps", "0"], "must be at least 1"),
                        (["--metrics", "ais", "--ais-sigma", "-1"], "give a positive width"),
-                       (["--metrics", "ais", "--bdmc", "-2"], "--bdmc at least 0")):
+                       (["--metrics", "ais", "--bdmc", "-2"], "--bdmc -2: give 0 (none) or more")):
         assert main(["evaluate", str(run), *args]) == 2
         assert says in capsys.readouterr().err
 

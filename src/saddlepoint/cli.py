@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import math
 import signal
 import sys
 import warnings
@@ -263,7 +262,7 @@ def _request(args: argparse.Namespace, run: Path, step: int | None) -> dict:
             "reference_samples": args.reference_samples, "backbone": args.backbone,
             "inception_weights": args.inception_weights, "self_ensemble": args.self_ensemble,
             "nll_samples": args.nll_samples, "nll_images": args.nll_images,
-            **({"ais": _ais_options(args)} if _ais_options(args) else {}),  # files from before --ais-* still match
+            **({"ais": ais} if (ais := _ais_options(args)) else {}),  # files from before --ais-* still match
             "checkpoint_written_ns": (ck / "weights.safetensors").stat().st_mtime_ns}
 
 
@@ -302,10 +301,10 @@ def _evaluate_at(args: argparse.Namespace, run: Path, step: int | None) -> dict 
         if ais and "ais" not in metrics:
             raise RunError("--ais-images, --ais-chains, --ais-steps, --ais-sigma and --bdmc set the annealed "
                            "likelihood: add --metrics ais")
-        if any(v < 1 for k, v in ais.items() if k in ("images", "chains", "steps")) or ais.get("bdmc", 0) < 0:
-            raise RunError("--ais-images, --ais-chains and --ais-steps must be at least 1, --bdmc at least 0")
-        if "sigma" in ais and not (math.isfinite(ais["sigma"]) and ais["sigma"] > 0):
-            raise RunError(f"--ais-sigma {ais['sigma']}: give a positive width (pixels in [0, 1]), such as 0.1")
+        if ais:
+            from .metrics.ais import check_options
+
+            check_options(**ais)  # before the data loads
         if metrics and (exp.images or set(metrics) <= {"nll", "ais"}):
             from .metrics.images import check_metrics, evaluate_images
 
@@ -766,7 +765,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "class_fid,code_match,l1,psnr,ssim,cycle,nll,parzen,ais (modes: stacked MNIST; memorization, "
                         "parzen: MNIST; accuracy, class_fid: cgan/acgan/cvae runs; code_match: InfoGAN on MNIST; "
                         "l1, psnr, ssim: pix2pix/srgan runs; cycle: CycleGAN runs; nll: VAE runs, 2-D ones too), "
-                        "ais (annealed importance sampling: the held-out likelihood of any unconditional run, 2-D ones too)")
+                        "ais (annealed importance sampling: the held-out likelihood of any unconditional run, "
+                        "2-D ones too)")
     e.add_argument("--nll-samples", type=int, default=None, metavar="K",
                    help="nll: importance samples per held-out image (default 5000, the IWAE paper's protocol)")
     e.add_argument("--nll-images", type=int, default=None, metavar="N",

@@ -280,11 +280,12 @@ class Family:
         return {"mmd2_pixels": float(mmd2(real, fake, bandwidths=(0.25 * d, 0.5 * d, d))),
                 **digit_reads(self, fake, cond)}
 
+    own_likelihood = False  # a generator has none: --metrics ais gives it Gaussian noise of a width σ
+
     def likelihood_model(self, sigma: float | None):
         """(the sampler as a decoder-based model for :func:`saddlepoint.metrics.ais.ais` with the observation model
         p(x | z) = N(x; G(z), σ²I) — on pixels in [0, 1] for images, in the data's units for points —, held-out
-        data in data units → its targets, the protocol in words).  ``sigma`` None: the model has its own
-        likelihood, or :class:`RunError`."""
+        data in data units → its targets, the protocol in words); :class:`RunError` where there is none."""
         from ..metrics.ais import DecoderModel, gaussian_log_likelihood
 
         if self.condition is not None:

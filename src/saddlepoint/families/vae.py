@@ -353,6 +353,8 @@ class VAE(Family):
             out["nll_protocol"] += "; −log p(x | y) with each image's own label"
         return out
 
+    own_likelihood = True
+
     def likelihood_model(self, sigma: float | None):
         """The decoder with the VAE's own likelihood for :func:`saddlepoint.metrics.ais.ais` (the held-out
         likelihood's protocol: one fixed binarization for Bernoulli pixels; a Gaussian's density of pixels in

@@ -36,7 +36,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-__all__ = ["DecoderModel", "ais", "sigmoid_schedule", "gaussian_log_likelihood", "log_mean_exp"]
+__all__ = ["DecoderModel", "ais", "check_options", "evaluate_ais", "gaussian_log_likelihood", "log_mean_exp",
+           "sigmoid_schedule"]
 
 TARGET_ACCEPTANCE = 0.65
 INITIAL_STEP = 0.05
@@ -58,9 +59,23 @@ class DecoderModel:
 
 def gaussian_log_likelihood(mean: Tensor, target: Tensor, sigma: float) -> Tensor:
     """log N(target; mean, σ²I) summed over each row's dimensions: (N,)."""
-    d = mean[0].numel()
-    r = ((target - mean) / sigma).flatten(1)
-    return -0.5 * r.pow(2).sum(1) - d * (math.log(sigma) + 0.5 * math.log(2 * math.pi))
+    return torch.distributions.Normal(mean, sigma).log_prob(target).flatten(1).sum(1)
+
+
+def check_options(images: int | None = None, chains: int | None = None, steps: int | None = None,
+                  sigma: float | None = None, bdmc: int | None = None, leapfrog: int | None = None) -> None:
+    """:class:`RunError` in one line, named as the command line names them, for options :func:`evaluate_ais` cannot
+    take (those given; None is the default)."""
+    from ..runs import RunError
+
+    counts = {"--ais-images": images, "--ais-chains": chains, "--ais-steps": steps, "leapfrog": leapfrog}
+    low = [name for name, v in counts.items() if v is not None and v < 1]
+    if low:
+        raise RunError(f"{', '.join(low)} must be at least 1")
+    if bdmc is not None and bdmc < 0:
+        raise RunError(f"--bdmc {bdmc}: give 0 (none) or more simulated examples")
+    if sigma is not None and not (math.isfinite(sigma) and sigma > 0):
+        raise RunError(f"--ais-sigma {sigma}: give a positive width (pixels in [0, 1]), such as 0.1")
 
 
 def sigmoid_schedule(steps: int, delta: float = 4.0) -> Tensor:
@@ -149,7 +164,8 @@ def ais(model: DecoderModel, target: Tensor, chains: int, steps: int, leapfrog: 
     done, u, ll, grad, step, log_w, _, accepted, moves = state
     for n in range(done, steps):
         t = order[n]
-        # forward: f_t(u) / f_{t−1}(u) at the chain's state, then a move at β_t; reverse: f_{t−1} / f_t, then β_{t−1}
+        # forward: f_t(u) / f_{t−1}(u) at the chain's state, then a move at β_t;
+        # reverse: f_{t−1} / f_t, then a move at β_{t−1}
         gain, move_at = (betas[t - 1] - betas[t], betas[t - 1]) if reverse else (betas[t] - betas[t - 1], betas[t])
         log_w = log_w + gain * ll.double()
         if n < steps - 1:
@@ -298,8 +314,7 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
     from ..runs import RunError, fingerprint, load_work, progress_bar, save_work
     from .images import reference_set
 
-    if min(images, chains, steps, leapfrog) < 1 or bdmc < 0:
-        raise RunError("ais needs at least one image, chain, step and leapfrog step (and --bdmc ≥ 0)")
+    check_options(images, chains, steps, sigma, bdmc, leapfrog)
     if exp.images:
         sampler, what = reference_set(exp)
         ds = sampler.dataset
@@ -313,11 +328,7 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
         what = f"{n} fresh draws from {exp.cfg.data} (seed {EVAL_SEED + 4})"
         where = f"{_VALIDATION_IMAGES} fresh draws (seed {EVAL_SEED + 6})"
     out: dict = {"step": exp.step}
-    own = True
-    try:
-        exp.likelihood_model(None)
-    except RunError:
-        own = False
+    own = exp.own_likelihood
     # What the estimate is: a kept file of other work (other options, other weights) is not continued.
     about = {"work": "ais", "images": str(n), "chains": str(chains), "steps": str(steps), "leapfrog": str(leapfrog),
              "sigma": "own" if own else "auto" if sigma is None else repr(float(sigma)), "bdmc": str(bdmc),

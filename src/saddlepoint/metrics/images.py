@@ -399,21 +399,18 @@ def evaluate_images(exp, metrics: list[str], n: int = 10_000, n_ref: int = 10_00
     resumable through the file ``nll_partial``.  ``ais``: annealed importance sampling
     (:func:`saddlepoint.metrics.ais.evaluate_ais`) with these keyword arguments."""
     check_metrics(exp, metrics)
-    if "ais" in metrics:  # like nll: no samples, no backbone
-        from .ais import evaluate_ais
+    if "nll" in metrics or "ais" in metrics:  # the likelihoods need no samples and no backbone
+        likelihood: dict = {"step": exp.step}
+        if "nll" in metrics:
+            likelihood.update(exp.test_nll(nll_samples, nll_images, progress, nll_partial))
+        if "ais" in metrics:
+            from .ais import evaluate_ais
 
-        likelihood = evaluate_ais(exp, **(ais or {}), progress=progress)
-        metrics = [m for m in metrics if m != "ais"]
-        if not metrics:
+            likelihood.update(evaluate_ais(exp, **(ais or {}), progress=progress))
+        rest = [m for m in metrics if m not in ("nll", "ais")]
+        if not rest:
             return likelihood
-        return {**evaluate_images(exp, metrics, n, n_ref, backbone, inception_weights, progress, nll_samples,
-                                  nll_images, nll_partial), **likelihood}
-    if "nll" in metrics:  # the likelihood needs no samples and no backbone
-        likelihood = {"step": exp.step, **exp.test_nll(nll_samples, nll_images, progress, nll_partial)}
-        metrics = [m for m in metrics if m != "nll"]
-        if not metrics:
-            return likelihood
-        return {**evaluate_images(exp, metrics, n, n_ref, backbone, inception_weights, progress), **likelihood}
+        return {**evaluate_images(exp, rest, n, n_ref, backbone, inception_weights, progress), **likelihood}
     data = exp.cfg.data
     backbone = backbone or default_backbone(data)
     if exp.condition is not None and exp.condition.from_real:  # a translation's own protocol (held-out data)

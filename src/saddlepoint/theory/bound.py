@@ -38,10 +38,6 @@ def _samples(n: int, g: torch.Generator, dtype: torch.dtype = torch.float32) -> 
     return p, q
 
 
-def _mean_se(t: Tensor) -> tuple[float, float]:
-    return float(t.mean()), float(t.std() / math.sqrt(len(t)))
-
-
 def bound_at(t_p: Tensor, t_q: Tensor, name: str) -> tuple[float, float]:
     """The bound E_P[T] − E_Q[f*(T)] from a critic's values T on P's and Q's samples: (estimate, standard error)."""
     terms_q = DIVERGENCES[name].f_conjugate(t_q)

@@ -58,7 +58,8 @@ def optimal_discriminator(quick: bool = False, seed: int = 0) -> Result:
     err = np.abs(d - optimum)[where]
     # The game's value at the trained D, ∫ p log D + q log(1 − D), by quadrature: no sampling noise.
     fine = np.linspace(-12.0, 12.0, 48001)
-    pf, qf, df = normal_pdf(fine, P_MEAN, P_STD), normal_pdf(fine, Q_MEAN, Q_STD), np.clip(_d(net, fine), 1e-300, 1 - 1e-16)
+    pf, qf = normal_pdf(fine, P_MEAN, P_STD), normal_pdf(fine, Q_MEAN, Q_STD)
+    df = np.clip(_d(net, fine), 1e-300, 1 - 1e-16)
     value = float(np.trapezoid(pf * np.log(df) + qf * np.log1p(-df), fine))
     jsd = get_divergence("js").gaussian(P_MEAN, P_STD, Q_MEAN, Q_STD)
     best = 2 * jsd - math.log(4)

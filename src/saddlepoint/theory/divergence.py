@@ -247,9 +247,9 @@ def mode_seeking(quick: bool = False, seed: int = 0) -> Result:
              "Forward KL pays for every place p has mass and q has none: it spreads over both modes (moment matching, "
              "σ² = 2² + 0.5²). Reverse KL pays for q's mass where p has none: it settles on one mode. JS and W1 are "
              "tied to neither side; with these modes JS settles on one like reverse KL and W1 spreads over both.",
-             "MMD² (GMMN's objective; Gaussian kernels of width 0.5 and 4) compares the kernel means of p and q: it "
-             "covers both modes at either width — wider than moment matching with the narrow kernel, close to it "
-             "with the wide one. So the three families' objectives fall apart here: a VAE's bound (forward KL) and "
+             f"MMD² (GMMN's objective; Gaussian kernels of width {' and '.join(f'{w:g}' for w in MODE_SEEKING_WIDTHS)})"
+             " compares the kernel means of p and q: it covers both modes at either width — wider than moment "
+             "matching with the narrow kernel, close to it with the wide one. So the three families' objectives fall apart here: a VAE's bound (forward KL) and "
              "a GMMN's MMD cover, a GAN's JS seeks."]
 
     def draw(path: Path) -> None:
