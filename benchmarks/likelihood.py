@@ -6,6 +6,11 @@ published rows (REFERENCES.md §7, §8).
     python benchmarks/likelihood.py --run gan=RUN --run vae=RUN --run gmmn=RUN --images 50 --bdmc 4 \\
         --jsonl likelihood.jsonl
     python benchmarks/likelihood.py --table-from likelihood.jsonl
+    python benchmarks/likelihood.py --run cgan=RUN --run cvae=RUN --marginal --images 20 --sigma 0.05
+
+A class-conditional run (cGAN, AC-GAN, conditional VAE) is scored given each digit's own label, log p(x | y); with
+``--marginal`` also given every other class, which gives log p(x) (a uniform label prior) and the model as a Bayes
+classifier, beside the shipped MNIST classifier's accuracy on the same digits.
 
 Each run is scored as ``saddlepoint evaluate RUN --metrics ais`` scores it: a generator with Gaussian noise of a
 width σ chosen on 16 validation examples, a VAE with its own likelihood (Bernoulli pixels: a probability of
@@ -46,9 +51,21 @@ def score(name: str, run: str, args) -> dict:
     row: dict = {"name": name, "run": run, "recipe": recipe, "family": exp.name, "step": exp.step,
                  "machine": machine(args.threads)}
     started = time.perf_counter()
+    labelled = exp.likelihood_components()[1]
+    sigma = None if exp.own_likelihood else args.sigma
     row.update(evaluate_ais(exp, images=args.images, chains=args.chains, steps=args.steps, bdmc=args.bdmc,
-                            progress=sys.stderr.isatty()))
+                            sigma=sigma, marginal=args.marginal and labelled, progress=sys.stderr.isatty()))
     row["ais_seconds"] = round(time.perf_counter() - started, 1)
+    if labelled and exp.cfg.data == "mnist":  # the discriminative reference on the same digits
+        from saddlepoint.metrics.images import mnist_backbone, reference_set
+
+        ds = reference_set(exp)[0].dataset
+        idx = torch.arange(row["ais_images"])
+        with torch.no_grad():
+            read = mnist_backbone()[0](ds.to_float(idx))[1].argmax(1)
+        row["classifier_accuracy"] = float((read == ds.labels[idx]).float().mean())
+    if labelled:
+        return row  # the Parzen window and the encoder's bound score log p(x), which this run does not sample
     if hasattr(exp, "test_nll"):  # the encoder's importance sampling on the same images
         nll = exp.test_nll(k=args.nll_samples, n=args.images)
         # an image Gaussian's nll is a density of pixels in [−1, 1]; AIS reports pixels in [0, 1]: D·log 2 apart
@@ -75,7 +92,30 @@ def _n(v: float, like: float | None = None) -> str:
     return f"{v:.1f}" if abs(v if like is None else like) >= 10 else f"{v:.3f}"
 
 
+def conditional_table(rows: list[dict]) -> str:
+    """Label-conditional runs: log p(x | y), and with --marginal log p(x), Bayes' rule's accuracy and log p(y | x)."""
+    out = ["| run | family | step | log p(x \\| y) (σ) | log p(x) | Bayes accuracy | log p(y \\| x) | MNIST classifier "
+           "| BDMC gap (images) | acceptance | AIS time |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        sigma = f" (σ {r['ais_sigma']:g})" if "ais_sigma" in r else " (its own)"
+        marginal = (f"{_n(r['ais_ll'])} ± {_n(r['ais_se'], r['ais_ll'])} | {r['ais_bayes_accuracy']:.0%} | "
+                    f"{r['ais_label_ll']:.3f}" if "ais_ll" in r else "— | — | —")
+        gap = f"{_n(r['bdmc_gap'], r['ais_cond_ll'])} ({r['bdmc_images']})" if "bdmc_gap" in r else "—"
+        reader = f"{r['classifier_accuracy']:.0%}" if "classifier_accuracy" in r else "—"
+        out.append(f"| {r['name']} | {r['family']} | {r['step']} | {_n(r['ais_cond_ll'])} ± "
+                   f"{_n(r['ais_cond_se'], r['ais_cond_ll'])}{sigma} | {marginal} | {reader} | {gap} | "
+                   f"{r['ais_acceptance']:.2f} | {r['ais_seconds']:.0f} s |")
+    r = rows[0]
+    out.append(f"\nAIS: {r['ais_protocol'].split(';')[0]}, {r['ais_chains']} chains × {r['ais_steps']} distributions "
+               f"given each class; log p(x) = log (1/10) Σ_y p(x | y). Machine: {r['machine']}.")
+    return "\n".join(out)
+
+
 def table(rows: list[dict]) -> str:
+    labelled = [r for r in rows if "ais_cond_ll" in r]
+    rows = [r for r in rows if "ais_cond_ll" not in r]
+    if not rows:
+        return conditional_table(labelled)
     out = ["| run | family | step | AIS log p(x) (σ) | BDMC gap (images) | acceptance | IS from the encoder | "
            "Parzen (σ) | AIS time |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -97,7 +137,7 @@ def table(rows: list[dict]) -> str:
                   else "the same draws as AIS, σ chosen on 1000 other fresh draws")
         out.append(f"AIS: {held_out}, {r['ais_chains']} chains × {r['ais_steps']} distributions, "
                    f"{r['ais_leapfrog']} leapfrog steps; Parzen: 10,000 samples, {parzen}. Machine: {r['machine']}.")
-    return "\n".join(out) + "\n\n" + PUBLISHED
+    return "\n".join(out) + "\n\n" + PUBLISHED + ("\n" + conditional_table(labelled) if labelled else "")
 
 
 def draw(rows: list[dict], path: Path) -> None:
@@ -105,6 +145,9 @@ def draw(rows: list[dict], path: Path) -> None:
     the estimate may sit below the truth)."""
     from saddlepoint.plots import plt, save
 
+    rows = [r for r in rows if "parzen_ll" in r]  # the unconditional runs
+    if not rows:
+        return
     fig, ax = plt.subplots(figsize=(8, 0.7 * len(rows) + 1.4))
     for i, r in enumerate(rows):
         ax.errorbar(r["ais_ll"], i, xerr=2 * r["ais_se"], fmt="o", color="C0", capsize=3,
@@ -131,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=1000, help="AIS distributions (default 1000)")
     p.add_argument("--bdmc", type=int, default=4, help="simulated digits annealed both ways (default 4)")
     p.add_argument("--nll-samples", type=int, default=5000, help="a VAE's importance samples (default 5000)")
+    p.add_argument("--sigma", type=float, help="a generator's pixel noise (default: chosen on validation digits)")
+    p.add_argument("--marginal", action="store_true", help="class-conditional runs: also log p(x) and Bayes' rule")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--jsonl", help="append each row to this file as it finishes")
     p.add_argument("--figure", metavar="PNG", help="draw each run's AIS estimate (with its BDMC gap) beside its "

@@ -132,13 +132,112 @@ def test_evaluate_ais_from_the_command_line_and_its_refusals(tmp_path, tiny_npz,
         assert says in capsys.readouterr().err
 
 
-def test_ais_refuses_a_conditional_generator(tmp_path, tiny_npz, capsys):
+def _label_grid(exp, decode, log_lik, x, y, classes):
+    """log p(x | c) for every class c over a fine 2-D latent grid (normal prior): (classes, B)."""
+    normal = torch.distributions.Normal(0.0, 1.0)
+    return torch.stack([_grid_log_px(lambda z: decode(z, torch.full((len(z),), c)), log_lik, x, -6, 6, 0.03,
+                                     lambda z: normal.log_prob(z).sum(1)) for c in range(classes)])
+
+
+@pytest.mark.parametrize("recipe", ["mnist-cgan", "mnist-cvae"])
+def test_a_class_conditional_runs_ais_is_the_integral_given_the_label_and_summed_over_labels(tiny_npz, recipe):
+    """A cGAN's generator with pixel noise and a conditional VAE with its own likelihood, each with a 2-D latent:
+    log p(x | y) given each image's own label, log p(x) = log of the mean over the classes of p(x | y), the Bayes
+    classifier's accuracy and log p(y | x) all equal what the sums over a fine latent grid give."""
+    vae = recipe == "mnist-cvae"
+    extra = ["vae_hidden=[16]", "vae_channels=4"] if vae else ["base_channels=8"]
+    _, cfg = resolve_config(recipe, [f"data={tiny_npz}", "z_dim=2", "eval_every=0", *extra])
+    exp = build(cfg)
+    for _ in range(3 if vae else 20):  # labels that the decoder has learnt to read a little
+        exp.train_step()
+        exp.step += 1
+    sigma = None if vae else 0.1
+    n = 4
+    own = evaluate_ais(exp, images=n, chains=4, steps=300, sigma=sigma)
+    both = evaluate_ais(exp, images=n, chains=4, steps=300, sigma=sigma, marginal=True)
+    assert "ais_ll" not in own and "given each image's own label" in own["ais_protocol"]
+    assert "mean over the 4 classes" in both["ais_protocol"]
+    if vae:
+        x, y, _ = exp.held_out(n)
+        target = exp.observe_fixed(x)[1]
+        with eval_mode(exp.G):
+            exact = _label_grid(exp, lambda z, c: exp.G(z, c, raw=True), exp._log_likelihood, target, y, 4)
+    else:
+        ds = exp.data.dataset
+        x, y = ((ds.to_float(torch.arange(n)) + 1) / 2).clamp(0, 1), ds.labels[:n].long()
+        G = exp.sampler
+        with eval_mode(G):
+            exact = _label_grid(exp, lambda z, c: (G(z, c) + 1) / 2,
+                                lambda m, t: gaussian_log_likelihood(m, t, sigma), x, y, 4)
+    cond = exact.gather(0, y[None])[0]
+    log_px = torch.logsumexp(exact, 0) - math.log(4)
+    for out in (own, both):
+        assert out["ais_cond_ll"] == pytest.approx(float(cond.mean()), abs=0.5), (out["ais_cond_ll"], cond)
+    assert both["ais_ll"] == pytest.approx(float(log_px.mean()), abs=0.5), (both["ais_ll"], log_px)
+    assert both["ais_label_ll"] == pytest.approx(float((cond - math.log(4) - log_px).mean()), abs=0.5)
+    assert float((cond - math.log(4) - log_px).mean()) < -0.01  # the labels are not certain: a test that can fail
+    margins = exact.sort(0, descending=True).values
+    sure = (margins[0] - margins[1]) > 1.0  # where the grid's best class leads by a nat, AIS must find it
+    right = (exact.argmax(0) == y).float()
+    assert 0.0 <= both["ais_bayes_accuracy"] <= 1.0
+    if bool(sure.all()):
+        assert both["ais_bayes_accuracy"] == pytest.approx(float(right.mean()))
+
+
+def test_a_mixture_of_snapshots_is_scored_as_the_mean_of_its_members():
+    """p(x) of a uniform mixture of generator snapshots is the mean of the members' p(x): on 2-D points, the grid's
+    sums per member, averaged, and not any single member's."""
+    _, cfg = resolve_config("grid25", ["g_hidden=16", "d_hidden=16", "eval_every=0", "mixture=2", "mixture_every=25"])
+    exp = build(cfg)
+    for _ in range(50):
+        exp.train_step()
+        exp.step += 1
+        exp.update_mixture()
+    assert exp.sampler is exp.mixture and len(exp.mixture) == 2
+    last = [m for m in exp.mixture.members[0].modules() if isinstance(m, torch.nn.Linear)][-1]
+    with torch.no_grad():
+        last.bias += 0.3  # the older member's points moved: members with other likelihoods
+    sigma = 1.0
+    out = evaluate_ais(exp, images=16, chains=4, steps=300, sigma=sigma, bdmc=2)
+    assert "mean over the 2 members" in out["ais_protocol"] and "ais_cond_ll" not in out
+    x = exp.data.sample(16, torch.Generator().manual_seed(2018 + 4))
+    normal = torch.distributions.Normal(0.0, 1.0)
+    members = []
+    for G in exp.mixture.members:
+        members.append(_grid_log_px(lambda z: G(z) * exp.scale, lambda m, t: gaussian_log_likelihood(m, t, sigma),
+                                    x, -8, 8, 0.02, lambda z: normal.log_prob(z).sum(1)))
+    exact = torch.logsumexp(torch.stack(members), 0) - math.log(2)
+    assert out["ais_ll"] == pytest.approx(float(exact.mean()), abs=0.05), (out["ais_ll"], float(exact.mean()))
+    assert min(abs(float(m.mean()) - out["ais_ll"]) for m in members) > 0.2  # not one member's
+    assert out["bdmc_images"] == 2 and math.isfinite(out["bdmc_gap"])
+
+
+def test_ais_on_a_conditional_run_from_the_command_line_and_its_refusals(tmp_path, tiny_npz, capsys):
     run = tmp_path / "cgan"
-    assert main(["train", "mnist-cgan", f"data={tiny_npz}", "steps=1", "batch_size=8", "eval_every=0",
-                 "sample_every=0", "--out", str(run), "--quiet"]) == 0
+    assert main(["train", "mnist-cgan", f"data={tiny_npz}", "steps=1", "batch_size=8", "base_channels=8",
+                 "eval_every=0", "sample_every=0", "--out", str(run), "--quiet"]) == 0
     capsys.readouterr()
-    assert main(["evaluate", str(run), "--metrics", "ais"]) == 2
-    assert "ais scores an unconditional generator" in capsys.readouterr().err
+    assert main(["evaluate", str(run), "--metrics", "ais", "--ais-images", "2", "--ais-chains", "2",
+                 "--ais-steps", "5", "--ais-sigma", "0.2", "--ais-marginal", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"ais_ll", "ais_cond_ll", "ais_bayes_accuracy", "ais_label_ll"} <= set(out)
+    assert out["request"]["ais"]["marginal"] is True
+    assert main(["runs", str(tmp_path)]) == 0
+    assert "AIS log p(x|y)" in capsys.readouterr().out
+    gan = tmp_path / "gan"
+    assert main(["train", "mnist-dcgan", f"data={tiny_npz}", "steps=1", "batch_size=8", "base_channels=8",
+                 "eval_every=0", "sample_every=0", "--out", str(gan), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(gan), "--metrics", "ais", "--ais-marginal", "--ais-sigma", "0.2"]) == 2
+    assert "--ais-marginal sums over a label-conditional run's classes" in capsys.readouterr().err
+    assert main(["evaluate", str(gan), "--ais-marginal"]) == 2
+    assert "add --metrics ais" in capsys.readouterr().err
+    info = tmp_path / "info"
+    assert main(["train", "mnist-infogan", f"data={tiny_npz}", "steps=1", "batch_size=8", "eval_every=0",
+                 "sample_every=0", "--out", str(info), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(info), "--metrics", "ais"]) == 2
+    assert "ais scores unconditional and class-conditional runs" in capsys.readouterr().err
 
 
 def test_an_interrupted_estimate_continues_to_the_same_numbers(tmp_path, tiny_npz, monkeypatch):

@@ -145,7 +145,7 @@ def _last_logged(row: dict) -> str:
 
 # eval.json's headline numbers, as `saddlepoint evaluate RUN --metrics ...` writes them
 _EVALUATED = (("fid", "FID", ".1f"), ("kid", "KID", ".4f"), ("nll", "NLL", ".2f"), ("parzen_ll", "Parzen", ".1f"),
-              ("ais_ll", "AIS log p(x)", ".1f"), ("psnr", "PSNR", ".2f"))
+              ("ais_ll", "AIS log p(x)", ".1f"), ("ais_cond_ll", "AIS log p(x|y)", ".1f"), ("psnr", "PSNR", ".2f"))
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -249,7 +249,7 @@ def _metrics_asked(args: argparse.Namespace) -> list[str]:
 def _ais_options(args: argparse.Namespace) -> dict:
     """The --ais-* options given, as :func:`saddlepoint.metrics.ais.evaluate_ais` names them."""
     given = {"images": args.ais_images, "chains": args.ais_chains, "steps": args.ais_steps, "sigma": args.ais_sigma,
-             "bdmc": args.bdmc}
+             "bdmc": args.bdmc, "marginal": args.ais_marginal or None}
     return {k: v for k, v in given.items() if v is not None}
 
 
@@ -299,12 +299,12 @@ def _evaluate_at(args: argparse.Namespace, run: Path, step: int | None) -> dict 
             raise RunError("--nll-samples and --nll-images must be at least 1")
         ais = _ais_options(args)
         if ais and "ais" not in metrics:
-            raise RunError("--ais-images, --ais-chains, --ais-steps, --ais-sigma and --bdmc set the annealed "
-                           "likelihood: add --metrics ais")
+            raise RunError("--ais-images, --ais-chains, --ais-steps, --ais-sigma, --ais-marginal and --bdmc set the "
+                           "annealed likelihood: add --metrics ais")
         if ais:
             from .metrics.ais import check_options
 
-            check_options(**ais)  # before the data loads
+            check_options(**{k: v for k, v in ais.items() if k != "marginal"})  # before the data loads
         if metrics and (exp.images or set(metrics) <= {"nll", "ais"}):
             from .metrics.images import check_metrics, evaluate_images
 
@@ -765,8 +765,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "class_fid,code_match,l1,psnr,ssim,cycle,nll,parzen,ais (modes: stacked MNIST; memorization, "
                         "parzen: MNIST; accuracy, class_fid: cgan/acgan/cvae runs; code_match: InfoGAN on MNIST; "
                         "l1, psnr, ssim: pix2pix/srgan runs; cycle: CycleGAN runs; nll: VAE runs, 2-D ones too), "
-                        "ais (annealed importance sampling: the held-out likelihood of any unconditional run, "
-                        "2-D ones too)")
+                        "ais (annealed importance sampling: the held-out likelihood of any unconditional or "
+                        "class-conditional run, 2-D ones too)")
     e.add_argument("--nll-samples", type=int, default=None, metavar="K",
                    help="nll: importance samples per held-out image (default 5000, the IWAE paper's protocol)")
     e.add_argument("--nll-images", type=int, default=None, metavar="N",
@@ -780,6 +780,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--ais-sigma", type=float, default=None, metavar="S",
                    help="ais: a generator's Gaussian noise, on pixels in [0, 1] (2-D runs: in the data's units; "
                         "default: the best of a grid on 16 validation examples; a VAE uses its own likelihood)")
+    e.add_argument("--ais-marginal", action="store_true",
+                   help="ais, class-conditional runs: anneal each image given every class, for log p(x) (the mean "
+                        "over classes of p(x | y)) and the model as a Bayes classifier, beside log p(x | y) (K times "
+                        "the work)")
     e.add_argument("--bdmc", type=int, default=None, metavar="N",
                    help="ais: also N images simulated from the model, annealed both ways (bidirectional Monte "
                         "Carlo): the gap between the two bounds says how far the estimate can be off")

@@ -282,29 +282,49 @@ class Family:
 
     own_likelihood = False  # a generator has none: --metrics ais gives it Gaussian noise of a width σ
 
-    def likelihood_model(self, sigma: float | None):
-        """(the sampler as a decoder-based model for :func:`saddlepoint.metrics.ais.ais` with the observation model
-        p(x | z) = N(x; G(z), σ²I) — on pixels in [0, 1] for images, in the data's units for points —, held-out
-        data in data units → its targets, the protocol in words); :class:`RunError` where there is none."""
-        from ..metrics.ais import DecoderModel, gaussian_log_likelihood
+    def likelihood_components(self) -> tuple[int, bool]:
+        """The discrete latent :func:`saddlepoint.metrics.ais.evaluate_ais` anneals given, beside z: (its number of
+        values, whether they are the data's class labels) — a label-conditional run's classes, a mixture's members,
+        (0, False) for neither; :class:`RunError` for a condition it cannot score."""
+        from .classcond import ClassLabels
 
         if self.condition is not None:
-            raise RunError("ais scores an unconditional generator, and this run's generator is told labels or codes")
+            if not isinstance(self.condition, ClassLabels):
+                kind = ("its codes have continuous parts" if self.cfg.conditional == "infogan"
+                        else "its generator is told a source image or a caption, not a class")
+                raise RunError(f"ais scores unconditional and class-conditional runs, and this is "
+                               f"conditional={self.cfg.conditional}: {kind}")
+            if self.sampler is self.mixture:
+                raise RunError("ais scores a mixture of an unconditional generator's snapshots, and this run's "
+                               "generator is told labels; score its networks in a run without the mixture")
+            return self.condition.n_classes, True
         if self.sampler is self.mixture:
-            raise RunError("ais scores one generator, and this run samples a mixture of snapshots (mixture=); "
-                           "score its networks in a run without the mixture")
+            return len(self.mixture), False
+        return 0, False
+
+    def likelihood_model(self, sigma: float | None):
+        """(the sampler as a decoder-based model for :func:`saddlepoint.metrics.ais.ais` with the observation model
+        p(x | z[, k]) = N(x; G(z[, k]), σ²I) — on pixels in [0, 1] for images, in the data's units for points —,
+        held-out data in data units → its targets, the protocol in words); :class:`RunError` where there is none.
+        k (:meth:`likelihood_components`) is a label-conditional generator's class or a mixture's member."""
+        from ..metrics.ais import DecoderModel, gaussian_log_likelihood
+
+        components, labelled = self.likelihood_components()
         if sigma is None:
             raise RunError("a generator's likelihood needs the width σ of its observation noise")
         G, uniform, scale = self.sampler, self.cfg.noise == "uniform", self.scale
+        mixture = components and not labelled
 
-        def decode(u: Tensor) -> Tensor:  # a uniform prior as the normal's image: z = 2Φ(u) − 1 has that prior
-            x = G(torch.erf(u / math.sqrt(2)) if uniform else u).float()
+        def decode(u: Tensor, k: Tensor | None = None) -> Tensor:
+            z = torch.erf(u / math.sqrt(2)) if uniform else u  # a uniform prior as the normal's image: z = 2Φ(u) − 1
+            x = (G(z) if k is None else G(z, member=k) if mixture else G(z, k)).float()
             return (x + 1) / 2 if self.images else x * scale
 
         def simulate(mean: Tensor, g: torch.Generator) -> Tensor:
             return mean + sigma * torch.randn(mean.shape, generator=g).to(mean.device)
 
-        model = DecoderModel(decode, lambda m, x: gaussian_log_likelihood(m, x, sigma), simulate, self.cfg.z_dim, (G,))
+        model = DecoderModel(decode, lambda m, x: gaussian_log_likelihood(m, x, sigma), simulate, self.cfg.z_dim, (G,),
+                             components, labelled)
         if not self.images:
             return model, lambda x: x, (f"Gaussian noise of σ = {sigma:g} (the data's units) around the "
                                         f"{self.sampler_name}'s point; a density of the points in the data's units")

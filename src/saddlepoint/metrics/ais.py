@@ -48,13 +48,24 @@ class DecoderModel:
     """What annealed importance sampling needs of a model: ``decode`` (u: (N, latent), a standard normal latent →
     the parameters of p(x | z)), ``log_likelihood`` ((parameters, targets) → log p(x | z) per row, (N,)),
     ``simulate`` ((parameters, generator) → x ~ p(x | z), for bidirectional Monte Carlo), ``latent`` and
-    ``modules``."""
+    ``modules``.
 
-    decode: Callable[[Tensor], Tensor]
+    A model with a discrete latent k beside u, uniform over ``components`` values (the class of a label-conditional
+    model, the member of a mixture), decodes ``decode(u, k)`` with k: (N,) int64; the annealing runs given k, and
+    p(x) is the mean over k of p(x | k).  ``labelled``: k is the data's class label, so p(x | y) of a labelled
+    image is itself an estimate to report."""
+
+    decode: Callable[..., Tensor]
     log_likelihood: Callable[[Tensor, Tensor], Tensor]
     simulate: Callable[[Tensor, torch.Generator], Tensor]
     latent: int
     modules: tuple = ()  # the networks ``decode`` runs, put in eval mode while a run's likelihood is estimated
+    components: int = 0  # values of the discrete latent k (0: none)
+    labelled: bool = False  # k is the data's class label
+
+    def params(self, u: Tensor, k: Tensor | None = None) -> Tensor:
+        """The parameters of p(x | u[, k])."""
+        return self.decode(u) if k is None else self.decode(u, k)
 
 
 def gaussian_log_likelihood(mean: Tensor, target: Tensor, sigma: float) -> Tensor:
@@ -90,17 +101,17 @@ def log_mean_exp(x: Tensor, dim: int = 0) -> Tensor:
     return torch.logsumexp(x, dim) - math.log(x.shape[dim])
 
 
-def _value_and_grad(model: DecoderModel, u: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-    """log p(x | z(u)) per chain and its gradient in u (the decoder's weights are left without gradients)."""
+def _value_and_grad(model: DecoderModel, u: Tensor, target: Tensor, k: Tensor | None) -> tuple[Tensor, Tensor]:
+    """log p(x | z(u)[, k]) per chain and its gradient in u (the decoder's weights are left without gradients)."""
     with torch.enable_grad():
         u = u.detach().requires_grad_(True)
-        ll = model.log_likelihood(model.decode(u), target)
+        ll = model.log_likelihood(model.params(u, k), target)
         (grad,) = torch.autograd.grad(ll.sum(), u)
     return ll.detach(), grad
 
 
-def _hmc(model: DecoderModel, target: Tensor, beta: float, u: Tensor, ll: Tensor, grad: Tensor, step: Tensor,
-         leapfrog: int, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+def _hmc(model: DecoderModel, target: Tensor, k: Tensor | None, beta: float, u: Tensor, ll: Tensor, grad: Tensor,
+         step: Tensor, leapfrog: int, generator: torch.Generator) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """One HMC transition leaving p(u) p(x | u)^β invariant, per chain.  Returns (u, log p(x | u), its gradient,
     the step sizes adapted after it, the acceptance probabilities)."""
     eps = step[:, None]
@@ -110,7 +121,7 @@ def _hmc(model: DecoderModel, target: Tensor, beta: float, u: Tensor, ll: Tensor
     p = p - 0.5 * eps * (q - beta * q_grad)  # ∇U = u − β ∇ log p(x | u)
     for i in range(leapfrog):
         q = q + eps * p
-        q_ll, q_grad = _value_and_grad(model, q, target)
+        q_ll, q_grad = _value_and_grad(model, q, target, k)
         p = p - (eps if i < leapfrog - 1 else 0.5 * eps) * (q - beta * q_grad)
     energy1 = 0.5 * q.pow(2).sum(1) - beta * q_ll + 0.5 * p.pow(2).sum(1)
     accept_p = torch.exp(torch.clamp(energy0 - energy1, max=0.0))
@@ -123,7 +134,7 @@ def _hmc(model: DecoderModel, target: Tensor, beta: float, u: Tensor, ll: Tensor
 
 def ais(model: DecoderModel, target: Tensor, chains: int, steps: int, leapfrog: int = 5, seed: int = 0,
         start: Tensor | None = None, on_step: Callable[[Callable[[], dict]], None] | None = None,
-        resume: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+        resume: dict[str, Tensor] | None = None, component: Tensor | None = None) -> dict[str, Tensor]:
     """Annealed importance sampling of log p(x) for each row of ``target`` (B, …), ``chains`` chains each, over a
     sigmoid schedule of ``steps`` distributions.
 
@@ -135,10 +146,16 @@ def ais(model: DecoderModel, target: Tensor, chains: int, steps: int, leapfrog: 
 
     ``on_step`` is called after each distribution with a function that gives the chains' state after the last
     whole distribution (tensors; it stays right when called after an interruption); ``resume``: such a state, from
-    which the same call continues to the same result (``seed`` and ``start`` are then in the state)."""
+    which the same call continues to the same result (``seed`` and ``start`` are then in the state).
+
+    ``component``: (B,) the value of a model's discrete latent (:attr:`DecoderModel.components`) each row is
+    annealed given: the estimates are then of log p(x | k)."""
     device = target.device
     b = target.shape[0]
     targets = target.repeat(chains, *[1] * (target.dim() - 1))  # chain-major: row c·B + i is chain c of image i
+    if (component is None) != (model.components == 0):
+        raise ValueError("give a component for each row exactly when the model has a discrete latent")
+    k = None if component is None else component.to(device).long().repeat(chains)
     betas = sigmoid_schedule(steps).tolist()
     reverse = start is not None
     order = list(range(steps, 0, -1)) if reverse else list(range(1, steps + 1))
@@ -146,7 +163,7 @@ def ais(model: DecoderModel, target: Tensor, chains: int, steps: int, leapfrog: 
     if resume is None:
         u = (start.to(device).float().repeat(chains, 1) if reverse
              else torch.randn((chains * b, model.latent), generator=g).to(device))
-        ll, grad = _value_and_grad(model, u, targets)
+        ll, grad = _value_and_grad(model, u, targets, k)
         step = torch.full((chains * b,), INITIAL_STEP, device=device)
         log_w = torch.zeros(chains * b, dtype=torch.float64, device=device)
         state = (0, u, ll, grad, step, log_w, g.get_state(), 0.0, 0)
@@ -169,7 +186,7 @@ def ais(model: DecoderModel, target: Tensor, chains: int, steps: int, leapfrog: 
         gain, move_at = (betas[t - 1] - betas[t], betas[t - 1]) if reverse else (betas[t] - betas[t - 1], betas[t])
         log_w = log_w + gain * ll.double()
         if n < steps - 1:
-            u, ll, grad, step, acc = _hmc(model, targets, move_at, u, ll, grad, step, leapfrog, g)
+            u, ll, grad, step, acc = _hmc(model, targets, k, move_at, u, ll, grad, step, leapfrog, g)
             accepted += float(acc.mean())
             moves += 1
         state = (n + 1, u, ll, grad, step, log_w, g.get_state(), accepted, moves)  # one assignment: never half
@@ -194,10 +211,11 @@ def _batches(n: int, chains: int) -> int:
     return max(1, min(n, _ROWS_PER_PASS // chains))
 
 
-def _jobs(targets: Tensor, chains: int, seed: int, starts: Tensor | None = None) -> list[tuple]:
-    """``targets`` cut into batches for :func:`_anneal`: (targets, seed, starts) each."""
+def _jobs(targets: Tensor, chains: int, seed: int, starts: Tensor | None = None,
+          components: Tensor | None = None) -> list[tuple]:
+    """``targets`` cut into batches for :func:`_anneal`: (targets, seed, starts, components) each."""
     per = _batches(len(targets), chains)
-    return [(targets[i:i + per], seed + i, None if starts is None else starts[i:i + per])
+    return [(targets[i:i + per], seed + i, *(None if a is None else a[i:i + per] for a in (starts, components)))
             for i in range(0, len(targets), per)]
 
 
@@ -236,8 +254,8 @@ def _anneal(model: DecoderModel, jobs: list[tuple], chains: int, steps: int, lea
 
     try:
         for j in range(len(done), len(jobs)):
-            targets, seed, starts = jobs[j]
-            r = ais(model, targets.to(device), chains, steps, leapfrog, seed, starts, on_step, current)
+            targets, seed, starts, components = jobs[j]
+            r = ais(model, targets.to(device), chains, steps, leapfrog, seed, starts, on_step, current, components)
             current = None
             progress = (progress[0] + [(r["estimate"], float(r["acceptance"]))], None)
     except BaseException:
@@ -248,17 +266,20 @@ def _anneal(model: DecoderModel, jobs: list[tuple], chains: int, steps: int, lea
 
 
 def _run(model: DecoderModel, targets: Tensor, chains: int, steps: int, leapfrog: int, seed: int, device,
-         bar=None) -> tuple[Tensor, float]:
-    """Every row of ``targets`` through :func:`ais` in batches: (estimates, mean acceptance)."""
-    results = _anneal(model, _jobs(targets, chains, seed), chains, steps, leapfrog, device, bar)
+         bar=None, components: Tensor | None = None) -> tuple[Tensor, float]:
+    """Every row of ``targets`` (given its ``components``) through :func:`ais` in batches: (estimates, mean
+    acceptance)."""
+    results = _anneal(model, _jobs(targets, chains, seed, components=components), chains, steps, leapfrog, device,
+                      bar)
     return torch.cat([e for e, _ in results]), sum(a for _, a in results) / len(results)
 
 
 def choose_sigma(exp, validation: Tensor, steps: int, leapfrog: int, sigmas: tuple[float, ...] = SIGMAS,
-                 progress: bool = False) -> tuple[float, dict[str, float]]:
+                 progress: bool = False, components: Tensor | None = None) -> tuple[float, dict[str, float]]:
     """The σ under which an annealing over ``steps`` distributions (one chain each) gives the ``validation`` data
-    (in data units) the highest mean log-likelihood, and each σ tried with its mean: the grid ``sigmas``, widened
-    by factors of 1.5 (within 0.002 … 1) while its best is at an end of it."""
+    (in data units; given their ``components`` where the model has a discrete latent) the highest mean
+    log-likelihood, and each σ tried with its mean: the grid ``sigmas``, widened by factors of 1.5 (within
+    0.002 … 1) while its best is at an end of it."""
     from ..families.base import eval_mode
     from ..runs import progress_bar
 
@@ -270,7 +291,8 @@ def choose_sigma(exp, validation: Tensor, steps: int, leapfrog: int, sigmas: tup
     def score(sigma: float) -> None:
         model, to_target, _ = exp.likelihood_model(sigma)
         with eval_mode(*model.modules):
-            est, _ = _run(model, to_target(validation), _VALIDATION_CHAINS, steps, leapfrog, 7, exp.device, bar)
+            est, _ = _run(model, to_target(validation), _VALIDATION_CHAINS, steps, leapfrog, 7, exp.device, bar,
+                          components)
         scores[sigma] = float(est.mean())
 
     try:
@@ -295,10 +317,62 @@ def _chosen_words(where: str, scores: dict[str, float], steps: int) -> dict:
             "ais_sigma_scores": scores}
 
 
+def _held_out(exp, images: int) -> tuple[Tensor, Tensor | None, str, Callable[[], tuple[Tensor, Tensor | None]], str]:
+    """(the scored data in data units, their labels where the data has some, what they are, a function giving the
+    validation data σ is chosen on and their labels, what those are)."""
+    from ..families.base import EVAL_SEED
+    from ..runs import RunError
+    from .images import reference_set
+
+    if not exp.images:  # 2-D points: fresh draws, as a VAE's held-out likelihood scores them
+        x = exp.data.sample(images, torch.Generator().manual_seed(EVAL_SEED + 4))
+        return (x, None, f"{images} fresh draws from {exp.cfg.data} (seed {EVAL_SEED + 4})",
+                lambda: (exp.data.sample(_VALIDATION_IMAGES, torch.Generator().manual_seed(EVAL_SEED + 6)), None),
+                f"{_VALIDATION_IMAGES} fresh draws (seed {EVAL_SEED + 6})")
+    sampler, what = reference_set(exp)
+    ds = sampler.dataset
+    n = min(images, len(ds))
+    idx = torch.arange(n)
+    labels = ds.labels[idx] if ds.labels is not None else None
+    if exp.cfg.data == "mnist":
+        def validation() -> tuple[Tensor, Tensor | None]:
+            from ..data.images import ImageSampler, load_mnist
+
+            val = ImageSampler("mnist", exp.cfg.image_size, base=load_mnist(train=True)).dataset
+            rows = torch.arange(50_000, 50_000 + _VALIDATION_IMAGES)
+            return val.to_float(rows), val.labels[rows] if val.labels is not None else None
+
+        where = "MNIST training digits 50,000–50,015"
+    else:
+        def validation() -> tuple[Tensor, Tensor | None]:
+            if len(ds) < n + _VALIDATION_IMAGES:
+                raise RunError(f"{what} has {len(ds)} images, too few to choose σ on images not scored: give "
+                               "--ais-sigma S (pixels in [0, 1]) or fewer --ais-images")
+            rows = torch.arange(n, n + _VALIDATION_IMAGES)
+            return ds.to_float(rows), ds.labels[rows] if ds.labels is not None else None
+
+        where = f"images {n}–{n + _VALIDATION_IMAGES - 1} of {what}"
+    return ds.to_float(idx), labels, f"the first {n} images of {what}", validation, where
+
+
+def _given(k: int, labelled: bool, n: int, labels: Tensor | None, what: str) -> Tensor | None:
+    """The component each of ``n`` examples is annealed given when each is scored once: its own label (a
+    label-conditional model), member i mod K (a mixture, for choosing σ), none without components."""
+    from ..runs import RunError
+
+    if not k:
+        return None
+    if not labelled:
+        return torch.arange(n) % k
+    if labels is None:
+        raise RunError(f"a label-conditional run's log p(x | y) needs labelled images, and {what} has no labels")
+    return labels.long()
+
+
 @torch.no_grad()
 def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, leapfrog: int = 5,
                  sigma: float | None = None, bdmc: int = 0, progress: bool = False, seed: int = 0,
-                 partial: Path | None = None) -> dict:
+                 partial: Path | None = None, marginal: bool = False) -> dict:
     """log p(x) of the first ``images`` held-out images of the run (nats per image, mean and standard error) by
     annealed importance sampling, ``chains`` chains per image over ``steps`` distributions.  A generator without
     a likelihood of its own gets Gaussian noise of width ``sigma`` (None: the best of :data:`SIGMAS` on 16
@@ -307,67 +381,68 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
     (bidirectional Monte Carlo): the mean gap between the upper and the lower bound says how far the schedule
     leaves the forward estimate from the truth.
 
+    A label-conditional run (a cGAN, an AC-GAN, a conditional VAE) is scored given each image's own label:
+    ``ais_cond_ll`` = log p(x | y).  With ``marginal`` every image is annealed once given each class, which also
+    gives log p(x) = log (1/K) Σ_y p(x | y) under the uniform label prior the generator was trained with
+    (``ais_ll``) and the model as a classifier by Bayes' rule: how often argmax_y p(x | y) is the image's label
+    (``ais_bayes_accuracy``) and the mean log p(y | x) of that label (``ais_label_ll``) — K times the work.  A
+    mixture of snapshots is always scored so: p(x) is the mean of its members'.
+
     ``partial``: a file where the estimate keeps what it has done (every :data:`SAVE_EVERY_S` seconds, and when
     interrupted), so that the same call after a crash or Ctrl-C continues where it stopped, to the same numbers;
     removed once the estimate is complete."""
-    from ..families.base import EVAL_SEED, eval_mode
+    from ..families.base import eval_mode
     from ..runs import RunError, fingerprint, load_work, progress_bar, save_work
-    from .images import reference_set
 
     check_options(images, chains, steps, sigma, bdmc, leapfrog)
-    if exp.images:
-        sampler, what = reference_set(exp)
-        ds = sampler.dataset
-        n = min(images, len(ds))
-        where = ("MNIST training digits 50,000–50,015" if exp.cfg.data == "mnist"
-                 else f"images {n}–{n + _VALIDATION_IMAGES - 1} of {what}")
-        x, what = ds.to_float(torch.arange(n)), f"the first {n} images of {what}"
-    else:  # 2-D points: fresh draws, as a VAE's held-out likelihood scores them
-        n = images
-        x = exp.data.sample(n, torch.Generator().manual_seed(EVAL_SEED + 4))
-        what = f"{n} fresh draws from {exp.cfg.data} (seed {EVAL_SEED + 4})"
-        where = f"{_VALIDATION_IMAGES} fresh draws (seed {EVAL_SEED + 6})"
+    k, labelled = exp.likelihood_components()
+    if marginal and not k:
+        raise RunError("--ais-marginal sums over a label-conditional run's classes, and this run's generator is "
+                       "told no labels; leave it out")
+    summed = bool(k) and (marginal or not labelled)  # every image annealed given each component, then averaged
+    x, labels, what, validation, where = _held_out(exp, images)
+    n = len(x)
+    given = _given(k, labelled, n, labels, what) if labelled else None
     out: dict = {"step": exp.step}
     own = exp.own_likelihood
     # What the estimate is: a kept file of other work (other options, other weights) is not continued.
     about = {"work": "ais", "images": str(n), "chains": str(chains), "steps": str(steps), "leapfrog": str(leapfrog),
              "sigma": "own" if own else "auto" if sigma is None else repr(float(sigma)), "bdmc": str(bdmc),
-             "seed": str(seed), "data": what, "weights": fingerprint(*exp.weights().values())}
+             "seed": str(seed), "data": what, "weights": fingerprint(*exp.weights().values()),
+             "components": str(k), "summed": str(summed)}
     kept = load_work(partial, about) if partial is not None else None
     chosen: dict[str, Tensor] = {}  # a σ chosen here, kept with the work
     if kept is not None and "sigma_grid" in kept:
-        chosen = {k: kept.pop(k) for k in ("sigma_grid", "sigma_scores", "sigma")}
+        chosen = {name: kept.pop(name) for name in ("sigma_grid", "sigma_scores", "sigma")}
         sigma = float(chosen["sigma"])
         scores = {f"{s:g}": float(v) for s, v in zip(chosen["sigma_grid"].tolist(), chosen["sigma_scores"])}
         out.update(_chosen_words(where, scores, steps))
     elif not own and sigma is None:
-        if not exp.images:
-            validation = exp.data.sample(_VALIDATION_IMAGES, torch.Generator().manual_seed(EVAL_SEED + 6))
-        elif exp.cfg.data == "mnist":
-            from ..data.images import ImageSampler, load_mnist
-
-            val = ImageSampler("mnist", exp.cfg.image_size, base=load_mnist(train=True)).dataset
-            validation = val.to_float(torch.arange(50_000, 50_000 + _VALIDATION_IMAGES))
-        elif len(ds) >= n + _VALIDATION_IMAGES:
-            validation = ds.to_float(torch.arange(n, n + _VALIDATION_IMAGES))
-        else:
-            raise RunError(f"{what} has {len(ds)} images, too few to choose σ on images not scored: give "
-                           "--ais-sigma S (pixels in [0, 1]) or fewer --ais-images")
-        sigma, scores = choose_sigma(exp, validation, steps, leapfrog, progress=progress)
+        val_x, val_labels = validation()
+        sigma, scores = choose_sigma(exp, val_x, steps, leapfrog, progress=progress,
+                                     components=_given(k, labelled, len(val_x), val_labels, where))
         out.update(_chosen_words(where, scores, steps))
-        chosen = {"sigma_grid": torch.tensor([float(k) for k in scores], dtype=torch.float64),
+        chosen = {"sigma_grid": torch.tensor([float(s) for s in scores], dtype=torch.float64),
                   "sigma_scores": torch.tensor(list(scores.values()), dtype=torch.float64),
                   "sigma": torch.tensor(sigma, dtype=torch.float64)}
         if partial is not None:  # the choice is kept at once: a Ctrl-C after it does not ask for it again
             save_work(partial, chosen, about)
     model, to_target, protocol = exp.likelihood_model(sigma)
-    jobs = _jobs(to_target(x), chains, seed)
+    targets = to_target(x)
+    if summed:  # image i given component c: seeds apart for each c
+        jobs = [job for c in range(k) for job in _jobs(targets, chains, seed + c * n, components=torch.full((n,), c))]
+    else:
+        jobs = _jobs(targets, chains, seed, components=given)
+    main = len(jobs)
     if bdmc:
         g = torch.Generator().manual_seed(seed + 1)
         z = torch.randn((bdmc, model.latent), generator=g)
+        sim_k = torch.arange(bdmc) % k if k else None
         with eval_mode(*model.modules):
-            sim = model.simulate(model.decode(z.to(exp.device)), g).cpu()
-        jobs += _jobs(sim, chains, seed + 2) + _jobs(sim, chains, seed + 3, starts=z)
+            sim = model.simulate(model.params(z.to(exp.device), None if sim_k is None else sim_k.to(exp.device)),
+                                 g).cpu()
+        jobs += _jobs(sim, chains, seed + 2, components=sim_k) + _jobs(sim, chains, seed + 3, starts=z,
+                                                                        components=sim_k)
     bar = progress_bar(len(jobs) * steps, f"ais, {steps} distributions", "step", disable=not progress,
                        log_every=60.0)
     if kept is not None and progress:
@@ -387,17 +462,35 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
         raise
     finally:
         bar.close()
-    main = len(_jobs(x, chains, seed))
     est = torch.cat([e for e, _ in results[:main]])
     acc = sum(a for _, a in results[:main]) / main
-    out.update({"ais_ll": float(est.mean()), "ais_se": float(est.std() / math.sqrt(n)) if n > 1 else math.nan,
-                "ais_images": n, "ais_chains": chains, "ais_steps": steps, "ais_leapfrog": leapfrog,
+
+    def mean_se(v: Tensor) -> tuple[float, float]:
+        return float(v.mean()), float(v.std() / math.sqrt(n)) if n > 1 else math.nan
+
+    out.update({"ais_images": n, "ais_chains": chains, "ais_steps": steps, "ais_leapfrog": leapfrog,
                 "ais_acceptance": round(acc, 3)})
+    if summed:
+        per = est.view(k, n)  # log p(x_i | c), one row a component
+        log_px = torch.logsumexp(per, 0) - math.log(k)
+        out["ais_ll"], out["ais_se"] = mean_se(log_px)
+        scored = (f"log p(x) = log of the mean over the {k} " + ("classes (a uniform label prior) of p(x | y)"
+                                                                  if labelled else "members of p(x | member)"))
+        if labelled:
+            cond = per.gather(0, given[None])[0]
+            out["ais_cond_ll"], out["ais_cond_se"] = mean_se(cond)
+            out["ais_bayes_accuracy"] = float((per.argmax(0) == given).float().mean())
+            out["ais_label_ll"] = float((cond - math.log(k) - log_px).mean())
+    elif labelled:
+        out["ais_cond_ll"], out["ais_cond_se"] = mean_se(est)
+        scored = "log p(x | y) given each image's own label"
+    else:
+        out["ais_ll"], out["ais_se"] = mean_se(est)
+        scored = "log p(x)"
     if sigma is not None:
         out["ais_sigma"] = sigma
-    out["ais_protocol"] = (f"{what}; {protocol}; {chains} chains × {steps} "
-                           f"distributions (sigmoid schedule), HMC with {leapfrog} leapfrog steps; "
-                           "a stochastic lower bound, nats per image")
+    out["ais_protocol"] = (f"{what}; {protocol}; {scored}; {chains} chains × {steps} distributions (sigmoid "
+                           f"schedule), HMC with {leapfrog} leapfrog steps; a stochastic lower bound, nats per image")
     if bdmc:
         half = (len(results) - main) // 2
         lower = torch.cat([e for e, _ in results[main:main + half]])

@@ -91,10 +91,20 @@ register_metric("parzen", "Parzen-window log-likelihood of the test digits under
                           "validation split (the GMMN paper's protocol; a poor metric, kept to compare)",
                 "the parzen metric scores MNIST test digits under the samples and needs data=mnist",
                 lambda exp: exp.cfg.data == "mnist")
+
+
+def _unconditional_or_labels(exp) -> bool:
+    from ..families.classcond import ClassLabels
+
+    return exp.condition is None or isinstance(exp.condition, ClassLabels)
+
+
 register_metric("ais", "held-out log p(x) by annealed importance sampling for any decoder: a GAN's or GMMN's generator "
-                       "with Gaussian pixel noise, a VAE's with its own likelihood (Wu et al. 2017)",
-                "ais scores an unconditional generator or decoder, and this run's is told labels or codes",
-                lambda exp: exp.condition is None)
+                       "with Gaussian pixel noise, a VAE's with its own likelihood (Wu et al. 2017); log p(x | y) for "
+                       "a class-conditional run",
+                "ais scores unconditional and class-conditional runs (conditional=cgan or acgan, or cvae=true), "
+                "and this run's generator is told codes, a caption or a source image",
+                _unconditional_or_labels)
 IMAGE_METRICS = tuple(METRICS)  # the names, in the order above
 TRANSLATION_METRICS = ("l1", "psnr", "ssim")
 
