@@ -294,6 +294,18 @@ def test_an_interrupted_estimate_continues_to_the_same_numbers(tmp_path, tiny_np
     monkeypatch.setattr(ais_module, "choose_sigma", lambda *a, **k: pytest.fail("σ was chosen again"))
     assert evaluate_ais(exp, **auto, partial=partial) == whole
 
+    # stopped in the σ search (in its third width, each 4 jobs × 14 moves): the widths scored are not annealed again
+    monkeypatch.setattr(ais_module, "choose_sigma", real_choose)
+    monkeypatch.setattr(ais_module, "_hmc", stopped_after(2 * 56 + 10))
+    with pytest.raises(KeyboardInterrupt):
+        evaluate_ais(exp, **auto, partial=partial)
+    monkeypatch.setattr(ais_module, "_hmc", real_hmc)
+    asked, real_model = [], exp.likelihood_model
+    monkeypatch.setattr(exp, "likelihood_model", lambda sigma: asked.append(sigma) or real_model(sigma))
+    assert evaluate_ais(exp, **auto, partial=partial) == whole and not partial.exists()
+    assert asked[0] == ais_module.SIGMAS[2] and not {0.02, 0.03} & set(asked[:-1]), asked
+    monkeypatch.setattr(exp, "likelihood_model", real_model)
+
     # a file of other work (another schedule) is not continued: the estimate starts over
     monkeypatch.setattr(ais_module, "_hmc", stopped_after(5))
     with pytest.raises(KeyboardInterrupt):

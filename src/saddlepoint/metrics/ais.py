@@ -275,25 +275,32 @@ def _run(model: DecoderModel, targets: Tensor, chains: int, steps: int, leapfrog
 
 
 def choose_sigma(exp, validation: Tensor, steps: int, leapfrog: int, sigmas: tuple[float, ...] = SIGMAS,
-                 progress: bool = False, components: Tensor | None = None) -> tuple[float, dict[str, float]]:
+                 progress: bool = False, components: Tensor | None = None, scored: dict[float, float] | None = None,
+                 keep: Callable[[dict[float, float]], None] | None = None) -> tuple[float, dict[str, float]]:
     """The σ under which an annealing over ``steps`` distributions (one chain each) gives the ``validation`` data
     (in data units; given their ``components`` where the model has a discrete latent) the highest mean
     log-likelihood, and each σ tried with its mean: the grid ``sigmas``, widened by factors of 1.5 (within
-    0.002 … 1) while its best is at an end of it."""
+    0.002 … 1) while its best is at an end of it.  ``keep(scores)`` is called after each σ with the scores so far;
+    ``scored``: such scores, which are not annealed again (the search continues where it stopped)."""
     from ..families.base import eval_mode
     from ..runs import progress_bar
 
-    scores: dict[float, float] = {}
+    scores: dict[float, float] = dict(scored or {})
     per = _batches(len(validation), _VALIDATION_CHAINS)
-    bar = progress_bar(len(sigmas) * -(-len(validation) // per) * steps, "ais: choosing σ", "step",
-                       disable=not progress)
+    each = -(-len(validation) // per) * steps
+    bar = progress_bar(len(sigmas) * each, "ais: choosing σ", "step", disable=not progress)
 
     def score(sigma: float) -> None:
+        if sigma in scores:  # scored before an interruption
+            bar.update(each)
+            return
         model, to_target, _ = exp.likelihood_model(sigma)
         with eval_mode(*model.modules):
             est, _ = _run(model, to_target(validation), _VALIDATION_CHAINS, steps, leapfrog, 7, exp.device, bar,
                           components)
         scores[sigma] = float(est.mean())
+        if keep is not None:
+            keep(scores)
 
     try:
         for sigma in sigmas:
@@ -304,7 +311,7 @@ def choose_sigma(exp, validation: Tensor, steps: int, leapfrog: int, sigmas: tup
             wider = best * 1.5 if best == tried[-1] else best / 1.5 if best == tried[0] else None
             if wider is None or not 0.002 <= wider <= 1.0:
                 break
-            bar.total += -(-len(validation) // per) * steps
+            bar.total += each
             score(round(wider, 4))
     finally:
         bar.close()
@@ -412,6 +419,12 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
              "components": str(k), "summed": str(summed)}
     kept = load_work(partial, about) if partial is not None else None
     chosen: dict[str, Tensor] = {}  # a σ chosen here, kept with the work
+
+    def say_kept() -> None:
+        if partial is not None and partial.exists() and progress:
+            print(f"\nais: the work done is kept in {partial}; the same evaluation continues from there",
+                  file=sys.stderr)
+
     if kept is not None and "sigma_grid" in kept:
         chosen = {name: kept.pop(name) for name in ("sigma_grid", "sigma_scores", "sigma")}
         sigma = float(chosen["sigma"])
@@ -419,8 +432,23 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
         out.update(_chosen_words(where, scores, steps))
     elif not own and sigma is None:
         val_x, val_labels = validation()
-        sigma, scores = choose_sigma(exp, val_x, steps, leapfrog, progress=progress,
-                                     components=_given(k, labelled, len(val_x), val_labels, where))
+        tried: dict[float, float] = {}  # the σ scored before an interruption of the search
+        if kept is not None and "sigma_tried" in kept:
+            tried = dict(zip(kept.pop("sigma_tried").tolist(), kept.pop("sigma_tried_scores").tolist()))
+
+        def keep_tried(scores: dict[float, float]) -> None:
+            if partial is not None:
+                save_work(partial, {"sigma_tried": torch.tensor(list(scores), dtype=torch.float64),
+                                    "sigma_tried_scores": torch.tensor(list(scores.values()), dtype=torch.float64)},
+                          about)
+
+        try:
+            sigma, scores = choose_sigma(exp, val_x, steps, leapfrog, progress=progress,
+                                         components=_given(k, labelled, len(val_x), val_labels, where),
+                                         scored=tried, keep=keep_tried)
+        except BaseException:
+            say_kept()
+            raise
         out.update(_chosen_words(where, scores, steps))
         chosen = {"sigma_grid": torch.tensor([float(s) for s in scores], dtype=torch.float64),
                   "sigma_scores": torch.tensor(list(scores.values()), dtype=torch.float64),
@@ -456,9 +484,7 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
         with eval_mode(*model.modules):
             results = _anneal(model, jobs, chains, steps, leapfrog, exp.device, bar, keep, kept)
     except BaseException:
-        if partial is not None and partial.exists() and progress:
-            print(f"\nais: the work done is kept in {partial}; the same evaluation continues from there",
-                  file=sys.stderr)
+        say_kept()
         raise
     finally:
         bar.close()
