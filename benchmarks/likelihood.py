@@ -51,7 +51,7 @@ def score(name: str, run: str, args) -> dict:
     row: dict = {"name": name, "run": run, "recipe": recipe, "family": exp.name, "step": exp.step,
                  "machine": machine(args.threads)}
     started = time.perf_counter()
-    labelled = exp.likelihood_components()[1]
+    labelled = exp.likelihood_parts().labelled
     sigma = None if exp.own_likelihood else args.sigma
     row.update(evaluate_ais(exp, images=args.images, chains=args.chains, steps=args.steps, bdmc=args.bdmc,
                             sigma=sigma, marginal=args.marginal and labelled, progress=sys.stderr.isatty()))

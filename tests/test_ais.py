@@ -135,7 +135,7 @@ def test_evaluate_ais_from_the_command_line_and_its_refusals(tmp_path, tiny_npz,
 def _label_grid(exp, decode, log_lik, x, y, classes):
     """log p(x | c) for every class c over a fine 2-D latent grid (normal prior): (classes, B)."""
     normal = torch.distributions.Normal(0.0, 1.0)
-    return torch.stack([_grid_log_px(lambda z: decode(z, torch.full((len(z),), c)), log_lik, x, -6, 6, 0.03,
+    return torch.stack([_grid_log_px(lambda z: decode(z, torch.full((len(z),), c)), log_lik, x, -5, 5, 0.04,
                                      lambda z: normal.log_prob(z).sum(1)) for c in range(classes)])
 
 
@@ -152,9 +152,9 @@ def test_a_class_conditional_runs_ais_is_the_integral_given_the_label_and_summed
         exp.train_step()
         exp.step += 1
     sigma = None if vae else 0.1
-    n = 4
-    own = evaluate_ais(exp, images=n, chains=4, steps=300, sigma=sigma)
-    both = evaluate_ais(exp, images=n, chains=4, steps=300, sigma=sigma, marginal=True)
+    n = 3
+    own = evaluate_ais(exp, images=n, chains=4, steps=200, sigma=sigma)
+    both = evaluate_ais(exp, images=n, chains=4, steps=200, sigma=sigma, marginal=True)
     assert "ais_ll" not in own and "given each image's own label" in own["ais_protocol"]
     assert "mean over the 4 classes" in both["ais_protocol"]
     if vae:
@@ -182,6 +182,31 @@ def test_a_class_conditional_runs_ais_is_the_integral_given_the_label_and_summed
     assert 0.0 <= both["ais_bayes_accuracy"] <= 1.0
     if bool(sure.all()):
         assert both["ais_bayes_accuracy"] == pytest.approx(float(right.mean()))
+
+
+def test_an_infogan_runs_ais_sums_its_categorical_code_and_anneals_its_continuous_one(tiny_npz):
+    """InfoGAN's generator reads a code: p(x) is the mean over the categorical code's values of the integral over z
+    and the continuous code (uniform on [−1, 1], annealed as u with z = 2Φ(u) − 1): with one z and one continuous
+    dimension, the sum over a fine grid in (z, u) for each value, averaged."""
+    _, cfg = resolve_config("mnist-infogan", [f"data={tiny_npz}", "z_dim=1", "info_categorical=3",
+                                              "info_continuous=1", "base_channels=8", "eval_every=0"])
+    exp = build(cfg)
+    for _ in range(10):
+        exp.train_step()
+        exp.step += 1
+    sigma, n = 0.1, 3
+    out = evaluate_ais(exp, images=n, chains=4, steps=200, sigma=sigma)
+    assert "mean over the 3 values of its categorical code" in out["ais_protocol"] and "ais_cond_ll" not in out
+    x = ((exp.data.dataset.to_float(torch.arange(n)) + 1) / 2).clamp(0, 1)
+    G, info = exp.sampler, exp.condition
+    normal = torch.distributions.Normal(0.0, 1.0)
+    with eval_mode(G):
+        exact = torch.stack([_grid_log_px(
+            lambda zu: (G(zu[:, :1], info.code(torch.full((len(zu),), c), torch.erf(zu[:, 1:] / math.sqrt(2))))
+                        + 1) / 2, lambda m, t: gaussian_log_likelihood(m, t, sigma), x, -5, 5, 0.04,
+            lambda zu: normal.log_prob(zu).sum(1)) for c in range(3)])
+    log_px = torch.logsumexp(exact, 0) - math.log(3)
+    assert out["ais_ll"] == pytest.approx(float(log_px.mean()), abs=0.5), (out["ais_ll"], log_px)
 
 
 def test_a_mixture_of_snapshots_is_scored_as_the_mean_of_its_members():
@@ -232,12 +257,24 @@ def test_ais_on_a_conditional_run_from_the_command_line_and_its_refusals(tmp_pat
     assert "--ais-marginal sums over a label-conditional run's classes" in capsys.readouterr().err
     assert main(["evaluate", str(gan), "--ais-marginal"]) == 2
     assert "add --metrics ais" in capsys.readouterr().err
-    info = tmp_path / "info"
-    assert main(["train", "mnist-infogan", f"data={tiny_npz}", "steps=1", "batch_size=8", "eval_every=0",
-                 "sample_every=0", "--out", str(info), "--quiet"]) == 0
+    info = tmp_path / "info"  # σ chosen over the code's values summed
+    assert main(["train", "mnist-infogan", f"data={tiny_npz}", "steps=1", "batch_size=8", "base_channels=8",
+                 "info_categorical=3", "eval_every=0", "sample_every=0", "--out", str(info), "--quiet"]) == 0
     capsys.readouterr()
-    assert main(["evaluate", str(info), "--metrics", "ais"]) == 2
-    assert "ais scores unconditional and class-conditional runs" in capsys.readouterr().err
+    assert main(["evaluate", str(info), "--metrics", "ais", "--ais-images", "2", "--ais-chains", "1",
+                 "--ais-steps", "3", "--bdmc", "1", "--quiet"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert math.isfinite(out["ais_ll"]) and "ais_sigma_chosen_on" in out and "3 values" in out["ais_protocol"]
+
+
+def test_ais_refuses_a_caption_conditional_run():
+    from conftest import mnist_or_skip
+    from saddlepoint.metrics.images import MetricUnavailable, check_metrics
+
+    mnist_or_skip()
+    _, cfg = resolve_config("mnist-text2image", ["base_channels=8"])
+    with pytest.raises(MetricUnavailable, match="ais scores unconditional, class-conditional .* told a caption"):
+        check_metrics(build(cfg), ["ais"])
 
 
 def test_an_interrupted_estimate_continues_to_the_same_numbers(tmp_path, tiny_npz, monkeypatch):

@@ -282,49 +282,57 @@ class Family:
 
     own_likelihood = False  # a generator has none: --metrics ais gives it Gaussian noise of a width σ
 
-    def likelihood_components(self) -> tuple[int, bool]:
-        """The discrete latent :func:`saddlepoint.metrics.ais.evaluate_ais` anneals given, beside z: (its number of
-        values, whether they are the data's class labels) — a label-conditional run's classes, a mixture's members,
-        (0, False) for neither; :class:`RunError` for a condition it cannot score."""
-        from .classcond import ClassLabels
+    MAX_COMPONENTS = 100  # the most values of a discrete latent ais anneals each image given, one after another
+
+    def likelihood_parts(self):
+        """What :func:`saddlepoint.metrics.ais.evaluate_ais` anneals over beside z
+        (:class:`~saddlepoint.metrics.ais.LatentParts`): a class-conditional run's classes, InfoGAN's categorical
+        code (and its continuous codes as more latent dimensions), a mixture's members; :class:`RunError` for a
+        condition it cannot score."""
+        from ..metrics.ais import LatentParts
 
         if self.condition is not None:
-            if not isinstance(self.condition, ClassLabels):
-                kind = ("its codes have continuous parts" if self.cfg.conditional == "infogan"
-                        else "its generator is told a source image or a caption, not a class")
-                raise RunError(f"ais scores unconditional and class-conditional runs, and this is "
-                               f"conditional={self.cfg.conditional}: {kind}")
+            parts = getattr(self.condition, "likelihood_parts", None)
+            if parts is None:
+                raise RunError(f"ais scores unconditional, class-conditional and InfoGAN runs, and this is "
+                               f"conditional={self.cfg.conditional}: its generator is told a source image or a "
+                               "caption")
             if self.sampler is self.mixture:
                 raise RunError("ais scores a mixture of an unconditional generator's snapshots, and this run's "
-                               "generator is told labels; score its networks in a run without the mixture")
-            return self.condition.n_classes, True
+                               "generator is told labels or codes; score its networks in a run without the mixture")
+            parts = parts()
+            if parts.components > self.MAX_COMPONENTS:
+                raise RunError(f"ais anneals each image once for every one of the {parts.components} {parts.words}, "
+                               f"more than {self.MAX_COMPONENTS}; score a run with fewer")
+            return parts
         if self.sampler is self.mixture:
-            return len(self.mixture), False
-        return 0, False
+            return LatentParts(len(self.mixture), False, 0, "members of p(x | member)")
+        return LatentParts()
 
     def likelihood_model(self, sigma: float | None):
         """(the sampler as a decoder-based model for :func:`saddlepoint.metrics.ais.ais` with the observation model
         p(x | z[, k]) = N(x; G(z[, k]), σ²I) — on pixels in [0, 1] for images, in the data's units for points —,
         held-out data in data units → its targets, the protocol in words); :class:`RunError` where there is none.
-        k (:meth:`likelihood_components`) is a label-conditional generator's class or a mixture's member."""
+        k and a code's continuous parts (:meth:`likelihood_parts`) are read by a conditional generator, k picks a
+        mixture's member."""
         from ..metrics.ais import DecoderModel, gaussian_log_likelihood
 
-        components, labelled = self.likelihood_components()
+        parts = self.likelihood_parts()
         if sigma is None:
             raise RunError("a generator's likelihood needs the width σ of its observation noise")
-        G, uniform, scale = self.sampler, self.cfg.noise == "uniform", self.scale
-        mixture = components and not labelled
+        G, uniform, scale, cond, d = self.sampler, self.cfg.noise == "uniform", self.scale, self.condition, self.cfg.z_dim
 
         def decode(u: Tensor, k: Tensor | None = None) -> Tensor:
-            z = torch.erf(u / math.sqrt(2)) if uniform else u  # a uniform prior as the normal's image: z = 2Φ(u) − 1
-            x = (G(z) if k is None else G(z, member=k) if mixture else G(z, k)).float()
+            z = torch.erf(u[:, :d] / math.sqrt(2)) if uniform else u[:, :d]  # uniform prior: z = 2Φ(u) − 1 has it
+            x = (G(z, cond.likelihood_code(k, u[:, d:])) if cond is not None else G(z) if k is None
+                 else G(z, member=k)).float()
             return (x + 1) / 2 if self.images else x * scale
 
         def simulate(mean: Tensor, g: torch.Generator) -> Tensor:
             return mean + sigma * torch.randn(mean.shape, generator=g).to(mean.device)
 
-        model = DecoderModel(decode, lambda m, x: gaussian_log_likelihood(m, x, sigma), simulate, self.cfg.z_dim, (G,),
-                             components, labelled)
+        model = DecoderModel(decode, lambda m, x: gaussian_log_likelihood(m, x, sigma), simulate, d + parts.continuous,
+                             (G,), parts.components, parts.labelled)
         if not self.images:
             return model, lambda x: x, (f"Gaussian noise of σ = {sigma:g} (the data's units) around the "
                                         f"{self.sampler_name}'s point; a density of the points in the data's units")

@@ -80,6 +80,16 @@ class ClassLabels:
     def categories(self, labels: Tensor) -> Tensor:
         return labels
 
+    def likelihood_parts(self):
+        """Annealed importance sampling is given the class, or sums over the classes (uniform, as trained)."""
+        from ..metrics.ais import LatentParts
+
+        return LatentParts(self.n_classes, True, 0, "classes (a uniform label prior) of p(x | y)")
+
+    def likelihood_code(self, k: Tensor, continuous: Tensor) -> Tensor:
+        """What the generator reads for class ``k``: the label itself (there is no continuous part)."""
+        return k
+
 
 @register_condition("cgan")
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ real images (``info_consistency``) is a critic penalty (:func:`saddlepoint.penal
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -126,6 +127,24 @@ class MutualInformation:
         i = torch.arange(n)
         cats = torch.stack([(i // k**j) % k for j in range(self.codes)], 1)
         return self.code(cats, torch.rand(n, self.continuous, generator=generator) * 2 - 1)
+
+    def likelihood_parts(self):
+        """Annealed importance sampling sums over the categorical codes' combinations (uniform) and anneals the
+        continuous codes beside z."""
+        from ..metrics.ais import LatentParts
+
+        k = self.categorical ** self.codes if self.categorical else 0
+        what = "values of its categorical code" if self.codes == 1 else f"combinations of its {self.codes} codes"
+        return LatentParts(k, False, self.continuous, f"{what} of p(x | c)")
+
+    def likelihood_code(self, k: Tensor | None, continuous: Tensor) -> Tensor:
+        """The code of combination ``k`` (code j is digit j of k in base ``categorical``, as :meth:`balanced`
+        numbers them) with continuous parts from standard normal ``continuous``: 2Φ(u) − 1 is uniform on [−1, 1]."""
+        n = continuous.shape[0]
+        base = max(self.categorical, 1)
+        k = torch.zeros(n, dtype=torch.long, device=continuous.device) if k is None else k
+        cats = torch.stack([(k // base ** j) % base for j in range(self.codes)], 1)
+        return self.code(cats, torch.erf(continuous / math.sqrt(2))).to(continuous.dtype)
 
     def categories(self, code: Tensor) -> Tensor:
         """The categorical parts of codes (B, cond_dim) as indices: (B,) for one code, else (B, codes)."""

@@ -363,7 +363,7 @@ class VAE(Family):
 
         if sigma is not None:
             raise RunError("a VAE has its own likelihood p(x | z): leave --ais-sigma out")
-        components, labelled = self.likelihood_components()
+        components, labelled = self.likelihood_parts()[:2]
         decoder = self._nll_decoder()
         # per dimension, from the players' units to pixels in [0, 1] (images in [−1, 1]) or to the data's units
         shift = 0.0 if self.bernoulli else math.log(2) if self.images else -math.log(self.scale)

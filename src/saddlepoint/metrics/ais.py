@@ -31,16 +31,27 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 from torch import Tensor
 
-__all__ = ["DecoderModel", "ais", "check_options", "evaluate_ais", "gaussian_log_likelihood", "log_mean_exp",
+__all__ = ["DecoderModel", "LatentParts", "ais", "check_options", "evaluate_ais", "gaussian_log_likelihood", "log_mean_exp",
            "sigmoid_schedule"]
 
 TARGET_ACCEPTANCE = 0.65
 INITIAL_STEP = 0.05
+
+
+class LatentParts(NamedTuple):
+    """What a model is annealed over beside its z: a discrete latent k of ``components`` values with a uniform prior
+    (0: none) — ``words`` say what they are, ``labelled`` whether they are the data's class labels — and
+    ``continuous`` more latent dimensions (a code's continuous parts)."""
+
+    components: int = 0
+    labelled: bool = False
+    continuous: int = 0
+    words: str = ""
 
 
 @dataclass
@@ -275,17 +286,22 @@ def _run(model: DecoderModel, targets: Tensor, chains: int, steps: int, leapfrog
 
 
 def choose_sigma(exp, validation: Tensor, steps: int, leapfrog: int, sigmas: tuple[float, ...] = SIGMAS,
-                 progress: bool = False, components: Tensor | None = None, scored: dict[float, float] | None = None,
+                 progress: bool = False, components: Tensor | None = None, summed: int = 0,
+                 scored: dict[float, float] | None = None,
                  keep: Callable[[dict[float, float]], None] | None = None) -> tuple[float, dict[str, float]]:
     """The σ under which an annealing over ``steps`` distributions (one chain each) gives the ``validation`` data
-    (in data units; given their ``components`` where the model has a discrete latent) the highest mean
-    log-likelihood, and each σ tried with its mean: the grid ``sigmas``, widened by factors of 1.5 (within
-    0.002 … 1) while its best is at an end of it.  ``keep(scores)`` is called after each σ with the scores so far;
+    (in data units; given their ``components``, or with ``summed`` = K: the mean over the K values of a discrete
+    latent) the highest mean log-likelihood, and each σ tried with its mean: the grid ``sigmas``, widened by
+    factors of 1.5 (within 0.002 … 1) while its best is at an end of it.  ``keep(scores)`` is called after each σ with the scores so far;
     ``scored``: such scores, which are not annealed again (the search continues where it stopped)."""
     from ..families.base import eval_mode
     from ..runs import progress_bar
 
     scores: dict[float, float] = dict(scored or {})
+    n = len(validation)
+    if summed:  # each example given each value, value-major
+        validation = validation.repeat(summed, *[1] * (validation.dim() - 1))
+        components = torch.arange(summed).repeat_interleave(n)
     per = _batches(len(validation), _VALIDATION_CHAINS)
     each = -(-len(validation) // per) * steps
     bar = progress_bar(len(sigmas) * each, "ais: choosing σ", "step", disable=not progress)
@@ -298,6 +314,8 @@ def choose_sigma(exp, validation: Tensor, steps: int, leapfrog: int, sigmas: tup
         with eval_mode(*model.modules):
             est, _ = _run(model, to_target(validation), _VALIDATION_CHAINS, steps, leapfrog, 7, exp.device, bar,
                           components)
+        if summed:
+            est = log_mean_exp(est.view(summed, n))
         scores[sigma] = float(est.mean())
         if keep is not None:
             keep(scores)
@@ -363,14 +381,12 @@ def _held_out(exp, images: int) -> tuple[Tensor, Tensor | None, str, Callable[[]
 
 
 def _given(k: int, labelled: bool, n: int, labels: Tensor | None, what: str) -> Tensor | None:
-    """The component each of ``n`` examples is annealed given when each is scored once: its own label (a
-    label-conditional model), member i mod K (a mixture, for choosing σ), none without components."""
+    """The label each of ``n`` examples is annealed given when each is scored once (a label-conditional model);
+    None for other models."""
     from ..runs import RunError
 
-    if not k:
+    if not (k and labelled):
         return None
-    if not labelled:
-        return torch.arange(n) % k
     if labels is None:
         raise RunError(f"a label-conditional run's log p(x | y) needs labelled images, and {what} has no labels")
     return labels.long()
@@ -402,14 +418,14 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
     from ..runs import RunError, fingerprint, load_work, progress_bar, save_work
 
     check_options(images, chains, steps, sigma, bdmc, leapfrog)
-    k, labelled = exp.likelihood_components()
+    k, labelled, _, words = exp.likelihood_parts()
     if marginal and not k:
         raise RunError("--ais-marginal sums over a label-conditional run's classes, and this run's generator is "
                        "told no labels; leave it out")
     summed = bool(k) and (marginal or not labelled)  # every image annealed given each component, then averaged
     x, labels, what, validation, where = _held_out(exp, images)
     n = len(x)
-    given = _given(k, labelled, n, labels, what) if labelled else None
+    given = _given(k, labelled, n, labels, what)
     out: dict = {"step": exp.step}
     own = exp.own_likelihood
     # What the estimate is: a kept file of other work (other options, other weights) is not continued.
@@ -445,7 +461,7 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
         try:
             sigma, scores = choose_sigma(exp, val_x, steps, leapfrog, progress=progress,
                                          components=_given(k, labelled, len(val_x), val_labels, where),
-                                         scored=tried, keep=keep_tried)
+                                         summed=k if summed and not labelled else 0, scored=tried, keep=keep_tried)
         except BaseException:
             say_kept()
             raise
@@ -500,8 +516,7 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
         per = est.view(k, n)  # log p(x_i | c), one row a component
         log_px = torch.logsumexp(per, 0) - math.log(k)
         out["ais_ll"], out["ais_se"] = mean_se(log_px)
-        scored = (f"log p(x) = log of the mean over the {k} " + ("classes (a uniform label prior) of p(x | y)"
-                                                                  if labelled else "members of p(x | member)"))
+        scored = f"log p(x) = log of the mean over the {k} {words}"
         if labelled:
             cond = per.gather(0, given[None])[0]
             out["ais_cond_ll"], out["ais_cond_se"] = mean_se(cond)

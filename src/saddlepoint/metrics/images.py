@@ -93,18 +93,16 @@ register_metric("parzen", "Parzen-window log-likelihood of the test digits under
                 lambda exp: exp.cfg.data == "mnist")
 
 
-def _unconditional_or_labels(exp) -> bool:
-    from ..families.classcond import ClassLabels
-
-    return exp.condition is None or isinstance(exp.condition, ClassLabels)
+def _ais_fits(exp) -> bool:
+    return exp.condition is None or hasattr(exp.condition, "likelihood_parts")
 
 
 register_metric("ais", "held-out log p(x) by annealed importance sampling for any decoder: a GAN's or GMMN's generator "
                        "with Gaussian pixel noise, a VAE's with its own likelihood (Wu et al. 2017); log p(x | y) for "
-                       "a class-conditional run",
-                "ais scores unconditional and class-conditional runs (conditional=cgan or acgan, or cvae=true), "
-                "and this run's generator is told codes, a caption or a source image",
-                _unconditional_or_labels)
+                       "a class-conditional run; InfoGAN's codes summed over",
+                "ais scores unconditional, class-conditional (conditional=cgan or acgan, or cvae=true) and InfoGAN "
+                "runs, and this run's generator is told a caption or a source image",
+                _ais_fits)
 IMAGE_METRICS = tuple(METRICS)  # the names, in the order above
 TRANSLATION_METRICS = ("l1", "psnr", "ssim")
 
