@@ -765,8 +765,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "class_fid,code_match,l1,psnr,ssim,cycle,nll,parzen,ais (modes: stacked MNIST; memorization, "
                         "parzen: MNIST; accuracy, class_fid: cgan/acgan/cvae runs; code_match: InfoGAN on MNIST; "
                         "l1, psnr, ssim: pix2pix/srgan runs; cycle: CycleGAN runs; nll: VAE runs, 2-D ones too), "
-                        "ais (annealed importance sampling: the held-out likelihood of any unconditional or "
-                        "class-conditional run, 2-D ones too)")
+                        "ais (annealed importance sampling: the held-out likelihood of any unconditional, "
+                        "class-conditional or InfoGAN run, 2-D ones too)")
     e.add_argument("--nll-samples", type=int, default=None, metavar="K",
                    help="nll: importance samples per held-out image (default 5000, the IWAE paper's protocol)")
     e.add_argument("--nll-images", type=int, default=None, metavar="N",
