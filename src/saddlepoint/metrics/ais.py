@@ -22,6 +22,12 @@ z = 2Φ(u) − 1, which leaves p(x) unchanged (z has exactly its prior).  HMC (N
 size kept per chain near an acceptance of 0.65 (×1.02 after an acceptance probability above it, ×0.98 below;
 adapting from the chain's past keeps every transition invariant, so the weights stay valid).  The schedule is
 sigmoidal in t (Grosse et al.'s), dense at both ends where log p(x | z) changes fastest.
+
+**A discrete latent** k beside z (a class-conditional generator's label, InfoGAN's categorical code, the member of a
+mixture of snapshots) is not annealed: each chain runs given one k.  Given the image's own label it estimates
+p(x | y); given each of the K values in turn, the mean of the K estimates (each unbiased for p(x | k)) is an unbiased
+estimate of p(x) = (1/K) Σ_k p(x | k) under the uniform prior the generator was trained with, and Bayes' rule turns
+the same numbers into p(y | x).  Continuous codes are annealed with z, as more dimensions of u.
 """
 
 from __future__ import annotations
