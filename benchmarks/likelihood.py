@@ -57,13 +57,12 @@ def score(name: str, run: str, args) -> dict:
                             sigma=sigma, marginal=args.marginal and labelled, progress=sys.stderr.isatty()))
     row["ais_seconds"] = round(time.perf_counter() - started, 1)
     if labelled and exp.cfg.data == "mnist":  # the discriminative reference on the same digits
-        from saddlepoint.metrics.images import mnist_backbone, reference_set
+        from saddlepoint.metrics.images import mnist_backbone
 
-        ds = reference_set(exp)[0].dataset
-        idx = torch.arange(row["ais_images"])
+        x, labels, _ = exp.held_out(row["ais_images"])
         with torch.no_grad():
-            read = mnist_backbone()[0](ds.to_float(idx))[1].argmax(1)
-        row["classifier_accuracy"] = float((read == ds.labels[idx]).float().mean())
+            read = mnist_backbone()[0](x)[1].argmax(1)
+        row["classifier_accuracy"] = float((read == labels).float().mean())
     if labelled:
         return row  # the Parzen window and the encoder's bound score log p(x), which this run does not sample
     if hasattr(exp, "test_nll"):  # the encoder's importance sampling on the same images

@@ -280,6 +280,21 @@ class Family:
         return {"mmd2_pixels": float(mmd2(real, fake, bandwidths=(0.25 * d, 0.5 * d, d))),
                 **digit_reads(self, fake, cond)}
 
+    def held_out(self, n: int | None = None) -> tuple[Tensor, Tensor | None, str]:
+        """(the first ``n`` held-out images in data units, their labels where the data has some, what they are): the
+        test split where the data has one, else the training images (said so); 2-D data: fresh draws."""
+        if not self.images:
+            n = n or 10_000
+            return self.data.sample(n, torch.Generator().manual_seed(EVAL_SEED + 4)), None, \
+                f"{n} fresh draws from {self.cfg.data} (seed {EVAL_SEED + 4})"
+        from ..metrics.images import reference_set
+
+        sampler, what = reference_set(self)
+        ds = sampler.dataset
+        idx = torch.arange(min(n or len(ds), len(ds)))
+        labels = ds.labels[idx] if ds.labels is not None else None
+        return ds.to_float(idx), labels, f"the first {len(idx)} images of {what}"
+
     own_likelihood = False  # a generator has none: --metrics ais gives it Gaussian noise of a width σ
 
     MAX_COMPONENTS = 100  # the most values of a discrete latent ais anneals each image given, one after another

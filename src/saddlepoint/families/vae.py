@@ -245,21 +245,6 @@ class VAE(Family):
         """The labels a player reads: a conditional VAE's, none for an unconditional one."""
         return y if self.condition is not None else None
 
-    def held_out(self, n: int | None = None) -> tuple[Tensor, Tensor | None, str]:
-        """(the first ``n`` held-out images in data units, their labels where the data has some, what they are): the
-        test split where the data has one, else the training images (said so); 2-D data: fresh draws."""
-        if not self.images:
-            n = n or 10_000
-            return self.data.sample(n, torch.Generator().manual_seed(EVAL_SEED + 4)), None, \
-                f"{n} fresh draws from {self.cfg.data} (seed {EVAL_SEED + 4})"
-        from ..metrics.images import reference_set
-
-        sampler, what = reference_set(self)
-        ds = sampler.dataset
-        idx = torch.arange(min(n or len(ds), len(ds)))
-        labels = ds.labels[idx] if ds.labels is not None else None
-        return ds.to_float(idx), labels, f"the first {len(idx)} images of {what}"
-
     # --- the held-out likelihood ----------------------------------------------------------------------------
     @torch.no_grad()
     def test_nll(self, k: int = 5000, n: int | None = None, progress: bool = False,

@@ -348,42 +348,37 @@ def _chosen_words(where: str, scores: dict[str, float], steps: int) -> dict:
             "ais_sigma_scores": scores}
 
 
-def _held_out(exp, images: int) -> tuple[Tensor, Tensor | None, str, Callable[[], tuple[Tensor, Tensor | None]], str]:
-    """(the scored data in data units, their labels where the data has some, what they are, a function giving the
-    validation data σ is chosen on and their labels, what those are)."""
+def _validation(exp, n: int) -> tuple[Callable[[], tuple[Tensor, Tensor | None]], str]:
+    """(a function giving the data σ is chosen on and their labels, what they are): 2-D runs: other fresh draws;
+    MNIST: training digits 50,000–50,015; other images: the held-out images after the ``n`` scored."""
     from ..families.base import EVAL_SEED
     from ..runs import RunError
-    from .images import reference_set
 
-    if not exp.images:  # 2-D points: fresh draws, as a VAE's held-out likelihood scores them
-        x = exp.data.sample(images, torch.Generator().manual_seed(EVAL_SEED + 4))
-        return (x, None, f"{images} fresh draws from {exp.cfg.data} (seed {EVAL_SEED + 4})",
-                lambda: (exp.data.sample(_VALIDATION_IMAGES, torch.Generator().manual_seed(EVAL_SEED + 6)), None),
+    if not exp.images:
+        return ((lambda: (exp.data.sample(_VALIDATION_IMAGES, torch.Generator().manual_seed(EVAL_SEED + 6)), None)),
                 f"{_VALIDATION_IMAGES} fresh draws (seed {EVAL_SEED + 6})")
-    sampler, what = reference_set(exp)
-    ds = sampler.dataset
-    n = min(images, len(ds))
-    idx = torch.arange(n)
-    labels = ds.labels[idx] if ds.labels is not None else None
     if exp.cfg.data == "mnist":
-        def validation() -> tuple[Tensor, Tensor | None]:
+        def mnist() -> tuple[Tensor, Tensor | None]:
             from ..data.images import ImageSampler, load_mnist
 
             val = ImageSampler("mnist", exp.cfg.image_size, base=load_mnist(train=True)).dataset
             rows = torch.arange(50_000, 50_000 + _VALIDATION_IMAGES)
             return val.to_float(rows), val.labels[rows] if val.labels is not None else None
 
-        where = "MNIST training digits 50,000–50,015"
-    else:
-        def validation() -> tuple[Tensor, Tensor | None]:
-            if len(ds) < n + _VALIDATION_IMAGES:
-                raise RunError(f"{what} has {len(ds)} images, too few to choose σ on images not scored: give "
-                               "--ais-sigma S (pixels in [0, 1]) or fewer --ais-images")
-            rows = torch.arange(n, n + _VALIDATION_IMAGES)
-            return ds.to_float(rows), ds.labels[rows] if ds.labels is not None else None
+        return mnist, "MNIST training digits 50,000–50,015"
+    from .images import reference_set
 
-        where = f"images {n}–{n + _VALIDATION_IMAGES - 1} of {what}"
-    return ds.to_float(idx), labels, f"the first {n} images of {what}", validation, where
+    sampler, what = reference_set(exp)
+    ds = sampler.dataset
+
+    def after() -> tuple[Tensor, Tensor | None]:
+        if len(ds) < n + _VALIDATION_IMAGES:
+            raise RunError(f"{what} has {len(ds)} images, too few to choose σ on images not scored: give "
+                           "--ais-sigma S (pixels in [0, 1]) or fewer --ais-images")
+        rows = torch.arange(n, n + _VALIDATION_IMAGES)
+        return ds.to_float(rows), ds.labels[rows] if ds.labels is not None else None
+
+    return after, f"images {n}–{n + _VALIDATION_IMAGES - 1} of {what}"
 
 
 def _given(k: int, labelled: bool, n: int, labels: Tensor | None, what: str) -> Tensor | None:
@@ -429,8 +424,9 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
         raise RunError("--ais-marginal sums over a label-conditional run's classes, and this run's generator is "
                        "told no labels; leave it out")
     summed = bool(k) and (marginal or not labelled)  # every image annealed given each component, then averaged
-    x, labels, what, validation, where = _held_out(exp, images)
+    x, labels, what = exp.held_out(images)
     n = len(x)
+    validation, where = _validation(exp, n)
     given = _given(k, labelled, n, labels, what)
     out: dict = {"step": exp.step}
     own = exp.own_likelihood
