@@ -348,37 +348,32 @@ def _chosen_words(where: str, scores: dict[str, float], steps: int) -> dict:
             "ais_sigma_scores": scores}
 
 
-def _validation(exp, n: int) -> tuple[Callable[[], tuple[Tensor, Tensor | None]], str]:
-    """(a function giving the data σ is chosen on and their labels, what they are): 2-D runs: other fresh draws;
-    MNIST: training digits 50,000–50,015; other images: the held-out images after the ``n`` scored."""
+def _validation(exp, n: int) -> tuple[Tensor, Tensor | None, str]:
+    """(the data σ is chosen on, their labels where the data has some, what they are): 2-D runs: other fresh
+    draws; MNIST: training digits 50,000–50,015; other images: the held-out images after the ``n`` scored."""
     from ..families.base import EVAL_SEED
     from ..runs import RunError
 
     if not exp.images:
-        return ((lambda: (exp.data.sample(_VALIDATION_IMAGES, torch.Generator().manual_seed(EVAL_SEED + 6)), None)),
+        return (exp.data.sample(_VALIDATION_IMAGES, torch.Generator().manual_seed(EVAL_SEED + 6)), None,
                 f"{_VALIDATION_IMAGES} fresh draws (seed {EVAL_SEED + 6})")
     if exp.cfg.data == "mnist":
-        def mnist() -> tuple[Tensor, Tensor | None]:
-            from ..data.images import ImageSampler, load_mnist
+        from ..data.images import ImageSampler, load_mnist
 
-            val = ImageSampler("mnist", exp.cfg.image_size, base=load_mnist(train=True)).dataset
-            rows = torch.arange(50_000, 50_000 + _VALIDATION_IMAGES)
-            return val.to_float(rows), val.labels[rows] if val.labels is not None else None
-
-        return mnist, "MNIST training digits 50,000–50,015"
+        val = ImageSampler("mnist", exp.cfg.image_size, base=load_mnist(train=True)).dataset
+        rows = torch.arange(50_000, 50_000 + _VALIDATION_IMAGES)
+        return (val.to_float(rows), val.labels[rows] if val.labels is not None else None,
+                "MNIST training digits 50,000–50,015")
     from .images import reference_set
 
     sampler, what = reference_set(exp)
     ds = sampler.dataset
-
-    def after() -> tuple[Tensor, Tensor | None]:
-        if len(ds) < n + _VALIDATION_IMAGES:
-            raise RunError(f"{what} has {len(ds)} images, too few to choose σ on images not scored: give "
-                           "--ais-sigma S (pixels in [0, 1]) or fewer --ais-images")
-        rows = torch.arange(n, n + _VALIDATION_IMAGES)
-        return ds.to_float(rows), ds.labels[rows] if ds.labels is not None else None
-
-    return after, f"images {n}–{n + _VALIDATION_IMAGES - 1} of {what}"
+    if len(ds) < n + _VALIDATION_IMAGES:
+        raise RunError(f"{what} has {len(ds)} images, too few to choose σ on images not scored: give "
+                       "--ais-sigma S (pixels in [0, 1]) or fewer --ais-images")
+    rows = torch.arange(n, n + _VALIDATION_IMAGES)
+    return (ds.to_float(rows), ds.labels[rows] if ds.labels is not None else None,
+            f"images {n}–{n + _VALIDATION_IMAGES - 1} of {what}")
 
 
 def _given(k: int, labelled: bool, n: int, labels: Tensor | None, what: str) -> Tensor | None:
@@ -410,7 +405,8 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
     gives log p(x) = log (1/K) Σ_y p(x | y) under the uniform label prior the generator was trained with
     (``ais_ll``) and the model as a classifier by Bayes' rule: how often argmax_y p(x | y) is the image's label
     (``ais_bayes_accuracy``) and the mean log p(y | x) of that label (``ais_label_ll``) — K times the work.  A
-    mixture of snapshots is always scored so: p(x) is the mean of its members'.
+    mixture of snapshots is always scored so (p(x) is the mean of its members'), and an InfoGAN run over the values
+    of its categorical code, its continuous codes annealed with z.
 
     ``partial``: a file where the estimate keeps what it has done (every :data:`SAVE_EVERY_S` seconds, and when
     interrupted), so that the same call after a crash or Ctrl-C continues where it stopped, to the same numbers;
@@ -426,7 +422,6 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
     summed = bool(k) and (marginal or not labelled)  # every image annealed given each component, then averaged
     x, labels, what = exp.held_out(images)
     n = len(x)
-    validation, where = _validation(exp, n)
     given = _given(k, labelled, n, labels, what)
     out: dict = {"step": exp.step}
     own = exp.own_likelihood
@@ -447,9 +442,9 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
         chosen = {name: kept.pop(name) for name in ("sigma_grid", "sigma_scores", "sigma")}
         sigma = float(chosen["sigma"])
         scores = {f"{s:g}": float(v) for s, v in zip(chosen["sigma_grid"].tolist(), chosen["sigma_scores"])}
-        out.update(_chosen_words(where, scores, steps))
+        out.update(_chosen_words(_validation(exp, n)[2], scores, steps))
     elif not own and sigma is None:
-        val_x, val_labels = validation()
+        val_x, val_labels, where = _validation(exp, n)
         tried: dict[float, float] = {}  # the σ scored before an interruption of the search
         if kept is not None and "sigma_tried" in kept:
             tried = dict(zip(kept.pop("sigma_tried").tolist(), kept.pop("sigma_tried_scores").tolist()))
