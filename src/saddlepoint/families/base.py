@@ -335,7 +335,8 @@ class Family:
         parts = self.likelihood_parts()
         if sigma is None:
             raise RunError("a generator's likelihood needs the width σ of its observation noise")
-        G, uniform, scale, cond, d = self.sampler, self.cfg.noise == "uniform", self.scale, self.condition, self.cfg.z_dim
+        G, cond, d = self.sampler, self.condition, self.cfg.z_dim
+        uniform, scale = self.cfg.noise == "uniform", self.scale
 
         def decode(u: Tensor, k: Tensor | None = None) -> Tensor:
             z = torch.erf(u[:, :d] / math.sqrt(2)) if uniform else u[:, :d]  # uniform prior: z = 2Φ(u) − 1 has it

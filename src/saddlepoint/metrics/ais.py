@@ -42,8 +42,8 @@ from typing import Callable, NamedTuple
 import torch
 from torch import Tensor
 
-__all__ = ["DecoderModel", "LatentParts", "ais", "check_options", "evaluate_ais", "gaussian_log_likelihood", "log_mean_exp",
-           "sigmoid_schedule"]
+__all__ = ["DecoderModel", "LatentParts", "ais", "check_options", "evaluate_ais", "gaussian_log_likelihood",
+           "log_mean_exp", "sigmoid_schedule"]
 
 TARGET_ACCEPTANCE = 0.65
 INITIAL_STEP = 0.05
@@ -298,8 +298,9 @@ def choose_sigma(exp, validation: Tensor, steps: int, leapfrog: int, sigmas: tup
     """The σ under which an annealing over ``steps`` distributions (one chain each) gives the ``validation`` data
     (in data units; given their ``components``, or with ``summed`` = K: the mean over the K values of a discrete
     latent) the highest mean log-likelihood, and each σ tried with its mean: the grid ``sigmas``, widened by
-    factors of 1.5 (within 0.002 … 1) while its best is at an end of it.  ``keep(scores)`` is called after each σ with the scores so far;
-    ``scored``: such scores, which are not annealed again (the search continues where it stopped)."""
+    factors of 1.5 (within 0.002 … 1) while its best is at an end of it.  ``keep(scores)`` is called after each σ
+    with the scores so far; ``scored``: such scores, which are not annealed again (the search continues where it
+    stopped)."""
     from ..families.base import eval_mode
     from ..runs import progress_bar
 
