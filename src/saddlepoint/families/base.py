@@ -309,9 +309,9 @@ class Family:
         if self.condition is not None:
             parts = getattr(self.condition, "likelihood_parts", None)
             if parts is None:
-                raise RunError(f"ais scores unconditional, class-conditional and InfoGAN runs, and this is "
-                               f"conditional={self.cfg.conditional}: its generator is told a source image or a "
-                               "caption")
+                from ..metrics.images import METRICS
+
+                raise RunError(METRICS["ais"].refusal)
             if self.sampler is self.mixture:
                 raise RunError("ais scores a mixture of an unconditional generator's snapshots, and this run's "
                                "generator is told labels or codes; score its networks in a run without the mixture")
@@ -348,7 +348,7 @@ class Family:
             return mean + sigma * torch.randn(mean.shape, generator=g).to(mean.device)
 
         model = DecoderModel(decode, lambda m, x: gaussian_log_likelihood(m, x, sigma), simulate, d + parts.continuous,
-                             (G,), parts.components, parts.labelled)
+                             (G,), parts.components)
         if not self.images:
             return model, lambda x: x, (f"Gaussian noise of σ = {sigma:g} (the data's units) around the "
                                         f"{self.sampler_name}'s point; a density of the points in the data's units")

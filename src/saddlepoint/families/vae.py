@@ -348,7 +348,7 @@ class VAE(Family):
 
         if sigma is not None:
             raise RunError("a VAE has its own likelihood p(x | z): leave --ais-sigma out")
-        components, labelled = self.likelihood_parts()[:2]
+        components = self.likelihood_parts().components
         decoder = self._nll_decoder()
         # per dimension, from the players' units to pixels in [0, 1] (images in [−1, 1]) or to the data's units
         shift = 0.0 if self.bernoulli else math.log(2) if self.images else -math.log(self.scale)
@@ -363,7 +363,7 @@ class VAE(Family):
             return params + self.G.log_scale.exp() * noise
 
         model = DecoderModel(lambda u, y=None: decoder(u, y, raw=True).float(), log_likelihood, simulate,
-                             self.cfg.z_dim, (decoder,), components, labelled)
+                             self.cfg.z_dim, (decoder,), components)
         if self.bernoulli:
             words = ("binary pixels" + (f", one fixed binarization of the grey levels (seed {EVAL_SEED})"
                                         if self.cfg.binarize else "") + "; the decoder's Bernoulli likelihood")

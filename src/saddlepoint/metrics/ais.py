@@ -69,8 +69,7 @@ class DecoderModel:
 
     A model with a discrete latent k beside u, uniform over ``components`` values (the class of a label-conditional
     model, the member of a mixture), decodes ``decode(u, k)`` with k: (N,) int64; the annealing runs given k, and
-    p(x) is the mean over k of p(x | k).  ``labelled``: k is the data's class label, so p(x | y) of a labelled
-    image is itself an estimate to report."""
+    p(x) is the mean over k of p(x | k)."""
 
     decode: Callable[..., Tensor]
     log_likelihood: Callable[[Tensor, Tensor], Tensor]
@@ -78,7 +77,6 @@ class DecoderModel:
     latent: int
     modules: tuple = ()  # the networks ``decode`` runs, put in eval mode while a run's likelihood is estimated
     components: int = 0  # values of the discrete latent k (0: none)
-    labelled: bool = False  # k is the data's class label
 
     def params(self, u: Tensor, k: Tensor | None = None) -> Tensor:
         """The parameters of p(x | u[, k])."""
@@ -417,7 +415,7 @@ def evaluate_ais(exp, images: int = 100, chains: int = 4, steps: int = 1000, lea
 
     check_options(images, chains, steps, sigma, bdmc, leapfrog)
     k, labelled, _, words = exp.likelihood_parts()
-    if marginal and not k:
+    if marginal and not labelled:  # an InfoGAN's code and a mixture's members are always summed over
         raise RunError("--ais-marginal sums over a label-conditional run's classes, and this run's generator is "
                        "told no labels; leave it out")
     summed = bool(k) and (marginal or not labelled)  # every image annealed given each component, then averaged

@@ -249,8 +249,8 @@ def mode_seeking(quick: bool = False, seed: int = 0) -> Result:
              "tied to neither side; with these modes JS settles on one like reverse KL and W1 spreads over both.",
              f"MMD² (GMMN's objective; Gaussian kernels of width {' and '.join(f'{w:g}' for w in MODE_SEEKING_WIDTHS)})"
              " compares the kernel means of p and q: it covers both modes at either width — wider than moment "
-             "matching with the narrow kernel, close to it with the wide one. So the three families' objectives fall apart here: a VAE's bound (forward KL) and "
-             "a GMMN's MMD cover, a GAN's JS seeks."]
+             "matching with the narrow kernel, close to it with the wide one. So the three families' objectives "
+             "fall apart here: a VAE's bound (forward KL) and a GMMN's MMD cover, a GAN's JS seeks."]
 
     def draw(path: Path) -> None:
         from ..plots import plt, save
