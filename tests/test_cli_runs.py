@@ -479,6 +479,24 @@ def test_any_image_recipe_trains_on_a_folder(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_a_folder_named_without_a_path_is_the_folder_and_a_built_in_name_stays_built_in(tmp_path, monkeypatch,
+                                                                                     capsys):
+    from PIL import Image
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("photos", "ring8"):  # a folder that shares a built-in set's name does not shadow it
+        (tmp_path / name).mkdir()
+        for i in range(4):
+            Image.new("RGB", (40, 40), (60 * i, 100, 200)).save(tmp_path / name / f"{i}.png")
+    assert main(["train", "mnist-dcgan", "data=photos", "image_size=32", *IMG, "steps=1", "--out", "r1",
+                 "--quiet"]) == 0
+    assert json.loads((tmp_path / "r1" / "run.json").read_text())["channels"] == 3
+    assert main(["train", "mnist-dcgan", "data=ring8", *IMG, "steps=1", "--out", "r2", "--quiet"]) == 2
+    assert "does not fit data=ring8" in capsys.readouterr().err  # the 2-D set, not the folder
+    assert main(["train", "mnist-dcgan", "data=fotos", *IMG, "steps=1", "--out", "r3", "--quiet"]) == 2
+    assert "data='fotos' is not known" in capsys.readouterr().err
+
+
 def _tiny_translation_data(root, kind: str):
     """A few random images in the folder layout each translation task reads."""
     import numpy as np

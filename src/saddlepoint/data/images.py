@@ -18,7 +18,7 @@ from torch import Tensor
 
 __all__ = ["data_home", "DataError", "ImageTensorDataset", "read_idx", "load_mnist", "load_npz", "StackedMNIST",
            "ImageSampler",
-           "IMAGE_DATASETS", "load_images", "load_folder",
+           "IMAGE_DATASETS", "is_data_path", "load_images", "load_folder",
            "load_cifar10"]
 
 
@@ -333,6 +333,13 @@ class ImageSampler:
 IMAGE_DATASETS = {"mnist": "MNIST digits, 28×28 grey (torchvision layout under $SADDLEPOINT_DATA/mnist)",
                   "stacked-mnist": "three independent MNIST digits as RGB channels, 1000 modes",
                   "cifar10": "CIFAR-10, 32×32 RGB (torchvision python batches under $SADDLEPOINT_DATA/cifar10)"}
+
+
+def is_data_path(data: str, known=()) -> bool:
+    """Whether ``data`` names a file or folder rather than one of the ``known`` built-in sets: it is written as a path
+    (a ``/``, a leading ``.`` or ``~``, an ``.npz``) or, being no known name, it exists here (``data=my_images``)."""
+    written_as_path = data.endswith(".npz") or "/" in data or data.startswith(("~", "."))
+    return written_as_path or (data not in known and Path(data).exists())
 
 
 def load_images(name: str, image_size: int) -> ImageSampler:

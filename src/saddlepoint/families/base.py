@@ -410,10 +410,10 @@ class Family:
     def check_sample_data(cfg: Any) -> bool:
         """For families that model one distribution (no pairs, no domains): ``data`` must be a 2-D set, a built-in
         image set or a path, and image_size is for images only.  True for 2-D data."""
-        from ..data.images import IMAGE_DATASETS
+        from ..data.images import IMAGE_DATASETS, is_data_path
         from ..keys import ConfigError, check_choice
 
-        is_path = cfg.data.endswith(".npz") or "/" in cfg.data or cfg.data.startswith(("~", "."))
+        is_path = is_data_path(cfg.data, [*TOY_DATASETS, *IMAGE_DATASETS])
         toy = two_d_data(cfg.data)
         if not (toy or cfg.data in IMAGE_DATASETS or is_path):
             check_choice("data", cfg.data, [*TOY_DATASETS, *IMAGE_DATASETS])

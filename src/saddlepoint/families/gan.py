@@ -505,12 +505,12 @@ def no_critic(key: str) -> ConfigError:
 
 def _validate(self) -> None:
     """Refuse, in one line each, what the GAN families cannot train as asked."""
-    from ..data.images import IMAGE_DATASETS
+    from ..data.images import IMAGE_DATASETS, is_data_path
 
     check_choice("conditional", self.conditional, ["none", *CONDITIONS])
     is_toy = two_d_data(self.data)
-    is_path = self.data.endswith(".npz") or "/" in self.data or self.data.startswith(("~", "."))
     special = {name: kind for kind, spec in _TRANSLATIONS().items() for name in spec[1]}
+    is_path = is_data_path(self.data, [*TOY_DATASETS, *IMAGE_DATASETS, *special])
     if not (is_toy or self.data in IMAGE_DATASETS or self.data in special or is_path):
         check_choice("data", self.data, [*TOY_DATASETS, *IMAGE_DATASETS, *special])
     # Each translation kind has its own built-in data; one kind's data does not fit another.
