@@ -1,5 +1,8 @@
 import os
+import shutil
+import socket
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,3 +93,43 @@ def resumed_equals_whole(cfg, tmp_path, crash_at: int):
     for k in a:
         assert torch.equal(a[k], b[k]), k
     return whole, a
+
+# ---- servers and the browser (the lab's and the runs page's tests) ----------------------------------------------
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses of sockets listening on ``port`` (Linux: /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        if not os.path.exists(table):
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            addr, p = local.split(":")
+            if int(p, 16) == port and state == "0A":
+                found.add(addr)
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser():
+    required = os.environ.get("SADDLEPOINT_REQUIRE_BROWSER") == "1"  # CI: the browser tests must run
+    if CHROMIUM is None:
+        (pytest.fail if required else pytest.skip)("no Chromium: `apt-get install chromium` (.ci/run installs it)")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        (pytest.fail if required else pytest.skip)("no Playwright: pip install playwright")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        yield b
+        b.close()

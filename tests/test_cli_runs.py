@@ -799,11 +799,23 @@ def test_runs_lists_what_each_run_trained_and_how_it_ended(tmp_path, capsys, mon
     assert "is not a folder" in capsys.readouterr().err
 
 
-def test_the_last_logged_row_is_read_from_the_end_of_a_long_log(tmp_path):
-    from saddlepoint.runlist import _last_row
+def test_the_last_logged_rows_are_read_from_the_end_of_a_long_log(tmp_path):
+    from saddlepoint.runlist import _tail_rows
 
     log = tmp_path / "metrics.jsonl"
     log.write_text("".join(json.dumps({"step": s, "loss/D": s / 10}) + "\n" for s in range(1, 2001)))
-    assert _last_row(log, tail=100) == {"step": 2000, "loss/D": 200.0}  # the seek lands inside a row: skipped
+    assert _tail_rows(log, tail=100)[-1] == {"step": 2000, "loss/D": 200.0}
+    assert _tail_rows(log, tail=100)[0]["step"] > 1990  # the seek lands inside a row: that row is skipped
     log.write_text(log.read_text() + '{"step": 2001, "loss')  # a row being written
-    assert _last_row(log, tail=100)["step"] == 2000 and _last_row(tmp_path / "none.jsonl") == {}
+    assert _tail_rows(log, tail=100)[-1]["step"] == 2000 and _tail_rows(tmp_path / "none.jsonl") == []
+
+
+def test_a_training_runs_rate_counts_only_the_process_training_it_now():
+    from saddlepoint.runlist import _rate
+
+    first = [{"step": s, "time": s / 10} for s in range(10, 110, 10)]  # 10 steps a second, until step 100
+    resumed = [{"step": 100 + s, "time": s / 2} for s in range(10, 60, 10)]  # resumed: its clock starts again
+    assert _rate(first) == pytest.approx(10.0)
+    assert _rate(first + resumed) == pytest.approx(2.0)  # not the time between the two processes
+    assert _rate(first[:1]) is None and _rate([]) is None
+    assert _rate([{"step": 1, "time": 1.0}, {"step": 2}]) is None

@@ -3,7 +3,6 @@
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -16,8 +15,7 @@ import torch
 from saddlepoint.lab.server import MAX_MESSAGE, parse_message
 from saddlepoint.lab.session import LabError, LabSession
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
+from conftest import free_port, listening_addresses
 
 # ---- the session ----------------------------------------------------------------------------------------------
 def test_critic_steps_move_the_heat_map_and_not_the_generators_points():
@@ -123,29 +121,9 @@ def test_the_server_answers_bad_messages_and_goes_on():
 
 
 # ---- the page in a real browser ---------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _listening_addresses(port: int) -> set[str]:
-    """The local addresses of sockets listening on ``port`` (Linux: /proc/net/tcp and tcp6)."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        if not os.path.exists(table):
-            continue
-        for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            addr, p = local.split(":")
-            if int(p, 16) == port and state == "0A":
-                found.add(addr)
-    return found
-
-
 @pytest.fixture(scope="module")
 def lab_server(tmp_path_factory):
-    port = _free_port()
+    port = free_port()
     runs = tmp_path_factory.mktemp("labruns")
     proc = subprocess.Popen([sys.executable, "-m", "saddlepoint", "lab", "--port", str(port), "--runs", str(runs)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -162,28 +140,11 @@ def lab_server(tmp_path_factory):
     proc.wait(timeout=20)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    required = os.environ.get("SADDLEPOINT_REQUIRE_BROWSER") == "1"  # CI: the browser tests must run
-    if CHROMIUM is None:
-        (pytest.fail if required else pytest.skip)("no Chromium: `apt-get install chromium` (.ci/run installs it)")
-    try:
-        from playwright import sync_api
-    except ImportError:
-        (pytest.fail if required else pytest.skip)("no Playwright: pip install playwright")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        yield b
-        b.close()
-
-
 def test_the_server_listens_on_loopback_only(lab_server):
     assert lab_server["printed"].startswith(f"saddlepoint lab: http://127.0.0.1:{lab_server['port']}/")
     if not os.path.exists("/proc/net/tcp"):
         pytest.skip("reads Linux's /proc/net/tcp")
-    assert _listening_addresses(lab_server["port"]) == {"0100007F"}  # 127.0.0.1, nothing else
+    assert listening_addresses(lab_server["port"]) == {"0100007F"}  # 127.0.0.1, nothing else
 
 
 def test_the_page_steps_the_critic_alone_changes_the_game_and_saves_a_run(lab_server, browser, tmp_path):

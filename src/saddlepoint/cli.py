@@ -12,6 +12,9 @@
     saddlepoint recover RUN --measurements 100 [--noise 0.1] [-i IMAGES] [-o FILE]   (compressed sensing)
     saddlepoint invert RUN [-i IMAGES | -n N] [-o FILE]                 (the codes of images)
     saddlepoint attack RUN --classifier mnist-robust --source 3 [--target 8]   (AC-GAN runs: unrestricted examples)
+    saddlepoint runs [FOLDER]                                           (the runs, one line each)
+    saddlepoint watch [FOLDER] [--port 8050] [--open]                   (the same as a live page)
+    saddlepoint lab [--port 8050] [--open]                              (a 2-D game in the browser)
 """
 
 from __future__ import annotations
@@ -45,47 +48,11 @@ def _split_positionals(items: list[str]) -> tuple[str | None, list[str]]:
     return recipe, overrides
 
 
-def _translation_quality(s: dict) -> str:
-    """'PSNR 28.98 dB, SSIM 0.796 on 2 held-out photographs (bicubic 28.04 dB / 0.765: +0.94 dB)' and the like."""
-    parts = [text.format(s[key]) for key, text in (("l1", "L1 {:.4f}"), ("psnr", "PSNR {:.2f} dB"), ("ssim", "SSIM {:.3f}"),
-                                                   ("cycle", "cycle error {:.4f}")) if key in s]
-    if "accuracy" in s:
-        parts.append(f"{100 * s['accuracy']:.1f}% read as their source's digit")
-    line = f"{', '.join(parts)} on {s['evaluated_on']}"
-    if "bicubic/psnr" in s:
-        line += f" (bicubic {s['bicubic/psnr']:.2f} dB / {s['bicubic/ssim']:.3f}: {s['psnr'] - s['bicubic/psnr']:+.2f} dB)"
-    return line
-
-
 def _summary_line(summary: dict, run_dir: Path) -> str:
+    from .runlist import quality_text
+
     return (f"{summary['recipe']} ({summary['game']}, {summary['steps']} steps, {summary['seconds']:.0f} s): "
-            f"{_quality(summary)} — saved to {run_dir}")
-
-
-def _quality(summary: dict) -> str:
-    """What a finished run's summary says of its samples, in a line."""
-    if "high_quality" in summary:  # a 2-D mixture: PacGAN's numbers
-        from .data import get_toy
-
-        k = len(get_toy(summary["data"]).means)
-        q = f"{summary['modes']}/{k} modes, high quality {100 * summary['high_quality']:.1f}%, reverse KL {summary['reverse_kl']:.3f}"
-    elif "modes" in summary:  # stacked MNIST: digit triples read by the shipped classifier
-        q = (f"{summary['modes']}/1000 digit triples, KL {summary['kl']:.3f} on {summary['eval_samples']} samples "
-             "(the protocol's 26,000: `saddlepoint evaluate RUN --metrics modes`)")
-    elif "evaluated_on" in summary:  # a translation run: its own task's numbers on held-out data
-        q = _translation_quality(summary)
-    else:
-        q = ", ".join(f"{k} {v:.4g}" for k, v in summary.items() if k in ("mmd2", "mmd2_pixels", "accuracy", "code_match"))
-        if "classes" in summary:  # MNIST: the digits drawn
-            q += f", {summary['classes']}/10 digits drawn (KL to uniform {summary['class_kl']:.3f})"
-    if "elbo" in summary:  # a VAE: its bound on the training data, and the latent units it uses
-        q += (f"; ELBO {summary['elbo']:.2f} nats on training data, {summary['active_units']} active latent units "
-              "(held-out likelihood: `saddlepoint evaluate RUN --metrics nll`)")
-    if "collapse_alarm" in summary:
-        q += f" — ALARM: {summary['collapse_alarm']}"
-    if summary.get("rollbacks"):
-        q += f" — {summary['rollbacks']} rollback{'s' if summary['rollbacks'] > 1 else ''} after a non-finite loss"
-    return q
+            f"{quality_text(summary)} — saved to {run_dir}")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -127,31 +94,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ago(seconds: float) -> str:
-    if seconds < 60:
-        return "just now"
-    unit, size = next((u, z) for u, z in (("d", 86400), ("h", 3600), ("min", 60)) if seconds >= z)
-    return f"{seconds / size:.0f} {unit} ago"
-
-
-def _last_logged(row: dict) -> str:
-    """A run's last logged row, in brief: its evaluation's numbers where it has them, else its losses."""
-    shown = {k: v for k, v in row.items() if k.startswith("eval/") and isinstance(v, (int, float))}
-    shown = shown or {k: v for k, v in row.items() if k.startswith("loss") and isinstance(v, (int, float))}
-    if not shown:
-        return ""
-    return f"logged at step {row['step']}: " + ", ".join(f"{k} {v:.4g}" for k, v in list(shown.items())[:4])
-
-
-# eval.json's headline numbers, as `saddlepoint evaluate RUN --metrics ...` writes them
-_EVALUATED = (("fid", "FID", ".1f"), ("kid", "KID", ".4f"), ("nll", "NLL", ".2f"), ("parzen_ll", "Parzen", ".1f"),
-              ("ais_ll", "AIS log p(x)", ".1f"), ("ais_cond_ll", "AIS log p(x|y)", ".1f"), ("psnr", "PSNR", ".2f"))
-
-
 def cmd_runs(args: argparse.Namespace) -> int:
     import time
 
-    from .runlist import list_runs
+    from .runlist import ago, duration, list_runs, result_text
 
     root = Path(args.folder)
     if not root.is_dir():
@@ -170,13 +116,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
     now = time.time()
     rows = [("RUN", "RECIPE", "STEP", "STATE", "UPDATED", "RESULT")]
     for e in entries:
-        result = _quality(e.summary) if e.summary and e.state != "training" else _last_logged(e.last_logged)
-        evaluated = [f"{label} {e.evaluation[k]:{fmt}}" for k, label, fmt in _EVALUATED
-                     if isinstance(e.evaluation.get(k), (int, float))]
-        if evaluated:
-            result += ("; " if result else "") + ", ".join(evaluated) + f" (eval.json, step {e.evaluation.get('step')})"
+        result = result_text(e)
+        if e.seconds_left is not None:
+            result += f"; {e.rate:.3g} steps/s, about {duration(e.seconds_left)} to go"
         name = e.path.name if e.path.parent == root else str(e.path)
-        rows.append((name, e.recipe, f"{e.step}/{e.steps}", e.state, _ago(now - e.updated), result))
+        rows.append((name, e.recipe, f"{e.step}/{e.steps}", e.state, ago(now - e.updated), result))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[5])
@@ -637,7 +581,8 @@ def cmd_theory(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_lab(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, runs_root: str, page: str, what: str) -> int:
+    """The lab's server, listening where asked (a warning when that is not this machine only)."""
     import ipaddress
 
     try:
@@ -645,17 +590,29 @@ def cmd_lab(args: argparse.Namespace) -> int:
     except ValueError:
         loopback = args.host == "localhost"
     if not loopback:
-        print(f"saddlepoint: warning: --host {args.host} lets other machines reach the lab, which trains and saves "
-              "runs on this one; leave it out to listen on 127.0.0.1 only", file=sys.stderr)
+        print(f"saddlepoint: warning: --host {args.host} lets other machines reach {what}; leave it out to listen on "
+              "127.0.0.1 only", file=sys.stderr)
     if not 0 < args.port < 65536:
         return _fail(f"--port {args.port} is not a port; use 1-65535 (default 8050)")
     from .lab.server import serve
 
     try:
-        serve(args.host, args.port, args.runs, open_browser=args.open)
+        serve(args.host, args.port, runs_root, open_browser=args.open, page=page)
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    return _serve(args, args.runs, "lab", "the lab, which trains and saves runs on this one")
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    root = Path(args.folder)
+    if not root.is_dir():
+        return _fail(f"{root} is not a folder; `saddlepoint train` writes its runs to runs/ (give another with "
+                     "`saddlepoint watch FOLDER`)")
+    return _serve(args, args.folder, "runs", f"the runs page, which shows what is under {root.resolve()}")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -946,6 +903,14 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--runs", default="runs", help="where the save button writes run directories (default runs/)")
     lb.add_argument("--open", action="store_true", help="open the page in a browser")
     lb.set_defaults(func=cmd_lab)
+
+    wt = sub.add_parser("watch", help="a live page of the runs under a folder: each run's progress, curves, samples "
+                                      "over training and numbers, updated as they train (http://127.0.0.1:8050/runs)")
+    wt.add_argument("folder", nargs="?", default="runs", help="the folder of runs (default runs/), or one run")
+    wt.add_argument("--port", type=int, default=8050, help="port (default 8050)")
+    wt.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    wt.add_argument("--open", action="store_true", help="open the page in a browser")
+    wt.set_defaults(func=cmd_watch)
 
     rp = sub.add_parser("report", help="one self-contained HTML page of RUN: config, curves, samples over training, "
                                        "final numbers, and a 2-D run's critic and manifold")

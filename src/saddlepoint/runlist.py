@@ -16,7 +16,7 @@ import yaml
 
 from .runs import run_holder
 
-__all__ = ["RunEntry", "list_runs"]
+__all__ = ["RunEntry", "list_runs", "read_run", "quality_text", "result_text", "ago", "duration"]
 
 State = Literal["training", "finished", "time limit", "stopped", "not started"]
 
@@ -38,6 +38,14 @@ class RunEntry:
     evaluation: dict[str, Any] = field(default_factory=dict)  # eval.json: `saddlepoint evaluate RUN`
     holder: dict[str, Any] | None = None
     last_logged: dict[str, Any] = field(default_factory=dict)  # metrics.jsonl's last row (a run with no summary)
+    rate: float | None = None  # steps a second over the last logged rows of the process training it now
+
+    @property
+    def seconds_left(self) -> float | None:
+        """About how long a run in training has to go at its present rate (None where that is not known)."""
+        if self.state != "training" or not self.rate:
+            return None
+        return max(self.steps - int(self.last_logged.get("step", self.step)), 0) / self.rate
 
 
 def _json(path: Path) -> dict[str, Any]:
@@ -78,27 +86,48 @@ def read_run(run: Path) -> RunEntry | None:
     metrics = run / "metrics.jsonl"
     updated = (metrics if metrics.is_file() else run / "config.yaml").stat().st_mtime
     began = (run / "run.json").stat().st_mtime if (run / "run.json").is_file() else updated  # written once
+    rows = [] if summary and holder is None else _tail_rows(metrics)
     return RunEntry(run, str(info.get("recipe", "custom")), step, steps, state, updated, began,
                     str(info.get("created", "")), summary, _json(run / "eval.json"), holder,
-                    {} if summary and holder is None else _last_row(metrics))
+                    rows[-1] if rows else {}, _rate(rows) if holder is not None else None)
 
 
-def _last_row(metrics: Path, tail: int = 65536) -> dict[str, Any]:
-    """The last whole row of metrics.jsonl, read from its end (a long run's log is not read whole)."""
+def _tail_rows(metrics: Path, tail: int = 65536) -> list[dict[str, Any]]:
+    """The whole rows at the end of metrics.jsonl, read from its end (a long run's log is not read whole)."""
     try:
         with open(metrics, "rb") as f:
             f.seek(max(0, f.seek(0, 2) - tail))
             lines = f.read().decode("utf-8", "replace").splitlines()
     except OSError:
-        return {}
-    for line in reversed(lines):
+        return []
+    rows = []
+    for line in lines:
         try:
             row = json.loads(line)
         except ValueError:  # cut short by the seek, or being written
             continue
-        if isinstance(row, dict) and "step" in row:
-            return row
-    return {}
+        if isinstance(row, dict) and isinstance(row.get("step"), int):
+            rows.append(row)
+    return rows
+
+
+def _timed(row: dict[str, Any]) -> bool:
+    return isinstance(row.get("time"), (int, float))
+
+
+def _rate(rows: list[dict[str, Any]], last: int = 20) -> float | None:
+    """Steps a second over the last ``last`` rows logged by one process (a row's ``time`` counts from its process's
+    start: a resumed run's clock starts again)."""
+    if not rows or not _timed(rows[-1]):
+        return None
+    seg = rows[-1:]
+    for row in reversed(rows[:-1]):
+        if len(seg) == last or not _timed(row) or row["time"] >= seg[0]["time"]:
+            break
+        seg.insert(0, row)
+    if len(seg) < 2 or seg[-1]["time"] <= seg[0]["time"] or seg[-1]["step"] <= seg[0]["step"]:
+        return None
+    return (seg[-1]["step"] - seg[0]["step"]) / (seg[-1]["time"] - seg[0]["time"])
 
 
 def list_runs(root: str | Path) -> list[RunEntry]:
@@ -107,3 +136,81 @@ def list_runs(root: str | Path) -> list[RunEntry]:
     found = [read_run(root)] if (root / "config.yaml").is_file() else [read_run(p) for p in sorted(root.iterdir())
                                                                        if p.is_dir()]
     return sorted((e for e in found if e is not None), key=lambda e: (e.began, e.path.name))
+
+
+# ---- in words, as `saddlepoint runs` and the runs page show them ---------------------------------------------
+def _translation_quality(s: dict) -> str:
+    """'PSNR 28.98 dB, SSIM 0.796 on 2 held-out photographs (bicubic 28.04 dB / 0.765: +0.94 dB)' and the like."""
+    named = (("l1", "L1 {:.4f}"), ("psnr", "PSNR {:.2f} dB"), ("ssim", "SSIM {:.3f}"), ("cycle", "cycle error {:.4f}"))
+    parts = [text.format(s[key]) for key, text in named if key in s]
+    if "accuracy" in s:
+        parts.append(f"{100 * s['accuracy']:.1f}% read as their source's digit")
+    line = f"{', '.join(parts)} on {s['evaluated_on']}"
+    if "bicubic/psnr" in s:
+        line += (f" (bicubic {s['bicubic/psnr']:.2f} dB / {s['bicubic/ssim']:.3f}: "
+                 f"{s['psnr'] - s['bicubic/psnr']:+.2f} dB)")
+    return line
+
+
+def quality_text(summary: dict) -> str:
+    """What a finished run's summary says of its samples, in a line."""
+    if "high_quality" in summary:  # a 2-D mixture: PacGAN's numbers
+        from .data import get_toy
+
+        k = len(get_toy(summary["data"]).means)
+        q = (f"{summary['modes']}/{k} modes, high quality {100 * summary['high_quality']:.1f}%, "
+             f"reverse KL {summary['reverse_kl']:.3f}")
+    elif "modes" in summary:  # stacked MNIST: digit triples read by the shipped classifier
+        q = (f"{summary['modes']}/1000 digit triples, KL {summary['kl']:.3f} on {summary['eval_samples']} samples "
+             "(the protocol's 26,000: `saddlepoint evaluate RUN --metrics modes`)")
+    elif "evaluated_on" in summary:  # a translation run: its own task's numbers on held-out data
+        q = _translation_quality(summary)
+    else:
+        q = ", ".join(f"{k} {v:.4g}" for k, v in summary.items()
+                      if k in ("mmd2", "mmd2_pixels", "accuracy", "code_match"))
+        if "classes" in summary:  # MNIST: the digits drawn
+            q += f", {summary['classes']}/10 digits drawn (KL to uniform {summary['class_kl']:.3f})"
+    if "elbo" in summary:  # a VAE: its bound on the training data, and the latent units it uses
+        q += (f"; ELBO {summary['elbo']:.2f} nats on training data, {summary['active_units']} active latent units "
+              "(held-out likelihood: `saddlepoint evaluate RUN --metrics nll`)")
+    if "collapse_alarm" in summary:
+        q += f" — ALARM: {summary['collapse_alarm']}"
+    if summary.get("rollbacks"):
+        q += f" — {summary['rollbacks']} rollback{'s' if summary['rollbacks'] > 1 else ''} after a non-finite loss"
+    return q
+
+
+def duration(seconds: float) -> str:
+    """'45 s', '12 min', '3 h', '2 d'."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    unit, size = next((u, z) for u, z in (("d", 86400), ("h", 3600), ("min", 60)) if seconds >= z)
+    return f"{seconds / size:.0f} {unit}"
+
+
+def ago(seconds: float) -> str:
+    return "just now" if seconds < 60 else f"{duration(seconds)} ago"
+
+
+def _last_logged(row: dict) -> str:
+    """A run's last logged row, in brief: its evaluation's numbers where it has them, else its losses."""
+    shown = {k: v for k, v in row.items() if k.startswith("eval/") and isinstance(v, (int, float))}
+    shown = shown or {k: v for k, v in row.items() if k.startswith("loss") and isinstance(v, (int, float))}
+    if not shown:
+        return ""
+    return f"logged at step {row['step']}: " + ", ".join(f"{k} {v:.4g}" for k, v in list(shown.items())[:4])
+
+
+# eval.json's headline numbers, as `saddlepoint evaluate RUN --metrics ...` writes them
+_EVALUATED = (("fid", "FID", ".1f"), ("kid", "KID", ".4f"), ("nll", "NLL", ".2f"), ("parzen_ll", "Parzen", ".1f"),
+              ("ais_ll", "AIS log p(x)", ".1f"), ("ais_cond_ll", "AIS log p(x|y)", ".1f"), ("psnr", "PSNR", ".2f"))
+
+
+def result_text(e: RunEntry) -> str:
+    """A run's numbers in a line: its summary's once it has ended, else its last logged row's; then eval.json's."""
+    result = quality_text(e.summary) if e.summary and e.state != "training" else _last_logged(e.last_logged)
+    evaluated = [f"{label} {e.evaluation[k]:{fmt}}" for k, label, fmt in _EVALUATED
+                 if isinstance(e.evaluation.get(k), (int, float))]
+    if evaluated:
+        result += ("; " if result else "") + ", ".join(evaluated) + f" (eval.json, step {e.evaluation.get('step')})"
+    return result

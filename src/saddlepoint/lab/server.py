@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from ..runs import RunError
+from . import watch
 from .session import LabError, LabSession, choices
 
 __all__ = ["create_app", "serve", "MAX_MESSAGE", "parse_message"]
@@ -56,12 +57,19 @@ def parse_message(raw: str | bytes | None) -> dict[str, Any]:
     return msg
 
 
-def create_app(runs_root: str | Path = "runs"):
-    """The FastAPI application: ``/`` the page, ``/static/…`` its script and style, ``/api/choices`` what each
-    setting offers, ``/ws`` the live session."""
+def create_app(runs_root: str | Path = "runs", allowed_hosts: list[str] | None = None):
+    """The FastAPI application: ``/`` the lab's page, ``/static/…`` the pages' scripts and style, ``/api/choices``
+    what each setting offers, ``/ws`` the live session; ``/runs`` the runs page (``saddlepoint watch``) and
+    ``/api/runs…`` what it reads of the runs under ``runs_root`` (:mod:`saddlepoint.lab.watch`).  ``allowed_hosts``:
+    the only names a request may give as its Host (a server on loopback answers to its own address only, so that a
+    web page elsewhere cannot reach it through a name re-pointed at this machine)."""
     runs_root = Path(runs_root)
     static = resources.files(__package__) / "static"
     app = FastAPI(title="saddlepoint lab", docs_url=None, redoc_url=None, openapi_url=None)
+    if allowed_hosts is not None:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     types = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 
     @app.get("/", response_class=HTMLResponse)
@@ -71,7 +79,7 @@ def create_app(runs_root: str | Path = "runs"):
     @app.get("/static/{name}")
     def asset(name: str) -> Response:
         names = {p.name for p in static.iterdir()}
-        if name not in names or name == "index.html":
+        if name not in names or name.endswith(".html"):
             return Response("not found", status_code=404)
         return Response((static / name).read_text(encoding="utf-8"),
                         media_type=types.get(Path(name).suffix, "text/plain"))
@@ -79,6 +87,46 @@ def create_app(runs_root: str | Path = "runs"):
     @app.get("/favicon.ico")
     def favicon() -> Response:
         return Response(status_code=204)
+
+    @app.get("/runs", response_class=HTMLResponse)
+    def runs_page() -> str:
+        return (static / "runs.html").read_text(encoding="utf-8")
+
+    def missing(e: Exception) -> JSONResponse:
+        return JSONResponse({"error": str(e)}, status_code=404)
+
+    @app.get("/api/runs")
+    def api_runs() -> JSONResponse:
+        return JSONResponse({"folder": str(runs_root.resolve()), "runs": watch.runs_table(runs_root)})
+
+    @app.get("/api/runs/{name}/metrics")
+    def api_metrics(name: str, since: int = 0, file: str | None = None) -> JSONResponse:
+        try:
+            return JSONResponse(watch.metrics_since(watch.run_dir(runs_root, name), since, file))
+        except watch.NotFound as e:
+            return missing(e)
+
+    @app.get("/api/runs/{name}/pictures")
+    def api_pictures(name: str) -> JSONResponse:
+        try:
+            return JSONResponse(watch.pictures(watch.run_dir(runs_root, name)))
+        except watch.NotFound as e:
+            return missing(e)
+
+    @app.get("/api/runs/{name}/picture/{picture}")
+    def api_picture(name: str, picture: str) -> Response:
+        try:
+            path = watch.picture_path(watch.run_dir(runs_root, name), picture)
+        except watch.NotFound as e:
+            return missing(e)
+        return FileResponse(path, media_type="image/png", headers={"Cache-Control": "no-cache"})
+
+    @app.get("/api/runs/{name}/about")
+    def api_about(name: str) -> JSONResponse:
+        try:
+            return JSONResponse(watch.about(watch.run_dir(runs_root, name)))
+        except watch.NotFound as e:
+            return missing(e)
 
     @app.get("/api/choices")
     def api_choices() -> JSONResponse:
@@ -120,7 +168,7 @@ async def _session(ws, inbox: asyncio.Queue, runs_root: Path) -> None:
         await ws.send_text(json.dumps(obj, allow_nan=False))
 
     async def frame() -> None:
-        await send(_sanitize({**await asyncio.to_thread(session.frame), "playing": playing}))
+        await send(watch.sanitize({**await asyncio.to_thread(session.frame), "playing": playing}))
 
     await send({"type": "settings", "settings": session.settings, "choices": choices(session.cfg)})
     await frame()
@@ -170,28 +218,29 @@ async def _session(ws, inbox: asyncio.Queue, runs_root: Path) -> None:
             await send({"type": "error", "message": str(e)})
 
 
-def _sanitize(obj: Any) -> Any:
-    """Non-finite numbers as null (JSON has no inf or NaN)."""
-    import math
-
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _sanitize(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_sanitize(v) for v in obj]
-    return obj
-
-
-def serve(host: str = "127.0.0.1", port: int = 8050, runs_root: str | Path = "runs", open_browser: bool = False) -> None:
-    """Run the lab until interrupted."""
+def serve(host: str = "127.0.0.1", port: int = 8050, runs_root: str | Path = "runs", open_browser: bool = False,
+          page: str = "lab") -> None:
+    """Serve the lab (``page="lab"``) or the runs page (``page="runs"``; both are served either way) until
+    interrupted."""
     import uvicorn
 
-    url = f"http://{host}:{port}/"
-    print(f"saddlepoint lab: {url}  (Ctrl-C stops it; saved sessions go to {Path(runs_root).resolve()})", flush=True)
+    if page == "runs":
+        url = f"http://{host}:{port}/runs"
+        print(f"saddlepoint watch: {url}  (the runs under {Path(runs_root).resolve()}; Ctrl-C stops it)", flush=True)
+    else:
+        url = f"http://{host}:{port}/"
+        print(f"saddlepoint lab: {url}  (Ctrl-C stops it; saved sessions go to {Path(runs_root).resolve()})",
+              flush=True)
     if open_browser:
         import threading
         import webbrowser
 
         threading.Timer(1.0, lambda: webbrowser.open(url)).start()
-    uvicorn.run(create_app(runs_root), host=host, port=port, log_level="warning", ws_max_size=1 << 20)
+    import ipaddress
+
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    hosts = ["127.0.0.1", "localhost", "::1", "[::1]", host] if loopback else None
+    uvicorn.run(create_app(runs_root, hosts), host=host, port=port, log_level="warning", ws_max_size=1 << 20)

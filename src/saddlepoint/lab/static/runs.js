@@ -1,0 +1,236 @@
+// saddlepoint runs page: the runs under a folder, and one run's progress, curves and pictures, polled from the
+// server every two seconds. Reads only; no libraries.
+"use strict";
+const watch = { runs: [], selected: null, rows: [], file: null, next: 0, pictures: [], following: true, polls: 0 };
+window.watch = watch;
+const $ = (id) => document.getElementById(id);
+const POLL_MS = 2000;
+const COLORS = ["#1565c0", "#ef6c00", "#6a1b9a", "#2e7d32", "#c62828", "#00838f", "#5d4037"];
+
+async function getJSON(url) {
+  const r = await fetch(url, { cache: "no-store" });
+  const body = await r.json();
+  if (!r.ok) throw new Error(body.error || `${r.status}`);
+  return body;
+}
+
+function esc(s) {
+  return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+}
+
+// ---- the list ------------------------------------------------------------------------------------------------
+async function pollRuns() {
+  const data = await getJSON("/api/runs");
+  watch.runs = data.runs;
+  $("folder").textContent = data.folder;
+  $("empty").classList.toggle("hidden", data.runs.length > 0);
+  $("runs").tBodies[0].innerHTML = data.runs.map((r) => {
+    const frac = r.steps ? Math.min(r.step / r.steps, 1) : 0;
+    const left = r.left ? `<br><small>${esc(r.left)}</small>` : "";
+    return `<tr data-run="${esc(r.name)}" class="${r.name === watch.selected ? "selected" : ""}">` +
+      `<td>${esc(r.name)}</td><td>${esc(r.recipe)}</td>` +
+      `<td><progress max="1" value="${frac}"></progress> ${r.step}/${r.steps}${left}</td>` +
+      `<td class="state ${r.state.replace(" ", "-")}">${esc(r.state)}</td><td>${esc(r.updated_ago)}</td></tr>`;
+  }).join("");
+  for (const tr of $("runs").tBodies[0].rows) tr.onclick = () => select(tr.dataset.run);
+  if (!watch.selected && data.runs.length && !location.hash) select(data.runs[0].name);
+  const run = data.runs.find((r) => r.name === watch.selected);
+  if (run) showProgress(run);
+}
+
+function showProgress(run) {
+  $("run-state").textContent = run.state;
+  $("run-state").className = `state ${run.state.replace(" ", "-")}`;
+  const rate = run.rate ? `, ${run.rate.toPrecision(3)} steps/s` : "";
+  $("run-progress").textContent = `step ${run.step} of ${run.steps}${rate}${run.left ? ", " + run.left : ""}`;
+  $("run-bar").value = run.steps ? Math.min(run.step / run.steps, 1) : 0;
+  $("run-result").textContent = run.result;
+}
+
+// ---- one run -------------------------------------------------------------------------------------------------
+async function select(name) {
+  if (watch.selected === name) return;
+  Object.assign(watch, { selected: name, rows: [], file: null, next: 0, pictures: [], following: true });
+  history.replaceState(null, "", `#${encodeURIComponent(name)}`);
+  $("detail").classList.remove("hidden");
+  $("run-name").textContent = name;
+  $("run-error").textContent = "";
+  for (const tr of $("runs").tBodies[0].rows) tr.classList.toggle("selected", tr.dataset.run === name);
+  const run = watch.runs.find((r) => r.name === name);
+  if (run) showProgress(run);
+  await Promise.all([refreshRun(), showAbout()]);
+}
+
+let inflight = null;  // one read of the selected run at a time, or rows would be appended twice
+async function refreshRun() {
+  while (inflight) await inflight;
+  inflight = pollRun();
+  try { await inflight; } finally { inflight = null; }
+}
+
+async function pollRun() {
+  const name = watch.selected;
+  if (!name) return;
+  const base = `/api/runs/${encodeURIComponent(name)}`;
+  let more = true;
+  while (more) {  // a long log comes in pieces
+    const q = `since=${watch.next}` + (watch.file ? `&file=${encodeURIComponent(watch.file)}` : "");
+    const m = await getJSON(`${base}/metrics?${q}`);
+    if (name !== watch.selected) return;
+    if (m.reset) watch.rows = [];
+    watch.rows.push(...m.rows);
+    Object.assign(watch, { file: m.file, next: m.next });
+    more = m.more;
+  }
+  drawCharts();
+  showEvents();
+  const pics = await getJSON(`${base}/pictures`);
+  if (name !== watch.selected) return;
+  if (JSON.stringify(pics) !== JSON.stringify(watch.pictures)) { watch.pictures = pics; showPictures(); }
+}
+
+async function showAbout() {
+  const name = watch.selected;
+  const a = await getJSON(`/api/runs/${encodeURIComponent(name)}/about`);
+  if (name !== watch.selected) return;
+  const table = (obj, caption) => {
+    const rows = Object.entries(obj || {}).map(([k, v]) =>
+      `<tr><th>${esc(k)}</th><td>${esc(typeof v === "object" && v !== null ? JSON.stringify(v) : v)}</td></tr>`);
+    return rows.length ? `<table><caption>${esc(caption)}</caption>${rows.join("")}</table>` : "";
+  };
+  $("tables").innerHTML = table(a.summary, "summary.json") + table(a.evaluation, "eval.json") +
+    table(a.run, "run.json") + table(a.config, "config.yaml");
+}
+
+function snapshots() {
+  // the sample grids over training, oldest first, and the run's last grid (samples.png) after them where it is newer
+  const snaps = watch.pictures.filter((p) => p.step !== null);
+  const last = watch.pictures.find((p) => p.name === "samples.png");
+  if (last && (!snaps.length || last.mtime >= snaps[snaps.length - 1].mtime)) snaps.push(last);
+  return snaps;
+}
+
+const pictureURL = (p) =>
+  `/api/runs/${encodeURIComponent(watch.selected)}/picture/${encodeURIComponent(p.name)}?t=${p.mtime}`;
+
+function showPictures() {
+  const snaps = snapshots();
+  const scrub = $("scrub");
+  const atEnd = watch.following || Number(scrub.value) >= Number(scrub.max);
+  scrub.max = Math.max(snaps.length - 1, 0);
+  if (atEnd) scrub.value = scrub.max;
+  $("scrub-label").classList.toggle("hidden", snaps.length < 2);
+  showSnapshot();
+  const others = watch.pictures.filter((p) => !snaps.includes(p));
+  $("others").innerHTML = others.map((p) =>
+    `<figure><a href="${pictureURL(p)}" target="_blank"><img src="${pictureURL(p)}" alt="${esc(p.name)}"></a>` +
+    `<figcaption>${esc(p.name)}</figcaption></figure>`).join("");
+}
+
+function showSnapshot() {
+  const p = snapshots()[Number($("scrub").value)];
+  $("snapshot").classList.toggle("hidden", !p);
+  if (!p) {
+    $("snapshot-caption").textContent = "no sample grid yet (sample_every= sets how often one is drawn)";
+    return;
+  }
+  const url = pictureURL(p);
+  if ($("snapshot").dataset.src !== url) { $("snapshot").src = url; $("snapshot").dataset.src = url; }
+  $("snapshot-caption").textContent = p.step === null ? `samples at the end (${p.name})` : `samples at step ${p.step}`;
+}
+
+$("scrub").oninput = () => { watch.following = Number($("scrub").value) >= Number($("scrub").max); showSnapshot(); };
+
+// ---- curves --------------------------------------------------------------------------------------------------
+function chartGroups(rows) {
+  // loss/* on one chart, score/* on another; every other number on its own (their scales differ):
+  // the losses first, then the scores, the evaluations and the rest
+  const keys = new Set();
+  for (const r of rows) {
+    for (const [k, v] of Object.entries(r)) if (typeof v === "number" && k !== "step" && k !== "time") keys.add(k);
+  }
+  const rank = (k) => ["loss/", "score/", "eval/"].findIndex((h) => k.startsWith(h)) >>> 0;  // -1 → last
+  const groups = new Map();
+  for (const k of [...keys].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1))) {
+    if (k.startsWith("event/") || k.startsWith("alarm/")) continue;
+    const head = k.split("/")[0];
+    const g = head === "loss" || head === "score" ? head : k;
+    if (!groups.has(g)) groups.set(g, []);
+    groups.get(g).push(k);
+  }
+  return groups;
+}
+
+function drawCharts() {
+  const holder = $("charts");
+  const groups = chartGroups(watch.rows);
+  const ids = [...groups.keys()].map((g) => `chart-${g.replace(/[^A-Za-z0-9]/g, "_")}`);
+  if (holder.dataset.ids !== ids.join(",")) {
+    holder.innerHTML = ids.map((id) => `<canvas id="${id}" width="360" height="170"></canvas>`).join("");
+    holder.dataset.ids = ids.join(",");
+  }
+  const steps = watch.rows.map((r) => r.step);  // one step axis for every chart
+  const span = steps.length ? [Math.min(0, ...steps), Math.max(...steps)] : [0, 1];
+  [...groups.entries()].forEach(([, keys], i) => drawChart($(ids[i]), keys, watch.rows, span));
+}
+
+function drawChart(c, keys, rows, [x0, x1]) {
+  const ctx = c.getContext("2d"), W = c.width, H = c.height, L = 48, T = 18, B = 16;
+  ctx.clearRect(0, 0, W, H);
+  const pts = keys.map((k) => rows.filter((r) => typeof r[k] === "number").map((r) => [r.step, r[k]]));
+  const all = pts.flat();
+  ctx.fillStyle = "#222"; ctx.font = "12px system-ui, sans-serif";
+  if (!all.length) return;
+  let y0 = Math.min(...all.map((p) => p[1])), y1 = Math.max(...all.map((p) => p[1]));
+  if (y1 === y0) { const pad = Math.abs(y0) * 0.1 || 1; y0 -= pad; y1 += pad; }
+  const px = (x) => L + ((x - x0) / (x1 - x0 || 1)) * (W - L - 8);
+  const py = (y) => T + (1 - (y - y0) / (y1 - y0)) * (H - T - B);
+  ctx.strokeStyle = "#ccc"; ctx.strokeRect(L, T, W - L - 8, H - T - B);
+  ctx.fillStyle = "#555";
+  ctx.fillText(y1.toPrecision(3), 2, T + 9); ctx.fillText(y0.toPrecision(3), 2, H - B);
+  ctx.fillText(`step ${x1}`, W - 70, H - 3);
+  let labelX = L;
+  keys.forEach((k, i) => {
+    const color = COLORS[i % COLORS.length];
+    ctx.strokeStyle = ctx.fillStyle = color;
+    ctx.beginPath();
+    pts[i].forEach(([x, y], j) => (j ? ctx.lineTo(px(x), py(y)) : ctx.moveTo(px(x), py(y))));
+    ctx.stroke();
+    if (pts[i].length < 40) {  // few points (evaluations): each one shown
+      for (const [x, y] of pts[i]) { ctx.beginPath(); ctx.arc(px(x), py(y), 2.2, 0, 7); ctx.fill(); }
+    }
+    ctx.fillText(k, labelX, 12);
+    labelX += ctx.measureText(k).width + 12;
+  });
+}
+
+function showEvents() {
+  const said = [];
+  for (const r of watch.rows) {
+    const back = r["event/rollback"];
+    if (typeof back === "number") said.push(`step ${r.step}: rolled back after a non-finite loss (rollback ${back})`);
+    if (r["alarm/collapse"]) said.push(`step ${r.step}: collapse alarm — coverage fell`);
+  }
+  $("run-events").textContent = said.slice(-5).join("; ");
+}
+
+// ---- the loop ------------------------------------------------------------------------------------------------
+async function tick() {
+  try {
+    await pollRuns();
+    await refreshRun();
+    $("status").textContent = `updated ${new Date().toLocaleTimeString()}`;
+    $("run-error").textContent = "";
+  } catch (e) {
+    $("status").textContent = "the server does not answer — is `saddlepoint watch` still running?";
+    if (watch.selected) $("run-error").textContent = String(e.message || e);
+  }
+  watch.polls += 1;
+  setTimeout(tick, POLL_MS);
+}
+
+if (location.hash.length > 1) {
+  const shown = (e) => { $("run-error").textContent = String(e.message || e); };
+  select(decodeURIComponent(location.hash.slice(1))).catch(shown);
+}
+tick();
