@@ -25,6 +25,8 @@ def finished_run(tmp_path_factory):
     runs = tmp_path_factory.mktemp("watchruns")
     assert main(["train", "grid25", "steps=60", "log_every=10", "eval_every=30", "sample_every=20", "--out",
                  str(runs / "done"), "--quiet"]) == 0
+    assert main(["train", "grid25", "game=hinge", "steps=40", "log_every=10", "eval_every=20", "--out",
+                 str(runs / "other"), "--quiet"]) == 0
     return runs
 
 
@@ -37,7 +39,8 @@ def test_the_api_lists_runs_and_serves_their_pictures_and_numbers(finished_run):
         assert "saddlepoint runs" in client.get("/runs").text
         listed = client.get("/api/runs").json()
         assert listed["folder"] == str(finished_run.resolve())
-        (run,) = listed["runs"]
+        assert [r["name"] for r in listed["runs"]] == ["other", "done"]  # newest first
+        run = listed["runs"][1]
         assert (run["name"], run["recipe"], run["step"], run["steps"], run["state"]) == ("done", "grid25", 60, 60,
                                                                                        "finished")
         assert "/25 modes" in run["result"] and run["left"] is None
@@ -68,7 +71,7 @@ def test_the_server_reads_nothing_but_the_runs_and_their_pictures(finished_run, 
     (finished_run / "done" / "notes.txt").write_text("not a picture")
     try:
         with TestClient(create_app(finished_run)) as client:
-            assert sorted(r["name"] for r in client.get("/api/runs").json()["runs"]) == ["done", "linked"]
+            assert sorted(r["name"] for r in client.get("/api/runs").json()["runs"]) == ["done", "linked", "other"]
             assert client.get("/api/runs/linked/about").json()["config"]["steps"] == 60
             for url in ("/api/runs/..%2F..%2Fetc/about", "/api/runs/../pictures", "/api/runs/nope/metrics",
                         "/api/runs/notes/about", "/api/runs/.hidden/about", "/api/runs/%2Fetc/about",
@@ -142,6 +145,39 @@ def test_watch_refuses_a_missing_folder_and_warns_off_loopback(tmp_path, capsys,
     assert main(["watch", str(tmp_path), "--port", "70000"]) == 2
 
 
+def _watch_server(runs):
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "saddlepoint", "watch", str(runs), "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert server.stdout.readline().startswith(f"saddlepoint watch: http://127.0.0.1:{port}/runs")
+    _wait_listening(port, server)
+    return server, port
+
+
+def test_runs_ticked_on_the_page_are_compared_a_chart_per_number_they_share(browser, finished_run):
+    server, port = _watch_server(finished_run)
+    try:
+        page = browser.new_page()
+        page.goto(f"http://127.0.0.1:{port}/runs#done")
+        page.wait_for_function("watch.polls > 0 && watch.rows.length === 6", timeout=30000)
+        assert page.is_hidden("#compare")
+        page.click('tr[data-run="other"] input.compare')
+        assert page.is_hidden("#compare")  # one run is no comparison
+        page.click('tr[data-run="done"] input.compare')
+        page.wait_for_function("document.querySelectorAll('#compare-charts canvas').length > 0", timeout=30000)
+        assert page.evaluate("[watch.selected, watch.compared]") == ["done", ["other", "done"]]  # ticking is not choosing
+        ids = page.evaluate("[...document.querySelectorAll('#compare-charts canvas')].map((c) => c.id)")
+        assert {"cmp-loss_D", "cmp-loss_G", "cmp-eval_modes", "cmp-eval_high_quality"} <= set(ids)
+        assert page.inner_text("#compare-title").startswith("other, done: ")
+        page.wait_for_timeout(2500)  # a poll later the logs are read on from where they ended, not appended again
+        assert page.evaluate("[watch.logs.done.rows.length, watch.logs.other.rows.length]") == [6, 4]
+        page.click('tr[data-run="other"] input.compare')
+        assert page.is_hidden("#compare")
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
 def _wait_listening(port: int, proc, seconds: float = 60) -> None:
     deadline = time.time() + seconds
     while time.time() < deadline and proc.poll() is None:
@@ -154,14 +190,11 @@ def _wait_listening(port: int, proc, seconds: float = 60) -> None:
 
 
 def test_the_page_follows_a_run_as_it_trains_and_sees_it_stop(browser, tmp_path):
-    runs, port = tmp_path / "runs", free_port()
+    runs = tmp_path / "runs"
     runs.mkdir()
-    server = subprocess.Popen([sys.executable, "-m", "saddlepoint", "watch", str(runs), "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server, port = _watch_server(runs)
     trainer = None
     try:
-        assert server.stdout.readline().startswith(f"saddlepoint watch: http://127.0.0.1:{port}/runs")
-        _wait_listening(port, server)
         if os.path.exists("/proc/net/tcp"):
             assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1 only
         foreign = urllib.request.Request(f"http://127.0.0.1:{port}/api/runs", headers={"Host": "evil.example"})

@@ -1,7 +1,8 @@
-// saddlepoint runs page: the runs under a folder, and one run's progress, curves and pictures, polled from the
-// server every two seconds. Reads only; no libraries.
+// saddlepoint runs page: the runs under a folder, one run's progress, curves and pictures, and the curves of the
+// runs ticked for comparison, polled from the server every two seconds. Reads only; no libraries.
 "use strict";
-const watch = { runs: [], selected: null, rows: [], file: null, next: 0, pictures: [], following: true, polls: 0 };
+const watch = { runs: [], selected: null, logs: {}, pictures: [], following: true, polls: 0, compared: [] };
+Object.defineProperty(watch, "rows", { get: () => (watch.logs[watch.selected] || { rows: [] }).rows });
 window.watch = watch;
 const $ = (id) => document.getElementById(id);
 const POLL_MS = 2000;
@@ -27,12 +28,19 @@ async function pollRuns() {
   $("runs").tBodies[0].innerHTML = data.runs.map((r) => {
     const frac = r.steps ? Math.min(r.step / r.steps, 1) : 0;
     const left = r.left ? `<br><small>${esc(r.left)}</small>` : "";
+    const ticked = watch.compared.includes(r.name) ? " checked" : "";
     return `<tr data-run="${esc(r.name)}" class="${r.name === watch.selected ? "selected" : ""}">` +
+      `<td><input type="checkbox" class="compare" title="compare its curves with the other ticked runs"${ticked}></td>` +
       `<td>${esc(r.name)}</td><td>${esc(r.recipe)}</td>` +
       `<td><progress max="1" value="${frac}"></progress> ${r.step}/${r.steps}${left}</td>` +
       `<td class="state ${r.state.replace(" ", "-")}">${esc(r.state)}</td><td>${esc(r.updated_ago)}</td></tr>`;
   }).join("");
-  for (const tr of $("runs").tBodies[0].rows) tr.onclick = () => select(tr.dataset.run);
+  for (const tr of $("runs").tBodies[0].rows) {
+    tr.onclick = () => select(tr.dataset.run);
+    const box = tr.querySelector("input.compare");
+    box.onclick = (e) => { e.stopPropagation(); tickCompare(tr.dataset.run, box.checked); };
+  }
+  watch.compared = watch.compared.filter((n) => data.runs.some((r) => r.name === n));  // a run deleted meanwhile
   if (!watch.selected && data.runs.length && !location.hash) select(data.runs[0].name);
   const run = data.runs.find((r) => r.name === watch.selected);
   if (run) showProgress(run);
@@ -50,7 +58,7 @@ function showProgress(run) {
 // ---- one run -------------------------------------------------------------------------------------------------
 async function select(name) {
   if (watch.selected === name) return;
-  Object.assign(watch, { selected: name, rows: [], file: null, next: 0, pictures: [], following: true });
+  Object.assign(watch, { selected: name, pictures: [], following: true });
   history.replaceState(null, "", `#${encodeURIComponent(name)}`);
   $("detail").classList.remove("hidden");
   $("run-name").textContent = name;
@@ -61,30 +69,34 @@ async function select(name) {
   await Promise.all([refreshRun(), showAbout()]);
 }
 
-let inflight = null;  // one read of the selected run at a time, or rows would be appended twice
-async function refreshRun() {
-  while (inflight) await inflight;
-  inflight = pollRun();
-  try { await inflight; } finally { inflight = null; }
+// Each run's metrics.jsonl is read from where the last read ended; one read of a run at a time, or rows would be
+// appended twice.
+async function readLog(name) {
+  const log = watch.logs[name] || (watch.logs[name] = { rows: [], file: null, next: 0, busy: null });
+  while (log.busy) await log.busy;
+  log.busy = (async () => {
+    let more = true;
+    while (more) {  // a long log comes in pieces
+      const q = `since=${log.next}` + (log.file ? `&file=${encodeURIComponent(log.file)}` : "");
+      const m = await getJSON(`/api/runs/${encodeURIComponent(name)}/metrics?${q}`);
+      if (m.reset) log.rows = [];  // rewritten by a resume or a rollback
+      log.rows.push(...m.rows);
+      Object.assign(log, { file: m.file, next: m.next });
+      more = m.more;
+    }
+  })();
+  try { await log.busy; } finally { log.busy = null; }
+  return log.rows;
 }
 
-async function pollRun() {
+async function refreshRun() {
   const name = watch.selected;
   if (!name) return;
-  const base = `/api/runs/${encodeURIComponent(name)}`;
-  let more = true;
-  while (more) {  // a long log comes in pieces
-    const q = `since=${watch.next}` + (watch.file ? `&file=${encodeURIComponent(watch.file)}` : "");
-    const m = await getJSON(`${base}/metrics?${q}`);
-    if (name !== watch.selected) return;
-    if (m.reset) watch.rows = [];
-    watch.rows.push(...m.rows);
-    Object.assign(watch, { file: m.file, next: m.next });
-    more = m.more;
-  }
+  await readLog(name);
+  if (name !== watch.selected) return;
   drawCharts();
   showEvents();
-  const pics = await getJSON(`${base}/pictures`);
+  const pics = await getJSON(`/api/runs/${encodeURIComponent(name)}/pictures`);
   if (name !== watch.selected) return;
   if (JSON.stringify(pics) !== JSON.stringify(watch.pictures)) { watch.pictures = pics; showPictures(); }
 }
@@ -161,25 +173,35 @@ function chartGroups(rows) {
   return groups;
 }
 
-function drawCharts() {
-  const holder = $("charts");
-  const groups = chartGroups(watch.rows);
-  const ids = [...groups.keys()].map((g) => `chart-${g.replace(/[^A-Za-z0-9]/g, "_")}`);
+function canvases(holder, ids) {
   if (holder.dataset.ids !== ids.join(",")) {
     holder.innerHTML = ids.map((id) => `<canvas id="${id}" width="360" height="170"></canvas>`).join("");
     holder.dataset.ids = ids.join(",");
   }
-  const steps = watch.rows.map((r) => r.step);  // one step axis for every chart
-  const span = steps.length ? [Math.min(0, ...steps), Math.max(...steps)] : [0, 1];
-  [...groups.entries()].forEach(([, keys], i) => drawChart($(ids[i]), keys, watch.rows, span));
+  return ids.map((id) => $(id));
 }
 
-function drawChart(c, keys, rows, [x0, x1]) {
-  const ctx = c.getContext("2d"), W = c.width, H = c.height, L = 48, T = 18, B = 16;
+const series = (rows, key, label) =>
+  ({ label, pts: rows.filter((r) => typeof r[key] === "number").map((r) => [r.step, r[key]]) });
+
+function stepSpan(rowsets) {  // one step axis for the charts drawn together
+  const steps = rowsets.flat().map((r) => r.step);
+  return steps.length ? [Math.min(0, ...steps), Math.max(...steps)] : [0, 1];
+}
+
+function drawCharts() {
+  const rows = watch.rows, groups = [...chartGroups(rows).values()];
+  const ids = groups.map((keys) => `chart-${keys[0].replace(/[^A-Za-z0-9]/g, "_")}`);
+  const span = stepSpan([rows]);
+  canvases($("charts"), ids).forEach((c, i) => drawChart(c, groups[i].map((k) => series(rows, k, k)), span));
+}
+
+function drawChart(c, lines, [x0, x1], title = "") {
+  const ctx = c.getContext("2d"), W = c.width, H = c.height, L = 48, T = title ? 32 : 18, B = 16;
   ctx.clearRect(0, 0, W, H);
-  const pts = keys.map((k) => rows.filter((r) => typeof r[k] === "number").map((r) => [r.step, r[k]]));
-  const all = pts.flat();
-  ctx.fillStyle = "#222"; ctx.font = "12px system-ui, sans-serif";
+  const all = lines.flatMap((s) => s.pts);
+  ctx.font = "12px system-ui, sans-serif";
+  if (title) { ctx.fillStyle = "#222"; ctx.fillText(title, L, 12); }
   if (!all.length) return;
   let y0 = Math.min(...all.map((p) => p[1])), y1 = Math.max(...all.map((p) => p[1]));
   if (y1 === y0) { const pad = Math.abs(y0) * 0.1 || 1; y0 -= pad; y1 += pad; }
@@ -190,18 +212,40 @@ function drawChart(c, keys, rows, [x0, x1]) {
   ctx.fillText(y1.toPrecision(3), 2, T + 9); ctx.fillText(y0.toPrecision(3), 2, H - B);
   ctx.fillText(`step ${x1}`, W - 70, H - 3);
   let labelX = L;
-  keys.forEach((k, i) => {
+  lines.forEach(({ label, pts }, i) => {
     const color = COLORS[i % COLORS.length];
     ctx.strokeStyle = ctx.fillStyle = color;
     ctx.beginPath();
-    pts[i].forEach(([x, y], j) => (j ? ctx.lineTo(px(x), py(y)) : ctx.moveTo(px(x), py(y))));
+    pts.forEach(([x, y], j) => (j ? ctx.lineTo(px(x), py(y)) : ctx.moveTo(px(x), py(y))));
     ctx.stroke();
-    if (pts[i].length < 40) {  // few points (evaluations): each one shown
-      for (const [x, y] of pts[i]) { ctx.beginPath(); ctx.arc(px(x), py(y), 2.2, 0, 7); ctx.fill(); }
+    if (pts.length < 40) {  // few points (evaluations): each one shown
+      for (const [x, y] of pts) { ctx.beginPath(); ctx.arc(px(x), py(y), 2.2, 0, 7); ctx.fill(); }
     }
-    ctx.fillText(k, labelX, 12);
-    labelX += ctx.measureText(k).width + 12;
+    ctx.fillText(label, labelX, title ? 26 : 12);
+    labelX += ctx.measureText(label).width + 12;
   });
+}
+
+// ---- runs side by side ---------------------------------------------------------------------------------------
+function tickCompare(name, on) {
+  watch.compared = on ? [...new Set([...watch.compared, name])] : watch.compared.filter((n) => n !== name);
+  refreshCompare();
+}
+
+async function refreshCompare() {
+  const names = [...watch.compared];
+  $("compare").classList.toggle("hidden", names.length < 2);
+  if (names.length < 2) return;
+  const logs = await Promise.all(names.map(readLog));
+  if (names.join() !== watch.compared.join()) return;
+  // every number two or more of them logged, one chart each, a line per run
+  const counts = new Map();
+  for (const rows of logs) for (const k of [...chartGroups(rows).values()].flat()) counts.set(k, (counts.get(k) || 0) + 1);
+  const keys = [...counts.keys()].filter((k) => counts.get(k) >= 2);
+  $("compare-title").textContent = `${names.join(", ")}: ${keys.length} numbers they share`;
+  const span = stepSpan(logs);
+  canvases($("compare-charts"), keys.map((k) => `cmp-${k.replace(/[^A-Za-z0-9]/g, "_")}`)).forEach((c, i) =>
+    drawChart(c, names.map((n, j) => series(logs[j], keys[i], n)), span, keys[i]));
 }
 
 function showEvents() {
@@ -219,6 +263,7 @@ async function tick() {
   try {
     await pollRuns();
     await refreshRun();
+    await refreshCompare();
     $("status").textContent = `updated ${new Date().toLocaleTimeString()}`;
     $("run-error").textContent = "";
   } catch (e) {
