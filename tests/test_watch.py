@@ -165,7 +165,8 @@ def test_runs_ticked_on_the_page_are_compared_a_chart_per_number_they_share(brow
         assert page.is_hidden("#compare")  # one run is no comparison
         page.click('tr[data-run="done"] input.compare')
         page.wait_for_function("document.querySelectorAll('#compare-charts canvas').length > 0", timeout=30000)
-        assert page.evaluate("[watch.selected, watch.compared]") == ["done", ["other", "done"]]  # ticking is not choosing
+        # ticking a run does not choose it
+        assert page.evaluate("[watch.selected, watch.compared]") == ["done", ["other", "done"]]
         ids = page.evaluate("[...document.querySelectorAll('#compare-charts canvas')].map((c) => c.id)")
         assert {"cmp-loss_D", "cmp-loss_G", "cmp-eval_modes", "cmp-eval_high_quality"} <= set(ids)
         assert page.inner_text("#compare-title").startswith("other, done: ")

@@ -30,7 +30,7 @@ async function pollRuns() {
     const left = r.left ? `<br><small>${esc(r.left)}</small>` : "";
     const ticked = watch.compared.includes(r.name) ? " checked" : "";
     return `<tr data-run="${esc(r.name)}" class="${r.name === watch.selected ? "selected" : ""}">` +
-      `<td><input type="checkbox" class="compare" title="compare its curves with the other ticked runs"${ticked}></td>` +
+      `<td><input type="checkbox" class="compare" title="compare with the other ticked runs"${ticked}></td>` +
       `<td>${esc(r.name)}</td><td>${esc(r.recipe)}</td>` +
       `<td><progress max="1" value="${frac}"></progress> ${r.step}/${r.steps}${left}</td>` +
       `<td class="state ${r.state.replace(" ", "-")}">${esc(r.state)}</td><td>${esc(r.updated_ago)}</td></tr>`;
@@ -240,7 +240,9 @@ async function refreshCompare() {
   if (names.join() !== watch.compared.join()) return;
   // every number two or more of them logged, one chart each, a line per run
   const counts = new Map();
-  for (const rows of logs) for (const k of [...chartGroups(rows).values()].flat()) counts.set(k, (counts.get(k) || 0) + 1);
+  for (const rows of logs) {
+    for (const k of [...chartGroups(rows).values()].flat()) counts.set(k, (counts.get(k) || 0) + 1);
+  }
   const keys = [...counts.keys()].filter((k) => counts.get(k) >= 2);
   $("compare-title").textContent = `${names.join(", ")}: ${keys.length} numbers they share`;
   const span = stepSpan(logs);
