@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from ..runlist import ago, duration, list_runs, read_run, result_text
+from ..runlist import ago, duration, list_runs, read_run, read_yaml, result_text
 
 __all__ = ["NotFound", "runs_table", "run_dir", "metrics_since", "pictures", "picture_path", "about", "MAX_READ"]
 
@@ -134,7 +134,7 @@ def _json(path: Path) -> dict[str, Any]:
 def about(run: Path) -> dict[str, Any]:
     """The run's resolved config, what it came from, its summary and its evaluation, and its numbers in a line."""
     try:
-        config = yaml.safe_load((run / "config.yaml").read_text()) or {}
+        config = read_yaml(run / "config.yaml")
     except (OSError, yaml.YAMLError):
         config = {}
     entry = read_run(run)
