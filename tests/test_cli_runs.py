@@ -819,3 +819,16 @@ def test_a_training_runs_rate_counts_only_the_process_training_it_now():
     assert _rate(first + resumed) == pytest.approx(2.0)  # not the time between the two processes
     assert _rate(first[:1]) is None and _rate([]) is None
     assert _rate([{"step": 1, "time": 1.0}, {"step": 2}]) is None
+
+
+def test_the_time_to_go_is_the_sooner_of_the_steps_left_and_the_time_limit(tmp_path):
+    from saddlepoint.runlist import RunEntry
+
+    def entry(state="training", rate=10.0, time_limit=0.0):
+        return RunEntry(tmp_path, "r", 100, 1100, state, 0.0, 0.0, last_logged={"step": 100, "time": 30.0},
+                        rate=rate, time_limit=time_limit)
+
+    assert entry().seconds_left == pytest.approx(100.0)  # 1000 steps at 10 a second
+    assert entry(time_limit=1.0).seconds_left == pytest.approx(30.0)  # a minute's limit, 30 s of it gone
+    assert entry(time_limit=10.0).seconds_left == pytest.approx(100.0)
+    assert entry(state="stopped").seconds_left is None and entry(rate=None).seconds_left is None

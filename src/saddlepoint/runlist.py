@@ -39,13 +39,18 @@ class RunEntry:
     holder: dict[str, Any] | None = None
     last_logged: dict[str, Any] = field(default_factory=dict)  # metrics.jsonl's last row (a run with no summary)
     rate: float | None = None  # steps a second over the last logged rows of the process training it now
+    time_limit: float = 0.0  # config.yaml's time_limit: minutes of training for each process that trains it
 
     @property
     def seconds_left(self) -> float | None:
-        """About how long a run in training has to go at its present rate (None where that is not known)."""
+        """About how long a run in training has to go at its present rate, or until its time limit ends it if that
+        is sooner (None where that is not known)."""
         if self.state != "training" or not self.rate:
             return None
-        return max(self.steps - int(self.last_logged.get("step", self.step)), 0) / self.rate
+        left = max(self.steps - int(self.last_logged.get("step", self.step)), 0) / self.rate
+        if self.time_limit > 0 and _timed(self.last_logged):
+            left = min(left, max(60 * self.time_limit - self.last_logged["time"], 0.0))
+        return left
 
 
 def read_yaml(path: Path) -> Any:
@@ -95,7 +100,8 @@ def read_run(run: Path) -> RunEntry | None:
     rows = [] if summary and holder is None else _tail_rows(metrics)
     return RunEntry(run, str(info.get("recipe", "custom")), step, steps, state, updated, began,
                     str(info.get("created", "")), summary, _json(run / "eval.json"), holder,
-                    rows[-1] if rows else {}, _rate(rows) if holder is not None else None)
+                    rows[-1] if rows else {}, _rate(rows) if holder is not None else None,
+                    _number(config.get("time_limit")))
 
 
 def _tail_rows(metrics: Path, tail: int = 65536) -> list[dict[str, Any]]:
@@ -115,6 +121,10 @@ def _tail_rows(metrics: Path, tail: int = 65536) -> list[dict[str, Any]]:
         if isinstance(row, dict) and isinstance(row.get("step"), int):
             rows.append(row)
     return rows
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
 
 
 def _timed(row: dict[str, Any]) -> bool:
