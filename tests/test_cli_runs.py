@@ -798,6 +798,20 @@ def test_runs_lists_what_each_run_trained_and_how_it_ended(tmp_path, capsys, mon
     assert main(["runs", str(tmp_path / "nothing")]) == 2
     assert "is not a folder" in capsys.readouterr().err
 
+    # runs named one by one are compared: the table, then where their configs differ
+    assert main(["runs", str(root / "done"), str(root / "cut")]) == 0
+    out = capsys.readouterr().out
+    assert out.index("/8 modes") < out.index("where their configs differ:")
+    differ = dict(line.split(None, 1) for line in out.split("where their configs differ:")[1].strip().splitlines())
+    assert differ["recipe"] == "ring8 | grid25" and differ["data"] == "ring8 | grid25" and "seed" not in differ
+    assert main(["runs", str(root / "done"), str(root / "done")]) == 0
+    assert "their configs are the same" in capsys.readouterr().out
+    assert main(["runs", str(root / "done"), str(root / "cut"), "--json"]) == 0
+    *entries, last = capsys.readouterr().out.splitlines()
+    assert len(entries) == 2 and json.loads(last)["differences"]["data"] == ["ring8", "grid25"]
+    assert main(["runs", str(root / "done"), str(root / "not-a-run")]) == 2
+    assert "not-a-run is not a run directory" in capsys.readouterr().err
+
 
 def test_the_last_logged_rows_are_read_from_the_end_of_a_long_log(tmp_path):
     from saddlepoint.runlist import _tail_rows
@@ -819,6 +833,21 @@ def test_a_training_runs_rate_counts_only_the_process_training_it_now():
     assert _rate(first + resumed) == pytest.approx(2.0)  # not the time between the two processes
     assert _rate(first[:1]) is None and _rate([]) is None
     assert _rate([{"step": 1, "time": 1.0}, {"step": 2}]) is None
+
+
+def test_config_differences_name_each_key_that_differs_with_each_runs_value(tmp_path):
+    from saddlepoint.runlist import config_differences
+
+    for name, config, recipe in (("a", {"steps": 10, "game": "hinge", "r1": [1, 2]}, "grid25"),
+                                 ("b", {"steps": 10, "game": "lsgan", "r1": [1, 2], "ema": 0.9}, "grid25"),
+                                 ("c", {"steps": 20, "game": "hinge", "r1": [1, 3]}, "ring8")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        (tmp_path / name / "run.json").write_text(json.dumps({"recipe": recipe}))
+    differs = config_differences([tmp_path / n for n in "abc"])
+    assert list(differs) == ["recipe", "steps", "game", "r1", "ema"]  # the recipe first, then in config order
+    assert differs["ema"] == [None, 0.9, None] and differs["r1"] == [[1, 2], [1, 2], [1, 3]]
+    assert config_differences([tmp_path / "a", tmp_path / "a"]) == {}
 
 
 def test_the_time_to_go_is_the_sooner_of_the_steps_left_and_the_time_limit(tmp_path):

@@ -59,6 +59,10 @@ def test_the_api_lists_runs_and_serves_their_pictures_and_numbers(finished_run):
         about = client.get("/api/runs/done/about").json()
         assert about["config"]["steps"] == 60 and about["summary"]["modes"] == int(run["result"].split("/")[0])
         assert about["state"] == "finished" and about["run"]["recipe"] == "grid25" and about["result"] == run["result"]
+        differs = client.get("/api/compare?run=done&run=other").json()["differs"]
+        assert differs["game"] == ["nonsaturating", "hinge"] and differs["steps"] == [60, 40]
+        assert "recipe" not in differs and "seed" not in differs  # only what differs
+        assert client.get("/api/compare?run=done&run=..%2Fdone").status_code == 404
 
 
 def test_the_server_reads_nothing_but_the_runs_and_their_pictures(finished_run, tmp_path):
@@ -170,6 +174,8 @@ def test_runs_ticked_on_the_page_are_compared_a_chart_per_number_they_share(brow
         ids = page.evaluate("[...document.querySelectorAll('#compare-charts canvas')].map((c) => c.id)")
         assert {"cmp-loss_D", "cmp-loss_G", "cmp-eval_modes", "cmp-eval_high_quality"} <= set(ids)
         assert page.inner_text("#compare-title").startswith("other, done: ")
+        differs = page.inner_text("#compare-differs")
+        assert "game\thinge\tnonsaturating" in differs and "steps\t40\t60" in differs and "seed" not in differs
         page.wait_for_timeout(2500)  # a poll later the logs are read on from where they ended, not appended again
         assert page.evaluate("[watch.logs.done.rows.length, watch.logs.other.rows.length]") == [6, 4]
         page.click('tr[data-run="other"] input.compare')

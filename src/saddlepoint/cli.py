@@ -97,18 +97,29 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     import time
 
-    from .runlist import ago, duration, list_runs, result_text
+    from .runlist import ago, config_differences, duration, list_runs, read_run, result_text
 
-    root = Path(args.folder)
-    if not root.is_dir():
-        return _fail(f"{root} is not a folder; `saddlepoint train` writes its runs to runs/ (give another with "
-                     "`saddlepoint runs FOLDER`)")
-    entries = list_runs(root)
+    if len(args.folder) > 1:  # runs named one by one: they are compared
+        paths = [Path(p) for p in args.folder]
+        bad = next((p for p in paths if not (p / "config.yaml").is_file()), None)
+        if bad is not None:
+            return _fail(f"{bad} is not a run directory (no config.yaml); name run directories to compare them, or "
+                         "one folder to list the runs in it")
+        entries, root = [read_run(p) for p in paths], None
+    else:
+        root = Path(args.folder[0])
+        if not root.is_dir():
+            return _fail(f"{root} is not a folder; `saddlepoint train` writes its runs to runs/ (give another with "
+                         "`saddlepoint runs FOLDER`)")
+        entries = list_runs(root)
+    differs = config_differences([e.path for e in entries]) if root is None else {}
     if args.json:
         from dataclasses import asdict
 
         for e in entries:
             print(json.dumps({**asdict(e), "path": str(e.path)}))
+        if root is None:
+            print(json.dumps({"differences": differs}, default=str))
         return 0
     if not entries:
         print(f"no runs under {root}", file=sys.stderr)
@@ -119,11 +130,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
         result = result_text(e)
         if e.seconds_left is not None:
             result += f"; {e.rate:.3g} steps/s, about {duration(e.seconds_left)} to go"
-        name = e.path.name if e.path.parent == root else str(e.path)
+        name = e.path.name if root is not None and e.path.parent == root else str(e.path)
         rows.append((name, e.recipe, f"{e.step}/{e.steps}", e.state, ago(now - e.updated), result))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[5])
+    if root is None:
+        print("\nwhere their configs differ:" if differs else "\ntheir configs are the same")
+        width = max(map(len, differs), default=0)
+        for k, values in differs.items():
+            print(f"  {k:<{width}}  " + " | ".join("—" if v is None else str(v) for v in values))
     if any(e.state in ("stopped", "time limit") for e in entries):
         print("\na stopped run continues with `saddlepoint train --resume RUN`", file=sys.stderr)
     return 0
@@ -701,8 +717,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     rn = sub.add_parser("runs", help="list the runs under a folder: recipe, steps done, finished or stopped, "
-                                     "and their numbers")
-    rn.add_argument("folder", nargs="?", default="runs", metavar="FOLDER", help="where the runs are (default runs/)")
+                                     "and their numbers (or compare the runs named: where their configs differ)")
+    rn.add_argument("folder", nargs="*", default=["runs"], metavar="FOLDER",
+                    help="where the runs are (default runs/); or two or more run directories, to compare them: the "
+                         "table, then the config keys whose values differ")
     rn.add_argument("--json", action="store_true", help="one JSON object per run instead of the table")
     rn.set_defaults(func=cmd_runs)
 

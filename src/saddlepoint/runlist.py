@@ -16,7 +16,8 @@ import yaml
 
 from .runs import run_holder
 
-__all__ = ["RunEntry", "list_runs", "read_run", "read_yaml", "quality_text", "result_text", "ago", "duration"]
+__all__ = ["RunEntry", "list_runs", "read_run", "read_yaml", "config_differences", "quality_text", "result_text",
+           "ago", "duration"]
 
 State = Literal["training", "finished", "time limit", "stopped", "not started"]
 
@@ -152,6 +153,25 @@ def list_runs(root: str | Path) -> list[RunEntry]:
     found = [read_run(root)] if (root / "config.yaml").is_file() else [read_run(p) for p in sorted(root.iterdir())
                                                                        if p.is_dir()]
     return sorted((e for e in found if e is not None), key=lambda e: (e.began, e.path.name))
+
+
+def config_differences(runs: list[Path]) -> dict[str, list[Any]]:
+    """Where the runs' resolved configs differ: each key whose value is not the same in all of them (the recipe
+    they came from first), with each run's value in order (None where a run has no such key), in config order."""
+    configs = []
+    for run in runs:
+        try:
+            config = read_yaml(run / "config.yaml")
+        except (OSError, yaml.YAMLError):
+            config = {}
+        configs.append({"recipe": _json(run / "run.json").get("recipe", "custom"),
+                        **(config if isinstance(config, dict) else {})})
+    differs = {}
+    for k in dict.fromkeys(k for c in configs for k in c):
+        values = [c.get(k) for c in configs]
+        if len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1:
+            differs[k] = values
+    return differs
 
 
 # ---- in words, as `saddlepoint runs` and the runs page show them ---------------------------------------------

@@ -13,9 +13,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
+from ..runlist import config_differences
 from ..runs import RunError
 from . import watch
 from .session import LabError, LabSession, choices
@@ -98,6 +99,14 @@ def create_app(runs_root: str | Path = "runs", allowed_hosts: list[str] | None =
     @app.get("/api/runs")
     def api_runs() -> JSONResponse:
         return JSONResponse({"folder": str(runs_root.resolve()), "runs": watch.runs_table(runs_root)})
+
+    @app.get("/api/compare")
+    def api_compare(run: list[str] = Query(default=[])) -> JSONResponse:
+        try:
+            paths = [watch.run_dir(runs_root, name) for name in run]
+        except watch.NotFound as e:
+            return missing(e)
+        return JSONResponse(watch.sanitize({"runs": run, "differs": config_differences(paths)}))
 
     @app.get("/api/runs/{name}/metrics")
     def api_metrics(name: str, since: int = 0, file: str | None = None) -> JSONResponse:

@@ -1,7 +1,8 @@
 // saddlepoint runs page: the runs under a folder, one run's progress, curves and pictures, and the curves of the
 // runs ticked for comparison, polled from the server every two seconds. Reads only; no libraries.
 "use strict";
-const watch = { runs: [], selected: null, logs: {}, pictures: [], following: true, polls: 0, compared: [] };
+const watch = { runs: [], selected: null, logs: {}, pictures: [], following: true, polls: 0, compared: [],
+  differ: {} };
 Object.defineProperty(watch, "rows", { get: () => (watch.logs[watch.selected] || { rows: [] }).rows });
 window.watch = watch;
 const $ = (id) => document.getElementById(id);
@@ -238,6 +239,17 @@ async function refreshCompare() {
   if (names.length < 2) return;
   const logs = await Promise.all(names.map(readLog));
   if (names.join() !== watch.compared.join()) return;
+  if (watch.differ.for !== names.join()) {  // what differs in their configs: asked again when the set changes
+    const q = names.map((n) => `run=${encodeURIComponent(n)}`).join("&");
+    watch.differ = { for: names.join(), ...(await getJSON(`/api/compare?${q}`)) };
+    if (names.join() !== watch.compared.join()) return;
+    const cell = (v) => `<td>${v === null ? "—" : esc(typeof v === "object" ? JSON.stringify(v) : v)}</td>`;
+    const rows = Object.entries(watch.differ.differs).map(([k, vs]) =>
+      `<tr><th>${esc(k)}</th>${vs.map(cell).join("")}</tr>`);
+    const head = `<thead><tr><th>config</th>${names.map((n) => `<th>${esc(n)}</th>`).join("")}</tr></thead>`;
+    $("compare-differs").innerHTML = rows.length ? `${head}<tbody>${rows.join("")}</tbody>`
+      : "<caption>their configs are the same</caption>";
+  }
   // every number two or more of them logged, one chart each, a line per run
   const counts = new Map();
   for (const rows of logs) {
