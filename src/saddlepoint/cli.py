@@ -599,19 +599,13 @@ def cmd_theory(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace, runs_root: str, page: str, what: str) -> int:
     """The lab's server, listening where asked (a warning when that is not this machine only)."""
-    import ipaddress
+    from .lab.server import is_loopback, serve
 
-    try:
-        loopback = ipaddress.ip_address(args.host).is_loopback
-    except ValueError:
-        loopback = args.host == "localhost"
-    if not loopback:
+    if not is_loopback(args.host):
         print(f"saddlepoint: warning: --host {args.host} lets other machines reach {what}; leave it out to listen on "
               "127.0.0.1 only", file=sys.stderr)
     if not 0 < args.port < 65536:
         return _fail(f"--port {args.port} is not a port; use 1-65535 (default 8050)")
-    from .lab.server import serve
-
     try:
         serve(args.host, args.port, runs_root, open_browser=args.open, page=page)
     except KeyboardInterrupt:

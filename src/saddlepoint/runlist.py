@@ -16,8 +16,8 @@ import yaml
 
 from .runs import run_holder
 
-__all__ = ["RunEntry", "list_runs", "read_run", "read_yaml", "config_differences", "quality_text", "result_text",
-           "ago", "duration"]
+__all__ = ["RunEntry", "list_runs", "read_run", "read_yaml", "read_json", "config_differences", "quality_text",
+           "result_text", "ago", "duration"]
 
 State = Literal["training", "finished", "time limit", "stopped", "not started"]
 
@@ -60,7 +60,8 @@ def read_yaml(path: Path) -> Any:
     return yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
 
 
-def _json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
+    """A small JSON object file; {} where it is missing, unreadable or not an object."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -85,7 +86,7 @@ def read_run(run: Path) -> RunEntry | None:
         return None
     if not isinstance(config, dict):
         return None
-    info, summary = _json(run / "run.json"), _json(run / "summary.json")
+    info, summary = read_json(run / "run.json"), read_json(run / "summary.json")
     steps, step = int(config.get("steps", 0)), _latest_step(run)
     holder = run_holder(run)
     if holder is not None:  # a process trains it now (resumed, it may have a summary of an earlier end)
@@ -100,7 +101,7 @@ def read_run(run: Path) -> RunEntry | None:
     began = (run / "run.json").stat().st_mtime if (run / "run.json").is_file() else updated  # written once
     rows = [] if summary and holder is None else _tail_rows(metrics)
     return RunEntry(run, str(info.get("recipe", "custom")), step, steps, state, updated, began,
-                    str(info.get("created", "")), summary, _json(run / "eval.json"), holder,
+                    str(info.get("created", "")), summary, read_json(run / "eval.json"), holder,
                     rows[-1] if rows else {}, _rate(rows) if holder is not None else None,
                     _number(config.get("time_limit")))
 
@@ -164,7 +165,7 @@ def config_differences(runs: list[Path]) -> dict[str, list[Any]]:
             config = read_yaml(run / "config.yaml")
         except (OSError, yaml.YAMLError):
             config = {}
-        configs.append({"recipe": _json(run / "run.json").get("recipe", "custom"),
+        configs.append({"recipe": read_json(run / "run.json").get("recipe", "custom"),
                         **(config if isinstance(config, dict) else {})})
     differs = {}
     for k in dict.fromkeys(k for c in configs for k in c):

@@ -21,7 +21,7 @@ from ..runs import RunError
 from . import watch
 from .session import LabError, LabSession, choices
 
-__all__ = ["create_app", "serve", "MAX_MESSAGE", "parse_message"]
+__all__ = ["create_app", "serve", "is_loopback", "MAX_MESSAGE", "parse_message"]
 
 MAX_MESSAGE = 64 * 1024  # bytes of one message from the page (a settings message is well under 1 KiB; drawn points
 #                          take about 30 bytes each)
@@ -227,6 +227,16 @@ async def _session(ws, inbox: asyncio.Queue, runs_root: Path) -> None:
             await send({"type": "error", "message": str(e)})
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is an address of this machine only (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def serve(host: str = "127.0.0.1", port: int = 8050, runs_root: str | Path = "runs", open_browser: bool = False,
           page: str = "lab") -> None:
     """Serve the lab (``page="lab"``) or the runs page (``page="runs"``; both are served either way) until
@@ -245,11 +255,5 @@ def serve(host: str = "127.0.0.1", port: int = 8050, runs_root: str | Path = "ru
         import webbrowser
 
         threading.Timer(1.0, lambda: webbrowser.open(url)).start()
-    import ipaddress
-
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    hosts = ["127.0.0.1", "localhost", "::1", "[::1]", host] if loopback else None
+    hosts = ["127.0.0.1", "localhost", "::1", "[::1]", host] if is_loopback(host) else None
     uvicorn.run(create_app(runs_root, hosts), host=host, port=port, log_level="warning", ws_max_size=1 << 20)

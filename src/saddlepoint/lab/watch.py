@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from ..runlist import ago, duration, list_runs, read_run, read_yaml, result_text
+from ..runlist import ago, duration, list_runs, read_json, read_run, read_yaml, result_text
 
 __all__ = ["NotFound", "runs_table", "run_dir", "metrics_since", "pictures", "picture_path", "about", "MAX_READ"]
 
@@ -70,11 +71,6 @@ def runs_table(root: Path) -> list[dict[str, Any]]:
     return sanitize(rows)
 
 
-def _file_id(path: Path) -> str:
-    st = path.stat()
-    return f"{st.st_dev}-{st.st_ino}"
-
-
 def metrics_since(run: Path, since: int = 0, file: str | None = None) -> dict[str, Any]:
     """The rows of ``run``'s metrics.jsonl after byte ``since`` (whole lines only), ``next`` (the offset to ask from)
     and ``file`` (which file it read).  ``reset``: the file is not the one ``file`` names or is shorter than
@@ -82,9 +78,9 @@ def metrics_since(run: Path, since: int = 0, file: str | None = None) -> dict[st
     path = run / "metrics.jsonl"
     if not path.is_file():
         return {"file": None, "next": 0, "rows": [], "reset": since > 0, "more": False}
-    fid = _file_id(path)
     with open(path, "rb") as f:
-        size = f.seek(0, 2)
+        st = os.fstat(f.fileno())  # the file opened, even if the trainer has just replaced the one at the path
+        fid, size = f"{st.st_dev}-{st.st_ino}", st.st_size
         reset = (file is not None and file != fid) or since > size or since < 0
         start = 0 if reset else since
         f.seek(start)
@@ -123,14 +119,6 @@ def picture_path(run: Path, name: str) -> Path:
     return run / name
 
 
-def _json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def about(run: Path) -> dict[str, Any]:
     """The run's resolved config, what it came from, its summary and its evaluation, and its numbers in a line."""
     try:
@@ -139,6 +127,6 @@ def about(run: Path) -> dict[str, Any]:
         config = {}
     entry = read_run(run)
     return sanitize({"name": run.resolve().name, "config": config if isinstance(config, dict) else {},
-                     "run": _json(run / "run.json"), "summary": _json(run / "summary.json"),
-                     "evaluation": _json(run / "eval.json"), "result": result_text(entry) if entry else "",
+                     "run": read_json(run / "run.json"), "summary": entry.summary if entry else {},
+                     "evaluation": entry.evaluation if entry else {}, "result": result_text(entry) if entry else "",
                      "state": entry.state if entry else "not a run"})
