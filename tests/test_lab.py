@@ -245,6 +245,31 @@ def test_the_report_is_one_self_contained_page(reported_run, capsys):
     assert "not a run directory" in capsys.readouterr().err
 
 
+def test_several_runs_reported_side_by_side_on_one_page(reported_run, capsys):
+    from saddlepoint.cli import main
+
+    other = reported_run.parent / "hinge"
+    assert main(["train", "ring8", "game=hinge", "steps=30", "log_every=10", "eval_every=30", "z_dim=1", "g_hidden=32",
+                 "d_hidden=32", "--out", str(other), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(reported_run), str(other)]) == 0
+    path = reported_run.parent / "compare.html"
+    assert capsys.readouterr().out.strip() == str(path)
+    page = path.read_text()
+    assert "http://" not in page and "https://" not in page and "<script" not in page and "<link" not in page
+    assert page.count("<img") == 3  # the curves, and each run's last samples
+    differs = page.split("Where their configs differ")[1].split("<h2>")[0]
+    assert "<td>game</td><td>nonsaturating</td><td>hinge</td>" in differs
+    assert "<td>steps</td><td>40</td><td>30</td>" in differs and "<td>seed</td>" not in differs
+    reached = page.split("What each reached")[1].split("<h2>")[0]
+    assert "<td>run</td><td>ring8</td><td>40/40</td><td>finished</td>" in reached  # the run called "run"
+    assert "<td>hinge</td><td>ring8</td><td>30/30</td><td>finished</td>" in reached and "/8 modes" in reached
+    assert main(["report", str(reported_run), str(reported_run.parent / "nothing-here"), "-o",
+                 str(reported_run.parent / "x.html")]) == 2
+    assert "nothing-here is not a run directory" in capsys.readouterr().err
+    assert not (reported_run.parent / "x.html").exists()
+
+
 def test_the_report_renders_offline_in_the_browser(reported_run, browser):
     page = browser.new_page()
     outside = []

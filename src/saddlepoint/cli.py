@@ -626,11 +626,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import write_report
+    from .report import write_comparison, write_report
     from .runs import RunError
 
     try:
-        path = write_report(args.run, args.out)
+        path = write_report(args.run[0], args.out) if len(args.run) == 1 else write_comparison(args.run, args.out)
     except RunError as e:
         return _fail(str(e))
     print(path)
@@ -925,9 +925,11 @@ def build_parser() -> argparse.ArgumentParser:
     wt.set_defaults(func=cmd_watch)
 
     rp = sub.add_parser("report", help="one self-contained HTML page of RUN: config, curves, samples over training, "
-                                       "final numbers, and a 2-D run's critic and manifold")
-    rp.add_argument("run", metavar="RUN")
-    rp.add_argument("-o", "--out", help="the page (default RUN/report.html)")
+                                       "final numbers, and a 2-D run's critic and manifold; of several runs: them "
+                                       "side by side")
+    rp.add_argument("run", metavar="RUN", nargs="+", help="a run directory; two or more to compare them")
+    rp.add_argument("-o", "--out", help="the page (default RUN/report.html; for several runs, compare.html beside "
+                                        "the first)")
     rp.set_defaults(func=cmd_report)
 
     th = sub.add_parser("theory", help="the lecture notes' theory as an experiment: a table and a figure "

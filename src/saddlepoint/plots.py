@@ -14,7 +14,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor  # noqa: E402
 
-__all__ = ["plot_samples", "plot_critic", "plot_curves"]
+__all__ = ["plot_samples", "plot_critic", "plot_curves", "plot_runs"]
 
 
 def plot_samples(real: Tensor, fake: Tensor, limits: tuple[float, float], title: str, means: Tensor | None = None,
@@ -129,6 +129,44 @@ def plot_evaluations(results: list[dict[str, Any]], title: str, most: int = 8):
         ax.set_xlabel("step")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
+    return fig
+
+
+def plot_runs(logs: dict[str, list[dict[str, Any]]], title: str, most: int = 12, columns: int = 4):
+    """Several runs side by side: a panel for each number that two or more of them logged (the losses first, then
+    the critic's scores, the evaluations and the rest; at most ``most``), a line per run, against the step; None where
+    they share no number."""
+    def numbers(rows):
+        return {k for r in rows for k, v in r.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+    counts: dict[str, int] = {}
+    for rows in logs.values():
+        for k in numbers(rows) - {"step", "time"}:
+            if not k.startswith(("event/", "alarm/")):
+                counts[k] = counts.get(k, 0) + 1
+    rank = ("loss/", "score/", "eval/")
+    keys = sorted((k for k, n in counts.items() if n >= 2),
+                  key=lambda k: (next((i for i, h in enumerate(rank) if k.startswith(h)), len(rank)), k))[:most]
+    if not keys:
+        return None
+    cols = min(columns, len(keys))
+    rows_n = -(-len(keys) // cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(3.6 * cols, 2.9 * rows_n), squeeze=False, sharex=True)
+    for ax, k in zip(axes.ravel(), keys):
+        for i, (name, rows) in enumerate(logs.items()):
+            pts = [(r["step"], r[k]) for r in rows if isinstance(r.get(k), (int, float))]
+            if pts:
+                x, y = zip(*pts)
+                ax.plot(x, y, "o-" if len(pts) < 30 else "-", lw=1, ms=3, color=f"C{i % 10}", label=name)
+        ax.set_title(k, fontsize=9)
+    for ax in axes.ravel()[len(keys):]:
+        ax.axis("off")
+    for ax in axes[-1]:
+        ax.set_xlabel("step")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.88 if cols > 1 else 0.75, 1))
     return fig
 
 

@@ -16,7 +16,7 @@ import yaml
 
 from .runs import RunError, read_metrics
 
-__all__ = ["write_report"]
+__all__ = ["write_report", "write_comparison"]
 
 
 def _png(data: bytes) -> str:
@@ -159,3 +159,72 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     path = Path(out) if out is not None else run_dir / "report.html"
     path.write_text("".join(parts), encoding="utf-8")
     return path
+
+
+def _newest_samples(run_dir: Path) -> Path | None:
+    """The run's last sample grid: samples.png at its end, else the newest samples-N.png."""
+    if (run_dir / "samples.png").is_file():
+        return run_dir / "samples.png"
+    grids = sorted(run_dir.glob("samples-*.png"))
+    return grids[-1] if grids else None
+
+
+def write_comparison(run_dirs: list[str | Path], out: str | Path | None = None) -> Path:
+    """One self-contained page of several runs side by side — what each reached, where their configs differ, their
+    evaluations, a chart for each number they logged (a line per run) and each one's last samples — written to
+    ``out`` (default compare.html beside the first run) and returned."""
+    from .plots import plot_runs
+    from .runlist import config_differences, read_run, result_text
+
+    runs = [Path(r) for r in run_dirs]
+    for r in runs:
+        if not (r / "config.yaml").is_file():
+            raise RunError(f"{r} is not a run directory (no config.yaml); give the folders `saddlepoint train` made")
+    names = [r.name for r in runs]
+    if len(set(names)) < len(names):  # the same name in different folders: say which
+        names = [str(r) for r in runs]
+    entries = [read_run(r) for r in runs]
+    title = f"{len(runs)} runs side by side: " + ", ".join(names)
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+             f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
+
+    def grid(header: list[str], rows: list[list[Any]], caption: str) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        body = "".join("<tr>" + "".join(f"<td>{'—' if v is None else _cell(v)}</td>" for v in row) + "</tr>"
+                       for row in rows)
+        return f"<table><caption>{html.escape(caption)}</caption><tr>{head}</tr>{body}</table>"
+
+    parts.append("<h2>What each reached</h2>")
+    parts.append(grid(["run", "recipe", "step", "state", "numbers"],
+                      [[n, e.recipe, f"{e.step}/{e.steps}", e.state, result_text(e)] for n, e in zip(names, entries)],
+                      "summary.json, or the last logged row of a run that has not ended"))
+    differs = config_differences(runs)
+    parts.append("<h2>Where their configs differ</h2>")
+    parts.append(grid(["key", *names], [[k, *vs] for k, vs in differs.items()], "config.yaml (and run.json's recipe)")
+                 if differs else "<p>Their configs are the same: they differ only by chance (the same seed gives the "
+                                 "same weights).</p>")
+    evaluated = {}
+    for i, e in enumerate(entries):
+        for k, v in e.evaluation.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                evaluated.setdefault(k, [None] * len(entries))[i] = v
+    if evaluated:
+        parts.append("<h2>Evaluations</h2>")
+        parts.append(grid(["number", *names], [[k, *vs] for k, vs in evaluated.items()],
+                          "eval.json: saddlepoint evaluate RUN (its step is a row)"))
+    parts.append("<h2>Curves</h2>")
+    fig = plot_runs({n: read_metrics(r) for n, r in zip(names, runs)}, title)
+    parts.append(f"<figure><img alt='the runs' curves' src='{_png(_figure_png(fig))}'>"
+                 "<figcaption>each number two or more runs logged (metrics.jsonl), a line per run</figcaption></figure>"
+                 if fig is not None else "<p>The runs logged no number in common: no curve to draw.</p>")
+    parts.append("<h2>Their last samples</h2>")
+    for n, r in zip(names, runs):
+        grid_png = _newest_samples(r)
+        parts.append(f"<figure><img alt='{html.escape(n)}' src='{_png(grid_png.read_bytes())}'>"
+                     f"<figcaption>{html.escape(n)}: {grid_png.name}</figcaption></figure>"
+                     if grid_png else f"<p>{html.escape(n)}: no sample grid yet.</p>")
+    parts.append("</body></html>")
+    path = Path(out) if out is not None else runs[0].parent / "compare.html"
+    path.write_text("".join(parts), encoding="utf-8")
+    return path
+
