@@ -219,6 +219,7 @@ def test_the_page_follows_a_run_as_it_trains_and_sees_it_stop(browser, tmp_path)
         seen = page.evaluate("[watch.runs[0].step, watch.rows.length]")
         page.wait_for_function(f"watch.runs[0].step > {seen[0]} && watch.rows.length > {seen[1]}", timeout=30000)
         assert "steps/s" in page.inner_text("#run-progress") and "to go" in page.inner_text("#run-progress")
+        assert "config.yaml" in page.inner_html("#tables") and "summary.json" not in page.inner_html("#tables")
         assert page.locator("#charts canvas").count() >= 2  # the losses and the critic's scores at least
         page.wait_for_function("document.getElementById('snapshot').complete && "
                                "document.getElementById('snapshot').naturalWidth > 0", timeout=30000)
@@ -228,7 +229,7 @@ def test_the_page_follows_a_run_as_it_trains_and_sees_it_stop(browser, tmp_path)
         assert "training" in out and "steps/s, about" in out and "to go" in out
         trainer.send_signal(signal.SIGTERM)  # as a cluster's preemption would: the run keeps its checkpoint
         trainer.wait(timeout=60)
-        page.wait_for_function("watch.runs[0].state === 'stopped'", timeout=30000)
+        page.wait_for_function("watch.runs[0].state === 'stopped' && watch.aboutState === 'stopped'", timeout=30000)
         assert page.inner_text("#runs tbody tr td.state") == "stopped" and page.inner_text("#run-progress")
         assert "to go" not in page.inner_text("#run-progress")
         assert page.evaluate("watch.rows[watch.rows.length - 1].step") <= page.evaluate("watch.runs[0].step") + 25

@@ -45,6 +45,10 @@ async function pollRuns() {
   if (!watch.selected && data.runs.length && !location.hash) select(data.runs[0].name);
   const run = data.runs.find((r) => r.name === watch.selected);
   if (run) showProgress(run);
+  if (run && watch.aboutState !== run.state) {  // it ended, stopped or trains again: its numbers are new
+    watch.aboutState = run.state;
+    showAbout().catch((e) => { $("run-error").textContent = String(e.message || e); });
+  }
 }
 
 function showProgress(run) {
@@ -59,14 +63,14 @@ function showProgress(run) {
 // ---- one run -------------------------------------------------------------------------------------------------
 async function select(name) {
   if (watch.selected === name) return;
-  Object.assign(watch, { selected: name, pictures: [], following: true });
+  const known = watch.runs.find((r) => r.name === name);
+  Object.assign(watch, { selected: name, pictures: [], following: true, aboutState: known ? known.state : null });
   history.replaceState(null, "", `#${encodeURIComponent(name)}`);
   $("detail").classList.remove("hidden");
   $("run-name").textContent = name;
   $("run-error").textContent = "";
   for (const tr of $("runs").tBodies[0].rows) tr.classList.toggle("selected", tr.dataset.run === name);
-  const run = watch.runs.find((r) => r.name === name);
-  if (run) showProgress(run);
+  if (known) showProgress(known);
   await Promise.all([refreshRun(), showAbout()]);
 }
 
