@@ -65,6 +65,17 @@ def test_the_api_lists_runs_and_serves_their_pictures_and_numbers(finished_run):
         assert client.get("/api/compare?run=done&run=..%2Fdone").status_code == 404
 
 
+def test_a_run_directory_given_as_the_folder_is_watched_alone(finished_run):
+    from fastapi.testclient import TestClient
+
+    from saddlepoint.lab.server import create_app
+
+    with TestClient(create_app(finished_run / "done")) as client:
+        assert [r["name"] for r in client.get("/api/runs").json()["runs"]] == ["done"]
+        assert client.get("/api/runs/done/picture/samples.png").status_code == 200
+        assert client.get("/api/runs/other/about").status_code == 404  # its neighbours are not served
+
+
 def test_the_server_reads_nothing_but_the_runs_and_their_pictures(finished_run, tmp_path):
     from fastapi.testclient import TestClient
 
