@@ -196,6 +196,28 @@ def test_runs_ticked_on_the_page_are_compared_a_chart_per_number_they_share(brow
         server.wait(timeout=20)
 
 
+def test_a_long_log_is_read_in_pieces_and_drawn_thinned(browser, tmp_path):
+    run = tmp_path / "runs" / "long"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("steps: 200000\n")
+    with open(run / "metrics.jsonl", "w") as f:  # 200,000 rows, about 13 MB: four reads of the page
+        for s in range(1, 200001):
+            f.write(json.dumps({"step": s, "time": s / 1000, "loss/D": 1 + (s % 7) / 7}) + "\n")
+    server, port = _watch_server(tmp_path / "runs")
+    try:
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"http://127.0.0.1:{port}/runs#long")
+        page.wait_for_function("watch.rows.length === 200000 && document.querySelectorAll('#charts canvas').length",
+                               timeout=60000)
+        assert errors == [] and page.evaluate("watch.rows[199999].step") == 200000
+        assert page.evaluate("series(watch.rows, 'loss/D', '').pts.length") <= 2001
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
 def _wait_listening(port: int, proc, seconds: float = 60) -> None:
     deadline = time.time() + seconds
     while time.time() < deadline and proc.poll() is None:

@@ -85,7 +85,8 @@ async function readLog(name) {
       const q = `since=${log.next}` + (log.file ? `&file=${encodeURIComponent(log.file)}` : "");
       const m = await getJSON(`/api/runs/${encodeURIComponent(name)}/metrics?${q}`);
       if (m.reset) log.rows = [];  // rewritten by a resume or a rollback
-      log.rows.push(...m.rows);
+      for (const r of m.rows) log.rows.push(r);  // (a spread of a long read would overflow the call stack)
+      if (m.reset || m.rows.length) log.version = (log.version || 0) + 1;
       Object.assign(log, { file: m.file, next: m.next });
       more = m.more;
     }
@@ -99,8 +100,12 @@ async function refreshRun() {
   if (!name) return;
   await readLog(name);
   if (name !== watch.selected) return;
-  drawCharts();
-  showEvents();
+  const drawn = `${name}:${watch.logs[name].version}`;
+  if (watch.drawn !== drawn) {  // nothing new logged: the charts stand
+    watch.drawn = drawn;
+    drawCharts();
+    showEvents();
+  }
   const pics = await getJSON(`/api/runs/${encodeURIComponent(name)}/pictures`);
   if (name !== watch.selected) return;
   if (JSON.stringify(pics) !== JSON.stringify(watch.pictures)) { watch.pictures = pics; showPictures(); }
@@ -186,12 +191,17 @@ function canvases(holder, ids) {
   return ids.map((id) => $(id));
 }
 
-const series = (rows, key, label) =>
-  ({ label, pts: rows.filter((r) => typeof r[key] === "number").map((r) => [r.step, r[key]]) });
+const MAX_POINTS = 2000;  // per line: a long log is thinned to every k-th row (the last one kept) before drawing
+function series(rows, key, label) {
+  const pts = rows.filter((r) => typeof r[key] === "number").map((r) => [r.step, r[key]]);
+  const k = Math.ceil(pts.length / MAX_POINTS);
+  return { label, pts: k <= 1 ? pts : pts.filter((_, i) => i % k === 0 || i === pts.length - 1) };
+}
 
-function stepSpan(rowsets) {  // one step axis for the charts drawn together
-  const steps = rowsets.flat().map((r) => r.step);
-  return steps.length ? [Math.min(0, ...steps), Math.max(...steps)] : [0, 1];
+function stepSpan(rowsets) {  // one step axis for the charts drawn together (a loop: a log may be long)
+  let lo = 0, hi = -Infinity;
+  for (const rows of rowsets) for (const r of rows) { lo = Math.min(lo, r.step); hi = Math.max(hi, r.step); }
+  return hi > -Infinity ? [lo, hi] : [0, 1];
 }
 
 function drawCharts() {
@@ -243,6 +253,9 @@ async function refreshCompare() {
   if (names.length < 2) return;
   const logs = await Promise.all(names.map(readLog));
   if (names.join() !== watch.compared.join()) return;
+  const drawn = names.map((n) => `${n}:${watch.logs[n].version}`).join();
+  if (watch.comparedDrawn === drawn) return;  // nothing new logged: the comparison stands
+  watch.comparedDrawn = drawn;
   if (watch.differ.for !== names.join()) {  // what differs in their configs: asked again when the set changes
     const q = names.map((n) => `run=${encodeURIComponent(n)}`).join("&");
     watch.differ = { for: names.join(), ...(await getJSON(`/api/compare?${q}`)) };
