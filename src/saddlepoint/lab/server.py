@@ -93,7 +93,8 @@ def create_app(runs_root: str | Path = "runs", allowed_hosts: list[str] | None =
     def runs_page() -> str:
         return (static / "runs.html").read_text(encoding="utf-8")
 
-    def missing(e: Exception) -> JSONResponse:
+    @app.exception_handler(watch.NotFound)
+    def missing(request, e: watch.NotFound) -> JSONResponse:  # a name the page sent that is not a run or picture
         return JSONResponse({"error": str(e)}, status_code=404)
 
     @app.get("/api/runs")
@@ -102,40 +103,25 @@ def create_app(runs_root: str | Path = "runs", allowed_hosts: list[str] | None =
 
     @app.get("/api/compare")
     def api_compare(run: list[str] = Query(default=[])) -> JSONResponse:
-        try:
-            paths = [watch.run_dir(runs_root, name) for name in run]
-        except watch.NotFound as e:
-            return missing(e)
+        paths = [watch.run_dir(runs_root, name) for name in run]
         return JSONResponse(watch.sanitize({"runs": run, "differs": config_differences(paths)}))
 
     @app.get("/api/runs/{name}/metrics")
     def api_metrics(name: str, since: int = 0, file: str | None = None) -> JSONResponse:
-        try:
-            return JSONResponse(watch.metrics_since(watch.run_dir(runs_root, name), since, file))
-        except watch.NotFound as e:
-            return missing(e)
+        return JSONResponse(watch.metrics_since(watch.run_dir(runs_root, name), since, file))
 
     @app.get("/api/runs/{name}/pictures")
     def api_pictures(name: str) -> JSONResponse:
-        try:
-            return JSONResponse(watch.pictures(watch.run_dir(runs_root, name)))
-        except watch.NotFound as e:
-            return missing(e)
+        return JSONResponse(watch.pictures(watch.run_dir(runs_root, name)))
 
     @app.get("/api/runs/{name}/picture/{picture}")
     def api_picture(name: str, picture: str) -> Response:
-        try:
-            path = watch.picture_path(watch.run_dir(runs_root, name), picture)
-        except watch.NotFound as e:
-            return missing(e)
+        path = watch.picture_path(watch.run_dir(runs_root, name), picture)
         return FileResponse(path, media_type="image/png", headers={"Cache-Control": "no-cache"})
 
     @app.get("/api/runs/{name}/about")
     def api_about(name: str) -> JSONResponse:
-        try:
-            return JSONResponse(watch.about(watch.run_dir(runs_root, name)))
-        except watch.NotFound as e:
-            return missing(e)
+        return JSONResponse(watch.about(watch.run_dir(runs_root, name)))
 
     @app.get("/api/choices")
     def api_choices() -> JSONResponse:
