@@ -85,7 +85,8 @@ register_metric("cycle", "mean |F(G(a)) − a| and |G(F(b)) − b| on held-out i
                 "the cycle metric translates there and back and needs a conditional=cyclegan run")
 register_metric("nll", "held-out −log p(x) by importance sampling, in nats and bits/dim (Burda et al. 2016)",
                 "nll is a held-out likelihood and needs a model that has one: family=vae (a GAN's or a GMMN's "
-                "generator defines no density; score its samples with fid, kid or pr)",
+                "generator defines no density; --metrics ais scores it with Gaussian pixel noise, or score its "
+                "samples with fid, kid or pr)",
                 lambda exp: hasattr(exp, "test_nll"))
 register_metric("parzen", "Parzen-window log-likelihood of the test digits under the samples, width chosen on a "
                           "validation split (the GMMN paper's protocol; a poor metric, kept to compare)",
