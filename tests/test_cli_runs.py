@@ -811,6 +811,9 @@ def test_runs_lists_what_each_run_trained_and_how_it_ended(tmp_path, capsys, mon
     assert len(entries) == 2 and json.loads(last)["differences"]["data"] == ["ring8", "grid25"]
     assert main(["runs", str(root / "done"), str(root / "not-a-run")]) == 2
     assert "not-a-run is not a run directory" in capsys.readouterr().err
+    (root / "not-a-run" / "config.yaml").write_text("steps: [1\n")  # a config that does not parse
+    assert main(["runs", str(root / "done"), str(root / "not-a-run")]) == 2
+    assert "not-a-run is not a run directory (no readable config.yaml)" in capsys.readouterr().err
 
 
 def test_the_last_logged_rows_are_read_from_the_end_of_a_long_log(tmp_path):

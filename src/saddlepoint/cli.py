@@ -101,11 +101,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     if len(args.folder) > 1:  # runs named one by one: they are compared
         paths = [Path(p) for p in args.folder]
-        bad = next((p for p in paths if not (p / "config.yaml").is_file()), None)
-        if bad is not None:
-            return _fail(f"{bad} is not a run directory (no config.yaml); name run directories to compare them, or "
-                         "one folder to list the runs in it")
         entries, root = [read_run(p) for p in paths], None
+        bad = next((p for p, e in zip(paths, entries) if e is None), None)
+        if bad is not None:
+            return _fail(f"{bad} is not a run directory (no readable config.yaml); name run directories to compare "
+                         "them, or one folder to list the runs in it")
     else:
         root = Path(args.folder[0])
         if not root.is_dir():
@@ -715,7 +715,8 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("folder", nargs="*", default=["runs"], metavar="FOLDER",
                     help="where the runs are (default runs/); or two or more run directories, to compare them: the "
                          "table, then the config keys whose values differ")
-    rn.add_argument("--json", action="store_true", help="one JSON object per run instead of the table")
+    rn.add_argument("--json", action="store_true", help="one JSON object per run instead of the table (runs "
+                                                         "compared: then one of their differences)")
     rn.set_defaults(func=cmd_runs)
 
     r = sub.add_parser("recipes", help="list the recipes, one line each")

@@ -177,13 +177,14 @@ def write_comparison(run_dirs: list[str | Path], out: str | Path | None = None) 
     from .runlist import config_differences, read_run, result_text
 
     runs = [Path(r) for r in run_dirs]
-    for r in runs:
-        if not (r / "config.yaml").is_file():
-            raise RunError(f"{r} is not a run directory (no config.yaml); give the folders `saddlepoint train` made")
+    entries = [read_run(r) for r in runs]
+    for r, e in zip(runs, entries):
+        if e is None:
+            raise RunError(f"{r} is not a run directory (no readable config.yaml); give the folders `saddlepoint "
+                           "train` made")
     names = [r.name for r in runs]
     if len(set(names)) < len(names):  # the same name in different folders: say which
         names = [str(r) for r in runs]
-    entries = [read_run(r) for r in runs]
     title = f"{len(runs)} runs side by side: " + ", ".join(names)
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"]
