@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from PIL import Image
 
 from saddlepoint.cli import main
 from saddlepoint.lab import watch
@@ -203,14 +204,22 @@ def test_a_long_log_is_read_in_pieces_and_drawn_thinned(browser, tmp_path):
     with open(run / "metrics.jsonl", "w") as f:  # 200,000 rows, about 13 MB: four reads of the page
         for s in range(1, 200001):
             f.write(json.dumps({"step": s, "time": s / 1000, "loss/D": 1 + (s % 7) / 7}) + "\n")
+    pictured = tmp_path / "runs" / "pictured"  # a run with a picture, shown first
+    pictured.mkdir()
+    (pictured / "config.yaml").write_text("steps: 10\n")
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(pictured / "samples-00000005.png")
     server, port = _watch_server(tmp_path / "runs")
     try:
         page = browser.new_page()
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"http://127.0.0.1:{port}/runs#long")
+        page.goto(f"http://127.0.0.1:{port}/runs#pictured")
+        page.wait_for_function("document.getElementById('snapshot').naturalWidth === 64", timeout=30000)
+        page.click('tr[data-run="long"]')
         page.wait_for_function("watch.rows.length === 200000 && document.querySelectorAll('#charts canvas').length",
                                timeout=60000)
+        page.wait_for_function("document.getElementById('snapshot').classList.contains('hidden')", timeout=10000)
+        assert page.inner_text("#snapshot-caption").startswith("no sample grid yet")  # not the other run's picture
         assert errors == [] and page.evaluate("watch.rows[199999].step") == 200000
         assert page.evaluate("series(watch.rows, 'loss/D', '').pts.length") <= 2001
     finally:

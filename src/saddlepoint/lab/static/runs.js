@@ -1,7 +1,7 @@
 // saddlepoint runs page: the runs under a folder, one run's progress, curves and pictures, and the curves of the
 // runs ticked for comparison, polled from the server every two seconds. Reads only; no libraries.
 "use strict";
-const watch = { runs: [], selected: null, logs: {}, pictures: [], following: true, polls: 0, compared: [],
+const watch = { runs: [], selected: null, logs: {}, pictures: null, following: true, polls: 0, compared: [],
   differ: {} };
 Object.defineProperty(watch, "rows", { get: () => (watch.logs[watch.selected] || { rows: [] }).rows });
 window.watch = watch;
@@ -64,7 +64,8 @@ function showProgress(run) {
 async function select(name) {
   if (watch.selected === name) return;
   const known = watch.runs.find((r) => r.name === name);
-  Object.assign(watch, { selected: name, pictures: [], following: true, aboutState: known ? known.state : null });
+  // pictures null, not []: a run without any picture must still clear the last run's
+  Object.assign(watch, { selected: name, pictures: null, following: true, aboutState: known ? known.state : null });
   history.replaceState(null, "", `#${encodeURIComponent(name)}`);
   $("detail").classList.remove("hidden");
   $("run-name").textContent = name;
