@@ -245,7 +245,7 @@ function drawChart(c, lines, [x0, x1], title = "") {
 // ---- runs side by side ---------------------------------------------------------------------------------------
 function tickCompare(name, on) {
   watch.compared = on ? [...new Set([...watch.compared, name])] : watch.compared.filter((n) => n !== name);
-  refreshCompare();
+  refreshCompare().catch((e) => { $("status").textContent = String(e.message || e); });
 }
 
 async function refreshCompare() {
@@ -256,7 +256,6 @@ async function refreshCompare() {
   if (names.join() !== watch.compared.join()) return;
   const drawn = names.map((n) => `${n}:${watch.logs[n].version}`).join();
   if (watch.comparedDrawn === drawn) return;  // nothing new logged: the comparison stands
-  watch.comparedDrawn = drawn;
   if (watch.differ.for !== names.join()) {  // what differs in their configs: asked again when the set changes
     const q = names.map((n) => `run=${encodeURIComponent(n)}`).join("&");
     watch.differ = { for: names.join(), ...(await getJSON(`/api/compare?${q}`)) };
@@ -278,6 +277,7 @@ async function refreshCompare() {
   const span = stepSpan(logs);
   canvases($("compare-charts"), keys.map((k) => `cmp-${k.replace(/[^A-Za-z0-9]/g, "_")}`)).forEach((c, i) =>
     drawChart(c, names.map((n, j) => series(logs[j], keys[i], n)), span, keys[i]));
+  watch.comparedDrawn = drawn;  // (only once drawn: a failed read is tried again at the next poll)
 }
 
 function showEvents() {
