@@ -258,6 +258,18 @@ def test_several_runs_reported_side_by_side_on_one_page(reported_run, capsys):
     page = path.read_text()
     assert "http://" not in page and "https://" not in page and "<script" not in page and "<link" not in page
     assert page.count("<img") == 3  # the curves, and each run's last samples
+    from html.parser import HTMLParser
+
+    class Images(HTMLParser):
+        attrs: list = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                self.attrs.append(sorted(a for a, _ in attrs))
+
+    parser = Images()
+    parser.feed(page)
+    assert parser.attrs == [["alt", "src"]] * 3  # well formed: no attribute broken by a quote
     differs = page.split("Where their configs differ")[1].split("<h2>")[0]
     assert "<td>game</td><td>nonsaturating</td><td>hinge</td>" in differs
     assert "<td>steps</td><td>40</td><td>30</td>" in differs and "<td>seed</td>" not in differs
@@ -268,6 +280,17 @@ def test_several_runs_reported_side_by_side_on_one_page(reported_run, capsys):
                  str(reported_run.parent / "x.html")]) == 2
     assert "nothing-here is not a run directory" in capsys.readouterr().err
     assert not (reported_run.parent / "x.html").exists()
+
+
+def test_runs_side_by_side_name_every_run_in_the_legend():
+    from saddlepoint.plots import plot_runs, plt
+
+    rows = [{"step": s, "loss/D": 1.0 / s, "eval/x": float(s)} for s in (1, 2, 3)]
+    fig = plot_runs({"a": rows, "b": rows, "c": [{"step": s, "eval/x": 2.0 * s} for s in (1, 2, 3)]}, "t")
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["a", "b", "c"]  # c has no loss/D panel line
+    assert [ax.get_title() for ax in fig.axes if ax.get_title()] == ["loss/D", "eval/x"]
+    plt.close(fig)
+    assert plot_runs({"a": rows, "c": [{"step": 1, "other": 1.0}]}, "t") is None  # nothing shared
 
 
 def test_the_report_renders_offline_in_the_browser(reported_run, browser):

@@ -183,8 +183,8 @@ def test_runs_ticked_on_the_page_are_compared_a_chart_per_number_they_share(brow
         page.wait_for_function("document.querySelectorAll('#compare-charts canvas').length > 0", timeout=30000)
         # ticking a run does not choose it
         assert page.evaluate("[watch.selected, watch.compared]") == ["done", ["other", "done"]]
-        ids = page.evaluate("[...document.querySelectorAll('#compare-charts canvas')].map((c) => c.id)")
-        assert {"cmp-loss_D", "cmp-loss_G", "cmp-eval_modes", "cmp-eval_high_quality"} <= set(ids)
+        keys = page.evaluate("[...document.querySelectorAll('#compare-charts canvas')].map((c) => c.dataset.key)")
+        assert {"loss/D", "loss/G", "eval/modes", "eval/high_quality"} <= set(keys)
         assert page.inner_text("#compare-title").startswith("other, done: ")
         differs = page.inner_text("#compare-differs")
         assert "game\thinge\tnonsaturating" in differs and "steps\t40\t60" in differs and "seed" not in differs

@@ -163,8 +163,12 @@ def plot_runs(logs: dict[str, list[dict[str, Any]]], title: str, most: int = 12,
         ax.axis("off")
     for ax in axes[-1]:
         ax.set_xlabel("step")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper right", fontsize=8)
+    named = {}  # one legend entry per run, from whichever panel drew it (a run may lack the first panel's number)
+    for ax in axes.ravel():
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            named.setdefault(label, h)
+    order = [n for n in logs if n in named]
+    fig.legend([named[n] for n in order], order, loc="upper right", fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0, 0.88 if cols > 1 else 0.75, 1))
     return fig

@@ -215,7 +215,7 @@ def write_comparison(run_dirs: list[str | Path], out: str | Path | None = None) 
                           "eval.json: saddlepoint evaluate RUN (its step is a row)"))
     parts.append("<h2>Curves</h2>")
     fig = plot_runs({n: read_metrics(r) for n, r in zip(names, runs)}, title)
-    parts.append(f"<figure><img alt='the runs' curves' src='{_png(_figure_png(fig))}'>"
+    parts.append(f"<figure><img alt='curves of the runs' src='{_png(_figure_png(fig))}'>"
                  "<figcaption>each number two or more runs logged (metrics.jsonl), a line per run</figcaption></figure>"
                  if fig is not None else "<p>The runs logged no number in common: no curve to draw.</p>")
     parts.append("<h2>Their last samples</h2>")

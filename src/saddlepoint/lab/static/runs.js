@@ -172,7 +172,10 @@ function chartGroups(rows) {
   for (const r of rows) {
     for (const [k, v] of Object.entries(r)) if (typeof v === "number" && k !== "step" && k !== "time") keys.add(k);
   }
-  const rank = (k) => ["loss/", "score/", "eval/"].findIndex((h) => k.startsWith(h)) >>> 0;  // -1 → last
+  const rank = (k) => {
+    const i = ["loss/", "score/", "eval/"].findIndex((h) => k.startsWith(h));
+    return i < 0 ? 3 : i;
+  };
   const groups = new Map();
   for (const k of [...keys].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1))) {
     if (k.startsWith("event/") || k.startsWith("alarm/")) continue;
@@ -184,12 +187,13 @@ function chartGroups(rows) {
   return groups;
 }
 
-function canvases(holder, ids) {
-  if (holder.dataset.ids !== ids.join(",")) {
-    holder.innerHTML = ids.map((id) => `<canvas id="${id}" width="360" height="170"></canvas>`).join("");
-    holder.dataset.ids = ids.join(",");
+function canvases(holder, keys) {  // one canvas per chart, each named by its first key (made again when they change)
+  const names = JSON.stringify(keys);
+  if (holder.dataset.keys !== names) {
+    holder.innerHTML = keys.map((k) => `<canvas data-key="${esc(k)}" width="360" height="170"></canvas>`).join("");
+    holder.dataset.keys = names;
   }
-  return ids.map((id) => $(id));
+  return [...holder.children];
 }
 
 const MAX_POINTS = 2000;  // per line: a long log is thinned to every k-th row (the last one kept) before drawing
@@ -207,9 +211,9 @@ function stepSpan(rowsets) {  // one step axis for the charts drawn together (a 
 
 function drawCharts() {
   const rows = watch.rows, groups = [...chartGroups(rows).values()];
-  const ids = groups.map((keys) => `chart-${keys[0].replace(/[^A-Za-z0-9]/g, "_")}`);
   const span = stepSpan([rows]);
-  canvases($("charts"), ids).forEach((c, i) => drawChart(c, groups[i].map((k) => series(rows, k, k)), span));
+  canvases($("charts"), groups.map((keys) => keys[0])).forEach((c, i) =>
+    drawChart(c, groups[i].map((k) => series(rows, k, k)), span));
 }
 
 function drawChart(c, lines, [x0, x1], title = "") {
@@ -275,7 +279,7 @@ async function refreshCompare() {
   const keys = [...counts.keys()].filter((k) => counts.get(k) >= 2);
   $("compare-title").textContent = `${names.join(", ")}: ${keys.length} numbers they share`;
   const span = stepSpan(logs);
-  canvases($("compare-charts"), keys.map((k) => `cmp-${k.replace(/[^A-Za-z0-9]/g, "_")}`)).forEach((c, i) =>
+  canvases($("compare-charts"), keys).forEach((c, i) =>
     drawChart(c, names.map((n, j) => series(logs[j], keys[i], n)), span, keys[i]));
   watch.comparedDrawn = drawn;  // (only once drawn: a failed read is tried again at the next poll)
 }
