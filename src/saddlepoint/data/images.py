@@ -32,9 +32,9 @@ def data_home() -> Path:
 
 
 def cache_dir() -> Path:
-    """Where measurements made from the data are cached (FID reference features, the precision choice):
-    ``$SADDLEPOINT_CACHE``, or ``cache/`` in the data home.  A shared or read-only data home can be left alone by
-    pointing ``SADDLEPOINT_CACHE`` elsewhere."""
+    """Where measurements made from the data are cached (FID reference features, the precision choice, decoded
+    folders): ``$SADDLEPOINT_CACHE``, or ``cache/`` in the data home.  A shared or read-only data home can be left
+    alone by pointing ``SADDLEPOINT_CACHE`` elsewhere."""
     return Path(os.environ.get("SADDLEPOINT_CACHE") or data_home() / "cache").expanduser()
 
 
@@ -203,13 +203,17 @@ def load_cifar10(train: bool = True) -> ImageTensorDataset:
                               "cifar10" if train else "cifar10-test")
 
 
-def decode_image(path: Path):
+def decode_image(path: Path, at_least: int | None = None):
     """The PIL image in ``path``, decoded now (a truncated file fails here, not later in training), or None
-    when the file is not a readable image (corrupt, truncated, empty, not an image)."""
+    when the file is not a readable image (corrupt, truncated, empty, not an image).  ``at_least``: a JPEG may be
+    decoded at a half, a quarter or an eighth of its size (its own DCT scaling, several times faster) where both
+    sides stay at least that many pixels."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
+            if at_least:
+                im.draft(None, (at_least, at_least))  # only JPEGs answer; other formats are decoded whole
             im.load()
             return im.copy()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
@@ -229,25 +233,27 @@ def warn_skipped(skipped: list[str], total: int, root: Path, what: str = "files"
 def square_tensors(images: list, image_size: int, mode: str | None = None) -> Tensor:
     """PIL images → (N, C, S, S) uint8, each center-cropped to a square and resized to ``image_size``.
     ``mode`` "L" or "RGB"; default grey when every image is grey, else RGB (RGBA, palette, CMYK, mixed)."""
-    from torchvision.transforms.functional import center_crop, pil_to_tensor, resize
+    from .decode import GREY_MODES, square_tensor
 
     if mode is None:
-        mode = "L" if all(im.mode in ("L", "1", "I;16", "I") for im in images) else "RGB"
+        mode = "L" if all(im.mode in GREY_MODES for im in images) else "RGB"
     out = torch.empty(len(images), 1 if mode == "L" else 3, image_size, image_size, dtype=torch.uint8)
     for i, im in enumerate(images):
-        t = pil_to_tensor(im.convert(mode))
-        side = min(t.shape[-2:])
-        out[i] = resize(center_crop(t, [side, side]), [image_size, image_size], antialias=True)
+        out[i] = square_tensor(im, image_size, mode)
     return out
 
 
 def load_folder(path: str | Path, image_size: int) -> ImageTensorDataset:
     """Every image under ``path`` (nested class folders as in torchvision's ImageFolder, or flat),
-    center-cropped to a square and resized to ``image_size``, decoded once into memory.
+    center-cropped to a square and resized to ``image_size``, held in memory at that size only.
 
     Grayscale sets stay one channel; anything else (RGBA, palette, CMYK, mixed) becomes RGB.  Files that
     cannot be decoded (corrupt, truncated, empty, not an image) are skipped with one warning that
-    counts and names them.  Labels are the index of each file's top-level class folder, if any."""
+    counts and names them.  Labels are the index of each file's top-level class folder, if any.  Decoding runs in
+    threads with a progress bar on large folders, and a folder that took a while is kept decoded in the cache
+    (:mod:`saddlepoint.data.decode`)."""
+    from .decode import decode_files
+
     root = Path(path).expanduser()
     if not root.is_dir():
         raise DataError(f"image folder {root} does not exist; give data= a folder of images, a .npz file or a dataset name")
@@ -256,20 +262,13 @@ def load_folder(path: str | Path, image_size: int) -> ImageTensorDataset:
         raise DataError(f"image folder {root} is empty; put images (png, jpg, ...) in it, in class sub-folders or flat")
     classes = sorted({p.relative_to(root).parts[0] for p in files if len(p.relative_to(root).parts) > 1})
     class_index = {c: i for i, c in enumerate(classes)}
-    decoded, labels, skipped = [], [], []
-    for f in files:
-        img = decode_image(f)
-        if img is None:
-            skipped.append(str(f.relative_to(root)))
-            continue
-        decoded.append(img)
-        rel = f.relative_to(root).parts
-        labels.append(class_index[rel[0]] if len(rel) > 1 else -1)
+    images, kept, skipped = decode_files(root, files, image_size)
     warn_skipped(skipped, len(files), root)
-    if not decoded:
+    if not kept:
         raise DataError(f"none of the {len(files)} files in {root} is a readable image")
+    labels = [class_index[rel[0]] if len(rel) > 1 else -1 for rel in (files[i].relative_to(root).parts for i in kept)]
     lab = torch.tensor(labels) if classes and min(labels) >= 0 else None
-    return ImageTensorDataset(square_tensors(decoded, image_size), lab, root.name)
+    return ImageTensorDataset(images, lab, root.name)
 
 
 def _load_named(name: str, image_size: int) -> ImageTensorDataset:

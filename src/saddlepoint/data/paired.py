@@ -14,7 +14,8 @@ Built in, offline, from MNIST (training pairs from its training split, held-out 
   digit fits its edges, so the mapping is close to a function;
 * ``halves2mnist`` — the digit's top half (the bottom 14 rows blanked) as A, the whole digit as B: many
   bottoms fit one top, the many-to-one case where an L1-trained generator draws their pixel-wise median, blurred.
-Images are decoded once into memory, resized to ``image_size`` (center square crop), in [−1, 1].
+Images are decoded once (in threads, each pair resized as it is read) and held in memory at ``image_size`` (center
+square crop), in [−1, 1].
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .images import DataError, data_home, decode_image, load_mnist, square_tensors, warn_skipped
+from .decode import GREY_MODES, decode_many, square_tensor, stack_squares
+from .images import DataError, data_home, decode_image, load_mnist, warn_skipped
 
 __all__ = ["PairedImages", "PairedSampler", "load_pairs", "edges2mnist", "halves2mnist", "PAIRED_DATASETS"]
 
@@ -88,49 +90,62 @@ def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in _IMAGE_SUFFIXES)
 
 
+def _pair_squares(sa, sb, image_size: int) -> tuple[Tensor, Tensor]:
+    """A decoded (source, target) pair as squares of ``image_size``, each in its own mode (grey stays one channel)."""
+    mode = lambda im: "L" if im.mode in GREY_MODES else "RGB"  # noqa: E731
+    return square_tensor(sa, image_size, mode(sa)), square_tensor(sb, image_size, mode(sb))
+
+
+def _paired(squares: list, root: Path) -> PairedImages:
+    return PairedImages(stack_squares([s for s, _ in squares]), stack_squares([t for _, t in squares]), root.name)
+
+
 def _load_ab(root: Path, image_size: int) -> PairedImages:
     a, b = {p.stem: p for p in _images_in(root / "A")}, {p.stem: p for p in _images_in(root / "B")}
     alone = sorted((set(a) ^ set(b)))
     if alone:
         names = ", ".join(alone[:5]) + (" ..." if len(alone) > 5 else "")
         warnings.warn(f"skipped {len(alone)} files in {root} without a partner in A/ or B/: {names}", stacklevel=3)
-    sources, targets, bad = [], [], []
-    for stem in sorted(set(a) & set(b)):
+
+    def read(stem: str):
         sa, sb = decode_image(a[stem]), decode_image(b[stem])
         if sa is None or sb is None:
-            bad.append(stem)
-            continue
+            return None
         if sa.size != sb.size:
             raise DataError(f"the pair {stem!r} in {root} has images of different sizes (A {sa.size[0]}×{sa.size[1]}, "
                             f"B {sb.size[0]}×{sb.size[1]}); a pair must be pixel-aligned: resize one of them")
-        sources.append(sa)
-        targets.append(sb)
-    warn_skipped(bad, len(set(a) & set(b)), root, "pairs")
-    if not sources:
+        return _pair_squares(sa, sb, image_size)
+
+    stems = sorted(set(a) & set(b))
+    squares = list(decode_many(read, stems, f"decoding {root.name}"))
+    warn_skipped([s for s, sq in zip(stems, squares) if sq is None], len(stems), root, "pairs")
+    squares = [sq for sq in squares if sq is not None]
+    if not squares:
         raise DataError(f"{root} has no readable pairs: put images with the same names in {root}/A and {root}/B")
-    return PairedImages(square_tensors(sources, image_size), square_tensors(targets, image_size), root.name)
+    return _paired(squares, root)
 
 
 def _load_side_by_side(root: Path, image_size: int) -> PairedImages:
     files = _images_in(root)
     if not files:
         raise DataError(f"{root} has no images: give a folder with A/ and B/ sub-folders, or side-by-side A|B images")
-    sources, targets, bad = [], [], []
-    for f in files:
+
+    def read(f: Path):
         im = decode_image(f)
         if im is None:
-            bad.append(f.name)
-            continue
+            return None
         w, h = im.size
         if w != 2 * h:
             raise DataError(f"{f} is {w}×{h}; a side-by-side pair is twice as wide as high (A on the left, B on the "
                             "right), or use A/ and B/ sub-folders")
-        sources.append(im.crop((0, 0, h, h)))
-        targets.append(im.crop((h, 0, w, h)))
-    warn_skipped(bad, len(files), root)
-    if not sources:
+        return _pair_squares(im.crop((0, 0, h, h)), im.crop((h, 0, w, h)), image_size)
+
+    squares = list(decode_many(read, files, f"decoding {root.name}"))
+    warn_skipped([f.name for f, sq in zip(files, squares) if sq is None], len(files), root)
+    squares = [sq for sq in squares if sq is not None]
+    if not squares:
         raise DataError(f"none of the files in {root} is a readable image")
-    return PairedImages(square_tensors(sources, image_size), square_tensors(targets, image_size), root.name)
+    return _paired(squares, root)
 
 
 def _load_folder(root: Path, image_size: int) -> PairedImages:
