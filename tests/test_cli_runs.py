@@ -75,6 +75,21 @@ def test_bad_input_fails_before_training_with_one_line(tmp_path, capsys, monkeyp
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_used_out_folder_is_refused_before_the_data_is_read(tmp_path, capsys, monkeypatch):
+    """A folder of photographs can take minutes to read; a taken --out is said at once, not after."""
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "notes.txt").write_text("mine")
+
+    def no_build(*a, **k):
+        raise AssertionError("the data was read before --out was checked")
+
+    monkeypatch.setattr("saddlepoint.trainer.build", no_build)
+    assert main(["train", "grid25", "steps=2", "--out", str(tmp_path / "taken")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "already exists and is not empty; choose another --out" in err and len(err.splitlines()) == 1
+    assert (tmp_path / "taken" / "notes.txt").read_text() == "mine"
+
+
 def test_train_writes_a_complete_run_directory(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "grid25", "steps=60", "log_every=20", "eval_every=30", "checkpoint_every=30",

@@ -40,14 +40,20 @@ class RunError(RuntimeError):
     """A problem with a run directory or checkpoint; its message is one line saying what to do."""
 
 
+def check_out(out: str | Path) -> Path:
+    """``out`` as a path, where a new run may be made: it does not exist, or is an empty folder; else RunError."""
+    path = Path(out).expanduser()
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise RunError(f"{path} already exists and is not empty; choose another --out (runs are never overwritten)")
+    return path
+
+
 def create_run_dir(out: str | Path | None, name: str, root: str | Path = "runs") -> Path:
     """Make a new run directory.  ``out`` must not exist yet (or be an empty folder); by default a new
     timestamped folder ``runs/<name>-YYYYmmdd-HHMMSS`` is made.  Never reuses a folder with content."""
     if out is not None:
-        path = Path(out).expanduser()
+        path = check_out(out)
         if path.exists():
-            if not path.is_dir() or any(path.iterdir()):
-                raise RunError(f"{path} already exists and is not empty; choose another --out (runs are never overwritten)")
             return path
         path.mkdir(parents=True)
         return path

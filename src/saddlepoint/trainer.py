@@ -39,9 +39,9 @@ from .distributed import setup
 from .families import get_family
 from .families.base import Family
 from .keys import ConfigError
-from .runs import (MetricsSink, RunError, checkpoint_at, claim_run, create_run_dir, latest_checkpoint, live_output,
-                   load_checkpoint, progress_bar, read_metrics, release_run, save_checkpoint, write_json_atomic,
-                   write_yaml)
+from .runs import (MetricsSink, RunError, check_out, checkpoint_at, claim_run, create_run_dir, latest_checkpoint,
+                   live_output, load_checkpoint, progress_bar, read_metrics, release_run, save_checkpoint,
+                   write_json_atomic, write_yaml)
 from .precision import NAMES
 from .state import StateMismatch, Value, gather_state, restore_state
 
@@ -156,6 +156,8 @@ def train(cfg: TrainConfig, recipe: str = "custom", out: str | Path | None = Non
           runs_root: str | Path = "runs") -> RunResult:
     """Train ``cfg`` into a new run directory (``out``, or a fresh ``runs/<recipe>-<time>``)."""
     cfg.validate()
+    if out is not None and int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        check_out(out)  # before the data is read: a folder of photographs can take minutes (several processes: below)
     model = build(cfg)  # fails on a bad device before any folder is made
     started = start_from(model)
     if model.dist.main:  # one warning per run, not one per process
