@@ -388,7 +388,9 @@ def test_attribute_arithmetic_moves_the_attribute_from_the_command_line(tmp_path
     assert main(["attribute", str(run), "--attribute", "label:2", "--from", "1"]) == 0
     capsys.readouterr()
     for args, match in ((["--attribute", "label:9"], "label 9 does not occur"),
-                        (["--attribute", "weight"], "choose thickness, slant or label:K"),
+                        (["--attribute", "weight"], "not one of thickness, slant or label:K, and there is no "
+                                                    "attribute table for data="),
+                        (["--attribute", "weight", "--attributes", str(tmp_path / "none.csv")], "does not exist"),
                         (["--attribute", "slant", "--from", "3"], "--from picks the digit"),
                         (["--attribute", "slant", "--images", "0"], "--images must be at least 8")):
         assert main(["attribute", str(run), *args]) == 2

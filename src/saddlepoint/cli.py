@@ -451,7 +451,8 @@ def cmd_attribute(args: argparse.Namespace) -> int:
         if vae and _search_options_asked(args):
             raise RunError(f"{', '.join(_search_options_asked(args))}: the latent search finds a GAN's codes; this "
                            "VAE run encodes its images with its encoder, so leave them out")
-        found = attribute_direction(exp, args.attribute, args.images or (5000 if vae else 500), args.source)
+        found = attribute_direction(exp, args.attribute, args.images or (5000 if vae else 500), args.source,
+                                    args.attributes)
         result = edit(exp, found, args.amount, rows=args.n, n_report=args.report_images or (1000 if vae else 200))
         save_attribute_picture(result["picture"], out)
         report = result["report"]
@@ -461,7 +462,8 @@ def cmd_attribute(args: argparse.Namespace) -> int:
                                f"steps); mean per-pixel inversion error {error:.4f}")
         return report
 
-    return _picture_and_report(args, f"attribute-{args.attribute.replace(':', '')}-{args.amount:g}.png", draw, 8)
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in args.attribute.replace(":", ""))
+    return _picture_and_report(args, f"attribute-{name}-{args.amount:g}.png", draw, 8)
 
 
 def cmd_invert(args: argparse.Namespace) -> int:
@@ -822,7 +824,11 @@ def build_parser() -> argparse.ArgumentParser:
                                           "original | reconstruction | edited, and how far the attribute moved")
     at.add_argument("run", metavar="RUN")
     at.add_argument("--attribute", required=True, metavar="NAME",
-                    help="thickness or slant (measured from the pixels), or label:K (a label of the data)")
+                    help="thickness or slant (measured from the pixels), label:K (a label of the data), or a "
+                         "column of the attribute table beside the run's image folder (CelebA: Smiling, Eyeglasses ...)")
+    at.add_argument("--attributes", default=None, metavar="FILE",
+                    help="the attribute table, by file name (CelebA's list_attr_celeba.txt, or a CSV: file name, then "
+                         "values); default: list_attr_celeba.txt/.csv or attributes.csv in or beside the image folder")
     at.add_argument("--amount", type=float, default=1.0, metavar="A",
                     help="how far to move: A × (mean code with the attribute − mean code without); default 1")
     at.add_argument("--from", dest="source", type=int, default=None, metavar="K",

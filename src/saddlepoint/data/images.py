@@ -40,11 +40,13 @@ def cache_dir() -> Path:
 
 @dataclass
 class ImageTensorDataset:
-    """Decoded images, (N, C, H, W) uint8, with optional integer labels (N,)."""
+    """Decoded images, (N, C, H, W) uint8, with optional integer labels (N,) and, for a folder, each image's file
+    (relative to the folder, with ``/``)."""
 
     images: Tensor
     labels: Tensor | None
     name: str
+    files: list[str] | None = None
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -268,7 +270,7 @@ def load_folder(path: str | Path, image_size: int) -> ImageTensorDataset:
         raise DataError(f"none of the {len(files)} files in {root} is a readable image")
     labels = [class_index[rel[0]] if len(rel) > 1 else -1 for rel in (files[i].relative_to(root).parts for i in kept)]
     lab = torch.tensor(labels) if classes and min(labels) >= 0 else None
-    return ImageTensorDataset(images, lab, root.name)
+    return ImageTensorDataset(images, lab, root.name, [files[i].relative_to(root).as_posix() for i in kept])
 
 
 def _load_named(name: str, image_size: int) -> ImageTensorDataset:
@@ -300,7 +302,7 @@ class ImageSampler:
             from torchvision.transforms.functional import InterpolationMode, resize
 
             images = resize(images, [image_size, image_size], interpolation=InterpolationMode.BILINEAR, antialias=True)
-        self.dataset = ImageTensorDataset(images.contiguous(), base.labels, base.name)
+        self.dataset = ImageTensorDataset(images.contiguous(), base.labels, base.name, base.files)
         self._stack = StackedMNIST(self.dataset) if self.stacked else None
         self.channels = 3 if self.stacked else images.shape[1]
         self.image_size = image_size
