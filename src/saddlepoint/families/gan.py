@@ -22,6 +22,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from ..augment import POLICIES, Augmented, parse_policy
 from ..conditional import CONDITIONS, Condition, make_condition
 from ..data import TOY_DATASETS, GaussianMixture2D
 from ..distributed import Dist, wrap
@@ -37,13 +38,14 @@ from ..pool import HistoryPool
 from ..precision import time_call
 from ..runs import RunError
 from ..schedule import GDA, Contest, critic_step, gda_step, generator_step, supervised_step
-from ..state import Stateful, Value, Whole
+from ..state import GeneratorState, Stateful, Value, Whole
 from .base import EVAL_SEED, Family, adam, eval_mode, two_d_data
 from .registry import register_family
 
 __all__ = ["GANKeys", "GANFamily", "CRITIC_PENALTIES"]
 
 # The keys of the critic's penalties (weights; each becomes a Penalty spaced out by penalty_every).
+AUGMENT_SEED = 7919  # the augmentations' stream is seeded by seed + this (apart from the data's and the noise's)
 CRITIC_PENALTIES = ("gradient_penalty", "r1", "drift", "info_consistency")
 
 
@@ -121,6 +123,10 @@ class GANKeys:
     gemm_pixels: int = key(0, "image players: convolutions whose smaller feature map has at most this many pixels run "
                              "as one matrix product, e.g. 64 (0 = never)", min=0)
     compile: bool = key(False, "torch.compile both players (slow first steps, then faster on some hardware)")
+    augment: str = key("", "DiffAugment (Zhao et al. 2020) for few training images: every image the critic reads, real "
+                           "and generated, in both players' steps, passes through random differentiable "
+                           "augmentations — any of translation, cutout, color, comma-separated (the paper: "
+                           "translation,cutout for few images; color,translation,cutout on CIFAR-10); empty = off")
 
 @register_family("gan")
 class GANFamily(Family):
@@ -150,7 +156,10 @@ class GANFamily(Family):
         opt_d = adam(self.D.parameters(), cfg.lr_d, cfg)
         # The players the step runs: compiled when asked (self.G / self.D keep the weights and state-dict names).
         # Several processes: gradients averaged by DDP (see saddlepoint.distributed for the semantics).
-        G_run, D_run = wrap(self.G, self.dist, self.device), wrap(self.D, self.dist, self.device)
+        # DiffAugment: the critic reads every image through the augmentations (its weights stay self.D's).
+        self.augment_rng = torch.Generator().manual_seed(cfg.seed + AUGMENT_SEED) if cfg.augment else None
+        critic = self._augmented(self.D, self.augment_rng)
+        G_run, D_run = wrap(self.G, self.dist, self.device), wrap(critic, self.dist, self.device)
         D_eager = D_run  # the input-gradient penalties differentiate the critic twice, which a compiled one cannot
         if cfg.compile:
             G_run, D_run = torch.compile(G_run), torch.compile(D_run)
@@ -192,6 +201,10 @@ class GANFamily(Family):
         self.precision, self.precision_note = self._choose_precision(partial(self._time_step, contest))
         self.contest = contest(G_run, D_run, opt_g, opt_d, self.precision, self.pool, D_eager)
 
+    def _augmented(self, D: nn.Module, generator: torch.Generator | None) -> nn.Module:
+        """``D`` reading its images through ``augment``'s policies (drawn from ``generator``), or ``D`` itself."""
+        return Augmented(D, parse_policy(self.cfg.augment), generator) if self.cfg.augment else D
+
     # --- the step --------------------------------------------------------------------------------------------
     def train_step(self) -> dict[str, Tensor]:
         if self.growing is None:
@@ -214,7 +227,7 @@ class GANFamily(Family):
         """Seconds of one training step in ``dtype`` on ``TRIAL_BATCH`` samples, on copies of the players and a
         batch from a stream of its own (the run's players, optimizers and streams are left as they were; the caller
         keeps torch's)."""
-        G, D = copy.deepcopy(self.G), copy.deepcopy(self.D)
+        G, D = copy.deepcopy(self.G), self._augmented(copy.deepcopy(self.D), torch.Generator().manual_seed(0))
         trial = contest(G, D, adam(G.parameters(), self.cfg.lr_g, self.cfg), adam(D.parameters(), self.cfg.lr_d,
                                                                                   self.cfg), dtype, None)
         stream, self.rng = self.rng, torch.Generator().manual_seed(0)
@@ -261,6 +274,8 @@ class GANFamily(Family):
         if self.pool is not None:
             parts["pool"] = _PoolState(self.pool, next(self.G.parameters()))
         parts.update(rngs)
+        if self.augment_rng is not None:
+            parts["rng.augment"] = GeneratorState(self.augment_rng)
         parts["critic_steps_taken"] = Value(lambda: self.contest.critic_steps_taken,
                                             lambda v: setattr(self.contest, "critic_steps_taken", int(v)))
         return parts
@@ -603,6 +618,16 @@ def _validate(self) -> None:
     if self.mmd and self.conditional in _TRANSLATIONS():
         raise ConfigError(f"mmd compares the distribution of a generator's samples with the data's; a "
                           f"{self.conditional} translator is matched to its targets by its own losses: remove mmd")
+    if self.augment:
+        try:
+            parse_policy(self.augment)
+        except ValueError as e:
+            check_choice("augment", str(e), list(POLICIES))
+        if self.model == "mlp":
+            raise ConfigError("augment transforms images the critic reads, and 2-D points are not images: remove it")
+        if self.conditional in _TRANSLATIONS():
+            raise ConfigError(f"augment would move a {self.conditional} critic's image apart from the source it is "
+                              "paired with: remove augment")
     if self.mixture_every != defaults["mixture_every"].default and not self.mixture:
         raise ConfigError("mixture_every sets how often a mixture takes a snapshot of G, and mixture=0 keeps none; "
                           "set mixture=N (members) or remove mixture_every")
