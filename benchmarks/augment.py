@@ -11,6 +11,7 @@ then measures:
 
     python benchmarks/augment.py --images 500 --steps 3000 --seed 0 --threads 1 --jsonl augment.jsonl
     python benchmarks/augment.py --images 500 --steps 3000 --seed 0 --threads 1 --augment "" --jsonl augment.jsonl
+    python benchmarks/augment.py --images 100 --steps 10000 --measure-every 2000 ...   # the curve, from checkpoints
     python benchmarks/augment.py --table-from augment.jsonl
 
 Needs MNIST in the data home ($SADDLEPOINT_DATA/mnist).
@@ -67,7 +68,7 @@ def measure(exp, data: Path, n_samples: int) -> dict:
 
 def table(rows: list[dict]) -> str:
     lines = ["| augment | training digits | steps | seed | threads | FID vs test (MNIST clf) | critic gap (train − test) "
-             "| memorization | train s |", "|---|---|---|---|---|---|---|---|---|"]
+             "| memorization | train s (pro rata) |", "|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (r["images"], r["steps"], r["augment"], r["seed"])):
         lines.append(f"| {r['augment'] or 'none'} | {r['images']} | {r['steps']} | {r['seed']} | {r['threads']} | "
                      f"{r['fid']:.2f} | {r['critic_gap']:+.3f} | {r['memorization']:.3f} | {r['train_seconds']:.0f} |")
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--augment", default="translation,cutout", help='DiffAugment policy ("" = none)')
     p.add_argument("--samples", type=int, default=10_000)
+    p.add_argument("--measure-every", type=int, default=0, metavar="K",
+                   help="also measure the run's checkpoints every K steps")
     add_run_arguments(p)
     args = p.parse_args(argv)
     if print_table_from(args, table):
@@ -89,14 +92,22 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         data = subset(args.images, out)
         t0 = time.time()
-        overrides = [f"data={data}", *([f"augment={args.augment}"] if args.augment else [])]
-        summary, exp = train_steps("mnist-dcgan", overrides, args.steps, args.threads, args.seed,
-                                   out / f"run-{args.augment or 'none'}-{args.images}-seed{args.seed}")
-        row = {"augment": args.augment, "images": args.images, "steps": summary["steps"], "seed": args.seed,
-               "threads": args.threads, "train_seconds": summary["seconds"], "machine": machine(args.threads),
-               **measure(exp, data, args.samples), "wall_seconds": round(time.time() - t0, 1)}
-    record(row, args.jsonl)
-    print(table([row]))
+        overrides = [f"data={data}", *([f"augment={args.augment}"] if args.augment else []),
+                     *([f"checkpoint_every={args.measure_every}", "keep_checkpoints=0"] if args.measure_every else [])]
+        run_dir = out / f"run-{args.augment or 'none'}-{args.images}-seed{args.seed}"
+        summary, exp = train_steps("mnist-dcgan", overrides, args.steps, args.threads, args.seed, run_dir)
+        rows = []
+        for step in range(args.measure_every, summary["steps"], args.measure_every) if args.measure_every else ():
+            from saddlepoint.train import load_run
+
+            rows.append({"steps": step, **measure(load_run(run_dir, load_data=True, step=step), data, args.samples)})
+        rows.append({"steps": summary["steps"], **measure(exp, data, args.samples)})
+        for row in rows:
+            row.update({"augment": args.augment, "images": args.images, "seed": args.seed, "threads": args.threads,
+                        "train_seconds": round(summary["seconds"] * row["steps"] / summary["steps"], 1),
+                        "machine": machine(args.threads), "wall_seconds": round(time.time() - t0, 1)})
+            record(row, args.jsonl)
+    print(table(rows))
     return 0
 
 
