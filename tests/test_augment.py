@@ -90,6 +90,7 @@ def test_an_augmented_run_resumes_exactly(tiny_npz, tmp_path):
 
 @pytest.mark.parametrize("overrides, match", [
     (["augment=cutot"], "did you mean 'cutout'"),
+    (["augment=,"], "names no augmentation"),
     (["augment=translation", "data=ring8", "model=mlp"], "2-D points are not images"),
     (["augment=cutout"], "paired with"),
 ])

@@ -44,8 +44,8 @@ from .registry import register_family
 
 __all__ = ["GANKeys", "GANFamily", "CRITIC_PENALTIES"]
 
-# The keys of the critic's penalties (weights; each becomes a Penalty spaced out by penalty_every).
 AUGMENT_SEED = 7919  # the augmentations' stream is seeded by seed + this (apart from the data's and the noise's)
+# The keys of the critic's penalties (weights; each becomes a Penalty spaced out by penalty_every).
 CRITIC_PENALTIES = ("gradient_penalty", "r1", "drift", "info_consistency")
 
 
@@ -620,9 +620,12 @@ def _validate(self) -> None:
                           f"{self.conditional} translator is matched to its targets by its own losses: remove mmd")
     if self.augment:
         try:
-            parse_policy(self.augment)
+            policy = parse_policy(self.augment)
         except ValueError as e:
             check_choice("augment", str(e), list(POLICIES))
+        if not policy:
+            raise ConfigError(f"augment={self.augment!r} names no augmentation; give some of {', '.join(POLICIES)} "
+                              "(comma-separated) or remove it")
         if self.model == "mlp":
             raise ConfigError("augment transforms images the critic reads, and 2-D points are not images: remove it")
         if self.conditional in _TRANSLATIONS():
