@@ -12,7 +12,7 @@ then measures:
     python benchmarks/augment.py --images 500 --steps 3000 --seed 0 --threads 1 --jsonl augment.jsonl
     python benchmarks/augment.py --images 500 --steps 3000 --seed 0 --threads 1 --augment "" --jsonl augment.jsonl
     python benchmarks/augment.py --images 100 --steps 10000 --measure-every 2000 ...   # the curve, from checkpoints
-    python benchmarks/augment.py --table-from augment.jsonl
+    python benchmarks/augment.py --table-from augment.jsonl --figure benchmarks/figures/augment.png
 
 Needs MNIST in the data home ($SADDLEPOINT_DATA/mnist).
 """
@@ -69,10 +69,37 @@ def measure(exp, data: Path, n_samples: int) -> dict:
 def table(rows: list[dict]) -> str:
     lines = ["| augment | training digits | steps | seed | threads | FID vs test (MNIST clf) | critic gap (train − test) "
              "| memorization | train s (pro rata) |", "|---|---|---|---|---|---|---|---|---|"]
-    for r in sorted(rows, key=lambda r: (r["images"], r["steps"], r["augment"], r["seed"])):
+    for r in sorted(rows, key=lambda r: (r["images"], r["augment"], r["seed"], r["steps"])):
         lines.append(f"| {r['augment'] or 'none'} | {r['images']} | {r['steps']} | {r['seed']} | {r['threads']} | "
                      f"{r['fid']:.2f} | {r['critic_gap']:+.3f} | {r['memorization']:.3f} | {r['train_seconds']:.0f} |")
     return "\n".join(lines) + f"\n\nmachine: {rows[0]['machine']}" if rows else "no rows"
+
+
+def figure(rows: list[dict], path: str) -> None:
+    """FID and the critic's gap against training steps: a line per (augment, seed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+    runs = sorted({(r["augment"], r["seed"], r["images"]) for r in rows})
+    for augment, seed, images in runs:
+        mine = sorted((r for r in rows if (r["augment"], r["seed"], r["images"]) == (augment, seed, images)),
+                      key=lambda r: r["steps"])
+        style = dict(color="tab:blue" if augment else "tab:red", marker="o", ms=3,
+                     linestyle="-" if seed == min(s for a, s, i in runs if a == augment) else "--",
+                     label=f"{augment or 'no augmentation'}, seed {seed}")
+        left.plot([r["steps"] for r in mine], [r["fid"] for r in mine], **style)
+        right.plot([r["steps"] for r in mine], [r["critic_gap"] for r in mine], **style)
+    left.set(xlabel="generator steps", ylabel="FID against the MNIST test digits", yscale="log")
+    right.set(xlabel="generator steps", ylabel="critic: mean score train − test")
+    left.legend(fontsize=7)
+    fig.suptitle(f"mnist-dcgan on {rows[0]['images']} training digits ({rows[0]['machine'].split(',')[0]})",
+                 fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"figure: {path}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,9 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=10_000)
     p.add_argument("--measure-every", type=int, default=0, metavar="K",
                    help="also measure the run's checkpoints every K steps")
+    p.add_argument("--figure", help="with --table-from: also draw FID and the critic's gap against steps here")
     add_run_arguments(p)
     args = p.parse_args(argv)
     if print_table_from(args, table):
+        if args.figure:
+            from common import read_rows
+
+            figure(read_rows(args.table_from), args.figure)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out or tmp)
