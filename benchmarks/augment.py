@@ -67,8 +67,8 @@ def measure(exp, data: Path, n_samples: int) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = ["| augment | training digits | steps | seed | threads | FID vs test (MNIST clf) | critic gap (train − test) "
-             "| memorization | train s (pro rata) |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| augment | training digits | steps | seed | threads | FID vs test (MNIST clf) | "
+             "critic gap (train − test) | memorization | train s (pro rata) |", "|---|---|---|---|---|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (r["images"], r["augment"], r["seed"], r["steps"])):
         lines.append(f"| {r['augment'] or 'none'} | {r['images']} | {r['steps']} | {r['seed']} | {r['threads']} | "
                      f"{r['fid']:.2f} | {r['critic_gap']:+.3f} | {r['memorization']:.3f} | {r['train_seconds']:.0f} |")

@@ -93,8 +93,8 @@ def test_attribute_arithmetic_with_a_table_adds_what_the_table_names(tmp_path, c
 
     for args, match in ((["--attribute", "Smiling"], "no attribute 'Smiling'; it has Square, Noise"),
                         (["--attribute", "Square", "--from", "3"], "--from picks the digit"),
-                        (["--attribute", "thickness", "--attributes", str(tmp_path / "celeba" / "list_attr_celeba.txt")],
-                         "leave --attributes out")):
+                        (["--attribute", "thickness", "--attributes",
+                          str(tmp_path / "celeba" / "list_attr_celeba.txt")], "leave --attributes out")):
         assert main(["attribute", str(run), *args]) == 2
         err = capsys.readouterr().err.strip()
         assert match in err and len(err.splitlines()) == 1, err

@@ -90,7 +90,7 @@ def _table(model, attribute: str, table: str | Path | None):
 
 
 def _held_out_files(model, n: int) -> list[str] | None:
-    """The file names of the first ``n`` held-out images (what :meth:`held_out` gives), where they come from a folder."""
+    """The file names of the first ``n`` held-out images (what :meth:`held_out` gives), from a folder; else None."""
     from .metrics.images import reference_set
 
     exp = getattr(model, "exp", model)  # a GAN seen through its inversion

@@ -825,7 +825,7 @@ def build_parser() -> argparse.ArgumentParser:
     at.add_argument("run", metavar="RUN")
     at.add_argument("--attribute", required=True, metavar="NAME",
                     help="thickness or slant (measured from the pixels), label:K (a label of the data), or a "
-                         "column of the attribute table beside the run's image folder (CelebA: Smiling, Eyeglasses ...)")
+                         "column of the attribute table beside the run's image folder (CelebA: Smiling, ...)")
     at.add_argument("--attributes", default=None, metavar="FILE",
                     help="the attribute table, by file name (CelebA's list_attr_celeba.txt, or a CSV: file name, then "
                          "values); default: list_attr_celeba.txt/.csv or attributes.csv in or beside the image folder")
