@@ -55,7 +55,7 @@ def _faces(root, n=160, side=16):
     folder = root / "img_align_celeba"
     folder.mkdir(parents=True)
     rng = np.random.default_rng(0)
-    lines = [str(n), "Square Noise"]
+    lines = [str(n), "Square Noise Corner"]
     for i in range(n):
         pixels = np.full((side, side, 3), 40, dtype=np.uint8)
         r, c = rng.integers(6, side - 4, size=2)
@@ -65,7 +65,7 @@ def _faces(root, n=160, side=16):
             pixels[:5, :5] = 250
         name = f"{i + 1:06d}.png"
         Image.fromarray(pixels).save(folder / name)
-        lines.append(f"{name} {1 if square else -1} {rng.choice([-1, 1])}")
+        lines.append(f"{name} {1 if square else -1} {rng.choice([-1, 1])} {pixels[:5, :5].mean() + rng.random():.2f}")
     (root / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
     return folder
 
@@ -87,11 +87,14 @@ def test_attribute_arithmetic_with_a_table_adds_what_the_table_names(tmp_path, c
     assert main(["attribute", str(run), "--attribute", "Square", "--amount", "-1.5"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["edited"] == "images with it" and report["reads_attribute_edited"] < 0.3, report
+    assert main(["attribute", str(run), "--attribute", "Corner"]) == 0  # a measure: its top and bottom quarters
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["with"] == report["without"] == 40 and report["edited"] == "the quarter lowest in it", report
     assert main(["attribute", str(run), "--attribute", "Noise"]) == 0  # a coin toss: nothing in the pixels to read
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert report["probe_accuracy"] < 0.75, report
 
-    for args, match in ((["--attribute", "Smiling"], "no attribute 'Smiling'; it has Square, Noise"),
+    for args, match in ((["--attribute", "Smiling"], "no attribute 'Smiling'; it has Square, Noise, Corner"),
                         (["--attribute", "Square", "--from", "3"], "--from picks the digit"),
                         (["--attribute", "thickness", "--attributes",
                           str(tmp_path / "celeba" / "list_attr_celeba.txt")], "leave --attributes out")):

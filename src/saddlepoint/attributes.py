@@ -98,8 +98,9 @@ def _held_out_files(model, n: int) -> list[str] | None:
     return files[:n] if files is not None else None
 
 
-def _split(values: Tensor, attribute: str, what: str) -> tuple[Tensor, Tensor]:
-    """(with, without) masks from a table's values: its two values where it has two, else its quarters."""
+def _split(values: Tensor, attribute: str, what: str) -> tuple[Tensor, Tensor, bool]:
+    """(with, without) masks from a table's values: its two values where it has two, else its top and bottom quarters;
+    and whether it was split in quarters."""
     known = ~values.isnan()
     if not known.any():
         raise RunError(f"none of {what} has a row in the attribute table: its rows must name the files as the folder "
@@ -108,7 +109,8 @@ def _split(values: Tensor, attribute: str, what: str) -> tuple[Tensor, Tensor]:
     if len(distinct) < 2:
         raise RunError(f"{attribute} is {float(distinct[0]):g} on every one of {what} found in the table; there is "
                        "nothing to tell apart")
-    if len(distinct) == 2:
+    quarters = len(distinct) > 2
+    if not quarters:
         has, hasnt = values == distinct.max(), values == distinct.min()
     else:
         lo, hi = values[known].quantile(0.25), values[known].quantile(0.75)
@@ -116,7 +118,7 @@ def _split(values: Tensor, attribute: str, what: str) -> tuple[Tensor, Tensor]:
     if int(has.sum()) < 2 or int(hasnt.sum()) < 2:
         raise RunError(f"{attribute}: {int(has.sum())} of {what} with it and {int(hasnt.sum())} without; the direction "
                        "needs at least two of each (give more with --images)")
-    return has, hasnt
+    return has, hasnt, quarters
 
 
 def attribute_direction(model, attribute: str, n: int = 5000, source: int | None = None,
@@ -134,6 +136,7 @@ def attribute_direction(model, attribute: str, n: int = 5000, source: int | None
     if found_table is not None:
         found_table.column(attribute, [])  # an unknown column: said before any image is encoded
     x, labels, what = model.held_out(n)
+    quarters = False  # a table's column split in quarters rather than by its two values
     if name == "table":
         if source is not None:
             raise RunError("--from picks the digit that label:K edits; a table's attribute edits the images without it")
@@ -141,7 +144,7 @@ def attribute_direction(model, attribute: str, n: int = 5000, source: int | None
         if files is None:
             raise RunError(f"--attribute {attribute} reads the attribute table by file name, and {what} are not "
                            "files of a folder: train on the image folder the table describes (data=FOLDER)")
-        has, hasnt = _split(found_table.column(attribute, files), attribute, what)
+        has, hasnt, quarters = _split(found_table.column(attribute, files), attribute, what)
         measure = None
     elif name == "label":
         if model.condition is not None:
@@ -163,7 +166,7 @@ def attribute_direction(model, attribute: str, n: int = 5000, source: int | None
     direction = mu[has].mean(0) - mu[hasnt].mean(0)
     return {"name": name, "label": label, "source": source, "direction": direction, "x": x,
             "labels": labels, "measure": measure, "has": has, "hasnt": hasnt, "what": what,
-            "column": attribute if name == "table" else None,
+            "column": attribute if name == "table" else None, "quarters": quarters,
             "table": str(found_table.path) if found_table is not None else None}
 
 
@@ -218,7 +221,9 @@ def edit(model, found: dict, amount: float, rows: int = 8, n_report: int = 1000)
                     "direction_norm": float(found["direction"].norm())}
     if found["name"] == "table":
         read, accuracy, fitted = _probe(x, found["has"], found["hasnt"])
-        report.update({"table": found["table"], "edited": "images without it" if amount >= 0 else "images with it",
+        which = ("the quarter lowest in it", "the quarter highest in it") if found["quarters"] else \
+            ("images without it", "images with it")
+        report.update({"table": found["table"], "edited": which[0] if amount >= 0 else which[1],
                        "with": int(found["has"].sum()), "without": int(found["hasnt"].sum()),
                        "probe": f"logistic regression on the pixels of {fitted} images with and without it",
                        "probe_accuracy": accuracy,
