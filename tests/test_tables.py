@@ -22,6 +22,8 @@ def test_celeba_text_and_csv_tables_read_the_same(tmp_path):
     files = ["000002.jpg", "class/000001.jpg", "missing.jpg"]  # a class folder's file by its base name
     got = a.column("Smiling", files)
     assert got[:2].tolist() == [-1.0, 1.0] and torch.isnan(got[2])
+    (tmp_path / "prefixed.csv").write_text("image,Smiling\nimg_align_celeba/000002.jpg,-1\n")
+    assert read_table(tmp_path / "prefixed.csv").column("Smiling", ["000002.jpg"]).tolist() == [-1.0]
     with pytest.raises(DataError, match="no attribute 'smiling'; did you mean 'Smiling'"):
         a.column("smiling", files)
 

@@ -7,7 +7,7 @@ the file and whose other columns hold numbers (the same table as ``list_attr_cel
       list_attr_celeba.txt            ← found beside the folder (or inside it)
 
 A row names its file as the folder's listing does (``000001.jpg``, or ``smiling/000001.jpg`` under class folders), or
-by its base name alone.
+by its base name alone, or with a folder of its own in front (``img_align_celeba/000001.jpg``).
 """
 
 from __future__ import annotations
@@ -43,11 +43,10 @@ class AttributeTable:
             raise DataError(f"{self.path.name} has no attribute {name!r}; {hint}it has "
                             f"{', '.join(self.columns[:12])}{' ...' if len(self.columns) > 12 else ''}")
         k = self.columns.index(name)
+        by_name = {Path(f).name: row for f, row in self.rows.items()}  # a row that names its file with a folder
         out = []
         for f in files:
-            row = self.rows.get(f)
-            if row is None:
-                row = self.rows.get(Path(f).name)
+            row = self.rows.get(f) or by_name.get(Path(f).name)
             out.append(row[k] if row is not None else math.nan)
         return torch.tensor(out, dtype=torch.float64)
 
