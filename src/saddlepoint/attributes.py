@@ -129,12 +129,12 @@ def attribute_direction(model, attribute: str, n: int = 5000, source: int | None
     if not hasattr(model, "encode") or not model.images:
         raise RunError("attribute arithmetic encodes images and needs an image VAE run (family=vae on images)")
     name, label = _parse(attribute)
-    found_table = _table(model, attribute, table) if name == "table" else None
     if table is not None and name != "table":
         raise RunError(f"--attributes names a table for attributes it holds; {attribute} is measured from the pixels "
                        "or the labels: leave --attributes out")
+    found_table = _table(model, attribute, table) if name == "table" else None
     if found_table is not None:
-        found_table.column(attribute, [])  # an unknown column: said before any image is encoded
+        found_table.index(attribute)  # an unknown column: said before any image is encoded
     x, labels, what = model.held_out(n)
     quarters = False  # a table's column split in quarters rather than by its two values
     if name == "table":

@@ -35,7 +35,7 @@ import yaml
 from torch import Tensor
 
 from .config import TrainConfig, config_from_dict
-from .distributed import setup
+from .distributed import launched_world, setup
 from .families import get_family
 from .families.base import Family
 from .keys import ConfigError
@@ -156,7 +156,7 @@ def train(cfg: TrainConfig, recipe: str = "custom", out: str | Path | None = Non
           runs_root: str | Path = "runs") -> RunResult:
     """Train ``cfg`` into a new run directory (``out``, or a fresh ``runs/<recipe>-<time>``)."""
     cfg.validate()
-    if out is not None and int(os.environ.get("WORLD_SIZE", "1")) == 1:
+    if out is not None and launched_world() == 1:
         check_out(out)  # before the data is read: a folder of photographs can take minutes (several processes: below)
     model = build(cfg)  # fails on a bad device before any folder is made
     started = start_from(model)

@@ -22,7 +22,7 @@ from typing import Callable, Iterator, Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["GREY_MODES", "square_tensor", "decode_square", "decode_many", "stack_squares", "decode_files",
+__all__ = ["GREY_MODES", "native_mode", "square_tensor", "decode_square", "decode_many", "stack_squares", "decode_files",
            "CACHE_AFTER_SECONDS"]
 
 GREY_MODES = ("L", "1", "I;16", "I")
@@ -42,6 +42,11 @@ def square_tensor(im, image_size: int, mode: str) -> Tensor:
     return resize(center_crop(t, [side, side]), [image_size, image_size], antialias=True)
 
 
+def native_mode(im) -> str:
+    """The mode a decoded image is squared in on its own: "L" for a grey file, "RGB" for anything else."""
+    return "L" if im.mode in GREY_MODES else "RGB"
+
+
 def decode_square(path: Path, image_size: int) -> Tensor | None:
     """The image in ``path`` as a (1 or 3, S, S) uint8 square (grey files one channel), or None where it is not a
     readable image.  A JPEG at least 16× larger than S on its short side is decoded at a reduced scale first
@@ -52,7 +57,7 @@ def decode_square(path: Path, image_size: int) -> Tensor | None:
     im = decode_image(path, at_least=DRAFT_MARGIN * image_size)
     if im is None:
         return None
-    return square_tensor(im, image_size, "L" if im.mode in GREY_MODES else "RGB")
+    return square_tensor(im, image_size, native_mode(im))
 
 
 def _workers() -> int:

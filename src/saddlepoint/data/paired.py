@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .decode import GREY_MODES, decode_many, square_tensor, stack_squares
+from .decode import decode_many, native_mode, square_tensor, stack_squares
 from .images import DataError, data_home, decode_image, load_mnist, warn_skipped
 
 __all__ = ["PairedImages", "PairedSampler", "load_pairs", "edges2mnist", "halves2mnist", "PAIRED_DATASETS"]
@@ -92,8 +92,7 @@ def _images_in(folder: Path) -> list[Path]:
 
 def _pair_squares(sa, sb, image_size: int) -> tuple[Tensor, Tensor]:
     """A decoded (source, target) pair as squares of ``image_size``, each in its own mode (grey stays one channel)."""
-    mode = lambda im: "L" if im.mode in GREY_MODES else "RGB"  # noqa: E731
-    return square_tensor(sa, image_size, mode(sa)), square_tensor(sb, image_size, mode(sb))
+    return square_tensor(sa, image_size, native_mode(sa)), square_tensor(sb, image_size, native_mode(sb))
 
 
 def _paired(squares: list, root: Path) -> PairedImages:

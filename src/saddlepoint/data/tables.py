@@ -35,14 +35,18 @@ class AttributeTable:
     columns: list[str]
     rows: dict[str, list[float]]
 
-    def column(self, name: str, files: list[str]) -> Tensor:
-        """(N,) float64: attribute ``name`` of each of ``files`` (NaN where the table has no row for the file)."""
+    def index(self, name: str) -> int:
+        """The column of attribute ``name``; DataError (with the close name, if any) where the table has none."""
         if name not in self.columns:
             close = [c for c in self.columns if c.lower() == name.lower()]
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise DataError(f"{self.path.name} has no attribute {name!r}; {hint}it has "
                             f"{', '.join(self.columns[:12])}{' ...' if len(self.columns) > 12 else ''}")
-        k = self.columns.index(name)
+        return self.columns.index(name)
+
+    def column(self, name: str, files: list[str]) -> Tensor:
+        """(N,) float64: attribute ``name`` of each of ``files`` (NaN where the table has no row for the file)."""
+        k = self.index(name)
         by_name = {Path(f).name: row for f, row in self.rows.items()}  # a row that names its file with a folder
         out = []
         for f in files:
